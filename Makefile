@@ -1,0 +1,114 @@
+# procmon: build, run, test, bench. `make V=1` shows the commands.
+#
+#   make          build build/procmon
+#   make run      install missing deps, build, run with the default config
+#   make test     install missing deps, build, run unit + integration tests
+#   make bench    exec-storm benchmark, procmon off vs on
+
+BUILD    := build
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+PYTHON   ?= /usr/bin/python3
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
+
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu17 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD) \
+	    -DPROCMON_VERSION='"$(VERSION)"' -D_FILE_OFFSET_BITS=64
+LDLIBS   := -lbpf -lelf -lz -lcrypto -lyaml -lpthread
+BPFCFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Isrc/bpf -I$(BUILD) -Wall -Werror
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+BPF_SRCS  := $(wildcard src/bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst src/bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst src/bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS  := $(wildcard src/bpf/common/*.bpf.h) include/procmon/events.h
+
+SRCS      := $(wildcard src/*.c)
+OBJS      := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS)) $(BUILD)/obj/default_config.o
+LIB_OBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+PROG_SRCS := $(wildcard tests/progs/*.c)
+PROG_BINS := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRCS))
+
+.PHONY: all deps run test unit integration progs bench clean format
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/procmon
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(BUILD)/procmon
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(PROG_BINS)
+	$(Q)$(MAKE) --no-print-directory unit integration
+
+unit: $(UNIT_BINS)
+	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: $(BUILD)/procmon $(PROG_BINS)
+	$(Q)$(PYTHON) -m pytest -p no:cacheprovider -rs -v tests/integration
+
+progs: $(PROG_BINS)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bench/exec_storm.sh
+
+$(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/progs:
+	$(Q)mkdir -p $@
+
+$(BUILD)/vmlinux.h: | $(BUILD)
+	@echo "  GEN     $@"
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/%.bpf.o: src/bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
+	@echo "  BPF     $@"
+	$(Q)$(CLANG) $(BPFCFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	@echo "  SKEL    $@"
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<))_bpf > $@
+
+# The default configuration is compiled in from config/procmon.yaml.
+$(BUILD)/default_config.c: config/procmon.yaml scripts/embed.sh | $(BUILD)
+	@echo "  EMBED   $@"
+	$(Q)scripts/embed.sh $< pm_default_config_yaml > $@
+
+$(BUILD)/obj/default_config.o: $(BUILD)/default_config.c | $(BUILD)/obj
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/procmon/events.h $(BPF_SKELS) | $(BUILD)/obj
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/procmon: $(OBJS)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/progs/%: tests/progs/%.c | $(BUILD)/progs
+	@echo "  PROG    $@"
+	$(Q)$(CC) -O1 -g -std=gnu17 -Wall -Wextra -Werror $< -o $@ -lpthread
+
+format:
+	clang-format -i src/*.c src/*.h src/bpf/*.c src/bpf/common/*.h include/procmon/*.h
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install the Debian packages procmon needs to build, run and test, but only
+# the ones missing, so `make run` on a prepared machine does not touch apt.
+set -euo pipefail
+
+packages=(
+	make gcc clang llvm pkg-config # toolchain; clang builds the BPF objects
+	libbpf-dev bpftool libelf-dev zlib1g-dev # BPF loading, skeletons, vmlinux.h
+	libssl-dev    # SHA-256 (OpenSSL EVP)
+	libyaml-dev   # configuration
+	libcmocka-dev # unit tests
+	python3 python3-pytest # integration test driver
+	libcap2-bin   # setcap, for the FILE_CAPS test
+	hyperfine     # bench
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "procmon: missing packages: ${missing[*]} (run as root or install them)" >&2
+	exit 1
+fi
+echo "procmon: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

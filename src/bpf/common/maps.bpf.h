@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Every map procmon's BPF programs share, in one place. */
+#ifndef PROCMON_MAPS_BPF_H
+#define PROCMON_MAPS_BPF_H
+
+/*
+ * One ring buffer for all CPUs: records come out in the order they were
+ * committed, so exec is seen before exit and clone before exec. Its size is
+ * set from the configuration (ring_buffer_kb) before load.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} pm_events SEC(".maps");
+
+/* Failed ring-buffer writes, per enum pm_drop_category, summed by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PM_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} pm_drops SEC(".maps");
+
+/*
+ * Per-CPU scratch space where a variable-size record is assembled before
+ * it is copied into the ring buffer with exactly its used length. A plain
+ * ARRAY indexed by CPU, because a PERCPU_ARRAY value cannot exceed 32 KiB
+ * and an exec record can (argv alone is PM_ARGS_MAX). User space sets
+ * max_entries to the number of possible CPUs. tp_btf programs run with
+ * migration disabled, so the slot stays ours for the whole program.
+ */
+struct pm_exec_scratch {
+	char raw[sizeof(struct pm_exec_event) + PM_EXEC_DATA_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pm_exec_scratch);
+} pm_scratch SEC(".maps");
+
+static __always_inline void pm_count_drop(__u32 category)
+{
+	__u64 *n = bpf_map_lookup_elem(&pm_drops, &category);
+
+	if (n)
+		*n += 1;
+}
+
+/* Copy a finished record into the ring buffer, counting the loss if full. */
+static __always_inline void pm_emit(void *rec, __u64 size, __u32 category)
+{
+	if (bpf_ringbuf_output(&pm_events, rec, size, 0))
+		pm_count_drop(category);
+}
+
+#endif /* PROCMON_MAPS_BPF_H */

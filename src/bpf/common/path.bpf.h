@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Absolute path of a file without bpf_d_path (no fentry/LSM here): walk
+ * dentry->d_parent up to the task's root, crossing mount points through
+ * struct mount, as prepend_path() in fs/d_path.c does. Bounded by
+ * PM_PATH_DEPTH dentries and PM_PATH_MAX bytes; a walk cut short is
+ * flagged, never passed off as a complete path.
+ *
+ * One step per bpf_loop() callback: as a plain bounded loop the verifier
+ * explores every iteration's branches and gives up (E2BIG) long before
+ * PM_PATH_DEPTH; the callback is verified once.
+ */
+#ifndef PROCMON_PATH_BPF_H
+#define PROCMON_PATH_BPF_H
+
+/* Keep clang from folding a bounds check the verifier needs to see. */
+#define pm_barrier_var(var) asm volatile("" : "+r"(var))
+
+struct pm_walk {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt;
+	struct dentry *root_dentry;
+	struct vfsmount *root_mnt;
+	__u32 off;   /* bytes written into the path region */
+	__u32 flags; /* PM_EXEC_PATH_* */
+	bool done;   /* reached the root */
+};
+
+static __always_inline struct mount *pm_real_mount(struct vfsmount *vfsmnt)
+{
+	return container_of(vfsmnt, struct mount, mnt);
+}
+
+/* d_unlinked(): unhashed and not its own parent. */
+static __always_inline bool pm_dentry_unlinked(struct dentry *dentry)
+{
+	return !BPF_CORE_READ(dentry, d_hash.pprev) && BPF_CORE_READ(dentry, d_parent) != dentry;
+}
+
+/* The path region of this CPU's exec scratch record. */
+static __always_inline char *pm_path_region(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct pm_exec_scratch *s = bpf_map_lookup_elem(&pm_scratch, &cpu);
+
+	return s ? s->raw + sizeof(struct pm_exec_event) + PM_NAME_MAX : NULL;
+}
+
+static long pm_walk_step(__u32 i, void *ctx)
+{
+	struct pm_walk *w = ctx;
+	/* locals: BPF_CORE_READ must not relocate fields of struct pm_walk */
+	struct dentry *dentry = w->dentry;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct mount *mnt = w->mnt;
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	char *out = pm_path_region();
+	__u32 off = w->off;
+	long n;
+
+	if (!out)
+		return 1;
+	if (dentry == w->root_dentry && vfsmnt == w->root_mnt)
+		goto done;
+	if (dentry == BPF_CORE_READ(vfsmnt, mnt_root)) {
+		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (mnt_parent == mnt) /* the namespace's root mount */
+			goto done;
+		/* continue from where this mount is attached */
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = mnt_parent;
+		w->vfsmnt = &mnt_parent->mnt;
+		return 0;
+	}
+	/*
+	 * Its own parent but not a mount root: a pseudo file made by
+	 * alloc_file_pseudo() (memfd, anonymous shmem). d_path() prints those
+	 * as "/NAME (deleted)"; the flag tells user space to.
+	 */
+	if (dentry == parent)
+		w->flags |= PM_EXEC_PATH_PSEUDO;
+
+	if (off >= PM_PATH_MAX)
+		return 1;
+	pm_barrier_var(off);
+	off &= PM_PATH_MAX - 1;
+	n = bpf_probe_read_kernel_str(out + off, PM_NAME_MAX, BPF_CORE_READ(dentry, d_name.name));
+	if (n <= 0 || off + n > PM_PATH_MAX) /* unreadable, or did not fit: cut */
+		return 1;
+	w->off = off + n;
+	if (dentry == parent)
+		goto done;
+	w->dentry = parent;
+	return 0;
+done:
+	w->done = true;
+	return 1;
+}
+
+/*
+ * Write the components of `file`'s path, leaf first, each NUL-terminated,
+ * into the scratch path region. Returns the bytes used; sets
+ * PM_EXEC_PATH_* bits in *flags.
+ */
+static __always_inline __u32 pm_path_walk(struct file *file, struct task_struct *task,
+					  __u32 *flags)
+{
+	struct pm_walk w = {
+		.dentry = BPF_CORE_READ(file, f_path.dentry),
+		.vfsmnt = BPF_CORE_READ(file, f_path.mnt),
+		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
+		.root_mnt = BPF_CORE_READ(task, fs, root.mnt),
+	};
+
+	w.mnt = pm_real_mount(w.vfsmnt);
+	if (pm_dentry_unlinked(w.dentry))
+		w.flags |= PM_EXEC_PATH_DELETED;
+	bpf_loop(PM_PATH_DEPTH, pm_walk_step, &w, 0);
+	if (!w.done)
+		w.flags |= PM_EXEC_PATH_CUT;
+	*flags |= w.flags;
+	return w.off;
+}
+
+#endif /* PROCMON_PATH_BPF_H */

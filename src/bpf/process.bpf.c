@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Process lifecycle: ProcessExec, ProcessClone, ProcessExit.
+ *
+ * Tracepoints only (this kernel refuses fentry/LSM and has no kprobes):
+ * sched_process_exec hands us the linux_binprm, sched_process_fork the
+ * new task, sched_process_exit the exiting one with group_dead.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "procmon/events.h"
+#include "common/maps.bpf.h"
+#include "common/task.bpf.h"
+#include "common/path.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define SIGNAL_GROUP_EXIT 0x00000004 /* include/linux/sched/signal.h */
+
+static __always_inline void pm_fill_inode(struct pm_exec_event *ev, struct inode *inode)
+{
+	ev->ino = BPF_CORE_READ(inode, i_ino);
+	ev->isize = BPF_CORE_READ(inode, i_size);
+	ev->mtime_sec = BPF_CORE_READ(inode, i_mtime_sec);
+	ev->mtime_nsec = BPF_CORE_READ(inode, i_mtime_nsec);
+	ev->ctime_sec = BPF_CORE_READ(inode, i_ctime_sec);
+	/* bit 31 is I_CTIME_QUERIED (multigrain timestamps), not time */
+	ev->ctime_nsec = BPF_CORE_READ(inode, i_ctime_nsec) & ~(1u << 31);
+	ev->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	ev->nlink = BPF_CORE_READ(inode, __i_nlink);
+	ev->mode = BPF_CORE_READ(inode, i_mode);
+}
+
+/*
+ * argv as the new program sees it, read from its own memory: the kernel
+ * has just copied the strings onto the new stack, so the pages are there.
+ */
+static __always_inline __u32 pm_read_args(char *out, struct task_struct *task, __u32 *flags)
+{
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	unsigned long start = BPF_CORE_READ(mm, arg_start);
+	unsigned long end = BPF_CORE_READ(mm, arg_end);
+	__u64 len = end - start;
+
+	if (end <= start)
+		return 0;
+	if (len > PM_ARGS_MAX) {
+		len = PM_ARGS_MAX;
+		*flags |= PM_EXEC_ARGS_TRUNCATED;
+	}
+	pm_barrier_var(len);
+	if (len > PM_ARGS_MAX)
+		return 0;
+	if (bpf_probe_read_user(out, len, (void *)start)) {
+		*flags |= PM_EXEC_ARGS_UNREADABLE;
+		return 0;
+	}
+	return len;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct pm_exec_scratch *s = bpf_map_lookup_elem(&pm_scratch, &cpu);
+	struct file *file = BPF_CORE_READ(bprm, file);
+	struct pm_exec_event *ev;
+	char *data;
+	__u32 flags = 0, path_len, args_len, off;
+	__u64 size;
+
+	if (!s)
+		return 0;
+	ev = (struct pm_exec_event *)s->raw;
+	data = s->raw + sizeof(*ev);
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
+	ev->hdr.type = PM_EVENT_EXEC;
+	pm_fill_task(&ev->task, task);
+	pm_fill_inode(ev, BPF_CORE_READ(file, f_inode));
+	ev->per_clear = BPF_CORE_READ(bprm, per_clear);
+	ev->argc = BPF_CORE_READ(bprm, argc);
+
+	if (bpf_probe_read_kernel_str(data, PM_NAME_MAX,
+				      BPF_CORE_READ(file, f_path.dentry, d_name.name)) < 0)
+		data[0] = '\0';
+	path_len = pm_path_walk(file, task, &flags);
+
+	off = PM_NAME_MAX + path_len;
+	pm_barrier_var(off);
+	if (off > PM_NAME_MAX + PM_PATH_MAX)
+		return 0;
+	args_len = pm_read_args(data + off, task, &flags);
+
+	ev->flags = flags;
+	ev->path_len = path_len;
+	ev->args_len = args_len;
+	size = sizeof(*ev) + off + args_len;
+	ev->hdr.size = size;
+	pm_barrier_var(size);
+	if (size > sizeof(*s))
+		return 0;
+	pm_emit(ev, size, PM_DROP_EXEC);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(pm_clone, struct task_struct *parent, struct task_struct *child)
+{
+	struct pm_clone_event ev;
+
+	/* a new thread of an existing process is not a new process */
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0;
+	__builtin_memset(&ev, 0, sizeof(ev));
+	ev.hdr.ktime_ns = bpf_ktime_get_boot_ns();
+	ev.hdr.type = PM_EVENT_CLONE;
+	ev.hdr.size = sizeof(ev);
+	pm_fill_task(&ev.task, child);
+	pm_emit(&ev, sizeof(ev), PM_DROP_CLONE);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(pm_exit, struct task_struct *task, bool group_dead)
+{
+	struct signal_struct *signal;
+	struct pm_exit_event ev;
+
+	/* one event per process: only the thread that ends the group reports */
+	if (!group_dead)
+		return 0;
+	__builtin_memset(&ev, 0, sizeof(ev));
+	ev.hdr.ktime_ns = bpf_ktime_get_boot_ns();
+	ev.hdr.type = PM_EVENT_EXIT;
+	ev.hdr.size = sizeof(ev);
+	pm_fill_task(&ev.task, task);
+	/* the status wait(2) would report, as wait_task_zombie() computes it */
+	signal = BPF_CORE_READ(task, signal);
+	if (BPF_CORE_READ(signal, flags) & SIGNAL_GROUP_EXIT)
+		ev.exit_code = BPF_CORE_READ(signal, group_exit_code);
+	else
+		ev.exit_code = BPF_CORE_READ(task, group_leader, exit_code);
+	pm_emit(&ev, sizeof(ev), PM_DROP_EXIT);
+	return 0;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * procmon configuration (contract section 4): one YAML file, parsed with
+ * libyaml. Every Bombini procmon.yaml loads unchanged. Unknown keys, wrong
+ * types and unknown capability names are errors naming file:line and key.
+ *
+ * The built-in default configuration is config/procmon.yaml, compiled
+ * into the binary (see pm_default_config_yaml), so the shipped file and
+ * the defaults can never disagree.
+ */
+#ifndef PROCMON_CONFIG_H
+#define PROCMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum pm_format {
+	PM_FORMAT_BOMBINI = 0,
+	PM_FORMAT_LIMACHARLIE = 1,
+};
+
+struct pm_strlist {
+	char **v;
+	size_t n;
+};
+
+struct pm_idlist {
+	uint32_t *v;
+	size_t n;
+};
+
+/* Bombini cred_filter: uid_filter OR cap_filter. */
+struct pm_cred_filter {
+	bool has_uid_filter;
+	struct pm_idlist euid; /* uid_filter.euid (setuid) or gid_filter.egid (setgid) */
+	bool has_cap_filter;
+	uint64_t cap_effective; /* required capability bits */
+	bool cap_any;           /* "ANY": any non-empty effective set */
+	bool cap_deny_list;
+};
+
+struct pm_hook {
+	bool enabled;
+	struct pm_cred_filter cred_filter; /* only where Bombini has one */
+};
+
+/* Bombini process_filter: uid AND euid AND auid AND (name OR path OR prefix). */
+struct pm_process_filter {
+	bool present;
+	struct pm_idlist uid, euid, auid;
+	struct pm_strlist name, path, prefix;
+	bool deny_list;
+};
+
+struct pm_config {
+	enum pm_format format;
+	char *output; /* NULL for stdout */
+	bool hash;    /* ima_hash / hash */
+	uint32_t ring_buffer_kb; /* ring buffer size, power of two, >= 64 */
+
+	/* Bombini ProcessEvent hooks */
+	struct pm_hook setuid, setgid, capset, prctl, create_user_ns, ptrace_access_check;
+	struct pm_process_filter process_filter;
+
+	/* LimaCharlie counterparts */
+	struct pm_hook existing_process, code_identity, ongoing_identity, module_load,
+		named_pipe, remote_thread, thread_injection;
+	struct pm_hook process_environment;
+	struct pm_strlist redact; /* process_environment.redact globs */
+	struct pm_hook sensitive_process_access;
+	struct pm_strlist sensitive_processes;
+};
+
+/* The text of config/procmon.yaml, embedded at build time. */
+extern const char pm_default_config_yaml[];
+extern const size_t pm_default_config_yaml_len;
+
+/*
+ * Parse YAML text into cfg (which is first reset to "everything off",
+ * format bombini, stdout, no hash, ring_buffer_kb 16384). `name` is used in
+ * messages. Returns 0, or -EINVAL with a message "NAME:LINE: key 'K': ..."
+ * written to err. Warnings (accepted-but-unused Bombini keys) go through
+ * pm_log_warn().
+ */
+int pm_config_parse(struct pm_config *cfg, const char *name, const char *text,
+		    size_t len, char *err, size_t errlen);
+
+/* Read and parse a file. -errno with a message on read failure. */
+int pm_config_load_file(struct pm_config *cfg, const char *path, char *err,
+			size_t errlen);
+
+/* The built-in default (config/procmon.yaml). */
+int pm_config_load_default(struct pm_config *cfg, char *err, size_t errlen);
+
+void pm_config_free(struct pm_config *cfg);
+
+#endif /* PROCMON_CONFIG_H */

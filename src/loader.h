@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Open, configure, load and attach the BPF programs (libbpf skeletons). */
+#ifndef PROCMON_LOADER_H
+#define PROCMON_LOADER_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "procmon/events.h"
+
+struct pm_loader;
+
+/*
+ * Check what procmon needs from the system: root privileges and BTF.
+ * Returns 0 or writes one line saying what is missing into msg.
+ */
+int pm_loader_check_environment(char *msg, size_t len);
+
+/* 0 or -errno (message logged). */
+int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg);
+int pm_loader_ringbuf_fd(const struct pm_loader *l);
+/* Sum of the per-CPU kernel drop counters, per enum pm_drop_category. */
+int pm_loader_read_drops(const struct pm_loader *l, uint64_t drops[PM_DROP_MAX]);
+void pm_loader_close(struct pm_loader *l);
+
+#endif

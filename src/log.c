@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+bool pm_log_verbose;
+
+static void vlog(const char *level, const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	/* one write per line so concurrent threads do not interleave */
+	fprintf(stderr, "procmon: %s%s\n", level, line);
+}
+
+#define PM_LOG_FN(fn, level, cond)                \
+	void fn(const char *fmt, ...)             \
+	{                                         \
+		va_list ap;                       \
+		if (!(cond))                      \
+			return;                   \
+		va_start(ap, fmt);                \
+		vlog(level, fmt, ap);             \
+		va_end(ap);                       \
+	}
+
+PM_LOG_FN(pm_log_debug, "debug: ", pm_log_verbose)
+PM_LOG_FN(pm_log_info, "", 1)
+PM_LOG_FN(pm_log_warn, "warning: ", 1)
+PM_LOG_FN(pm_log_error, "error: ", 1)

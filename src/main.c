@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * procmon: process-monitoring security sensor.
+ *
+ * Lifecycle: configuration -> environment check -> output -> load and
+ * attach BPF -> seed the process cache from /proc -> "ready" -> read the
+ * ring buffer until SIGINT/SIGTERM -> flush -> detach.
+ */
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "json.h"
+#include "loader.h"
+#include "log.h"
+#include "proc_scan.h"
+#include "reader.h"
+#include "render.h"
+#include "sink.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+#define NSEC_PER_SEC 1000000000ull
+#define PM_EXITED_LINGER_NS (5 * NSEC_PER_SEC) /* see pm_proc_cache_mark_exited */
+#define PM_DROP_REPORT_NS (10 * NSEC_PER_SEC)
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reopen_requested;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reopen_requested = 1;
+	else
+		stop_requested = 1;
+}
+
+static const char usage[] =
+	"usage: procmon [--config FILE] [--format bombini|limacharlie] [--output FILE] [-v]\n"
+	"               [--version] [--help]\n"
+	"\n"
+	"Reports process activity on this host as one JSON object per line.\n"
+	"\n"
+	"  --config FILE   YAML configuration (default: the built-in config/procmon.yaml)\n"
+	"  --format NAME   output schema: bombini (default) or limacharlie\n"
+	"  --output FILE   append events to FILE (created 0600) instead of stdout\n"
+	"  -v              debug logging to stderr\n"
+	"  --version       print the version and exit\n"
+	"  --help          print this help and exit\n"
+	"\n"
+	"Signals: SIGINT/SIGTERM flush and exit, SIGHUP reopens the output file.\n"
+	"Exit status: 0 normal stop, 1 runtime or environment error, 2 bad usage or configuration.\n";
+
+struct options {
+	const char *config;
+	const char *format;
+	const char *output;
+};
+
+/* Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:f:o:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'f':
+			o->format = optarg;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case 'v':
+			pm_log_verbose = true;
+			break;
+		case 'V':
+			printf("procmon %s\n", PROCMON_VERSION);
+			return 0;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		pm_log_error("unexpected argument '%s'", argv[optind]);
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* Configuration file (or built-in default), then command-line overrides. */
+static int load_config(struct pm_config *cfg, const struct options *o)
+{
+	char err[512];
+	int ret = o->config ? pm_config_load_file(cfg, o->config, err, sizeof(err))
+			    : pm_config_load_default(cfg, err, sizeof(err));
+
+	if (ret) {
+		pm_log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	if (o->format) {
+		if (!strcmp(o->format, "bombini")) {
+			cfg->format = PM_FORMAT_BOMBINI;
+		} else if (!strcmp(o->format, "limacharlie")) {
+			cfg->format = PM_FORMAT_LIMACHARLIE;
+		} else {
+			pm_log_error("--format: unknown format '%s' (bombini or limacharlie)",
+				     o->format);
+			return EXIT_USAGE;
+		}
+	}
+	if (cfg->format == PM_FORMAT_LIMACHARLIE) {
+		pm_log_error("--format limacharlie: not implemented in this version");
+		return EXIT_USAGE;
+	}
+	if (o->output) {
+		free(cfg->output);
+		cfg->output = strdup(o->output);
+		if (!cfg->output)
+			return EXIT_RUNTIME;
+	}
+	return -1;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static unsigned read_cap_last(void)
+{
+	unsigned v = 40;
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+
+	if (f) {
+		if (fscanf(f, "%u", &v) != 1 || v > 63)
+			v = 40;
+		fclose(f);
+	}
+	return v;
+}
+
+/* The first 32 bits of the boot id: exec_ids differ across reboots. */
+static uint32_t read_boot_id_prefix(void)
+{
+	unsigned v = 0;
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	if (f) {
+		if (fscanf(f, "%8x", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+/* systemd's readiness protocol, without libsystemd. */
+static void notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n;
+	int fd;
+
+	if (!path || !path[0] || (n = strlen(path)) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, n);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	       offsetof(struct sockaddr_un, sun_path) + n);
+	close(fd);
+}
+
+struct daemon {
+	struct pm_config cfg;
+	struct pm_sink sink;
+	struct pm_loader *loader;
+	struct ring_buffer *rb;
+	struct pm_reader reader;
+	struct pm_render_ctx render;
+	struct json_buf line;
+	uint64_t events_written;
+	uint64_t last_drops_total;
+};
+
+/* Render and queue for output every event that may leave now. */
+static void drain_events(struct daemon *d, bool force)
+{
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	struct pm_event *ev;
+
+	/* follow wall-clock steps: boot time + this = Unix time */
+	d->render.boot_to_unix_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+	while ((ev = pm_event_queue_pop_ready(&d->reader.queue, now, force))) {
+		json_reset(&d->line);
+		pm_render_bombini(&d->line, ev, &d->render);
+		if (d->line.oom)
+			d->reader.user_drops++;
+		else
+			pm_sink_line(&d->sink, d->line.data, d->line.len);
+		d->events_written++;
+		pm_event_free(ev);
+	}
+}
+
+static void report_drops(struct daemon *d, bool at_exit)
+{
+	uint64_t k[PM_DROP_MAX] = { 0 }, total;
+
+	pm_loader_read_drops(d->loader, k);
+	total = k[PM_DROP_EXEC] + k[PM_DROP_CLONE] + k[PM_DROP_EXIT] + d->reader.user_drops +
+		d->reader.malformed + d->sink.lines_lost;
+	if (!at_exit && !total)
+		return;
+	(total ? pm_log_warn : pm_log_info)(
+		"%s: events lost: kernel exec=%llu clone=%llu exit=%llu, "
+		"user space=%llu, malformed=%llu, output=%llu",
+		at_exit ? "at exit" : "ongoing", (unsigned long long)k[PM_DROP_EXEC],
+		(unsigned long long)k[PM_DROP_CLONE], (unsigned long long)k[PM_DROP_EXIT],
+		(unsigned long long)d->reader.user_drops, (unsigned long long)d->reader.malformed,
+		(unsigned long long)d->sink.lines_lost);
+	d->last_drops_total = total;
+}
+
+static int run(struct daemon *d)
+{
+	uint64_t next_expire = 0, next_report = 0;
+	int err;
+
+	while (!stop_requested) {
+		uint64_t now;
+
+		/* short polls while an event waits for its hash */
+		err = ring_buffer__poll(d->rb, d->reader.queue.head ? 20 : 200);
+		if (err < 0 && err != -EINTR) {
+			pm_log_error("reading the ring buffer: %s", strerror(-err));
+			return EXIT_RUNTIME;
+		}
+		drain_events(d, false);
+		if (pm_sink_flush(&d->sink) == -EPIPE)
+			return EXIT_RUNTIME;
+		if (reopen_requested) {
+			reopen_requested = 0;
+			if (pm_sink_reopen(&d->sink))
+				pm_log_error("reopening %s failed", d->cfg.output);
+		}
+		now = clock_ns(CLOCK_MONOTONIC);
+		if (now >= next_expire) {
+			pm_proc_cache_expire(d->reader.cache, now, PM_EXITED_LINGER_NS);
+			next_expire = now + NSEC_PER_SEC;
+		}
+		if (now >= next_report) {
+			report_drops(d, false);
+			next_report = now + PM_DROP_REPORT_NS;
+		}
+	}
+	/* stop: take what the kernel already committed, then flush it all */
+	err = ring_buffer__consume(d->rb);
+	pm_log_debug("stop: %d records consumed, %llu queued", err, (unsigned long long)d->reader.queue.len);
+	drain_events(d, true);
+	pm_sink_flush(&d->sink);
+	return 0;
+}
+
+static int start(struct daemon *d)
+{
+	char msg[256];
+	int n, err;
+
+	if (pm_loader_check_environment(msg, sizeof(msg))) {
+		pm_log_error("%s", msg);
+		return EXIT_RUNTIME;
+	}
+	err = pm_sink_open(&d->sink, d->cfg.output);
+	if (err) {
+		pm_log_error("cannot open output %s: %s", d->cfg.output, strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	d->reader.cache = pm_proc_cache_new();
+	d->reader.boot_id_prefix = read_boot_id_prefix();
+	if (!d->reader.cache)
+		return EXIT_RUNTIME;
+	if (d->cfg.hash && !(d->reader.hasher = pm_hasher_new()))
+		return EXIT_RUNTIME;
+	d->render.cap_last = read_cap_last();
+	json_init(&d->line);
+
+	if (pm_loader_open(&d->loader, &d->cfg))
+		return EXIT_RUNTIME;
+	d->rb = ring_buffer__new(pm_loader_ringbuf_fd(d->loader), pm_reader_on_record,
+				 &d->reader, NULL);
+	if (!d->rb) {
+		pm_log_error("failed to create ring buffer reader: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	/* after attaching, so no process falls between the scan and the hooks */
+	n = pm_proc_scan(&d->reader);
+	if (n < 0) {
+		pm_log_error("scanning /proc: %s", strerror(-n));
+		return EXIT_RUNTIME;
+	}
+	pm_log_debug("seeded %d processes from /proc", n);
+	pm_log_info("ready: %d processes known, writing events to %s", n,
+		    d->cfg.output ? d->cfg.output : "stdout");
+	notify_ready();
+	return -1;
+}
+
+static void shutdown_daemon(struct daemon *d)
+{
+	if (d->loader)
+		report_drops(d, true);
+	ring_buffer__free(d->rb);
+	pm_loader_close(d->loader);
+	while (d->reader.queue.head)
+		pm_event_free(pm_event_queue_pop_ready(&d->reader.queue, 0, true));
+	pm_hasher_free(d->reader.hasher);
+	pm_proc_cache_free(d->reader.cache);
+	pm_sink_close(&d->sink);
+	json_free(&d->line);
+	pm_config_free(&d->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct options opts = { 0 };
+	struct daemon d = { 0 };
+	int ret;
+
+	ret = parse_args(argc, argv, &opts);
+	if (ret >= 0)
+		return ret;
+	ret = load_config(&d.cfg, &opts);
+	if (ret >= 0) {
+		pm_config_free(&d.cfg);
+		return ret;
+	}
+	/* no SA_RESTART: a signal must interrupt the ring-buffer poll */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	ret = start(&d);
+	if (ret < 0)
+		ret = run(&d);
+	shutdown_daemon(&d);
+	return ret;
+}

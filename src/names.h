@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Names of kernel constants as procmon prints them: capabilities, signals,
+ * secureexec flags. Pure functions, unit-tested. */
+#ifndef PROCMON_NAMES_H
+#define PROCMON_NAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "json.h"
+
+/* Highest capability bit this procmon knows by name (CAP_CHECKPOINT_RESTORE). */
+#define PM_CAP_LAST_KNOWN 40
+
+/* "CAP_CHOWN" for 0 ... NULL when unknown. */
+const char *pm_cap_name(unsigned bit);
+/* Bit number for "CAP_NET_RAW" (case-insensitive, "CAP_" prefix optional),
+ * or -1 when the name is unknown. */
+int pm_cap_from_name(const char *name);
+
+/*
+ * Write the capability set as a JSON string: names in ascending bit order
+ * joined by " | ", "" when empty, "ALL_CAPS" when the set holds every
+ * capability up to cap_last (the running kernel's /proc/sys/kernel/cap_last_cap).
+ * A bit without a name is written as "CAP_<n>".
+ */
+void pm_json_caps(struct json_buf *b, uint64_t caps, unsigned cap_last);
+
+/* "SIGKILL" for 9 ..., "SIG<n>" for an unnamed number, "" for 0. */
+const char *pm_signal_name(int sig, char *buf, size_t len);
+
+/* secureexec flag bits (user-space only; derived from the exec record) */
+enum pm_secureexec {
+	PM_SECUREEXEC_SETUID = 1 << 0,
+	PM_SECUREEXEC_SETGID = 1 << 1,
+	PM_SECUREEXEC_FILE_CAPS = 1 << 2,
+	PM_SECUREEXEC_FILELESS_EXEC = 1 << 3,
+};
+/* Write the flags as a JSON string: " | "-joined names, "" when none. */
+void pm_json_secureexec(struct json_buf *b, unsigned flags);
+
+#endif /* PROCMON_NAMES_H */

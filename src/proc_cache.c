@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "proc_cache.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct pm_image *pm_image_new(void)
+{
+	struct pm_image *img = calloc(1, sizeof(*img));
+
+	if (img)
+		img->refs = 1;
+	return img;
+}
+
+struct pm_image *pm_image_get(struct pm_image *img)
+{
+	if (img)
+		img->refs++;
+	return img;
+}
+
+void pm_image_put(struct pm_image *img)
+{
+	if (!img || --img->refs)
+		return;
+	free(img->filename);
+	free(img->binary_path);
+	free(img->args);
+	free(img);
+}
+
+struct pm_process *pm_process_new(void)
+{
+	struct pm_process *p = calloc(1, sizeof(*p));
+
+	if (p)
+		p->refs = 1;
+	return p;
+}
+
+struct pm_process *pm_process_get(struct pm_process *p)
+{
+	if (p)
+		p->refs++;
+	return p;
+}
+
+void pm_process_put(struct pm_process *p)
+{
+	if (!p || --p->refs)
+		return;
+	pm_image_put(p->image);
+	free(p->container_id);
+	free(p);
+}
+
+struct pm_process *pm_process_clone(const struct pm_process *src)
+{
+	struct pm_process *p = malloc(sizeof(*p));
+
+	if (!p)
+		return NULL;
+	*p = *src;
+	p->refs = 1;
+	p->container_id = NULL;
+	if (src->container_id && !(p->container_id = strdup(src->container_id))) {
+		free(p);
+		return NULL;
+	}
+	pm_image_get(p->image);
+	return p;
+}
+
+void pm_process_set_exec_id(struct pm_process *p, uint32_t boot_id_prefix)
+{
+	snprintf(p->exec_id, sizeof(p->exec_id), "%08x%016llx%08x", boot_id_prefix,
+		 (unsigned long long)p->start_ns, p->pid);
+}
+
+/* ---- the cache: chained hash table on pid ---- */
+
+struct pm_cache_slot {
+	struct pm_process *p;
+	uint64_t exited_ns; /* 0 while running */
+	struct pm_cache_slot *next;
+};
+
+struct pm_proc_cache {
+	struct pm_cache_slot **buckets;
+	size_t nbuckets; /* power of two */
+	size_t count;
+	uint64_t tick_ns; /* /proc start-time resolution */
+};
+
+#define PM_CACHE_MIN_BUCKETS 4096
+
+struct pm_proc_cache *pm_proc_cache_new(void)
+{
+	struct pm_proc_cache *c = calloc(1, sizeof(*c));
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (!c)
+		return NULL;
+	c->nbuckets = PM_CACHE_MIN_BUCKETS;
+	c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
+	if (!c->buckets) {
+		free(c);
+		return NULL;
+	}
+	c->tick_ns = 1000000000ull / (hz > 0 ? (uint64_t)hz : 100);
+	return c;
+}
+
+void pm_proc_cache_free(struct pm_proc_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct pm_cache_slot *s = c->buckets[i], *next;
+
+		for (; s; s = next) {
+			next = s->next;
+			pm_process_put(s->p);
+			free(s);
+		}
+	}
+	free(c->buckets);
+	free(c);
+}
+
+static size_t bucket_of(const struct pm_proc_cache *c, uint32_t pid)
+{
+	return (pid * 2654435761u) & (c->nbuckets - 1);
+}
+
+/* Exact match when both times came from the kernel; within one clock tick
+ * (plus rounding) when one of them was read from /proc. */
+static bool same_start(const struct pm_proc_cache *c, const struct pm_process *p,
+		       uint64_t start_ns)
+{
+	uint64_t d;
+
+	if (p->start_exact)
+		return p->start_ns == start_ns;
+	d = p->start_ns > start_ns ? p->start_ns - start_ns : start_ns - p->start_ns;
+	return d < 2 * c->tick_ns;
+}
+
+static struct pm_cache_slot **find_slot(struct pm_proc_cache *c, uint32_t pid, uint64_t start_ns)
+{
+	struct pm_cache_slot **sp = &c->buckets[bucket_of(c, pid)];
+
+	for (; *sp; sp = &(*sp)->next)
+		if ((*sp)->p->pid == pid && same_start(c, (*sp)->p, start_ns))
+			return sp;
+	return NULL;
+}
+
+struct pm_process *pm_proc_cache_lookup(struct pm_proc_cache *c, uint32_t pid, uint64_t start_ns)
+{
+	struct pm_cache_slot **sp = find_slot(c, pid, start_ns);
+
+	return sp ? (*sp)->p : NULL;
+}
+
+static void grow(struct pm_proc_cache *c)
+{
+	size_t n = c->nbuckets * 2;
+	struct pm_cache_slot **b = calloc(n, sizeof(*b));
+	struct pm_proc_cache tmp = *c;
+
+	if (!b) /* keep working with longer chains */
+		return;
+	tmp.buckets = b;
+	tmp.nbuckets = n;
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct pm_cache_slot *s = c->buckets[i], *next;
+
+		for (; s; s = next) {
+			size_t k = bucket_of(&tmp, s->p->pid);
+
+			next = s->next;
+			s->next = b[k];
+			b[k] = s;
+		}
+	}
+	free(c->buckets);
+	c->buckets = b;
+	c->nbuckets = n;
+}
+
+int pm_proc_cache_update(struct pm_proc_cache *c, struct pm_process *p)
+{
+	struct pm_cache_slot **sp = find_slot(c, p->pid, p->start_ns), *s;
+	size_t k;
+
+	if (sp) {
+		s = *sp;
+		pm_process_put(s->p);
+		s->p = pm_process_get(p);
+		return 0;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (c->count >= c->nbuckets)
+		grow(c);
+	k = bucket_of(c, p->pid);
+	s->p = pm_process_get(p);
+	s->next = c->buckets[k];
+	c->buckets[k] = s;
+	c->count++;
+	return 0;
+}
+
+void pm_proc_cache_mark_exited(struct pm_proc_cache *c, uint32_t pid, uint64_t start_ns,
+			       uint64_t now_ns)
+{
+	struct pm_cache_slot **sp = find_slot(c, pid, start_ns);
+
+	if (sp)
+		(*sp)->exited_ns = now_ns ? now_ns : 1;
+}
+
+void pm_proc_cache_expire(struct pm_proc_cache *c, uint64_t now_ns, uint64_t linger_ns)
+{
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct pm_cache_slot **sp = &c->buckets[i];
+
+		while (*sp) {
+			struct pm_cache_slot *s = *sp;
+
+			if (s->exited_ns && s->exited_ns + linger_ns <= now_ns) {
+				*sp = s->next;
+				pm_process_put(s->p);
+				free(s);
+				c->count--;
+			} else {
+				sp = &s->next;
+			}
+		}
+	}
+}
+
+size_t pm_proc_cache_size(const struct pm_proc_cache *c)
+{
+	return c->count;
+}

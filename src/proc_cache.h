@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What procmon knows of each process instance, keyed by (pid, start time)
+ * so that a reused pid is never mistaken for the process it replaced.
+ *
+ * A struct pm_process is an immutable, reference-counted snapshot: an
+ * event holds the snapshots of its process and parent as they were when
+ * the event happened, while the cache moves on to newer ones. The binary
+ * a process runs (struct pm_image) is shared by reference between a
+ * parent and its cloned children until one of them execs.
+ */
+#ifndef PROCMON_PROC_CACHE_H
+#define PROCMON_PROC_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hash.h"
+
+/* The executed binary and its arguments, fixed at exec. */
+struct pm_image {
+	unsigned refs;
+	char *filename;    /* executed dentry name ("memfd:x" for a memfd) */
+	char *binary_path; /* absolute path as d_path prints it */
+	char *args;        /* argv[1..] joined by single spaces (raw bytes) */
+	size_t args_len;
+	unsigned secureexec; /* enum pm_secureexec */
+	bool args_truncated;
+	bool path_truncated;
+	struct pm_hash_entry *hash; /* NULL when not hashed */
+};
+
+struct pm_process {
+	unsigned refs;
+	uint32_t pid, tid, ppid;
+	uint64_t start_ns;        /* boot-time ns of the thread-group leader */
+	bool start_exact;         /* false when from /proc (clock ticks) */
+	uint32_t uid, euid, gid, egid, auid;
+	uint64_t cap_effective, cap_permitted, cap_inheritable;
+	bool cloned;
+	char exec_id[33];
+	char *container_id; /* NULL when not in a container */
+	struct pm_image *image;
+};
+
+struct pm_image *pm_image_new(void);
+struct pm_image *pm_image_get(struct pm_image *img);
+void pm_image_put(struct pm_image *img);
+
+struct pm_process *pm_process_new(void);
+struct pm_process *pm_process_get(struct pm_process *p);
+void pm_process_put(struct pm_process *p);
+/* A new snapshot copying p (refs 1, shared image and strings re-referenced). */
+struct pm_process *pm_process_clone(const struct pm_process *p);
+
+/* Set p->exec_id from the boot id, start time and pid (32 hex digits). */
+void pm_process_set_exec_id(struct pm_process *p, uint32_t boot_id_prefix);
+
+struct pm_proc_cache;
+
+struct pm_proc_cache *pm_proc_cache_new(void);
+void pm_proc_cache_free(struct pm_proc_cache *c);
+
+/*
+ * The snapshot for (pid, start_ns), or NULL. A start time read from /proc
+ * has clock-tick resolution; it matches a kernel start time within one
+ * tick. The returned reference is borrowed (valid until the next change).
+ */
+struct pm_process *pm_proc_cache_lookup(struct pm_proc_cache *c, uint32_t pid,
+					uint64_t start_ns);
+
+/* Make p the current snapshot of its process (takes a reference). */
+int pm_proc_cache_update(struct pm_proc_cache *c, struct pm_process *p);
+
+/* The process ended at now_ns: keep it for late lookups (children whose
+ * events were recorded before the reparenting), then drop it. */
+void pm_proc_cache_mark_exited(struct pm_proc_cache *c, uint32_t pid,
+			       uint64_t start_ns, uint64_t now_ns);
+
+/* Drop processes that exited more than linger_ns before now_ns. */
+void pm_proc_cache_expire(struct pm_proc_cache *c, uint64_t now_ns, uint64_t linger_ns);
+
+size_t pm_proc_cache_size(const struct pm_proc_cache *c);
+
+#endif /* PROCMON_PROC_CACHE_H */

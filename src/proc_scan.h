@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Seed the process cache from /proc, for processes started before procmon. */
+#ifndef PROCMON_PROC_SCAN_H
+#define PROCMON_PROC_SCAN_H
+
+#include "reader.h"
+
+/* Returns the number of processes added. Races with exiting processes are
+ * expected and skipped. */
+int pm_proc_scan(struct pm_reader *r);
+
+/* Pure: the executed file's name from a /proc/PID/exe link target
+ * ("/usr/bin/ls" -> "ls", "/memfd:x (deleted)" -> "memfd:x"). Malloc'd. */
+char *pm_filename_from_exe(const char *exe);
+
+#endif

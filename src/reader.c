@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "reader.h"
+
+#include <linux/types.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+
+#include "log.h"
+#include "names.h"
+#include "procmon/events.h"
+
+/* include/uapi/linux/personality.h */
+#define PER_CLEAR_ON_SETID (0x0400000 | 0x0040000 | 0x0200000 | 0x0100000)
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+uint64_t pm_kernel_dev_to_user(uint32_t kdev)
+{
+	return makedev(kdev >> 20, kdev & 0xfffff);
+}
+
+char *pm_join_args(const char *argv, size_t len, size_t *out_len)
+{
+	const char *first_nul = memchr(argv, '\0', len);
+	size_t skip = first_nul ? (size_t)(first_nul - argv) + 1 : len;
+	size_t n = len - skip;
+	char *out = malloc(n + 1);
+
+	if (!out)
+		return NULL;
+	memcpy(out, argv + skip, n);
+	/* the terminator of the last argument is not a separator */
+	if (n && out[n - 1] == '\0')
+		n--;
+	for (size_t i = 0; i < n; i++)
+		if (out[i] == '\0')
+			out[i] = ' ';
+	out[n] = '\0';
+	*out_len = n;
+	return out;
+}
+
+char *pm_build_path(const char *comps, size_t len, uint32_t flags)
+{
+	static const char deleted[] = " (deleted)";
+	/* worst case: a '/' per component plus the suffix */
+	char *out = malloc(len + 2 + sizeof(deleted)), *w;
+	const char *ends[PM_PATH_DEPTH + 1];
+	size_t n = 0;
+
+	if (!out)
+		return NULL;
+	/* split on NULs; the walk wrote at most PM_PATH_DEPTH components */
+	for (size_t i = 0; i < len && n < PM_PATH_DEPTH; i++)
+		if (comps[i] == '\0')
+			ends[n++] = comps + i;
+	/*
+	 * ends[i] is the NUL after component i, leaf first, so component i
+	 * starts right after ends[i - 1]. A cut walk lacks the components
+	 * nearest the root: print it as a relative path so nobody takes it
+	 * for an absolute one (the event also says binary_path_truncated).
+	 */
+	w = out;
+	for (size_t k = n; k-- > 0;) {
+		const char *start = k ? ends[k - 1] + 1 : comps;
+		size_t clen = ends[k] - start;
+
+		if (w != out || !(flags & PM_EXEC_PATH_CUT))
+			*w++ = '/';
+		memcpy(w, start, clen);
+		w += clen;
+	}
+	if (w == out)
+		*w++ = '/';
+	*w = '\0';
+	if (flags & (PM_EXEC_PATH_DELETED | PM_EXEC_PATH_PSEUDO))
+		memcpy(w, deleted, sizeof(deleted));
+	return out;
+}
+
+unsigned pm_secureexec_flags(uint32_t mode, uint32_t per_clear, uint32_t nlink)
+{
+	unsigned f = 0;
+	bool setid = per_clear & PER_CLEAR_ON_SETID;
+
+	/* per_clear says the kernel applied a privilege change at this exec
+	 * (bprm_fill_uid() or file capabilities); the mode bits say which */
+	if (setid && (mode & S_ISUID))
+		f |= PM_SECUREEXEC_SETUID;
+	if (setid && (mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		f |= PM_SECUREEXEC_SETGID;
+	if (setid && !(f & (PM_SECUREEXEC_SETUID | PM_SECUREEXEC_SETGID)))
+		f |= PM_SECUREEXEC_FILE_CAPS;
+	if (nlink == 0)
+		f |= PM_SECUREEXEC_FILELESS_EXEC;
+	return f;
+}
+
+/* ---- records to events ---- */
+
+static void fill_from_task(struct pm_process *p, const struct pm_task *t)
+{
+	p->pid = t->pid;
+	p->tid = t->tid;
+	p->ppid = t->ppid;
+	p->start_ns = t->start_ns;
+	p->start_exact = true;
+	p->uid = t->uid;
+	p->euid = t->euid;
+	p->gid = t->gid;
+	p->egid = t->egid;
+	p->auid = t->auid;
+	p->cap_effective = t->cap_effective;
+	p->cap_permitted = t->cap_permitted;
+	p->cap_inheritable = t->cap_inheritable;
+}
+
+/* For a process procmon never saw start (it raced the /proc scan): all we
+ * have is the kernel's comm. */
+static struct pm_image *image_from_comm(const struct pm_task *t)
+{
+	struct pm_image *img = pm_image_new();
+
+	if (img && !(img->filename = strndup(t->comm, sizeof(t->comm)))) {
+		pm_image_put(img);
+		return NULL;
+	}
+	return img;
+}
+
+/*
+ * The snapshot of t's process after this event: kernel facts from the
+ * record, the binary from `img` (or, when NULL, from what the cache knew),
+ * `cloned` (or KEEP_CLONED), exec_id kept for the same process instance.
+ */
+enum { KEEP_CLONED = -1 };
+
+static struct pm_process *snapshot(struct pm_reader *r, const struct pm_task *t,
+				   struct pm_image *img, int cloned)
+{
+	struct pm_process *old = pm_proc_cache_lookup(r->cache, t->pid, t->start_ns);
+	struct pm_process *p = old ? pm_process_clone(old) : pm_process_new();
+
+	if (!p) {
+		pm_image_put(img);
+		return NULL;
+	}
+	/* a /proc start time (clock ticks) becomes the kernel's exact one;
+	 * exec_id, copied from old, stays what it was */
+	fill_from_task(p, t);
+	if (img) {
+		pm_image_put(p->image);
+		p->image = img;
+	} else if (!p->image) {
+		p->image = image_from_comm(t);
+	}
+	if (cloned != KEEP_CLONED)
+		p->cloned = cloned;
+	if (!old)
+		pm_process_set_exec_id(p, r->boot_id_prefix);
+	if (pm_proc_cache_update(r->cache, p)) {
+		pm_process_put(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void queue_event(struct pm_reader *r, const struct pm_header *h, struct pm_process *p,
+			const struct pm_task *t, uint32_t exit_code)
+{
+	struct pm_event *ev = pm_event_new(h->type, h->ktime_ns);
+	struct pm_process *parent;
+
+	if (!ev || !p) {
+		r->user_drops++;
+		pm_event_free(ev);
+		pm_process_put(p);
+		return;
+	}
+	ev->proc = p;
+	parent = pm_proc_cache_lookup(r->cache, t->ppid, t->parent_start_ns);
+	ev->parent = pm_process_get(parent);
+	ev->exit_code = exit_code;
+	ev->deadline_ns = monotonic_ns() + PM_HASH_WAIT_NS;
+	pm_event_queue_push(&r->queue, ev);
+}
+
+static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exec_event *e)
+{
+	const char *data = e->data;
+	struct pm_image *img = pm_image_new();
+
+	if (!img)
+		return NULL;
+	img->filename = strndup(data, strnlen(data, PM_NAME_MAX));
+	img->binary_path = pm_build_path(data + PM_NAME_MAX, e->path_len, e->flags);
+	img->args = pm_join_args(data + PM_NAME_MAX + e->path_len, e->args_len, &img->args_len);
+	if (!img->filename || !img->binary_path || !img->args) {
+		pm_image_put(img);
+		return NULL;
+	}
+	img->secureexec = pm_secureexec_flags(e->mode, e->per_clear, e->nlink);
+	img->args_truncated = e->flags & (PM_EXEC_ARGS_TRUNCATED | PM_EXEC_ARGS_UNREADABLE);
+	img->path_truncated = e->flags & PM_EXEC_PATH_CUT;
+
+	if (r->hasher) {
+		struct pm_file_id id = {
+			.dev = pm_kernel_dev_to_user(e->dev),
+			.ino = e->ino,
+			.size = e->isize,
+			.mtime_sec = e->mtime_sec,
+			.mtime_nsec = e->mtime_nsec,
+			.ctime_sec = e->ctime_sec,
+			.ctime_nsec = e->ctime_nsec,
+		};
+		/* the path is only a fallback; a pseudo or cut one cannot be opened */
+		bool path_ok = !(e->flags & (PM_EXEC_PATH_CUT | PM_EXEC_PATH_PSEUDO |
+					     PM_EXEC_PATH_DELETED));
+
+		img->hash = pm_hasher_lookup(r->hasher, &id, e->task.pid,
+					     path_ok ? img->binary_path : NULL);
+	}
+	return img;
+}
+
+static bool exec_record_valid(const struct pm_exec_event *e, size_t size)
+{
+	return size >= sizeof(*e) && e->path_len <= PM_PATH_MAX && e->args_len <= PM_ARGS_MAX &&
+	       sizeof(*e) + PM_NAME_MAX + (size_t)e->path_len + e->args_len <= size;
+}
+
+static void on_exec(struct pm_reader *r, const struct pm_exec_event *e)
+{
+	struct pm_image *img = image_from_exec(r, e);
+	struct pm_process *p;
+
+	if (!img) {
+		r->user_drops++;
+		return;
+	}
+	p = snapshot(r, &e->task, img, false);
+	queue_event(r, &e->hdr, p, &e->task, 0);
+}
+
+static void on_clone(struct pm_reader *r, const struct pm_clone_event *e)
+{
+	const struct pm_task *t = &e->task;
+	struct pm_process *parent = pm_proc_cache_lookup(r->cache, t->ppid, t->parent_start_ns);
+	/* until it execs, a child runs its parent's binary */
+	struct pm_process *p = snapshot(r, t, parent ? pm_image_get(parent->image) : NULL, true);
+
+	queue_event(r, &e->hdr, p, t, 0);
+}
+
+static void on_exit_record(struct pm_reader *r, const struct pm_exit_event *e)
+{
+	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED);
+
+	pm_proc_cache_mark_exited(r->cache, e->task.pid, e->task.start_ns, monotonic_ns());
+	queue_event(r, &e->hdr, p, &e->task, e->exit_code);
+}
+
+int pm_reader_on_record(void *ctx, void *data, size_t size)
+{
+	struct pm_reader *r = ctx;
+	const struct pm_header *h = data;
+
+	r->records++;
+	if (size < sizeof(*h) || h->size > size)
+		goto malformed;
+	switch (h->type) {
+	case PM_EVENT_EXEC:
+		if (!exec_record_valid(data, size))
+			goto malformed;
+		on_exec(r, data);
+		return 0;
+	case PM_EVENT_CLONE:
+		if (size < sizeof(struct pm_clone_event))
+			goto malformed;
+		on_clone(r, data);
+		return 0;
+	case PM_EVENT_EXIT:
+		if (size < sizeof(struct pm_exit_event))
+			goto malformed;
+		on_exit_record(r, data);
+		return 0;
+	}
+malformed:
+	r->malformed++;
+	pm_log_debug("malformed record: type %u, %zu bytes", size >= sizeof(*h) ? h->type : 0, size);
+	return 0;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Turns kernel records into events: validates each record, keeps the
+ * process cache current, attaches hashes and parents, and queues the
+ * event for output.
+ */
+#ifndef PROCMON_READER_H
+#define PROCMON_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "hash.h"
+#include "proc_cache.h"
+
+struct pm_reader {
+	struct pm_proc_cache *cache;
+	struct pm_hasher *hasher; /* NULL when hashing is off */
+	struct pm_event_queue queue;
+	uint32_t boot_id_prefix;
+	uint64_t records;
+	uint64_t malformed; /* records that failed validation (dropped, counted) */
+	uint64_t user_drops; /* events lost to allocation failure */
+};
+
+/* ring_buffer_sample_fn: always returns 0 so one bad record stops nothing. */
+int pm_reader_on_record(void *ctx, void *data, size_t size);
+
+/*
+ * Pure helpers, unit-tested.
+ * pm_join_args: argv as the kernel sent it (NUL-separated, maybe cut) to
+ * argv[1..] joined by single spaces. Returns a malloc'd buffer and its
+ * length in *out_len, NULL on allocation failure.
+ * pm_build_path: components leaf first, NUL-terminated, into the string
+ * d_path would print (see PM_EXEC_PATH_* flags). Malloc'd, NULL on OOM.
+ */
+char *pm_join_args(const char *argv, size_t len, size_t *out_len);
+char *pm_build_path(const char *comps, size_t len, uint32_t flags);
+unsigned pm_secureexec_flags(uint32_t mode, uint32_t per_clear, uint32_t nlink);
+
+/* Kernel dev_t (major << 20 | minor) to the st_dev encoding. */
+uint64_t pm_kernel_dev_to_user(uint32_t kdev);
+
+#endif

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef PROCMON_TIMEFMT_H
+#define PROCMON_TIMEFMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PM_RFC3339_LEN sizeof("2025-12-11T11:45:47.773Z")
+
+/* Format nanoseconds since the Unix epoch as RFC 3339 UTC with
+ * milliseconds and a Z suffix: "2025-12-11T11:45:47.773Z". Negative
+ * input is clamped to the epoch. Returns buf. */
+char *pm_format_rfc3339_ms(int64_t unix_ns, char buf[PM_RFC3339_LEN]);
+
+#endif
