@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The process cache: instance keys (pid + start time), /proc tolerance,
+ * exited-process linger, growth. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+#include <unistd.h>
+
+#include "proc_cache.h"
+
+static struct pm_process *proc(uint32_t pid, uint64_t start_ns, bool exact)
+{
+	struct pm_process *p = pm_process_new();
+
+	assert_non_null(p);
+	p->pid = p->tid = pid;
+	p->start_ns = start_ns;
+	p->start_exact = exact;
+	return p;
+}
+
+static void insert(struct pm_proc_cache *c, struct pm_process *p)
+{
+	assert_int_equal(pm_proc_cache_update(c, p), 0);
+	pm_process_put(p);
+}
+
+static void test_reused_pid_is_another_instance(void **state)
+{
+	struct pm_proc_cache *c = pm_proc_cache_new();
+
+	(void)state;
+	insert(c, proc(42, 1000000000, true));
+	assert_non_null(pm_proc_cache_lookup(c, 42, 1000000000));
+	assert_null(pm_proc_cache_lookup(c, 42, 1000000001));
+	assert_null(pm_proc_cache_lookup(c, 43, 1000000000));
+	insert(c, proc(42, 5000000000, true));
+	assert_int_equal(pm_proc_cache_size(c), 2);
+	assert_int_equal(pm_proc_cache_lookup(c, 42, 5000000000)->start_ns, 5000000000);
+	pm_proc_cache_free(c);
+}
+
+static void test_proc_start_matches_within_a_tick(void **state)
+{
+	uint64_t tick = 1000000000ull / sysconf(_SC_CLK_TCK);
+	struct pm_proc_cache *c = pm_proc_cache_new();
+
+	(void)state;
+	/* /proc says 123 ticks; the kernel's exact time is a bit later */
+	insert(c, proc(7, 123 * tick, false));
+	assert_non_null(pm_proc_cache_lookup(c, 7, 123 * tick + tick / 2));
+	assert_null(pm_proc_cache_lookup(c, 7, 130 * tick));
+	pm_proc_cache_free(c);
+}
+
+static void test_update_replaces_snapshot_but_events_keep_theirs(void **state)
+{
+	struct pm_proc_cache *c = pm_proc_cache_new();
+	struct pm_process *a = proc(9, 100, true), *b;
+
+	(void)state;
+	assert_int_equal(pm_proc_cache_update(c, a), 0);
+	b = pm_process_clone(a);
+	b->uid = 1000;
+	insert(c, b);
+	assert_int_equal(pm_proc_cache_size(c), 1);
+	assert_int_equal(pm_proc_cache_lookup(c, 9, 100)->uid, 1000);
+	assert_int_equal(a->uid, 0); /* the old snapshot is untouched */
+	pm_process_put(a);
+	pm_proc_cache_free(c);
+}
+
+static void test_exited_processes_linger_then_expire(void **state)
+{
+	struct pm_proc_cache *c = pm_proc_cache_new();
+
+	(void)state;
+	insert(c, proc(5, 1, true));
+	insert(c, proc(6, 1, true));
+	pm_proc_cache_mark_exited(c, 5, 1, 1000);
+	pm_proc_cache_expire(c, 1500, 1000);
+	assert_non_null(pm_proc_cache_lookup(c, 5, 1)); /* still lingering */
+	pm_proc_cache_expire(c, 2000, 1000);
+	assert_null(pm_proc_cache_lookup(c, 5, 1));
+	assert_non_null(pm_proc_cache_lookup(c, 6, 1)); /* running: kept */
+	assert_int_equal(pm_proc_cache_size(c), 1);
+	pm_proc_cache_free(c);
+}
+
+static void test_grows_past_initial_buckets(void **state)
+{
+	struct pm_proc_cache *c = pm_proc_cache_new();
+
+	(void)state;
+	for (uint32_t pid = 1; pid <= 20000; pid++)
+		insert(c, proc(pid, pid * 3ull, true));
+	assert_int_equal(pm_proc_cache_size(c), 20000);
+	for (uint32_t pid = 1; pid <= 20000; pid++)
+		assert_non_null(pm_proc_cache_lookup(c, pid, pid * 3ull));
+	pm_proc_cache_free(c);
+}
+
+static void test_clone_shares_image_by_reference(void **state)
+{
+	struct pm_process *a = proc(1, 1, true), *b;
+
+	(void)state;
+	a->image = pm_image_new();
+	a->container_id = NULL;
+	b = pm_process_clone(a);
+	assert_ptr_equal(a->image, b->image);
+	assert_int_equal(a->image->refs, 2);
+	pm_process_put(a);
+	assert_int_equal(b->image->refs, 1);
+	pm_process_put(b);
+}
+
+static void test_exec_id_is_32_hex_and_distinct(void **state)
+{
+	struct pm_process *a = proc(100, 555, true), *b = proc(100, 556, true);
+
+	(void)state;
+	pm_process_set_exec_id(a, 0xdeadbeef);
+	pm_process_set_exec_id(b, 0xdeadbeef);
+	assert_int_equal(strlen(a->exec_id), 32);
+	assert_string_not_equal(a->exec_id, b->exec_id);
+	assert_string_equal(a->exec_id, "deadbeef000000000000022b00000064");
+	pm_process_put(a);
+	pm_process_put(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reused_pid_is_another_instance),
+		cmocka_unit_test(test_proc_start_matches_within_a_tick),
+		cmocka_unit_test(test_update_replaces_snapshot_but_events_keep_theirs),
+		cmocka_unit_test(test_exited_processes_linger_then_expire),
+		cmocka_unit_test(test_grows_past_initial_buckets),
+		cmocka_unit_test(test_clone_shares_image_by_reference),
+		cmocka_unit_test(test_exec_id_is_32_hex_and_distinct),
+	};
+
+	return cmocka_run_group_tests_name("proc_cache", tests, NULL, NULL);
+}

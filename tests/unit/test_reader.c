@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Decoding helpers of the record reader: argv joining, d_path-style path
+ * assembly, secureexec derivation, dev_t conversion, /proc exe names. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "names.h"
+#include "proc_scan.h"
+#include "procmon/events.h"
+#include "reader.h"
+
+static void check_args(const char *argv, size_t len, const char *want, size_t want_len)
+{
+	size_t n = 99;
+	char *s = pm_join_args(argv, len, &n);
+
+	assert_non_null(s);
+	assert_int_equal(n, want_len);
+	assert_memory_equal(s, want, want_len);
+	free(s);
+}
+
+static void test_join_args(void **state)
+{
+	(void)state;
+	check_args("ls\0-lah\0/tmp\0", 13, "-lah /tmp", 9);
+	check_args("true\0", 5, "", 0);         /* argv[0] only */
+	check_args("", 0, "", 0);               /* nothing read */
+	check_args("a\0\0b\0", 5, " b", 2);     /* an empty argument stays visible */
+	check_args("a\0bc", 4, "bc", 2);        /* cut mid-argument: no terminator */
+	check_args("argv0-cut", 9, "", 0);      /* cut inside argv[0] */
+	check_args("x\0a\nb\0\"\0", 8, "a\nb \"", 5); /* bytes pass through */
+}
+
+static void check_path(const char *comps, size_t len, uint32_t flags, const char *want)
+{
+	char *s = pm_build_path(comps, len, flags);
+
+	assert_non_null(s);
+	assert_string_equal(s, want);
+	free(s);
+}
+
+static void test_build_path(void **state)
+{
+	(void)state;
+	check_path("ls\0bin\0usr\0", 11, 0, "/usr/bin/ls");
+	check_path("", 0, 0, "/");
+	check_path("f\0tmp\0", 6, PM_EXEC_PATH_DELETED, "/tmp/f (deleted)");
+	check_path("memfd:fileless-exec-test\0", 25, PM_EXEC_PATH_PSEUDO,
+		   "/memfd:fileless-exec-test (deleted)");
+	/* cut walks are relative: the root side is missing */
+	check_path("true\0d2\0d1\0", 11, PM_EXEC_PATH_CUT, "d1/d2/true");
+	check_path("a\nb\0tmp\0", 8, 0, "/tmp/a\nb");
+}
+
+static void test_build_path_max_components(void **state)
+{
+	/* PM_PATH_DEPTH one-letter components, the most the walk sends */
+	char comps[PM_PATH_DEPTH * 2];
+	char *s;
+
+	(void)state;
+	for (int i = 0; i < PM_PATH_DEPTH; i++) {
+		comps[2 * i] = 'a';
+		comps[2 * i + 1] = '\0';
+	}
+	s = pm_build_path(comps, sizeof(comps), PM_EXEC_PATH_CUT);
+	assert_non_null(s);
+	assert_int_equal(strlen(s), PM_PATH_DEPTH * 2 - 1);
+	free(s);
+}
+
+#define SETID (0x0400000 | 0x0040000 | 0x0200000 | 0x0100000)
+
+static void test_secureexec(void **state)
+{
+	(void)state;
+	assert_int_equal(pm_secureexec_flags(S_IFREG | 0755, 0, 1), 0);
+	assert_int_equal(pm_secureexec_flags(S_IFREG | 04755, SETID, 1), PM_SECUREEXEC_SETUID);
+	/* setuid bit on a nosuid mount: the kernel did not apply it */
+	assert_int_equal(pm_secureexec_flags(S_IFREG | 04755, 0, 1), 0);
+	assert_int_equal(pm_secureexec_flags(S_IFREG | 02755, SETID, 1), PM_SECUREEXEC_SETGID);
+	/* setgid without group-exec is mandatory locking, not setgid */
+	assert_int_equal(pm_secureexec_flags(S_IFREG | 02745, SETID, 1), PM_SECUREEXEC_FILE_CAPS);
+	assert_int_equal(pm_secureexec_flags(S_IFREG | 06755, SETID, 1),
+			 PM_SECUREEXEC_SETUID | PM_SECUREEXEC_SETGID);
+	assert_int_equal(pm_secureexec_flags(S_IFREG | 0755, SETID, 1), PM_SECUREEXEC_FILE_CAPS);
+	assert_int_equal(pm_secureexec_flags(S_IFREG | 0755, 0, 0), PM_SECUREEXEC_FILELESS_EXEC);
+}
+
+static void test_kernel_dev(void **state)
+{
+	(void)state;
+	assert_int_equal(pm_kernel_dev_to_user((254u << 20) | 3), makedev(254, 3));
+	assert_int_equal(pm_kernel_dev_to_user((8u << 20) | 0x12345), makedev(8, 0x12345));
+}
+
+static void check_exe(const char *exe, const char *want)
+{
+	char *s = pm_filename_from_exe(exe);
+
+	assert_non_null(s);
+	assert_string_equal(s, want);
+	free(s);
+}
+
+static void test_filename_from_exe(void **state)
+{
+	(void)state;
+	check_exe("/usr/bin/ls", "ls");
+	check_exe("/memfd:x (deleted)", "memfd:x");
+	check_exe("/tmp/gone (deleted)", "gone");
+	check_exe("/", "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_join_args),
+		cmocka_unit_test(test_build_path),
+		cmocka_unit_test(test_build_path_max_components),
+		cmocka_unit_test(test_secureexec),
+		cmocka_unit_test(test_kernel_dev),
+		cmocka_unit_test(test_filename_from_exe),
+	};
+
+	return cmocka_run_group_tests_name("reader", tests, NULL, NULL);
+}
