@@ -311,8 +311,9 @@ static int start(struct daemon *d)
 		return EXIT_RUNTIME;
 	}
 	d->reader.cache = pm_proc_cache_new();
+	d->reader.containers = pm_containers_new();
 	d->reader.boot_id_prefix = read_boot_id_prefix();
-	if (!d->reader.cache)
+	if (!d->reader.cache || !d->reader.containers)
 		return EXIT_RUNTIME;
 	if (d->cfg.hash && !(d->reader.hasher = pm_hasher_new()))
 		return EXIT_RUNTIME;
@@ -350,6 +351,7 @@ static void shutdown_daemon(struct daemon *d)
 		pm_event_free(pm_event_queue_pop_ready(&d->reader.queue, 0, true));
 	pm_hasher_free(d->reader.hasher);
 	pm_proc_cache_free(d->reader.cache);
+	pm_containers_free(d->reader.containers);
 	pm_sink_close(&d->sink);
 	json_free(&d->line);
 	pm_config_free(&d->cfg);

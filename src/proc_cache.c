@@ -54,7 +54,6 @@ void pm_process_put(struct pm_process *p)
 	if (!p || --p->refs)
 		return;
 	pm_image_put(p->image);
-	free(p->container_id);
 	free(p);
 }
 
@@ -66,11 +65,6 @@ struct pm_process *pm_process_clone(const struct pm_process *src)
 		return NULL;
 	*p = *src;
 	p->refs = 1;
-	p->container_id = NULL;
-	if (src->container_id && !(p->container_id = strdup(src->container_id))) {
-		free(p);
-		return NULL;
-	}
 	pm_image_get(p->image);
 	return p;
 }

@@ -40,7 +40,7 @@ struct pm_process {
 	uint64_t cap_effective, cap_permitted, cap_inheritable;
 	bool cloned;
 	char exec_id[33];
-	char *container_id; /* NULL when not in a container */
+	const char *container_id; /* owned by struct pm_containers; NULL: none */
 	struct pm_image *image;
 };
 

@@ -170,6 +170,7 @@ static int scan_one(struct pm_reader *r, uint32_t pid, uint64_t tick_ns)
 	if (read_file(path, buf, sizeof(buf)) > 0)
 		sscanf(buf, "%u", &p->auid);
 	p->image = scan_image(r, pid, comm);
+	p->container_id = pm_containers_lookup_pid(r->containers, pid);
 	pm_process_set_exec_id(p, r->boot_id_prefix);
 	if (!p->image || pm_proc_cache_update(r->cache, p)) {
 		pm_process_put(p);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "container.h"
 #include "event.h"
 #include "hash.h"
 #include "proc_cache.h"
@@ -17,6 +18,7 @@
 struct pm_reader {
 	struct pm_proc_cache *cache;
 	struct pm_hasher *hasher; /* NULL when hashing is off */
+	struct pm_containers *containers;
 	struct pm_event_queue queue;
 	uint32_t boot_id_prefix;
 	uint64_t records;

@@ -110,7 +110,6 @@ static void test_clone_shares_image_by_reference(void **state)
 
 	(void)state;
 	a->image = pm_image_new();
-	a->container_id = NULL;
 	b = pm_process_clone(a);
 	assert_ptr_equal(a->image, b->image);
 	assert_int_equal(a->image->refs, 2);
