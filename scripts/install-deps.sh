@@ -11,7 +11,6 @@ packages=(
 	libcmocka-dev # unit tests
 	python3 python3-pytest # integration test driver
 	libcap2-bin   # setcap, for the FILE_CAPS test
-	hyperfine     # bench
 )
 
 missing=()

@@ -79,6 +79,8 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 		pm_log_error("failed to size BPF maps: %s", strerror(-err));
 		goto fail;
 	}
+	/* wake the reader once an eighth of the ring buffer is waiting */
+	l->process->rodata->pm_wakeup_bytes = cfg->ring_buffer_kb * 1024ull / 8;
 	err = process_bpf__load(l->process);
 	if (err) {
 		pm_log_error("failed to load BPF object: %s", strerror(-err));

@@ -33,6 +33,13 @@
 #define NSEC_PER_SEC 1000000000ull
 #define PM_EXITED_LINGER_NS (5 * NSEC_PER_SEC) /* see pm_proc_cache_mark_exited */
 #define PM_DROP_REPORT_NS (10 * NSEC_PER_SEC)
+/*
+ * The BPF side wakes us only when a backlog builds (see pm_wakeup_bytes),
+ * so the loop also reads the ring buffer on every pass: this is the
+ * delivery latency bound for a quiet system, well under one second.
+ */
+#define PM_POLL_MS 100
+#define PM_POLL_HASH_WAIT_MS 20
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
@@ -265,7 +272,10 @@ static int run(struct daemon *d)
 		uint64_t now;
 
 		/* short polls while an event waits for its hash */
-		err = ring_buffer__poll(d->rb, d->reader.queue.head ? 20 : 200);
+		err = ring_buffer__poll(d->rb, d->reader.queue.head ? PM_POLL_HASH_WAIT_MS
+								    : PM_POLL_MS);
+		if (err >= 0)
+			err = ring_buffer__consume(d->rb);
 		if (err < 0 && err != -EINTR) {
 			pm_log_error("reading the ring buffer: %s", strerror(-err));
 			return EXIT_RUNTIME;

@@ -72,8 +72,8 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	__u32 flags = 0, path_len, args_len, off;
 	__u64 size;
 
-	if (!s)
-		return 0;
+	if (!s) /* cannot happen (one slot per CPU), but never silently */
+		goto lost;
 	ev = (struct pm_exec_event *)s->raw;
 	data = s->raw + sizeof(*ev);
 	__builtin_memset(ev, 0, sizeof(*ev));
@@ -92,7 +92,7 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	off = PM_NAME_MAX + path_len;
 	pm_barrier_var(off);
 	if (off > PM_NAME_MAX + PM_PATH_MAX)
-		return 0;
+		goto lost;
 	args_len = pm_read_args(data + off, task, &flags);
 
 	ev->flags = flags;
@@ -102,8 +102,11 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	ev->hdr.size = size;
 	pm_barrier_var(size);
 	if (size > sizeof(*s))
-		return 0;
+		goto lost;
 	pm_emit(ev, size, PM_DROP_EXEC);
+	return 0;
+lost:
+	pm_count_drop(PM_DROP_EXEC);
 	return 0;
 }
 
