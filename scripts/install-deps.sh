@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-	make gcc clang llvm pkg-config # toolchain; clang builds the BPF objects
+	make gcc clang pkg-config # toolchain; clang builds the BPF objects
 	libbpf-dev bpftool libelf-dev zlib1g-dev # BPF loading, skeletons, vmlinux.h
 	libssl-dev    # SHA-256 (OpenSSL EVP)
 	libyaml-dev   # configuration
