@@ -1,0 +1,77 @@
+"""pytest fixtures for the procmon integration tests.
+
+One procmon instance is shared by the whole session (starting it attaches
+BPF programs and scans /proc, which takes a moment); each test sees it
+through `pm`, a view limited to the events emitted after the test started,
+and filters them by the pids it created. Tests never sleep to synchronise:
+they wait for the `ready` line and for the events themselves.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from helpers import Procmon, ProcmonView, PROCMON, REPO
+
+
+def environment_problem():
+    if os.geteuid() != 0:
+        return "procmon integration tests need root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)"
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        return "procmon integration tests need a kernel with BTF (/sys/kernel/btf/vmlinux)"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    # Skipped, not failed, so a developer without root sees why; CI treats
+    # any skipped integration test as a failure.
+    reason = environment_problem()
+    if reason:
+        for item in items:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def procmon():
+    """The shared build/procmon, default configuration, events on stdout."""
+    if not PROCMON.exists():
+        pytest.fail(f"{PROCMON} is missing: run `make`")
+    pm = Procmon()
+    pm.wait_ready()
+    yield pm
+    status = pm.stop()
+    assert not pm.bad_lines, f"invalid output lines: {pm.bad_lines[:3]!r}"
+    assert status == 0, \
+        f"procmon exited {status} on SIGTERM; stderr:\n{pm.stderr_tail()}"
+
+
+@pytest.fixture
+def pm(procmon):
+    """The shared procmon, seen from this test: events since it started.
+    Fails the test if procmon wrote any invalid line or died meanwhile."""
+    view = ProcmonView(procmon)
+    yield view
+    view.check_health()
+
+
+def _exec_friendly(path):
+    """True when set-id bits, file capabilities and exec work under path."""
+    flags = os.statvfs(path).f_flag
+    return not flags & (os.ST_NOSUID | os.ST_NOEXEC) and os.access(path, os.W_OK)
+
+
+@pytest.fixture
+def exec_dir():
+    """A fresh 0755 directory on a mount without nosuid/noexec, reachable by
+    uid 65534 (pytest's tmp_path is 0700 and /tmp may be nosuid)."""
+    bases = [tempfile.gettempdir(), str(REPO / "build")]
+    base = next((b for b in bases if os.path.isdir(b) and _exec_friendly(b)), None)
+    if base is None:
+        pytest.fail(f"none of {bases} is on a mount without nosuid/noexec")
+    d = os.path.realpath(tempfile.mkdtemp(prefix="procmon-test-", dir=base))
+    os.chmod(d, 0o755)
+    yield Path(d)
+    shutil.rmtree(d)

@@ -1,0 +1,226 @@
+"""Command line and configuration: signals, --output, bad configurations.
+
+These tests start their own procmon (or expect it to refuse to start) and
+do not use the shared instance.
+"""
+
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from helpers import (
+    BadLine, EVENT_TIMEOUT, PROCMON, REPO, Procmon, parse_line,
+    run_procmon_to_exit,
+)
+
+BAD_CONFIG = 2
+
+
+@pytest.fixture(autouse=True)
+def procmon_built():
+    if not PROCMON.exists():
+        pytest.fail(f"{PROCMON} is missing: run `make`")
+
+
+def run_marker():
+    """Run /bin/true with a unique argument; that argument."""
+    tag = f"marker-{uuid.uuid4().hex}"
+    subprocess.run(["/bin/true", tag], check=True)
+    return tag
+
+
+def is_marker_exec(ev, tag):
+    return ev.get("type") == "ProcessExec" and ev["process"].get("args") == tag
+
+
+# --------------------------------------------------------------------------
+# Signals
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_stops_with_status_0(sig):
+    procmon = Procmon()
+    try:
+        procmon.wait_ready()
+        tag = run_marker()
+        procmon.wait_for(lambda e: is_marker_exec(e, tag), what="marker exec")
+    finally:
+        status = procmon.stop(sig)
+    assert status == 0, f"exit status {status} on {sig.name}:\n{procmon.stderr_tail()}"
+    assert not procmon.bad_lines, procmon.bad_lines[:3]
+
+
+# --------------------------------------------------------------------------
+# --output FILE
+
+
+def read_events(path, skip=0):
+    with open(path, "rb") as f:
+        lines = f.read().splitlines(keepends=True)[skip:]
+    return [parse_line(l) for l in lines]  # strict: raises on any bad line
+
+
+def run_with_output(path):
+    """Run a marker under procmon --output path, then stop procmon: the
+    marker has exited, so its exec is in the ring buffer, and SIGTERM must
+    flush it to the file. The marker's tag."""
+    procmon = Procmon("--format", "bombini", "--output", path)
+    try:
+        procmon.wait_ready()
+        tag = run_marker()
+    finally:
+        status = procmon.stop()
+    assert status == 0, procmon.stderr_tail()
+    assert not procmon.events and not procmon.bad_lines, "events also went to stdout"
+    return tag
+
+
+def test_output_file_created_0600(tmp_path):
+    out = tmp_path / "events.jsonl"
+    tag = run_with_output(out)
+    assert oct(os.stat(out).st_mode & 0o7777) == oct(0o600)
+    events = read_events(out)
+    assert any(is_marker_exec(e, tag) for e in events)
+
+
+def test_output_fifo_delivers_within_one_second(tmp_path):
+    """Contract 3: each event reaches its output within one second, also
+    when the output is a pipe that procmon opened itself."""
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    # our read end first, so procmon's O_WRONLY open does not block
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    procmon = Procmon("--output", str(fifo))
+    try:
+        procmon.wait_ready()
+        tag = run_marker()
+        started = time.monotonic()
+        buf = b""
+        while not any(is_marker_exec(parse_line(l + b"\n"), tag)
+                      for l in buf.split(b"\n")[:-1]):
+            left = 1.0 - (time.monotonic() - started)
+            assert left > 0, "marker exec not delivered to the FIFO within 1 s"
+            ready, _, _ = select.select([rfd], [], [], left)
+            if ready:
+                buf += os.read(rfd, 1 << 20)
+    finally:
+        status = procmon.stop()
+        os.close(rfd)
+    assert status == 0, procmon.stderr_tail()
+
+
+def test_output_file_appended(tmp_path):
+    out = tmp_path / "events.jsonl"
+    out.write_bytes(b'{"preexisting":true}\n')
+    out.chmod(0o644)
+    tag = run_with_output(out)
+    assert oct(os.stat(out).st_mode & 0o7777) == oct(0o644)
+    events = read_events(out)
+    assert events[0] == {"preexisting": True}
+    assert any(is_marker_exec(e, tag) for e in events[1:])
+
+
+# --------------------------------------------------------------------------
+# Valid configurations
+
+# The Bombini example of contract section 4, verbatim.
+BOMBINI_CONFIG = """\
+ima_hash: true            # hash executed binaries (alias: hash). Here SHA-256 computed by procmon, see 5.3
+setuid:   { enabled: true, cred_filter: { uid_filter: { euid: [0] } } }
+setgid:   { enabled: true, cred_filter: { gid_filter: { egid: [0] } } }
+capset:   { enabled: true, cred_filter: { cap_filter: { effective: ["CAP_NET_RAW"], deny_list: false } } }
+prctl:    { enabled: true }
+create_user_ns: { enabled: true, cred_filter: { cap_filter: { effective: ["CAP_SYS_ADMIN"] } } }
+ptrace_access_check: { enabled: true }
+process_filter:           # applies to ProcessEvent hooks (not to exec/clone/exit)
+  uid: [0]
+  euid: [0]
+  auid: []
+  binary: { name: [capsh], path: [/usr/sbin/capsh], prefix: [/usr/bin/] }
+  deny_list: false
+"""
+
+
+@pytest.mark.parametrize("source", ["bombini-example", "shipped-default"])
+def test_valid_config_loads(tmp_path, source):
+    if source == "shipped-default":
+        config = REPO / "config" / "procmon.yaml"
+    else:
+        config = tmp_path / "procmon.yaml"
+        config.write_text(BOMBINI_CONFIG)
+    procmon = Procmon("--config", config)
+    try:
+        procmon.wait_ready()
+        tag = run_marker()  # exec/clone/exit are always on
+        procmon.wait_for(lambda e: is_marker_exec(e, tag), what="marker exec")
+    finally:
+        status = procmon.stop()
+    assert status == 0, procmon.stderr_tail()
+
+
+# --------------------------------------------------------------------------
+# Invalid configurations and usage: exit 2, a message naming the problem
+
+CONFIG_ERRORS = {
+    # name: (file content, what stderr must name, line number of the problem)
+    "unknown-key": ("# test config\nformat: bombini\n\nbogus_key: true\n", "bogus_key", 4),
+    "unknown-nested-key": ("setuid:\n  enabled: true\n  bogus_nested: 1\n", "bogus_nested", 3),
+    "wrong-type": ("format: bombini\nima_hash: [1, 2]\n", "ima_hash", 2),
+    "wrong-type-nested": ("process_filter:\n  uid: [0]\n  euid: root\n", "euid", 3),
+    "unknown-capability": (
+        "capset:\n  enabled: true\n  cred_filter:\n    cap_filter:\n"
+        "      effective: [CAP_BOGUS]\n", "CAP_BOGUS", 5),
+    "bad-format-value": ("format: xml\n", "format", 1),
+}
+
+
+def names_line(stderr, path, line):
+    """True if a stderr line names path and, elsewhere on it, the line number."""
+    for text in stderr.splitlines():
+        if str(path) in text:
+            rest = text.replace(str(path), " ")
+            if re.search(rf"(?<![\w.]){line}(?![\w.])", rest):
+                return True
+    return False
+
+
+@pytest.mark.parametrize("name", CONFIG_ERRORS)
+def test_config_error(tmp_path, name):
+    content, key, line = CONFIG_ERRORS[name]
+    config = tmp_path / "procmon.yaml"
+    config.write_text(content)
+    status, stderr = run_procmon_to_exit(["--config", config])
+    assert status == BAD_CONFIG, f"exit status {status}; stderr:\n{stderr}"
+    assert key in stderr, f"stderr does not name {key!r}:\n{stderr}"
+    assert str(config) in stderr, f"stderr does not name the file:\n{stderr}"
+    assert names_line(stderr, config, line), f"stderr does not name line {line}:\n{stderr}"
+
+
+def test_config_syntax_error(tmp_path):
+    config = tmp_path / "procmon.yaml"
+    config.write_text("format: bombini\nsetuid: { enabled: true\nprctl: {}\n")
+    status, stderr = run_procmon_to_exit(["--config", config])
+    assert status == BAD_CONFIG, f"exit status {status}; stderr:\n{stderr}"
+    assert str(config) in stderr, f"stderr does not name the file:\n{stderr}"
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_config_unreadable(tmp_path, kind):
+    config = tmp_path / "absent.yaml" if kind == "missing" else tmp_path
+    status, stderr = run_procmon_to_exit(["--config", config])
+    assert status == BAD_CONFIG, f"exit status {status}; stderr:\n{stderr}"
+    assert str(config) in stderr, f"stderr does not name the file:\n{stderr}"
+
+
+@pytest.mark.parametrize("args", [["--bogus-option"], ["--format", "xml"]],
+                         ids=["unknown-option", "unknown-format"])
+def test_bad_usage(args):
+    status, stderr = run_procmon_to_exit(args)
+    assert status == BAD_CONFIG, f"exit status {status}; stderr:\n{stderr}"
+    assert stderr.strip(), "no message on stderr"

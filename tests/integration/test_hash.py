@@ -1,0 +1,127 @@
+"""binary_ima_hash: SHA-256 of exactly the executed inode, or nothing.
+
+Each test executes a fresh copy of wait_line with 16 random bytes appended
+(still a valid ELF), so no hash cache can already know its content. The
+exec_swap trigger changes the file microseconds after the exec, before
+procmon has read the event, to catch hashing by path or a stale cache.
+"""
+
+import os
+import signal
+import subprocess
+import textwrap
+
+import pytest
+
+from helpers import (
+    Procmon, assert_fields, check_event_shape, prog, run_prog, sha256_of,
+    tagged_ints,
+)
+
+
+def unique_copy(path):
+    """A runnable copy of wait_line with content never seen before."""
+    with open(prog("wait_line"), "rb") as f:
+        data = f.read()
+    path.write_bytes(data + os.urandom(16))
+    path.chmod(0o755)
+    return sha256_of(path)
+
+
+def run_waiting(path):
+    """Run a wait_line copy to completion; returns its pid."""
+    p = subprocess.run([str(path)], input=b"\n", stdout=subprocess.PIPE,
+                       timeout=30, check=True)
+    return tagged_ints(p.stdout)["ready"]
+
+
+def hashes_of(pm, pid):
+    """Every binary_ima_hash reported in the process objects of pid."""
+    exec_ = pm.wait_event("ProcessExec", pid)
+    exit_ = pm.wait_event("ProcessExit", pid)
+    check_event_shape(exec_)
+    check_event_shape(exit_)
+    return [ev["process"].get("binary_ima_hash") for ev in (exec_, exit_)]
+
+
+def assert_never(hashes, good, bad, what):
+    assert bad not in hashes, f"{what}: hash of the new content reported: {hashes}"
+    assert set(hashes) <= {good, None}, \
+        f"{what}: hashes {hashes}, expected {good} or none"
+
+
+def test_hash_of_executed_file(pm, exec_dir):
+    binary = exec_dir / "hash-me"
+    digest = unique_copy(binary)
+    pid = run_waiting(binary)
+    exec_hash, exit_hash = hashes_of(pm, pid)
+    assert exec_hash == digest
+    assert exit_hash in (digest, None)
+
+
+def test_hash_deleted_while_running(pm, exec_dir):
+    binary = exec_dir / "deleted"
+    digest = unique_copy(binary)
+    run = run_prog("exec_swap", "unlink", str(binary))
+    child = tagged_ints(run.stdout)["child"]
+    exec_ = pm.wait_event("ProcessExec", child)
+    # At the exec the file was still linked.
+    assert_fields(exec_["process"], {"binary_path": str(binary),
+                                     "filename": "deleted"}, "ProcessExec.process")
+    hashes = hashes_of(pm, child)
+    assert set(hashes) <= {digest, None}, \
+        f"deleted binary: hashes {hashes}, expected {digest} or none"
+
+
+def test_hash_replaced_by_rename_while_running(pm, exec_dir):
+    binary = exec_dir / "renamed-over"
+    replacement = exec_dir / "replacement"
+    old = unique_copy(binary)
+    new = unique_copy(replacement)
+    run = run_prog("exec_swap", "rename", str(binary), str(replacement))
+    child = tagged_ints(run.stdout)["child"]
+    assert_never(hashes_of(pm, child), old, new, "binary renamed over")
+
+    # The new inode at the same path gets its own hash.
+    pid = run_waiting(binary)
+    assert pm.wait_event("ProcessExec", pid)["process"].get("binary_ima_hash") == new
+
+
+def test_hash_overwritten_in_place(pm, exec_dir):
+    binary = exec_dir / "overwritten"
+    replacement = exec_dir / "new-content"
+    old = unique_copy(binary)
+    new = unique_copy(replacement)  # same size: only content and ctime differ
+    before = os.stat(binary)
+    run = run_prog("exec_swap", "overwrite", str(binary), str(replacement))
+    child = tagged_ints(run.stdout)["child"]
+    after = os.stat(binary)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == \
+        (before.st_ino, before.st_size, before.st_mtime_ns)
+    assert sha256_of(binary) == new
+    assert_never(hashes_of(pm, child), old, new, "binary overwritten in place")
+
+    # Same inode, size and mtime, new content: the cache must not answer `old`.
+    pid = run_waiting(binary)
+    assert pm.wait_event("ProcessExec", pid)["process"].get("binary_ima_hash") == new
+
+
+@pytest.mark.parametrize("key", ["ima_hash", "hash"])
+def test_no_hash_when_disabled(tmp_path, exec_dir, key):
+    config = tmp_path / "procmon.yaml"
+    config.write_text(textwrap.dedent(f"""\
+        {key}: false
+        """))
+    binary = exec_dir / "unhashed"
+    unique_copy(binary)
+    procmon = Procmon("--config", config)
+    try:
+        procmon.wait_ready()
+        pid = run_waiting(binary)
+        ev = procmon.wait_for(lambda e: e["type"] == "ProcessExec"
+                              and e["process"]["pid"] == pid,
+                              what=f"ProcessExec for pid {pid}")
+        assert "binary_ima_hash" not in ev["process"], ev["process"]
+    finally:
+        status = procmon.stop(signal.SIGTERM)
+    assert status == 0
