@@ -2,11 +2,15 @@
 #include "container.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define PM_CGROUP_BUCKETS 1024 /* power of two */
 
@@ -115,51 +119,100 @@ static bool read_cgroup_path(uint32_t pid, char *buf, size_t len)
 	return found;
 }
 
-/* The kernel id of the cgroup at `path` (its kernfs inode number), or 0. */
-static uint64_t cgroup_id_of(const struct pm_containers *c, const char *path)
+static struct pm_cgroup_entry **bucket(struct pm_containers *c, uint64_t cgroup_id)
 {
-	char dir[8192];
-	struct stat st;
-
-	snprintf(dir, sizeof(dir), "%s%s", c->cgroup2_mount, path);
-	return stat(dir, &st) == 0 ? (uint64_t)st.st_ino : 0;
+	return &c->buckets[(cgroup_id * 0x9e3779b97f4a7c15ull) >> 54 & (PM_CGROUP_BUCKETS - 1)];
 }
 
-const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id, uint32_t pid)
+static struct pm_cgroup_entry *find(struct pm_containers *c, uint64_t cgroup_id)
 {
-	size_t k = (cgroup_id * 0x9e3779b97f4a7c15ull) >> 54 & (PM_CGROUP_BUCKETS - 1);
-	char path[4096], id[PM_CONTAINER_ID_LEN + 1];
-	struct pm_cgroup_entry *e;
+	for (struct pm_cgroup_entry *e = *bucket(c, cgroup_id); e; e = e->next)
+		if (e->cgroup_id == cgroup_id)
+			return e;
+	return NULL;
+}
 
+static void remember(struct pm_containers *c, uint64_t cgroup_id, const char *path)
+{
+	char id[PM_CONTAINER_ID_LEN + 1];
+	struct pm_cgroup_entry *e, **b = bucket(c, cgroup_id);
+
+	if (find(c, cgroup_id) || !(e = calloc(1, sizeof(*e))))
+		return;
+	e->cgroup_id = cgroup_id;
+	if (path && pm_container_id_from_cgroup_path(path, id))
+		e->container_id = strdup(id);
+	e->next = *b;
+	*b = e;
+}
+
+#define PM_CGROUP_WALK_DEPTH 32
+
+/*
+ * Remember every cgroup under dirfd (whose path below the mount is
+ * `path`): on cgroup v2 a cgroup's id is its directory's inode number.
+ */
+static void walk(struct pm_containers *c, int dirfd, char *path, size_t len, int depth)
+{
+	DIR *d = fdopendir(dirfd);
+	struct dirent *de;
+
+	if (!d) {
+		close(dirfd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		int fd;
+
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (len + 1 + n >= PATH_MAX)
+			continue;
+		path[len] = '/';
+		memcpy(path + len + 1, de->d_name, n + 1);
+		remember(c, de->d_ino, path);
+		if (depth < PM_CGROUP_WALK_DEPTH &&
+		    (fd = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+			walk(c, fd, path, len + 1 + n, depth + 1);
+		path[len] = '\0';
+	}
+	closedir(d);
+}
+
+const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id)
+{
+	struct pm_cgroup_entry *e = find(c, cgroup_id);
+	char path[PATH_MAX] = "";
+	int fd;
+
+	if (e)
+		return e->container_id;
 	if (!c->cgroup2_mount)
 		return NULL;
-	for (e = c->buckets[k]; e; e = e->next)
-		if (e->cgroup_id == cgroup_id)
-			return e->container_id;
 	/*
-	 * The process may be gone already, or have moved to another cgroup
-	 * since the record: only a path whose directory is this very cgroup
-	 * (kernfs ino == cgroup id) may be remembered.
+	 * A cgroup not seen yet: learn every cgroup that exists now in one
+	 * walk (a few hundred directories on a busy host), so the process need
+	 * not be alive any more. One that is already gone is remembered as
+	 * "no container", so it costs one walk, not one per event.
 	 */
-	if (!read_cgroup_path(pid, path, sizeof(path)) || cgroup_id_of(c, path) != cgroup_id)
-		return NULL;
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return NULL;
-	e->cgroup_id = cgroup_id;
-	if (pm_container_id_from_cgroup_path(path, id))
-		e->container_id = strdup(id);
-	e->next = c->buckets[k];
-	c->buckets[k] = e;
-	return e->container_id;
+	fd = open(c->cgroup2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		walk(c, fd, path, 0, 0);
+	remember(c, cgroup_id, NULL);
+	return find(c, cgroup_id)->container_id;
 }
 
 const char *pm_containers_lookup_pid(struct pm_containers *c, uint32_t pid)
 {
-	char path[4096];
-	uint64_t id;
+	char path[PATH_MAX], dir[PATH_MAX * 2];
+	struct stat st;
 
-	if (!c->cgroup2_mount || !read_cgroup_path(pid, path, sizeof(path)) || !(id = cgroup_id_of(c, path)))
+	if (!c->cgroup2_mount || !read_cgroup_path(pid, path, sizeof(path)))
 		return NULL;
-	return pm_containers_lookup(c, id, pid);
+	snprintf(dir, sizeof(dir), "%s%s", c->cgroup2_mount, path);
+	if (stat(dir, &st))
+		return NULL;
+	remember(c, st.st_ino, path);
+	return find(c, st.st_ino) ? find(c, st.st_ino)->container_id : NULL;
 }

@@ -3,8 +3,8 @@
  * Container ids from cgroup paths. Runtimes name a container's cgroup
  * after its 64-hex id (docker-<id>.scope, cri-containerd-<id>.scope,
  * crio-<id>.scope, libpod-<id>.scope, /docker/<id>, kubepods .../<id>).
- * Each cgroup is resolved once, through the first process seen in it, and
- * remembered by its kernel id. This needs cgroup v2 (the id the BPF side
+ * Each cgroup is resolved once and remembered by its kernel id, which on
+ * cgroup v2 is the inode number of its directory. This needs cgroup v2 (the id the BPF side
  * reads is the default hierarchy's); on a v1-only host there are none.
  */
 #ifndef PROCMON_CONTAINER_H
@@ -24,10 +24,10 @@ struct pm_containers;
 struct pm_containers *pm_containers_new(void);
 void pm_containers_free(struct pm_containers *c);
 
-/* The container id of cgroup `cgroup_id` (NULL when not a container),
- * read from /proc/PID/cgroup on first sight. The string is owned by the
- * cache. */
-const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id, uint32_t pid);
+/* The container id of cgroup `cgroup_id` (NULL when not a container). An
+ * unknown id makes the cache learn the whole cgroup v2 tree as it is now.
+ * The string is owned by the cache. */
+const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id);
 
 /* Same, for a running process whose cgroup id is not known (/proc scan). */
 const char *pm_containers_lookup_pid(struct pm_containers *c, uint32_t pid);

@@ -167,7 +167,7 @@ static struct pm_process *snapshot(struct pm_reader *r, const struct pm_task *t,
 		p->cloned = cloned;
 	/* a process changes cgroup rarely; resolve on start and exec only */
 	if (!old || img)
-		p->container_id = pm_containers_lookup(r->containers, t->cgroup_id, t->pid);
+		p->container_id = pm_containers_lookup(r->containers, t->cgroup_id);
 	if (!old)
 		pm_process_set_exec_id(p, r->boot_id_prefix);
 	if (pm_proc_cache_update(r->cache, p)) {
