@@ -18,13 +18,14 @@
 
 struct pm_hasher {
 	struct pm_hash_entry *buckets[PM_HASH_BUCKETS];
+	struct pm_hash_entry *oldest, *newest; /* age list, for eviction */
+	size_t count, max_entries;
 	/* job queue, shared with the worker */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct pm_hash_entry *head, *tail;
 	bool stop;
 	pthread_t worker;
-	uint64_t hashed;
 };
 
 void pm_file_id_from_stat(struct pm_file_id *id, const struct stat *st)
@@ -49,6 +50,18 @@ bool pm_file_id_equal(const struct pm_file_id *a, const struct pm_file_id *b)
 int pm_hash_state(const struct pm_hash_entry *e)
 {
 	return __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
+}
+
+static struct pm_hash_entry *hash_get(struct pm_hash_entry *e)
+{
+	__atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
+	return e;
+}
+
+void pm_hash_put(struct pm_hash_entry *e)
+{
+	if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(e);
 }
 
 /* SHA-256 of everything fd holds, as "sha256:<hex>". 0 or -errno. */
@@ -133,19 +146,20 @@ static void *worker_main(void *arg)
 			h->tail = NULL;
 		pthread_mutex_unlock(&h->lock);
 		hash_job(e);
+		pm_hash_put(e); /* the job's reference */
 		pthread_mutex_lock(&h->lock);
-		h->hashed++;
 	}
 	pthread_mutex_unlock(&h->lock);
 	return NULL;
 }
 
-struct pm_hasher *pm_hasher_new(void)
+struct pm_hasher *pm_hasher_new(size_t max_entries)
 {
 	struct pm_hasher *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return NULL;
+	h->max_entries = max_entries ? max_entries : 1;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	if (pthread_create(&h->worker, NULL, worker_main, h)) {
@@ -164,24 +178,25 @@ void pm_hasher_free(struct pm_hasher *h)
 	pthread_cond_signal(&h->cond);
 	pthread_mutex_unlock(&h->lock);
 	pthread_join(h->worker, NULL);
-	for (struct pm_hash_entry *e = h->head; e; e = e->job_next)
+	for (struct pm_hash_entry *e = h->head, *next; e; e = next) {
+		next = e->job_next;
 		close(e->fd);
-	for (size_t i = 0; i < PM_HASH_BUCKETS; i++) {
-		struct pm_hash_entry *e = h->buckets[i], *next;
-
-		for (; e; e = next) {
-			next = e->next;
-			free(e);
-		}
+		e->fd = -1;
+		__atomic_store_n(&e->state, PM_HASH_FAILED, __ATOMIC_RELEASE);
+		pm_hash_put(e);
+	}
+	for (struct pm_hash_entry *e = h->oldest, *next; e; e = next) {
+		next = e->age_next;
+		pm_hash_put(e);
 	}
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->cond);
 	free(h);
 }
 
-uint64_t pm_hasher_hashed(const struct pm_hasher *h)
+size_t pm_hasher_cached(const struct pm_hasher *h)
 {
-	return __atomic_load_n(&h->hashed, __ATOMIC_RELAXED);
+	return h->count;
 }
 
 /* Open `path` and keep it only if it is exactly the executed content. */
@@ -210,17 +225,52 @@ static int open_if_same(const char *path, const struct pm_file_id *id)
 	return -1;
 }
 
+static size_t bucket_of(const struct pm_file_id *id)
+{
+	return (id->ino * 0x9e3779b97f4a7c15ull ^ id->dev) & (PM_HASH_BUCKETS - 1);
+}
+
+/* Forget the oldest entry: out of its chain and the age list. */
+static void evict_oldest(struct pm_hasher *h)
+{
+	struct pm_hash_entry *e = h->oldest, **pp = &h->buckets[bucket_of(&e->id)];
+
+	while (*pp != e)
+		pp = &(*pp)->next;
+	*pp = e->next;
+	h->oldest = e->age_next;
+	if (!h->oldest)
+		h->newest = NULL;
+	h->count--;
+	pm_hash_put(e);
+}
+
+static void cache_insert(struct pm_hasher *h, struct pm_hash_entry *e)
+{
+	size_t k = bucket_of(&e->id);
+
+	if (h->count >= h->max_entries)
+		evict_oldest(h);
+	e->next = h->buckets[k];
+	h->buckets[k] = e;
+	if (h->newest)
+		h->newest->age_next = e;
+	else
+		h->oldest = e;
+	h->newest = e;
+	h->count++;
+}
+
 struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file_id *id,
 				       uint32_t pid, const char *path)
 {
-	size_t k = (id->ino * 0x9e3779b97f4a7c15ull ^ id->dev) & (PM_HASH_BUCKETS - 1);
 	struct pm_hash_entry *e;
 	char exe[32];
 	int fd;
 
-	for (e = h->buckets[k]; e; e = e->next)
+	for (e = h->buckets[bucket_of(id)]; e; e = e->next)
 		if (pm_file_id_equal(&e->id, id))
-			return e;
+			return hash_get(e);
 
 	/* /proc/PID/exe reaches the inode itself, deleted or memfd included,
 	 * while the process lives; the path is the fallback once it is gone */
@@ -238,8 +288,8 @@ struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file
 	}
 	e->id = *id;
 	e->fd = fd;
-	e->next = h->buckets[k];
-	h->buckets[k] = e;
+	e->refs = 3; /* the cache, the job, the caller */
+	cache_insert(h, e);
 
 	pthread_mutex_lock(&h->lock);
 	if (h->tail)

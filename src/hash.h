@@ -4,6 +4,13 @@
  * computed off the event path by a worker thread and cached by device,
  * inode, size, mtime and ctime. An entry is shared by every process that
  * ran that content; it is DONE with a digest, FAILED, or still PENDING.
+ *
+ * Entries are reference-counted: the cache, a queued job and each process
+ * image hold one. The cache keeps at most max_entries (PM_HASH_CACHE_MAX in
+ * the daemon) and
+ * forgets the oldest first, so executing endless distinct files cannot
+ * grow procmon without bound; a forgotten entry lives on while an image
+ * still uses it.
  */
 #ifndef PROCMON_HASH_H
 #define PROCMON_HASH_H
@@ -27,22 +34,27 @@ struct pm_file_id {
 	uint32_t mtime_nsec, ctime_nsec;
 };
 
+#define PM_HASH_CACHE_MAX 8192
+
 struct pm_hash_entry {
 	struct pm_file_id id;
 	int state; /* enum pm_hash_state; read with pm_hash_state() */
+	unsigned refs; /* atomic: the worker drops the job's reference */
 	char hex[sizeof("sha256:") + 64];
-	struct pm_hash_entry *next; /* cache chain */
+	struct pm_hash_entry *next;     /* cache chain */
+	struct pm_hash_entry *age_next; /* cache insertion order, oldest first */
 	struct pm_hash_entry *job_next;
 	int fd; /* open file while queued for the worker */
 };
 
 struct pm_hasher;
 
-struct pm_hasher *pm_hasher_new(void);
+struct pm_hasher *pm_hasher_new(size_t max_entries);
 void pm_hasher_free(struct pm_hasher *h);
 
 /*
- * The entry for the executed file `id`, starting the hash when it is new.
+ * A new reference to the entry for the executed file `id`, starting the
+ * hash when it is new; release it with pm_hash_put().
  * The content is read through /proc/PID/exe when it still is that inode
  * (works for deleted and memfd files), else through `path`; either is
  * used only when its fstat matches id exactly, so the digest is never that
@@ -52,9 +64,10 @@ struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file
 				       uint32_t pid, const char *path);
 
 int pm_hash_state(const struct pm_hash_entry *e);
+void pm_hash_put(struct pm_hash_entry *e);
 
-/* Stats for the periodic report. */
-uint64_t pm_hasher_hashed(const struct pm_hasher *h);
+/* Entries in the cache now (at most max_entries). */
+size_t pm_hasher_cached(const struct pm_hasher *h);
 
 /* Pure: fill id from a struct stat. */
 struct stat;

@@ -325,7 +325,7 @@ static int start(struct daemon *d)
 	d->reader.boot_id_prefix = read_boot_id_prefix();
 	if (!d->reader.cache || !d->reader.containers)
 		return EXIT_RUNTIME;
-	if (d->cfg.hash && !(d->reader.hasher = pm_hasher_new()))
+	if (d->cfg.hash && !(d->reader.hasher = pm_hasher_new(PM_HASH_CACHE_MAX)))
 		return EXIT_RUNTIME;
 	d->render.cap_last = read_cap_last();
 	json_init(&d->line);
