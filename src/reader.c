@@ -87,22 +87,32 @@ char *pm_build_path(const char *comps, size_t len, uint32_t flags)
 	return out;
 }
 
-unsigned pm_secureexec_flags(uint32_t mode, uint32_t per_clear, uint32_t nlink)
+unsigned pm_secureexec_flags(const struct pm_secureexec_facts *f)
 {
-	unsigned f = 0;
-	bool setid = per_clear & PER_CLEAR_ON_SETID;
+	unsigned flags = 0;
 
-	/* per_clear says the kernel applied a privilege change at this exec
-	 * (bprm_fill_uid() or file capabilities); the mode bits say which */
-	if (setid && (mode & S_ISUID))
-		f |= PM_SECUREEXEC_SETUID;
-	if (setid && (mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
-		f |= PM_SECUREEXEC_SETGID;
-	if (setid && !(f & (PM_SECUREEXEC_SETUID | PM_SECUREEXEC_SETGID)))
-		f |= PM_SECUREEXEC_FILE_CAPS;
-	if (nlink == 0)
-		f |= PM_SECUREEXEC_FILELESS_EXEC;
-	return f;
+	/*
+	 * Bombini's rule, from the credentials the exec produced: per_clear
+	 * says the kernel applied a privilege change (bprm_fill_uid() or file
+	 * capabilities); a differing effective id says which. Root running a
+	 * set-user-ID-root binary changes nothing and gets no flag.
+	 */
+
+	bool setid_file = (f->mode & S_ISUID) || (f->mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP);
+
+	if (f->per_clear & PER_CLEAR_ON_SETID) {
+		if (f->euid != f->uid)
+			flags |= PM_SECUREEXEC_SETUID;
+		if (f->egid != f->gid)
+			flags |= PM_SECUREEXEC_SETGID;
+		/* no id changed and no set-id bit explains per_clear: the only
+		 * other source is capabilities gained from the file */
+		if (!flags && !setid_file)
+			flags |= PM_SECUREEXEC_FILE_CAPS;
+	}
+	if (f->nlink == 0)
+		flags |= PM_SECUREEXEC_FILELESS_EXEC;
+	return flags;
 }
 
 /* ---- records to events ---- */
@@ -199,6 +209,16 @@ static void queue_event(struct pm_reader *r, const struct pm_header *h, struct p
 
 static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exec_event *e)
 {
+	const struct pm_task *t = &e->task;
+	const struct pm_secureexec_facts facts = {
+		.per_clear = e->per_clear,
+		.mode = e->mode,
+		.nlink = e->nlink,
+		.uid = t->uid,
+		.euid = t->euid,
+		.gid = t->gid,
+		.egid = t->egid,
+	};
 	const char *data = e->data;
 	struct pm_image *img = pm_image_new();
 
@@ -211,7 +231,7 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 		pm_image_put(img);
 		return NULL;
 	}
-	img->secureexec = pm_secureexec_flags(e->mode, e->per_clear, e->nlink);
+	img->secureexec = pm_secureexec_flags(&facts);
 	img->args_truncated = e->flags & (PM_EXEC_ARGS_TRUNCATED | PM_EXEC_ARGS_UNREADABLE);
 	img->path_truncated = e->flags & PM_EXEC_PATH_CUT;
 

@@ -39,7 +39,14 @@ int pm_reader_on_record(void *ctx, void *data, size_t size);
  */
 char *pm_join_args(const char *argv, size_t len, size_t *out_len);
 char *pm_build_path(const char *comps, size_t len, uint32_t flags);
-unsigned pm_secureexec_flags(uint32_t mode, uint32_t per_clear, uint32_t nlink);
+
+/* What secureexec is derived from, all in the exec record. */
+struct pm_secureexec_facts {
+	uint32_t per_clear;   /* linux_binprm.per_clear */
+	uint32_t mode, nlink; /* of the executed inode */
+	uint32_t uid, euid, gid, egid; /* after the exec */
+};
+unsigned pm_secureexec_flags(const struct pm_secureexec_facts *f);
 
 /* Kernel dev_t (major << 20 | minor) to the st_dev encoding. */
 uint64_t pm_kernel_dev_to_user(uint32_t kdev);

@@ -56,6 +56,19 @@ def test_setuid_root(pm, exec_dir):
         f"secureexec {proc['secureexec']!r}"
 
 
+def test_setuid_root_run_by_root_is_not_flagged(pm, exec_dir):
+    """As in the seed's sudo example: a set-user-ID-root binary run by
+    root changes no credential, so secureexec stays empty."""
+    binary = exec_dir / "id-setuid-by-root"
+    install_copy(binary, 0o4755)
+    run = run_prog("runas", "0", "0", str(binary))
+    exec_ = pm.wait_event("ProcessExec", run.pid,
+                          where=lambda e: e["process"]["binary_path"] == str(binary))
+    pm.wait_event("ProcessExit", run.pid)
+    assert_fields(exec_["process"], {"uid": 0, "euid": 0, "secureexec": ""},
+                  "ProcessExec.process")
+
+
 def test_setgid_root(pm, exec_dir):
     binary = exec_dir / "id-setgid"
     install_copy(binary, 0o2755)

@@ -80,21 +80,44 @@ static void test_build_path_max_components(void **state)
 }
 
 #define SETID (0x0400000 | 0x0040000 | 0x0200000 | 0x0100000)
+#define SUID (S_IFREG | 04755)
+#define SGID (S_IFREG | 02755)
+#define PLAIN (S_IFREG | 0755)
+
+static unsigned flags(uint32_t per_clear, uint32_t mode, uint32_t uid, uint32_t euid,
+		      uint32_t gid, uint32_t egid, uint32_t nlink)
+{
+	const struct pm_secureexec_facts f = {
+		.per_clear = per_clear, .mode = mode, .nlink = nlink,
+		.uid = uid, .euid = euid, .gid = gid, .egid = egid,
+	};
+
+	return pm_secureexec_flags(&f);
+}
 
 static void test_secureexec(void **state)
 {
 	(void)state;
-	assert_int_equal(pm_secureexec_flags(S_IFREG | 0755, 0, 1), 0);
-	assert_int_equal(pm_secureexec_flags(S_IFREG | 04755, SETID, 1), PM_SECUREEXEC_SETUID);
-	/* setuid bit on a nosuid mount: the kernel did not apply it */
-	assert_int_equal(pm_secureexec_flags(S_IFREG | 04755, 0, 1), 0);
-	assert_int_equal(pm_secureexec_flags(S_IFREG | 02755, SETID, 1), PM_SECUREEXEC_SETGID);
-	/* setgid without group-exec is mandatory locking, not setgid */
-	assert_int_equal(pm_secureexec_flags(S_IFREG | 02745, SETID, 1), PM_SECUREEXEC_FILE_CAPS);
-	assert_int_equal(pm_secureexec_flags(S_IFREG | 06755, SETID, 1),
+	/* plain exec */
+	assert_int_equal(flags(0, PLAIN, 1000, 1000, 1000, 1000, 1), 0);
+	/* setuid-root binary run by 65534 */
+	assert_int_equal(flags(SETID, SUID, 65534, 0, 65534, 65534, 1), PM_SECUREEXEC_SETUID);
+	/* ... run by root: nothing changes, as in the seed's sudo example */
+	assert_int_equal(flags(SETID, SUID, 0, 0, 0, 0, 1), 0);
+	/* setgid binary */
+	assert_int_equal(flags(SETID, SGID, 65534, 65534, 65534, 0, 1), PM_SECUREEXEC_SETGID);
+	assert_int_equal(flags(SETID, S_IFREG | 06755, 65534, 0, 65534, 0, 1),
 			 PM_SECUREEXEC_SETUID | PM_SECUREEXEC_SETGID);
-	assert_int_equal(pm_secureexec_flags(S_IFREG | 0755, SETID, 1), PM_SECUREEXEC_FILE_CAPS);
-	assert_int_equal(pm_secureexec_flags(S_IFREG | 0755, 0, 0), PM_SECUREEXEC_FILELESS_EXEC);
+	/* capabilities from the file, no id change, no set-id bit */
+	assert_int_equal(flags(SETID, PLAIN, 65534, 65534, 65534, 65534, 1),
+			 PM_SECUREEXEC_FILE_CAPS);
+	/* setgid without group-exec is mandatory locking: per_clear came from caps */
+	assert_int_equal(flags(SETID, S_IFREG | 02745, 65534, 65534, 65534, 65534, 1),
+			 PM_SECUREEXEC_FILE_CAPS);
+	/* ids differ but the kernel changed nothing at this exec (no per_clear) */
+	assert_int_equal(flags(0, SUID, 65534, 0, 65534, 65534, 1), 0);
+	/* memfd or deleted file */
+	assert_int_equal(flags(0, PLAIN, 0, 0, 0, 0, 0), PM_SECUREEXEC_FILELESS_EXEC);
 }
 
 static void test_kernel_dev(void **state)
