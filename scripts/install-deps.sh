@@ -11,6 +11,7 @@ packages=(
 	libcmocka-dev # unit tests
 	python3 python3-pytest # integration test driver
 	libcap2-bin   # setcap, for the FILE_CAPS test
+	btrfs-progs   # a btrfs subvolume, for the hash identity test
 )
 
 missing=()

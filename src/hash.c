@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE /* statx, O_PATH */
 #include "hash.h"
 
 #include <errno.h>
@@ -24,25 +25,33 @@ struct pm_hasher {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct pm_hash_entry *head, *tail;
-	bool stop;
+	size_t queued;
+	bool stop; /* also read, unlocked, between chunks of a long file */
 	pthread_t worker;
 };
 
-void pm_file_id_from_stat(struct pm_file_id *id, const struct stat *st)
+int pm_file_id_of_fd(int fd, struct pm_file_id *id)
 {
+	struct statx stx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_MNT_ID, &stx))
+		return -errno;
+	if (!S_ISREG(stx.stx_mode) || !(stx.stx_mask & STATX_MNT_ID))
+		return -EINVAL;
 	memset(id, 0, sizeof(*id));
-	id->dev = st->st_dev;
-	id->ino = st->st_ino;
-	id->size = st->st_size;
-	id->mtime_sec = st->st_mtim.tv_sec;
-	id->mtime_nsec = st->st_mtim.tv_nsec;
-	id->ctime_sec = st->st_ctim.tv_sec;
-	id->ctime_nsec = st->st_ctim.tv_nsec;
+	id->mnt_id = stx.stx_mnt_id;
+	id->ino = stx.stx_ino;
+	id->size = stx.stx_size;
+	id->mtime_sec = stx.stx_mtime.tv_sec;
+	id->mtime_nsec = stx.stx_mtime.tv_nsec;
+	id->ctime_sec = stx.stx_ctime.tv_sec;
+	id->ctime_nsec = stx.stx_ctime.tv_nsec;
+	return 0;
 }
 
 bool pm_file_id_equal(const struct pm_file_id *a, const struct pm_file_id *b)
 {
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	return a->mnt_id == b->mnt_id && a->ino == b->ino && a->size == b->size &&
 	       a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
 	       a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
 }
@@ -64,8 +73,9 @@ void pm_hash_put(struct pm_hash_entry *e)
 		free(e);
 }
 
-/* SHA-256 of everything fd holds, as "sha256:<hex>". 0 or -errno. */
-static int sha256_fd(int fd, char out[sizeof("sha256:") + 64])
+/* SHA-256 of everything fd holds, as "sha256:<hex>". 0, -errno, or
+ * -ECANCELED when procmon is stopping. */
+static int sha256_fd(const bool *stop, int fd, char out[sizeof("sha256:") + 64])
 {
 	static const char hexd[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -92,6 +102,10 @@ static int sha256_fd(int fd, char out[sizeof("sha256:") + 64])
 		}
 		if (n == 0)
 			break;
+		if (__atomic_load_n(stop, __ATOMIC_RELAXED)) {
+			err = -ECANCELED;
+			goto out;
+		}
 		EVP_DigestUpdate(ctx, buf, n);
 		off += n;
 	}
@@ -111,18 +125,15 @@ out:
 	return err;
 }
 
-static void hash_job(struct pm_hash_entry *e)
+static void hash_job(struct pm_hasher *h, struct pm_hash_entry *e)
 {
 	struct pm_file_id after;
-	struct stat st;
 	int state = PM_HASH_FAILED;
 
-	if (sha256_fd(e->fd, e->hex) == 0 && fstat(e->fd, &st) == 0) {
-		/* changed while we read it: the digest may mix two contents */
-		pm_file_id_from_stat(&after, &st);
-		if (pm_file_id_equal(&after, &e->id))
-			state = PM_HASH_DONE;
-	}
+	/* changed while we read it: the digest may mix two contents */
+	if (sha256_fd(&h->stop, e->fd, e->hex) == 0 && pm_file_id_of_fd(e->fd, &after) == 0 &&
+	    pm_file_id_equal(&after, &e->id))
+		state = PM_HASH_DONE;
 	close(e->fd);
 	e->fd = -1;
 	__atomic_store_n(&e->state, state, __ATOMIC_RELEASE);
@@ -144,8 +155,9 @@ static void *worker_main(void *arg)
 		h->head = e->job_next;
 		if (!h->head)
 			h->tail = NULL;
+		h->queued--;
 		pthread_mutex_unlock(&h->lock);
-		hash_job(e);
+		hash_job(h, e);
 		pm_hash_put(e); /* the job's reference */
 		pthread_mutex_lock(&h->lock);
 	}
@@ -174,7 +186,7 @@ void pm_hasher_free(struct pm_hasher *h)
 	if (!h)
 		return;
 	pthread_mutex_lock(&h->lock);
-	h->stop = true;
+	__atomic_store_n(&h->stop, true, __ATOMIC_RELAXED);
 	pthread_cond_signal(&h->cond);
 	pthread_mutex_unlock(&h->lock);
 	pthread_join(h->worker, NULL);
@@ -199,22 +211,27 @@ size_t pm_hasher_cached(const struct pm_hasher *h)
 	return h->count;
 }
 
-/* Open `path` and keep it only if it is exactly the executed content. */
+/*
+ * Open `path` for reading only if it is exactly the executed content. The
+ * first open is O_PATH: it runs no driver open and cannot block, so a
+ * path swapped for a FIFO, a device or a symlink to one is harmless; only
+ * a regular file with the right identity is then reopened to be read.
+ */
 static int open_if_same(const char *path, const struct pm_file_id *id)
 {
-	struct pm_file_id got;
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct pm_file_id got = { 0 };
+	char self[32];
+	int fd = open(path, O_PATH | O_CLOEXEC), rfd = -1;
 
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		pm_file_id_from_stat(&got, &st);
-		if (pm_file_id_equal(&got, id))
-			return fd;
-		pm_log_debug("%s: not the executed file (dev %llx/%llx ino %llu/%llu size %lld/%lld "
-			     "mtime %lld.%u/%lld.%u ctime %lld.%u/%lld.%u)",
-			     path, (unsigned long long)got.dev, (unsigned long long)id->dev,
+	if (pm_file_id_of_fd(fd, &got) == 0 && pm_file_id_equal(&got, id)) {
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		rfd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	} else if (pm_log_verbose) {
+		pm_log_debug("%s: not the executed file: mnt %llu/%llu ino %llu/%llu size %lld/%lld "
+			     "mtime %lld.%u/%lld.%u ctime %lld.%u/%lld.%u",
+			     path, (unsigned long long)got.mnt_id, (unsigned long long)id->mnt_id,
 			     (unsigned long long)got.ino, (unsigned long long)id->ino,
 			     (long long)got.size, (long long)id->size, (long long)got.mtime_sec,
 			     got.mtime_nsec, (long long)id->mtime_sec, id->mtime_nsec,
@@ -222,12 +239,22 @@ static int open_if_same(const char *path, const struct pm_file_id *id)
 			     id->ctime_nsec);
 	}
 	close(fd);
-	return -1;
+	return rfd;
+}
+
+static bool queue_full(struct pm_hasher *h)
+{
+	bool full;
+
+	pthread_mutex_lock(&h->lock);
+	full = h->queued >= PM_HASH_QUEUE_MAX;
+	pthread_mutex_unlock(&h->lock);
+	return full;
 }
 
 static size_t bucket_of(const struct pm_file_id *id)
 {
-	return (id->ino * 0x9e3779b97f4a7c15ull ^ id->dev) & (PM_HASH_BUCKETS - 1);
+	return (id->ino * 0x9e3779b97f4a7c15ull ^ id->mnt_id) & (PM_HASH_BUCKETS - 1);
 }
 
 /* Forget the oldest entry: out of its chain and the age list. */
@@ -268,9 +295,12 @@ struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file
 	char exe[32];
 	int fd;
 
+	/* a failed entry is not an answer: the failure may have been passing */
 	for (e = h->buckets[bucket_of(id)]; e; e = e->next)
-		if (pm_file_id_equal(&e->id, id))
+		if (pm_file_id_equal(&e->id, id) && pm_hash_state(e) != PM_HASH_FAILED)
 			return hash_get(e);
+	if (id->size > PM_HASH_MAX_BYTES || queue_full(h))
+		return NULL;
 
 	/* /proc/PID/exe reaches the inode itself, deleted or memfd included,
 	 * while the process lives; the path is the fallback once it is gone */
@@ -297,6 +327,7 @@ struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file
 	else
 		h->head = e;
 	h->tail = e;
+	h->queued++;
 	pthread_cond_signal(&h->cond);
 	pthread_mutex_unlock(&h->lock);
 	return e;

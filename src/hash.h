@@ -25,9 +25,13 @@ enum pm_hash_state {
 	PM_HASH_FAILED = 2,
 };
 
-/* The identity of a file's content as the kernel saw it at exec. */
+/*
+ * The identity of a file's content as the kernel saw it at exec. The mount
+ * id, not st_dev, names the filesystem: on btrfs st_dev is a per-subvolume
+ * number the BPF side cannot see, while both sides agree on the mount.
+ */
 struct pm_file_id {
-	uint64_t dev; /* user-space st_dev encoding */
+	uint64_t mnt_id;
 	uint64_t ino;
 	int64_t size;
 	int64_t mtime_sec, ctime_sec;
@@ -35,6 +39,12 @@ struct pm_file_id {
 };
 
 #define PM_HASH_CACHE_MAX 8192
+/* Files waiting for the worker; beyond that a new file gets no hash (and
+ * is not cached, so a later exec tries again). Bounds open descriptors. */
+#define PM_HASH_QUEUE_MAX 64
+/* Larger files are not hashed: one would keep the worker busy for
+ * seconds while every other new binary waits (about 1 s per GiB here). */
+#define PM_HASH_MAX_BYTES (512ll << 20)
 
 struct pm_hash_entry {
 	struct pm_file_id id;
@@ -56,9 +66,11 @@ void pm_hasher_free(struct pm_hasher *h);
  * A new reference to the entry for the executed file `id`, starting the
  * hash when it is new; release it with pm_hash_put().
  * The content is read through /proc/PID/exe when it still is that inode
- * (works for deleted and memfd files), else through `path`; either is
- * used only when its fstat matches id exactly, so the digest is never that
- * of other content. Returns NULL when neither matches (nothing to hash).
+ * (works for deleted and memfd files), else through `path`. Either is
+ * first opened O_PATH, which opens no device, FIFO or other special file,
+ * and read only when its statx matches id exactly, so the digest is never
+ * that of other content. Returns NULL when neither matches, the file is
+ * too large, or the queue is full (no hash).
  */
 struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file_id *id,
 				       uint32_t pid, const char *path);
@@ -69,9 +81,9 @@ void pm_hash_put(struct pm_hash_entry *e);
 /* Entries in the cache now (at most max_entries). */
 size_t pm_hasher_cached(const struct pm_hasher *h);
 
-/* Pure: fill id from a struct stat. */
-struct stat;
-void pm_file_id_from_stat(struct pm_file_id *id, const struct stat *st);
+/* The identity of the regular file open at fd (O_PATH is enough): 0,
+ * -EINVAL when it is not a regular file, or -errno. */
+int pm_file_id_of_fd(int fd, struct pm_file_id *id);
 bool pm_file_id_equal(const struct pm_file_id *a, const struct pm_file_id *b);
 
 #endif /* PROCMON_HASH_H */

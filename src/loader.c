@@ -121,6 +121,11 @@ int pm_loader_read_drops(const struct pm_loader *l, uint64_t drops[PM_DROP_MAX])
 	return 0;
 }
 
+void pm_loader_detach(struct pm_loader *l)
+{
+	process_bpf__detach(l->process);
+}
+
 void pm_loader_close(struct pm_loader *l)
 {
 	if (!l)

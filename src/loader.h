@@ -21,6 +21,8 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg);
 int pm_loader_ringbuf_fd(const struct pm_loader *l);
 /* Sum of the per-CPU kernel drop counters, per enum pm_drop_category. */
 int pm_loader_read_drops(const struct pm_loader *l, uint64_t drops[PM_DROP_MAX]);
+/* Detach every program: after this no record is added to the ring buffer. */
+void pm_loader_detach(struct pm_loader *l);
 void pm_loader_close(struct pm_loader *l);
 
 #endif

@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,10 +299,17 @@ static int run(struct daemon *d)
 			next_report = now + PM_DROP_REPORT_NS;
 		}
 	}
-	/* stop: take what the kernel already committed, then flush it all */
+	/*
+	 * Stop: detach first so nothing is committed after the last read,
+	 * take everything the kernel committed, let events waiting for a hash
+	 * have the rest of their (bounded) wait, then write it all.
+	 */
+	pm_loader_detach(d->loader);
 	err = ring_buffer__consume(d->rb);
-	pm_log_debug("stop: %d records consumed, %llu queued", err, (unsigned long long)d->reader.queue.len);
-	drain_events(d, true);
+	pm_log_debug("stop: %d records read, %llu events queued", err,
+		     (unsigned long long)d->reader.queue.len);
+	for (drain_events(d, false); d->reader.queue.head; drain_events(d, false))
+		poll(NULL, 0, PM_POLL_HASH_WAIT_MS);
 	pm_sink_flush(&d->sink);
 	return 0;
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE /* statx, O_PATH */
 #include "proc_scan.h"
 
 #include <ctype.h>
@@ -97,28 +98,34 @@ static struct pm_image *scan_image(struct pm_reader *r, uint32_t pid, const char
 	char *args = malloc(PM_ARGS_MAX + 1);
 	struct stat st;
 	ssize_t n;
+	int fd;
 
 	if (!img || !args)
 		goto fail;
+	/*
+	 * One O_PATH open of /proc/PID/exe gives both the name and the
+	 * identity of the same file, even if the process execs meanwhile.
+	 */
 	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
-	n = readlink(path, exe, sizeof(exe) - 1);
-	if (n < 0) { /* kernel thread: no binary, only its name */
+	fd = open(path, O_PATH | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (fd < 0 || (n = readlink(path, exe, sizeof(exe) - 1)) < 0) {
+		/* kernel thread: no binary, only its name */
 		img->filename = strdup(comm);
 		img->binary_path = strdup("");
 	} else {
+		struct pm_file_id id;
+
 		exe[n] = '\0';
 		img->filename = pm_filename_from_exe(exe);
 		img->binary_path = strdup(exe);
-		if (stat(path, &st) == 0) {
-			struct pm_file_id id;
-
-			if (st.st_nlink == 0)
-				img->secureexec |= PM_SECUREEXEC_FILELESS_EXEC;
-			pm_file_id_from_stat(&id, &st);
-			if (r->hasher)
-				img->hash = pm_hasher_lookup(r->hasher, &id, pid, NULL);
-		}
+		if (fstat(fd, &st) == 0 && st.st_nlink == 0)
+			img->secureexec |= PM_SECUREEXEC_FILELESS_EXEC;
+		if (r->hasher && pm_file_id_of_fd(fd, &id) == 0)
+			img->hash = pm_hasher_lookup(r->hasher, &id, pid, NULL);
 	}
+	if (fd >= 0)
+		close(fd);
 	snprintf(path, sizeof(path), "/proc/%u/cmdline", pid);
 	n = read_file(path, args, PM_ARGS_MAX + 1);
 	if (n < 0)
@@ -138,7 +145,8 @@ fail:
 
 static int scan_one(struct pm_reader *r, uint32_t pid, uint64_t tick_ns)
 {
-	char path[64], buf[4096];
+	/* status grows with the Groups: line; the Cap* lines come after it */
+	char path[64], buf[16384];
 	struct pm_process *p;
 	uint64_t start_ticks = 0;
 	const char *lp, *rp;

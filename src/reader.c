@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 
 #include "log.h"
@@ -21,11 +20,6 @@ static uint64_t monotonic_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-uint64_t pm_kernel_dev_to_user(uint32_t kdev)
-{
-	return makedev(kdev >> 20, kdev & 0xfffff);
 }
 
 char *pm_join_args(const char *argv, size_t len, size_t *out_len)
@@ -237,7 +231,7 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 
 	if (r->hasher) {
 		struct pm_file_id id = {
-			.dev = pm_kernel_dev_to_user(e->dev),
+			.mnt_id = e->mnt_id,
 			.ino = e->ino,
 			.size = e->isize,
 			.mtime_sec = e->mtime_sec,

@@ -48,7 +48,4 @@ struct pm_secureexec_facts {
 };
 unsigned pm_secureexec_flags(const struct pm_secureexec_facts *f);
 
-/* Kernel dev_t (major << 20 | minor) to the st_dev encoding. */
-uint64_t pm_kernel_dev_to_user(uint32_t kdev);
-
 #endif

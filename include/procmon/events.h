@@ -42,7 +42,6 @@ enum pm_exec_flags {
 	PM_EXEC_PATH_CUT = 1 << 2,       /* walk hit PM_PATH_MAX/PM_PATH_DEPTH */
 	PM_EXEC_PATH_DELETED = 1 << 3,   /* d_path would append " (deleted)" */
 	PM_EXEC_PATH_PSEUDO = 1 << 4,    /* no parent dentry: memfd and friends */
-	PM_EXEC_NAME_TRUNCATED = 1 << 5, /* a component longer than PM_NAME_MAX */
 };
 
 /* Facts about one task, taken in the kernel at the moment of the event. */
@@ -88,14 +87,14 @@ struct pm_exec_event {
 	__s64 ctime_sec;
 	__u32 mtime_nsec;
 	__u32 ctime_nsec;
-	__u32 dev; /* kernel dev_t: major << 20 | minor */
+	__u32 mnt_id; /* the mount it was executed through (statx STATX_MNT_ID) */
 	__u32 nlink;
 	__u32 mode;
 	__u32 per_clear; /* linux_binprm.per_clear: PER_CLEAR_ON_SETID etc. */
 	__u32 flags;     /* enum pm_exec_flags */
 	__u32 path_len;
 	__u32 args_len;
-	__u32 argc;      /* linux_binprm.argc: arguments the process really has */
+	__u32 pad;
 	char data[];
 };
 

@@ -20,8 +20,11 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define SIGNAL_GROUP_EXIT 0x00000004 /* include/linux/sched/signal.h */
 
-static __always_inline void pm_fill_inode(struct pm_exec_event *ev, struct inode *inode)
+static __always_inline void pm_fill_file(struct pm_exec_event *ev, struct file *file)
 {
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	struct mount *mnt = pm_real_mount(BPF_CORE_READ(file, f_path.mnt));
+
 	ev->ino = BPF_CORE_READ(inode, i_ino);
 	ev->isize = BPF_CORE_READ(inode, i_size);
 	ev->mtime_sec = BPF_CORE_READ(inode, i_mtime_sec);
@@ -29,7 +32,8 @@ static __always_inline void pm_fill_inode(struct pm_exec_event *ev, struct inode
 	ev->ctime_sec = BPF_CORE_READ(inode, i_ctime_sec);
 	/* bit 31 is I_CTIME_QUERIED (multigrain timestamps), not time */
 	ev->ctime_nsec = BPF_CORE_READ(inode, i_ctime_nsec) & ~(1u << 31);
-	ev->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	/* not i_sb->s_dev: btrfs subvolumes report another st_dev */
+	ev->mnt_id = BPF_CORE_READ(mnt, mnt_id);
 	ev->nlink = BPF_CORE_READ(inode, __i_nlink);
 	ev->mode = BPF_CORE_READ(inode, i_mode);
 }
@@ -80,9 +84,8 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
 	ev->hdr.type = PM_EVENT_EXEC;
 	pm_fill_task(&ev->task, task);
-	pm_fill_inode(ev, BPF_CORE_READ(file, f_inode));
+	pm_fill_file(ev, file);
 	ev->per_clear = BPF_CORE_READ(bprm, per_clear);
-	ev->argc = BPF_CORE_READ(bprm, argc);
 
 	if (bpf_probe_read_kernel_str(data, PM_NAME_MAX,
 				      BPF_CORE_READ(file, f_path.dentry, d_name.name)) < 0)

@@ -125,3 +125,30 @@ def test_no_hash_when_disabled(tmp_path, exec_dir, key):
     finally:
         status = procmon.stop(signal.SIGTERM)
     assert status == 0
+
+
+@pytest.fixture
+def btrfs_subvolume(tmp_path):
+    """A subvolume of a fresh loop-mounted btrfs: its files' st_dev is the
+    subvolume's own number, not the superblock's s_dev the kernel sees."""
+    image, mnt = tmp_path / "btrfs.img", tmp_path / "btrfs"
+    with open(image, "wb") as f:
+        f.truncate(300 << 20)
+    mnt.mkdir()
+    subprocess.run(["mkfs.btrfs", "-q", str(image)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], check=True)
+    try:
+        subprocess.run(["btrfs", "-q", "subvolume", "create", str(mnt / "sub")], check=True)
+        yield mnt / "sub"
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_hash_on_btrfs_subvolume(pm, btrfs_subvolume):
+    binary = btrfs_subvolume / "hash-me-btrfs"
+    digest = unique_copy(binary)
+    assert os.stat(binary).st_dev != os.stat(btrfs_subvolume.parent).st_dev
+    pid = run_waiting(binary)
+    exec_hash, _ = hashes_of(pm, pid)
+    assert exec_hash == digest

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The hasher: SHA-256 of exactly the identified content, nothing for
  * other content, bounded cache with reference-counted entries. */
+#define _GNU_SOURCE /* statx, O_PATH */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -50,10 +51,11 @@ static void write_file(const char *path, const char *content)
 static struct pm_file_id id_of(const char *path)
 {
 	struct pm_file_id id;
-	struct stat st;
+	int fd = open(path, O_PATH | O_CLOEXEC);
 
-	assert_int_equal(stat(path, &st), 0);
-	pm_file_id_from_stat(&id, &st);
+	assert_true(fd >= 0);
+	assert_int_equal(pm_file_id_of_fd(fd, &id), 0);
+	close(fd);
 	return id;
 }
 
@@ -114,6 +116,9 @@ static void test_other_content_is_never_hashed(void **state)
 	id = id_of(path);
 	id.ino += 1;
 	assert_null(pm_hasher_lookup(h, &id, NO_PID, path));
+	id = id_of(path);
+	id.mnt_id += 1; /* same inode number on another mount */
+	assert_null(pm_hasher_lookup(h, &id, NO_PID, path));
 	assert_null(pm_hasher_lookup(h, &id, NO_PID, NULL)); /* no way to reach it */
 	assert_int_equal(pm_hasher_cached(h), 0);
 	pm_hasher_free(h);
@@ -149,12 +154,32 @@ static void test_cache_is_bounded_and_entries_outlive_eviction(void **state)
 	pm_hasher_free(h);
 }
 
+/* A path swapped for a FIFO must not be opened for reading: that would
+ * block procmon (or release a writer waiting on the FIFO). */
+static void test_special_files_are_never_opened(void **state)
+{
+	struct pm_hasher *h = pm_hasher_new(16);
+	char path[256];
+	struct pm_file_id id;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/was-a-binary", dir);
+	write_file(path, "x");
+	id = id_of(path);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_null(pm_hasher_lookup(h, &id, NO_PID, path)); /* returns, not blocks */
+	assert_null(pm_hasher_lookup(h, &id, NO_PID, "/dev/null"));
+	pm_hasher_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_digest_of_identified_file),
 		cmocka_unit_test(test_other_content_is_never_hashed),
 		cmocka_unit_test(test_cache_is_bounded_and_entries_outlive_eviction),
+		cmocka_unit_test(test_special_files_are_never_opened),
 	};
 
 	return cmocka_run_group_tests_name("hash", tests, setup, teardown);

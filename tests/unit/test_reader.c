@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include "names.h"
 #include "proc_scan.h"
@@ -120,13 +119,6 @@ static void test_secureexec(void **state)
 	assert_int_equal(flags(0, PLAIN, 0, 0, 0, 0, 0), PM_SECUREEXEC_FILELESS_EXEC);
 }
 
-static void test_kernel_dev(void **state)
-{
-	(void)state;
-	assert_int_equal(pm_kernel_dev_to_user((254u << 20) | 3), makedev(254, 3));
-	assert_int_equal(pm_kernel_dev_to_user((8u << 20) | 0x12345), makedev(8, 0x12345));
-}
-
 static void check_exe(const char *exe, const char *want)
 {
 	char *s = pm_filename_from_exe(exe);
@@ -152,7 +144,6 @@ int main(void)
 		cmocka_unit_test(test_build_path),
 		cmocka_unit_test(test_build_path_max_components),
 		cmocka_unit_test(test_secureexec),
-		cmocka_unit_test(test_kernel_dev),
 		cmocka_unit_test(test_filename_from_exe),
 	};
 
