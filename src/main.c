@@ -42,13 +42,19 @@
 #define PM_POLL_MS 100
 #define PM_POLL_HASH_WAIT_MS 20
 
+/* A reader that stopped reading cannot hold procmon at exit longer. */
+#define PM_FINAL_FLUSH_S 5
+
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
+static volatile sig_atomic_t final_flush_expired;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		reopen_requested = 1;
+	else if (sig == SIGALRM)
+		final_flush_expired = 1;
 	else
 		stop_requested = 1;
 }
@@ -282,7 +288,8 @@ static int run(struct daemon *d)
 			return EXIT_RUNTIME;
 		}
 		drain_events(d, false);
-		if (pm_sink_flush(&d->sink) == -EPIPE)
+		/* a SIGTERM while the output blocks ends the loop, not the data */
+		if (pm_sink_flush(&d->sink, &stop_requested) == -EPIPE)
 			return EXIT_RUNTIME;
 		if (reopen_requested) {
 			reopen_requested = 0;
@@ -310,7 +317,13 @@ static int run(struct daemon *d)
 		     (unsigned long long)d->reader.queue.len);
 	for (drain_events(d, false); d->reader.queue.head; drain_events(d, false))
 		poll(NULL, 0, PM_POLL_HASH_WAIT_MS);
-	pm_sink_flush(&d->sink);
+	alarm(PM_FINAL_FLUSH_S);
+	if (pm_sink_flush(&d->sink, &final_flush_expired) == -EINTR) {
+		pm_log_warn("output blocked for %d s at exit: giving up on what is left",
+			    PM_FINAL_FLUSH_S);
+		pm_sink_discard(&d->sink);
+	}
+	alarm(0);
 	return 0;
 }
 
@@ -395,6 +408,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	ret = start(&d);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,7 +37,6 @@ int pm_sink_reopen(struct pm_sink *s)
 
 	if (!s->path)
 		return 0;
-	pm_sink_flush(s);
 	fd = open_output(s->path);
 	if (fd < 0)
 		return fd; /* keep writing to the old file rather than nowhere */
@@ -47,8 +47,15 @@ int pm_sink_reopen(struct pm_sink *s)
 
 void pm_sink_line(struct pm_sink *s, const char *line, size_t len)
 {
+	size_t before = s->out.len;
+
 	json_raw(&s->out, line, len);
 	json_raw(&s->out, "\n", 1);
+	if (s->out.oom) { /* take back the half-queued line, count it */
+		s->out.len = before;
+		s->out.oom = false;
+		s->lines_lost++;
+	}
 }
 
 static uint64_t count_lines(const char *p, size_t n)
@@ -60,31 +67,72 @@ static uint64_t count_lines(const char *p, size_t n)
 	return lines;
 }
 
-int pm_sink_flush(struct pm_sink *s)
+/* Keep out[from, len) for the next flush. */
+static void keep_from(struct pm_sink *s, size_t from)
+{
+	memmove(s->out.data, s->out.data + from, s->out.len - from);
+	s->out.len -= from;
+}
+
+/*
+ * A write failed at `done`. If that is inside a line, its rest stays
+ * queued (the next flush completes it); the lines after it are lost.
+ */
+static void drop_after_error(struct pm_sink *s, size_t done)
+{
+	const char *start = s->out.data + done;
+	const char *eol = memchr(start, '\n', s->out.len - done);
+	bool mid_line = done > 0 && s->out.data[done - 1] != '\n';
+	size_t keep = mid_line && eol ? (size_t)(eol + 1 - start) : 0;
+
+	s->lines_lost += count_lines(start + keep, s->out.len - done - keep);
+	s->out.len = done + keep;
+	keep_from(s, done);
+}
+
+int pm_sink_flush(struct pm_sink *s, const volatile sig_atomic_t *give_up)
 {
 	size_t done = 0;
-	int err = 0;
 
 	while (done < s->out.len) {
-		ssize_t n = write(s->fd, s->out.data + done, s->out.len - done);
+		struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
+		ssize_t n;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			s->lines_lost += count_lines(s->out.data + done, s->out.len - done);
-			pm_log_error("writing events: %s", strerror(errno));
-			break;
+		/* checked before every write: an interrupted pipe write that
+		 * had written something returns that count, not EINTR */
+		if (give_up && *give_up) {
+			keep_from(s, done);
+			return -EINTR;
 		}
-		done += n;
+		n = write(s->fd, s->out.data + done, s->out.len - done);
+		if (n >= 0) {
+			done += n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) { /* an inherited non-blocking stdout */
+			poll(&pfd, 1, 1000);
+			continue;
+		}
+		n = -errno;
+		pm_log_error("writing events: %s", strerror(-n));
+		drop_after_error(s, done);
+		return n;
 	}
-	json_reset(&s->out);
-	return err;
+	s->out.len = 0;
+	return 0;
+}
+
+void pm_sink_discard(struct pm_sink *s)
+{
+	s->lines_lost += count_lines(s->out.data, s->out.len);
+	s->out.len = 0;
 }
 
 void pm_sink_close(struct pm_sink *s)
 {
-	pm_sink_flush(s);
+	pm_sink_discard(s);
 	if (s->path && s->fd >= 0)
 		close(s->fd);
 	free(s->path);

@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from helpers import (
-    BadLine, EVENT_TIMEOUT, PROCMON, REPO, Procmon, parse_line,
+    PROCMON, REPO, STOP_TIMEOUT, Procmon, parse_line,
     run_procmon_to_exit,
 )
 
@@ -113,6 +113,36 @@ def test_output_fifo_delivers_within_one_second(tmp_path):
         status = procmon.stop()
         os.close(rfd)
     assert status == 0, procmon.stderr_tail()
+
+
+def test_sigterm_with_blocked_output_exits_and_counts_lost_lines():
+    """A reader that stops reading must not make procmon unkillable: after
+    SIGTERM it tries for 5 s, then exits 0 and reports what it could not
+    write (contract 7: nothing lost silently)."""
+    proc = subprocess.Popen([str(PROCMON)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        stderr = b""
+        while b"procmon: ready" not in stderr:
+            line = proc.stderr.readline()
+            assert line, f"procmon exited before ready: {stderr!r}"
+            stderr += line
+        # nobody reads stdout: a few hundred events fill the 64 KiB pipe
+        for _ in range(300):
+            subprocess.run(["/bin/true"], check=True)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(STOP_TIMEOUT)
+        took = time.monotonic() - started
+        stderr += proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert rc == 0, stderr
+    assert took < STOP_TIMEOUT
+    lost = re.search(rb"at exit: events lost: .*output=(\d+)", stderr)
+    assert lost and int(lost.group(1)) > 0, stderr
 
 
 def test_output_file_appended(tmp_path):
