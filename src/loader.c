@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "names.h"
 #include "process.skel.h"
 
 struct pm_loader {
@@ -29,18 +32,41 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	n = strlen(line);
 	if (n && line[n - 1] == '\n')
 		line[n - 1] = '\0';
+	/* libbpf's own messages already start with "libbpf: " */
 	if (level == LIBBPF_WARN)
-		pm_log_warn("libbpf: %s", line);
+		pm_log_warn("%s", line);
 	else
-		pm_log_debug("libbpf: %s", line);
+		pm_log_debug("%s", line);
 	return 0;
+}
+
+/* Bits of the effective capability set that procmon needs and lacks. */
+static uint64_t missing_caps(void)
+{
+	static const int needed[] = { CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAP_SYS_PTRACE };
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+	uint64_t eff, missing = 0;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return ~0ull;
+	eff = data[0].effective | (uint64_t)data[1].effective << 32;
+	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++)
+		if (!(eff >> needed[i] & 1))
+			missing |= 1ull << needed[i];
+	return missing;
 }
 
 int pm_loader_check_environment(char *msg, size_t len)
 {
-	if (geteuid() != 0) {
-		snprintf(msg, len,
-			 "procmon needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAP_SYS_PTRACE)");
+	uint64_t missing = missing_caps();
+
+	if (missing) {
+		size_t n = snprintf(msg, len, "procmon needs root; missing capabilities:");
+
+		for (unsigned bit = 0; bit < 64 && n < len; bit++)
+			if (missing >> bit & 1)
+				n += snprintf(msg + n, len - n, " %s", pm_cap_name(bit) ?: "?");
 		return -EPERM;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {

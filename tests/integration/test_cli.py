@@ -254,3 +254,17 @@ def test_bad_usage(args):
     status, stderr = run_procmon_to_exit(args)
     assert status == BAD_CONFIG, f"exit status {status}; stderr:\n{stderr}"
     assert stderr.strip(), "no message on stderr"
+
+
+def test_without_privileges_exits_1_naming_what_is_missing():
+    """Contract 2: without the capabilities, exit 1 and one line saying
+    what is missing."""
+    run = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                          str(PROCMON)], stdin=subprocess.DEVNULL,
+                         capture_output=True, timeout=STOP_TIMEOUT)
+    assert run.returncode == 1, run.stderr
+    lines = run.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    for cap in ("CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN", "CAP_SYS_PTRACE"):
+        assert cap in lines[0], lines[0]
+    assert run.stdout == b""
