@@ -70,10 +70,27 @@ struct pm_process *pm_process_clone(const struct pm_process *src)
 	return p;
 }
 
+uint64_t pm_clock_tick_ns(void)
+{
+	static uint64_t tick_ns;
+
+	if (!tick_ns) {
+		long hz = sysconf(_SC_CLK_TCK);
+
+		tick_ns = 1000000000ull / (hz > 0 ? (uint64_t)hz : 100);
+	}
+	return tick_ns;
+}
+
+uint64_t pm_start_ticks(uint64_t start_ns)
+{
+	return start_ns / pm_clock_tick_ns();
+}
+
 void pm_process_set_exec_id(struct pm_process *p, uint32_t boot_id_prefix)
 {
 	snprintf(p->exec_id, sizeof(p->exec_id), "%08x%016llx%08x", boot_id_prefix,
-		 (unsigned long long)p->start_ns, p->pid);
+		 (unsigned long long)pm_start_ticks(p->start_ns), p->pid);
 }
 
 /* ---- the cache: chained hash table on pid ---- */
@@ -88,7 +105,6 @@ struct pm_proc_cache {
 	struct pm_cache_slot **buckets;
 	size_t nbuckets; /* power of two */
 	size_t count;
-	uint64_t tick_ns; /* /proc start-time resolution */
 };
 
 #define PM_CACHE_MIN_BUCKETS 4096
@@ -96,7 +112,6 @@ struct pm_proc_cache {
 struct pm_proc_cache *pm_proc_cache_new(void)
 {
 	struct pm_proc_cache *c = calloc(1, sizeof(*c));
-	long hz = sysconf(_SC_CLK_TCK);
 
 	if (!c)
 		return NULL;
@@ -106,7 +121,6 @@ struct pm_proc_cache *pm_proc_cache_new(void)
 		free(c);
 		return NULL;
 	}
-	c->tick_ns = 1000000000ull / (hz > 0 ? (uint64_t)hz : 100);
 	return c;
 }
 
@@ -132,17 +146,9 @@ static size_t bucket_of(const struct pm_proc_cache *c, uint32_t pid)
 	return (pid * 2654435761u) & (c->nbuckets - 1);
 }
 
-/* Exact match when both times came from the kernel; within one clock tick
- * (plus rounding) when one of them was read from /proc. */
-static bool same_start(const struct pm_proc_cache *c, const struct pm_process *p,
-		       uint64_t start_ns)
+static bool same_start(const struct pm_process *p, uint64_t start_ns)
 {
-	uint64_t d;
-
-	if (p->start_exact)
-		return p->start_ns == start_ns;
-	d = p->start_ns > start_ns ? p->start_ns - start_ns : start_ns - p->start_ns;
-	return d < 2 * c->tick_ns;
+	return pm_start_ticks(p->start_ns) == pm_start_ticks(start_ns);
 }
 
 static struct pm_cache_slot **find_slot(struct pm_proc_cache *c, uint32_t pid, uint64_t start_ns)
@@ -150,7 +156,7 @@ static struct pm_cache_slot **find_slot(struct pm_proc_cache *c, uint32_t pid, u
 	struct pm_cache_slot **sp = &c->buckets[bucket_of(c, pid)];
 
 	for (; *sp; sp = &(*sp)->next)
-		if ((*sp)->p->pid == pid && same_start(c, (*sp)->p, start_ns))
+		if ((*sp)->p->pid == pid && same_start((*sp)->p, start_ns))
 			return sp;
 	return NULL;
 }

@@ -35,7 +35,6 @@ struct pm_process {
 	unsigned refs;
 	uint32_t pid, tid, ppid;
 	uint64_t start_ns;        /* boot-time ns of the thread-group leader */
-	bool start_exact;         /* false when from /proc (clock ticks) */
 	uint32_t uid, euid, gid, egid, auid;
 	uint64_t cap_effective, cap_permitted, cap_inheritable;
 	bool cloned;
@@ -54,7 +53,16 @@ void pm_process_put(struct pm_process *p);
 /* A new snapshot copying p (refs 1, shared image and strings re-referenced). */
 struct pm_process *pm_process_clone(const struct pm_process *p);
 
-/* Set p->exec_id from the boot id, start time and pid (32 hex digits). */
+/*
+ * Start times identify process instances in clock ticks: /proc/PID/stat
+ * gives floor(start_boottime / tick) and the kernel's exact nanoseconds
+ * floor to the same tick, so a process seeded from /proc and seen later by
+ * the BPF side is one instance, with one exec_id, across procmon restarts.
+ */
+uint64_t pm_clock_tick_ns(void);
+uint64_t pm_start_ticks(uint64_t start_ns);
+
+/* Set p->exec_id from the boot id, start tick and pid (32 hex digits). */
 void pm_process_set_exec_id(struct pm_process *p, uint32_t boot_id_prefix);
 
 struct pm_proc_cache;
@@ -63,9 +71,8 @@ struct pm_proc_cache *pm_proc_cache_new(void);
 void pm_proc_cache_free(struct pm_proc_cache *c);
 
 /*
- * The snapshot for (pid, start_ns), or NULL. A start time read from /proc
- * has clock-tick resolution; it matches a kernel start time within one
- * tick. The returned reference is borrowed (valid until the next change).
+ * The snapshot for (pid, start tick of start_ns), or NULL. The returned
+ * reference is borrowed (valid until the next change).
  */
 struct pm_process *pm_proc_cache_lookup(struct pm_proc_cache *c, uint32_t pid,
 					uint64_t start_ns);

@@ -143,7 +143,7 @@ fail:
 	return NULL;
 }
 
-static int scan_one(struct pm_reader *r, uint32_t pid, uint64_t tick_ns)
+static int scan_one(struct pm_reader *r, uint32_t pid)
 {
 	/* status grows with the Groups: line; the Cap* lines come after it */
 	char path[64], buf[16384];
@@ -167,8 +167,7 @@ static int scan_one(struct pm_reader *r, uint32_t pid, uint64_t tick_ns)
 	rp = strrchr(buf, ')');
 	if (lp && rp > lp)
 		snprintf(comm, sizeof(comm), "%.*s", (int)(rp - lp - 1), lp + 1);
-	p->start_ns = start_ticks * tick_ns;
-	p->start_exact = false;
+	p->start_ns = start_ticks * pm_clock_tick_ns();
 
 	snprintf(path, sizeof(path), "/proc/%u/status", pid);
 	if (read_file(path, buf, sizeof(buf)) > 0)
@@ -190,8 +189,6 @@ static int scan_one(struct pm_reader *r, uint32_t pid, uint64_t tick_ns)
 
 int pm_proc_scan(struct pm_reader *r)
 {
-	long hz = sysconf(_SC_CLK_TCK);
-	uint64_t tick_ns = 1000000000ull / (hz > 0 ? (uint64_t)hz : 100);
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	int n = 0;
@@ -204,7 +201,7 @@ int pm_proc_scan(struct pm_reader *r)
 
 		if (!isdigit((unsigned char)de->d_name[0]) || *end || !pid || pid > UINT32_MAX)
 			continue;
-		if (!scan_one(r, pid, tick_ns))
+		if (!scan_one(r, pid))
 			n++;
 	}
 	closedir(d);

@@ -117,7 +117,6 @@ static void fill_from_task(struct pm_process *p, const struct pm_task *t)
 	p->tid = t->tid;
 	p->ppid = t->ppid;
 	p->start_ns = t->start_ns;
-	p->start_exact = true;
 	p->uid = t->uid;
 	p->euid = t->euid;
 	p->gid = t->gid;

@@ -12,14 +12,13 @@
 
 #include "proc_cache.h"
 
-static struct pm_process *proc(uint32_t pid, uint64_t start_ns, bool exact)
+static struct pm_process *proc(uint32_t pid, uint64_t start_ns)
 {
 	struct pm_process *p = pm_process_new();
 
 	assert_non_null(p);
 	p->pid = p->tid = pid;
 	p->start_ns = start_ns;
-	p->start_exact = exact;
 	return p;
 }
 
@@ -34,33 +33,39 @@ static void test_reused_pid_is_another_instance(void **state)
 	struct pm_proc_cache *c = pm_proc_cache_new();
 
 	(void)state;
-	insert(c, proc(42, 1000000000, true));
+	insert(c, proc(42, 1000000000));
 	assert_non_null(pm_proc_cache_lookup(c, 42, 1000000000));
-	assert_null(pm_proc_cache_lookup(c, 42, 1000000001));
+	assert_null(pm_proc_cache_lookup(c, 42, 1000000000 + pm_clock_tick_ns()));
 	assert_null(pm_proc_cache_lookup(c, 43, 1000000000));
-	insert(c, proc(42, 5000000000, true));
+	insert(c, proc(42, 5000000000));
 	assert_int_equal(pm_proc_cache_size(c), 2);
 	assert_int_equal(pm_proc_cache_lookup(c, 42, 5000000000)->start_ns, 5000000000);
 	pm_proc_cache_free(c);
 }
 
-static void test_proc_start_matches_within_a_tick(void **state)
+static void test_proc_start_is_the_same_instance(void **state)
 {
-	uint64_t tick = 1000000000ull / sysconf(_SC_CLK_TCK);
+	uint64_t tick = pm_clock_tick_ns();
 	struct pm_proc_cache *c = pm_proc_cache_new();
+	struct pm_process *seeded = proc(7, 123 * tick), *exact = proc(7, 123 * tick + tick / 2);
 
 	(void)state;
-	/* /proc says 123 ticks; the kernel's exact time is a bit later */
-	insert(c, proc(7, 123 * tick, false));
+	/* /proc says 123 ticks: floor(start_boottime / tick) of the kernel's ns */
+	pm_process_set_exec_id(seeded, 1);
+	pm_process_set_exec_id(exact, 1);
+	assert_string_equal(seeded->exec_id, exact->exec_id); /* across restarts */
+	insert(c, seeded);
 	assert_non_null(pm_proc_cache_lookup(c, 7, 123 * tick + tick / 2));
-	assert_null(pm_proc_cache_lookup(c, 7, 130 * tick));
+	assert_null(pm_proc_cache_lookup(c, 7, 124 * tick));
+	assert_null(pm_proc_cache_lookup(c, 7, 122 * tick + tick - 1));
+	pm_process_put(exact);
 	pm_proc_cache_free(c);
 }
 
 static void test_update_replaces_snapshot_but_events_keep_theirs(void **state)
 {
 	struct pm_proc_cache *c = pm_proc_cache_new();
-	struct pm_process *a = proc(9, 100, true), *b;
+	struct pm_process *a = proc(9, 100), *b;
 
 	(void)state;
 	assert_int_equal(pm_proc_cache_update(c, a), 0);
@@ -79,8 +84,8 @@ static void test_exited_processes_linger_then_expire(void **state)
 	struct pm_proc_cache *c = pm_proc_cache_new();
 
 	(void)state;
-	insert(c, proc(5, 1, true));
-	insert(c, proc(6, 1, true));
+	insert(c, proc(5, 1));
+	insert(c, proc(6, 1));
 	pm_proc_cache_mark_exited(c, 5, 1, 1000);
 	pm_proc_cache_expire(c, 1500, 1000);
 	assert_non_null(pm_proc_cache_lookup(c, 5, 1)); /* still lingering */
@@ -97,7 +102,7 @@ static void test_grows_past_initial_buckets(void **state)
 
 	(void)state;
 	for (uint32_t pid = 1; pid <= 20000; pid++)
-		insert(c, proc(pid, pid * 3ull, true));
+		insert(c, proc(pid, pid * 3ull));
 	assert_int_equal(pm_proc_cache_size(c), 20000);
 	for (uint32_t pid = 1; pid <= 20000; pid++)
 		assert_non_null(pm_proc_cache_lookup(c, pid, pid * 3ull));
@@ -106,7 +111,7 @@ static void test_grows_past_initial_buckets(void **state)
 
 static void test_clone_shares_image_by_reference(void **state)
 {
-	struct pm_process *a = proc(1, 1, true), *b;
+	struct pm_process *a = proc(1, 1), *b;
 
 	(void)state;
 	a->image = pm_image_new();
@@ -120,14 +125,14 @@ static void test_clone_shares_image_by_reference(void **state)
 
 static void test_exec_id_is_32_hex_and_distinct(void **state)
 {
-	struct pm_process *a = proc(100, 555, true), *b = proc(100, 556, true);
+	struct pm_process *a = proc(100, 555), *b = proc(100, 556 + pm_clock_tick_ns());
 
 	(void)state;
 	pm_process_set_exec_id(a, 0xdeadbeef);
 	pm_process_set_exec_id(b, 0xdeadbeef);
 	assert_int_equal(strlen(a->exec_id), 32);
 	assert_string_not_equal(a->exec_id, b->exec_id);
-	assert_string_equal(a->exec_id, "deadbeef000000000000022b00000064");
+	assert_string_equal(a->exec_id, "deadbeef000000000000000000000064");
 	pm_process_put(a);
 	pm_process_put(b);
 }
@@ -136,7 +141,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reused_pid_is_another_instance),
-		cmocka_unit_test(test_proc_start_matches_within_a_tick),
+		cmocka_unit_test(test_proc_start_is_the_same_instance),
 		cmocka_unit_test(test_update_replaces_snapshot_but_events_keep_theirs),
 		cmocka_unit_test(test_exited_processes_linger_then_expire),
 		cmocka_unit_test(test_grows_past_initial_buckets),
