@@ -270,9 +270,10 @@ static void on_exec(struct pm_reader *r, const struct pm_exec_event *e)
 static void on_clone(struct pm_reader *r, const struct pm_clone_event *e)
 {
 	const struct pm_task *t = &e->task;
-	struct pm_process *parent = pm_proc_cache_lookup(r->cache, t->ppid, t->parent_start_ns);
-	/* until it execs, a child runs its parent's binary */
-	struct pm_process *p = snapshot(r, t, parent ? pm_image_get(parent->image) : NULL, true);
+	struct pm_process *forker = pm_proc_cache_lookup(r->cache, e->forker_pid,
+							 e->forker_start_ns);
+	/* until it execs, a child runs the binary of the process that forked it */
+	struct pm_process *p = snapshot(r, t, forker ? pm_image_get(forker->image) : NULL, true);
 
 	queue_event(r, &e->hdr, p, t, 0);
 }

@@ -98,10 +98,18 @@ struct pm_exec_event {
 	char data[];
 };
 
-/* ProcessClone: task is the new thread-group leader. */
+/*
+ * ProcessClone: task is the new thread-group leader. The forker is the
+ * process that called fork/clone: usually task.ppid, but with
+ * CLONE_PARENT the child's parent is the forker's parent, while the
+ * binary it runs is still the forker's.
+ */
 struct pm_clone_event {
 	struct pm_header hdr;
 	struct pm_task task;
+	__u64 forker_start_ns;
+	__u32 forker_pid;
+	__u32 pad;
 };
 
 /* ProcessExit: sent once, by the last thread of the group. */
@@ -120,7 +128,7 @@ _Static_assert(sizeof(struct pm_exec_event) == 184, "pm_exec_event layout");
 /* both sides address the payload as the end of the fixed part */
 _Static_assert(__builtin_offsetof(struct pm_exec_event, data) == sizeof(struct pm_exec_event),
 	       "pm_exec_event data follows the fixed part with no padding");
-_Static_assert(sizeof(struct pm_clone_event) == 112, "pm_clone_event layout");
+_Static_assert(sizeof(struct pm_clone_event) == 128, "pm_clone_event layout");
 _Static_assert(sizeof(struct pm_exit_event) == 120, "pm_exit_event layout");
 _Static_assert((PM_ARGS_MAX & (PM_ARGS_MAX - 1)) == 0, "PM_ARGS_MAX power of two");
 

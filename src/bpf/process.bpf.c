@@ -126,6 +126,8 @@ int BPF_PROG(pm_clone, struct task_struct *parent, struct task_struct *child)
 	ev.hdr.type = PM_EVENT_CLONE;
 	ev.hdr.size = sizeof(ev);
 	pm_fill_task(&ev.task, child);
+	ev.forker_pid = BPF_CORE_READ(parent, tgid);
+	ev.forker_start_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
 	pm_emit(&ev, sizeof(ev), PM_DROP_CLONE);
 	return 0;
 }

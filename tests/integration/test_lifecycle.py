@@ -95,6 +95,24 @@ def test_ls_exec_and_exit(pm, tmp_path):
         <= parse_time(exit_["timestamp"])
 
 
+def test_clone_parent_child_runs_the_forkers_binary(pm):
+    """clone(CLONE_PARENT): the child's parent is this test, but until it
+    execs it runs clone_parent's binary, not the test's."""
+    run = run_prog("clone_parent")
+    child = tagged_ints(run.stdout)["child"]
+    os.waitpid(child, 0)  # ours to reap: we are its parent
+    clone = pm.wait_event("ProcessClone", child)
+    pm.wait_event("ProcessExit", child)
+    me = this_process()
+    assert_fields(clone["process"], {
+        "pid": child, "ppid": os.getpid(), "cloned": True,
+        "filename": "clone_parent", "binary_path": prog("clone_parent"),
+    }, "ProcessClone.process")
+    assert_fields(clone["parent"], {"pid": os.getpid(),
+                                    "binary_path": me["binary_path"]},
+                  "ProcessClone.parent")
+
+
 def test_fork_without_exec(pm):
     run = run_prog("fork_exit", "alpha", "beta")
     kids = tagged_ints(run.stdout)
