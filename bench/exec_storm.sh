@@ -171,7 +171,8 @@ stop_procmon() {
 lost_at_exit() {
 	local line
 	line=$(grep -m1 'at exit: events lost:' "$1") || { echo n/a; return; }
-	grep -o '[0-9]\+' <<<"${line#*events lost:}" | awk '{ s += $1 } END { print s + 0 }'
+	line=${line#*events lost:}
+	grep -o '[0-9]\+' <<<"${line%%;*}" | awk '{ s += $1 } END { print s + 0 }'
 }
 
 # Parse an output file; print "lines bad exec:clone:exit[,exec:clone:exit]"

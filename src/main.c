@@ -27,6 +27,7 @@
 #include "reader.h"
 #include "render.h"
 #include "sink.h"
+#include "timefmt.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -163,14 +164,6 @@ static int load_config(struct pm_config *cfg, const struct options *o)
 	return -1;
 }
 
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
 static unsigned read_cap_last(void)
 {
 	unsigned v = 40;
@@ -234,23 +227,25 @@ struct daemon {
 /* Render and queue for output every event that may leave now. */
 static void drain_events(struct daemon *d, bool force)
 {
-	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	uint64_t now = pm_clock_ns(CLOCK_MONOTONIC);
 	struct pm_event *ev;
 
 	/* follow wall-clock steps: boot time + this = Unix time */
-	d->render.boot_to_unix_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+	d->render.boot_to_unix_ns = pm_clock_ns(CLOCK_REALTIME) - pm_clock_ns(CLOCK_BOOTTIME);
 	while ((ev = pm_event_queue_pop_ready(&d->reader.queue, now, force))) {
 		json_reset(&d->line);
 		pm_render_bombini(&d->line, ev, &d->render);
-		if (d->line.oom)
+		if (d->line.oom) {
 			d->reader.user_drops++;
-		else
+		} else {
 			pm_sink_line(&d->sink, d->line.data, d->line.len);
-		d->events_written++;
+			d->events_written++;
+		}
 		pm_event_free(ev);
 	}
 }
 
+/* Every loss, kernel and user space: logged while it grows, and at exit. */
 static void report_drops(struct daemon *d, bool at_exit)
 {
 	uint64_t k[PM_DROP_MAX] = { 0 }, total;
@@ -258,16 +253,16 @@ static void report_drops(struct daemon *d, bool at_exit)
 	pm_loader_read_drops(d->loader, k);
 	total = k[PM_DROP_EXEC] + k[PM_DROP_CLONE] + k[PM_DROP_EXIT] + d->reader.user_drops +
 		d->reader.malformed + d->sink.lines_lost;
-	if (!at_exit && !total)
+	if (!at_exit && total == d->last_drops_total)
 		return;
+	d->last_drops_total = total;
 	(total ? pm_log_warn : pm_log_info)(
 		"%s: events lost: kernel exec=%llu clone=%llu exit=%llu, "
-		"user space=%llu, malformed=%llu, output=%llu",
+		"user space=%llu, malformed=%llu, output=%llu; events written: %llu",
 		at_exit ? "at exit" : "ongoing", (unsigned long long)k[PM_DROP_EXEC],
 		(unsigned long long)k[PM_DROP_CLONE], (unsigned long long)k[PM_DROP_EXIT],
 		(unsigned long long)d->reader.user_drops, (unsigned long long)d->reader.malformed,
-		(unsigned long long)d->sink.lines_lost);
-	d->last_drops_total = total;
+		(unsigned long long)d->sink.lines_lost, (unsigned long long)d->events_written);
 }
 
 static int run(struct daemon *d)
@@ -296,7 +291,7 @@ static int run(struct daemon *d)
 			if (pm_sink_reopen(&d->sink))
 				pm_log_error("reopening %s failed", d->cfg.output);
 		}
-		now = clock_ns(CLOCK_MONOTONIC);
+		now = pm_clock_ns(CLOCK_MONOTONIC);
 		if (now >= next_expire) {
 			pm_proc_cache_expire(d->reader.cache, now, PM_EXITED_LINGER_NS);
 			next_expire = now + NSEC_PER_SEC;

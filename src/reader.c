@@ -5,22 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "log.h"
 #include "names.h"
 #include "procmon/events.h"
+#include "timefmt.h"
 
 /* include/uapi/linux/personality.h */
 #define PER_CLEAR_ON_SETID (0x0400000 | 0x0040000 | 0x0200000 | 0x0100000)
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 char *pm_join_args(const char *argv, size_t len, size_t *out_len)
 {
@@ -73,7 +65,7 @@ char *pm_build_path(const char *comps, size_t len, uint32_t flags)
 		memcpy(w, start, clen);
 		w += clen;
 	}
-	if (w == out)
+	if (w == out && !(flags & PM_EXEC_PATH_CUT))
 		*w++ = '/';
 	*w = '\0';
 	if (flags & (PM_EXEC_PATH_DELETED | PM_EXEC_PATH_PSEUDO))
@@ -196,7 +188,7 @@ static void queue_event(struct pm_reader *r, const struct pm_header *h, struct p
 	parent = pm_proc_cache_lookup(r->cache, t->ppid, t->parent_start_ns);
 	ev->parent = pm_process_get(parent);
 	ev->exit_code = exit_code;
-	ev->deadline_ns = monotonic_ns() + PM_HASH_WAIT_NS;
+	ev->deadline_ns = pm_clock_ns(CLOCK_MONOTONIC) + PM_HASH_WAIT_NS;
 	pm_event_queue_push(&r->queue, ev);
 }
 
@@ -282,7 +274,8 @@ static void on_exit_record(struct pm_reader *r, const struct pm_exit_event *e)
 {
 	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED);
 
-	pm_proc_cache_mark_exited(r->cache, e->task.pid, e->task.start_ns, monotonic_ns());
+	pm_proc_cache_mark_exited(r->cache, e->task.pid, e->task.start_ns,
+				  pm_clock_ns(CLOCK_MONOTONIC));
 	queue_event(r, &e->hdr, p, &e->task, e->exit_code);
 }
 
@@ -291,7 +284,6 @@ int pm_reader_on_record(void *ctx, void *data, size_t size)
 	struct pm_reader *r = ctx;
 	const struct pm_header *h = data;
 
-	r->records++;
 	if (size < sizeof(*h) || h->size > size)
 		goto malformed;
 	switch (h->type) {

@@ -21,7 +21,6 @@ struct pm_reader {
 	struct pm_containers *containers;
 	struct pm_event_queue queue;
 	uint32_t boot_id_prefix;
-	uint64_t records;
 	uint64_t malformed; /* records that failed validation (dropped, counted) */
 	uint64_t user_drops; /* events lost to allocation failure */
 };

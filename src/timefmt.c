@@ -56,3 +56,11 @@ char *pm_format_rfc3339_ms(int64_t unix_ns, char buf[PM_RFC3339_LEN])
 	*p = '\0';
 	return buf;
 }
+
+uint64_t pm_clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}

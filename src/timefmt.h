@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define PM_RFC3339_LEN sizeof("2025-12-11T11:45:47.773Z")
 
@@ -11,5 +12,8 @@
  * milliseconds and a Z suffix: "2025-12-11T11:45:47.773Z". Negative
  * input is clamped to the epoch. Returns buf. */
 char *pm_format_rfc3339_ms(int64_t unix_ns, char buf[PM_RFC3339_LEN]);
+
+/* clock_gettime(id) in nanoseconds. */
+uint64_t pm_clock_ns(clockid_t id);
 
 #endif

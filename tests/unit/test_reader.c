@@ -58,6 +58,7 @@ static void test_build_path(void **state)
 		   "/memfd:fileless-exec-test (deleted)");
 	/* cut walks are relative: the root side is missing */
 	check_path("true\0d2\0d1\0", 11, PM_EXEC_PATH_CUT, "d1/d2/true");
+	check_path("", 0, PM_EXEC_PATH_CUT, ""); /* nothing fit: not "/" */
 	check_path("a\nb\0tmp\0", 8, 0, "/tmp/a\nb");
 }
 

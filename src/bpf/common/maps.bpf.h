@@ -26,8 +26,11 @@ struct {
  * it is copied into the ring buffer with exactly its used length. A plain
  * ARRAY indexed by CPU, because a PERCPU_ARRAY value cannot exceed 32 KiB
  * and an exec record can (argv alone is PM_ARGS_MAX). User space sets
- * max_entries to the number of possible CPUs. tp_btf programs run with
- * migration disabled, so the slot stays ours for the whole program.
+ * max_entries to the number of possible CPUs. Safe because
+ * sched_process_exec runs with preemption disabled and pm_exec is the
+ * slot's only user: nothing else can run on this CPU mid-record. A hook
+ * that may sleep or be preempted (syscall tracepoints are faultable since
+ * 6.14) must not share it.
  */
 struct pm_exec_scratch {
 	char raw[sizeof(struct pm_exec_event) + PM_EXEC_DATA_MAX];
