@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE /* open_by_handle_at, O_PATH */
 #include "container.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -23,6 +23,7 @@ struct pm_cgroup_entry {
 struct pm_containers {
 	struct pm_cgroup_entry *buckets[PM_CGROUP_BUCKETS];
 	char *cgroup2_mount; /* NULL: no cgroup v2 here, no container ids */
+	int mount_fd;        /* its root directory, for open_by_handle_at() */
 };
 
 int pm_container_id_from_cgroup_path(const char *path, char out[PM_CONTAINER_ID_LEN + 1])
@@ -74,8 +75,12 @@ struct pm_containers *pm_containers_new(void)
 {
 	struct pm_containers *c = calloc(1, sizeof(*c));
 
-	if (c)
-		c->cgroup2_mount = find_cgroup2_mount();
+	if (!c)
+		return NULL;
+	c->cgroup2_mount = find_cgroup2_mount();
+	c->mount_fd = c->cgroup2_mount
+			      ? open(c->cgroup2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+			      : -1;
 	return c;
 }
 
@@ -92,6 +97,8 @@ void pm_containers_free(struct pm_containers *c)
 			free(e);
 		}
 	}
+	if (c->mount_fd >= 0)
+		close(c->mount_fd);
 	free(c->cgroup2_mount);
 	free(c);
 }
@@ -146,61 +153,52 @@ static void remember(struct pm_containers *c, uint64_t cgroup_id, const char *pa
 	*b = e;
 }
 
-#define PM_CGROUP_WALK_DEPTH 32
+/* include/linux/exportfs.h: kernfs file handles are the 64-bit node id */
+#define PM_FILEID_KERNFS 0xfe
 
 /*
- * Remember every cgroup under dirfd (whose path below the mount is
- * `path`): on cgroup v2 a cgroup's id is its directory's inode number.
+ * The path (below the mount) of the cgroup with this id, or false. On
+ * cgroup v2 the id is the kernfs node id, which is also its file handle:
+ * open_by_handle_at() finds the directory at once, however many cgroups
+ * there are, and fails for one that no longer exists.
  */
-static void walk(struct pm_containers *c, int dirfd, char *path, size_t len, int depth)
+static bool cgroup_path_of_id(const struct pm_containers *c, uint64_t cgroup_id, char *buf,
+			      size_t len)
 {
-	DIR *d = fdopendir(dirfd);
-	struct dirent *de;
+	union {
+		struct file_handle fh;
+		char raw[sizeof(struct file_handle) + sizeof(uint64_t)];
+	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = PM_FILEID_KERNFS } };
+	char self[32];
+	ssize_t n;
+	int fd;
 
-	if (!d) {
-		close(dirfd);
-		return;
-	}
-	while ((de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		int fd;
-
-		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (len + 1 + n >= PATH_MAX)
-			continue;
-		path[len] = '/';
-		memcpy(path + len + 1, de->d_name, n + 1);
-		remember(c, de->d_ino, path);
-		if (depth < PM_CGROUP_WALK_DEPTH &&
-		    (fd = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
-			walk(c, fd, path, len + 1 + n, depth + 1);
-		path[len] = '\0';
-	}
-	closedir(d);
+	memcpy(h.fh.f_handle, &cgroup_id, sizeof(cgroup_id));
+	fd = open_by_handle_at(c->mount_fd, &h.fh, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	n = readlink(self, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return false;
+	buf[n] = '\0';
+	return true;
 }
 
 const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id)
 {
 	struct pm_cgroup_entry *e = find(c, cgroup_id);
-	char path[PATH_MAX] = "";
-	int fd;
+	char path[PATH_MAX];
 
 	if (e)
 		return e->container_id;
-	if (!c->cgroup2_mount)
+	if (c->mount_fd < 0)
 		return NULL;
-	/*
-	 * A cgroup not seen yet: learn every cgroup that exists now in one
-	 * walk (a few hundred directories on a busy host), so the process need
-	 * not be alive any more. One that is already gone is remembered as
-	 * "no container", so it costs one walk, not one per event.
-	 */
-	fd = open(c->cgroup2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0)
-		walk(c, fd, path, 0, 0);
-	remember(c, cgroup_id, NULL);
-	return find(c, cgroup_id)->container_id;
+	/* a cgroup already gone is remembered as "no container" too */
+	remember(c, cgroup_id, cgroup_path_of_id(c, cgroup_id, path, sizeof(path)) ? path : NULL);
+	e = find(c, cgroup_id);
+	return e ? e->container_id : NULL;
 }
 
 const char *pm_containers_lookup_pid(struct pm_containers *c, uint32_t pid)
@@ -214,5 +212,5 @@ const char *pm_containers_lookup_pid(struct pm_containers *c, uint32_t pid)
 	if (stat(dir, &st))
 		return NULL;
 	remember(c, st.st_ino, path);
-	return find(c, st.st_ino) ? find(c, st.st_ino)->container_id : NULL;
+	return pm_containers_lookup(c, st.st_ino);
 }

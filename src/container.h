@@ -25,8 +25,8 @@ struct pm_containers *pm_containers_new(void);
 void pm_containers_free(struct pm_containers *c);
 
 /* The container id of cgroup `cgroup_id` (NULL when not a container). An
- * unknown id makes the cache learn the whole cgroup v2 tree as it is now.
- * The string is owned by the cache. */
+ * unknown id is resolved with open_by_handle_at() on the cgroup v2 mount,
+ * in constant time. The string is owned by the cache. */
 const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id);
 
 /* Same, for a running process whose cgroup id is not known (/proc scan). */
