@@ -35,6 +35,7 @@
 #define NSEC_PER_SEC 1000000000ull
 #define PM_EXITED_LINGER_NS (5 * NSEC_PER_SEC) /* see pm_proc_cache_mark_exited */
 #define PM_DROP_REPORT_NS (10 * NSEC_PER_SEC)
+#define PM_SWEEP_NS (60 * NSEC_PER_SEC) /* see pm_proc_scan_sweep */
 /*
  * The BPF side wakes us only when a backlog builds (see pm_wakeup_bytes),
  * so the loop also reads the ring buffer on every pass: this is the
@@ -268,6 +269,7 @@ static void report_drops(struct daemon *d, bool at_exit)
 static int run(struct daemon *d)
 {
 	uint64_t next_expire = 0, next_report = 0;
+	uint64_t next_sweep = pm_clock_ns(CLOCK_MONOTONIC) + PM_SWEEP_NS;
 	int err;
 
 	while (!stop_requested) {
@@ -295,6 +297,10 @@ static int run(struct daemon *d)
 		if (now >= next_expire) {
 			pm_proc_cache_expire(d->reader.cache, now, PM_EXITED_LINGER_NS);
 			next_expire = now + NSEC_PER_SEC;
+		}
+		if (now >= next_sweep) {
+			pm_proc_scan_sweep(&d->reader, now);
+			next_sweep = now + PM_SWEEP_NS;
 		}
 		if (now >= next_report) {
 			report_drops(d, false);

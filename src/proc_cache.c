@@ -251,3 +251,12 @@ size_t pm_proc_cache_size(const struct pm_proc_cache *c)
 {
 	return c->count;
 }
+
+void pm_proc_cache_sweep(struct pm_proc_cache *c, uint64_t now_ns,
+			 bool (*gone)(const struct pm_process *p, void *arg), void *arg)
+{
+	for (size_t i = 0; i < c->nbuckets; i++)
+		for (struct pm_cache_slot *s = c->buckets[i]; s; s = s->next)
+			if (!s->exited_ns && gone(s->p, arg))
+				s->exited_ns = now_ns ? now_ns : 1;
+}

@@ -90,4 +90,12 @@ void pm_proc_cache_expire(struct pm_proc_cache *c, uint64_t now_ns, uint64_t lin
 
 size_t pm_proc_cache_size(const struct pm_proc_cache *c);
 
+/*
+ * Mark exited (so they expire) the running entries for which gone(p, arg)
+ * says the process no longer exists: processes whose exit procmon never
+ * saw (zombies at the /proc scan, an exit record the kernel dropped).
+ */
+void pm_proc_cache_sweep(struct pm_proc_cache *c, uint64_t now_ns,
+			 bool (*gone)(const struct pm_process *p, void *arg), void *arg);
+
 #endif /* PROCMON_PROC_CACHE_H */

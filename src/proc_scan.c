@@ -207,3 +207,25 @@ int pm_proc_scan(struct pm_reader *r)
 	closedir(d);
 	return n;
 }
+
+static bool process_gone(const struct pm_process *p, void *arg)
+{
+	char path[64], buf[4096];
+	uint64_t start_ticks;
+	uint32_t ppid;
+
+	(void)arg;
+	snprintf(path, sizeof(path), "/proc/%u/stat", p->pid);
+	if (read_file(path, buf, sizeof(buf)) <= 0 || parse_stat(buf, &ppid, &start_ticks))
+		return true;
+	if (start_ticks != pm_start_ticks(p->start_ns))
+		return true; /* the pid was reused */
+	/* a zombie keeps its /proc entry until reaped but has exited; the
+	 * state follows the last ')' (comm may hold any byte) */
+	return strrchr(buf, ')')[2] == 'Z';
+}
+
+void pm_proc_scan_sweep(struct pm_reader *r, uint64_t now_ns)
+{
+	pm_proc_cache_sweep(r->cache, now_ns, process_gone, NULL);
+}

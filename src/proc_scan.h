@@ -9,6 +9,10 @@
  * expected and skipped. */
 int pm_proc_scan(struct pm_reader *r);
 
+/* Mark exited the cached processes that /proc says are gone (a missing
+ * pid, or one that now has another start time). */
+void pm_proc_scan_sweep(struct pm_reader *r, uint64_t now_ns);
+
 /* Pure: the executed file's name from a /proc/PID/exe link target
  * ("/usr/bin/ls" -> "ls", "/memfd:x (deleted)" -> "memfd:x"). Malloc'd. */
 char *pm_filename_from_exe(const char *exe);

@@ -96,6 +96,26 @@ static void test_exited_processes_linger_then_expire(void **state)
 	pm_proc_cache_free(c);
 }
 
+static bool pid_5_is_gone(const struct pm_process *p, void *arg)
+{
+	(void)arg;
+	return p->pid == 5;
+}
+
+static void test_sweep_marks_vanished_processes_exited(void **state)
+{
+	struct pm_proc_cache *c = pm_proc_cache_new();
+
+	(void)state;
+	insert(c, proc(5, 1));
+	insert(c, proc(6, 1));
+	pm_proc_cache_sweep(c, 1000, pid_5_is_gone, NULL);
+	pm_proc_cache_expire(c, 3000, 1000);
+	assert_null(pm_proc_cache_lookup(c, 5, 1));
+	assert_non_null(pm_proc_cache_lookup(c, 6, 1));
+	pm_proc_cache_free(c);
+}
+
 static void test_grows_past_initial_buckets(void **state)
 {
 	struct pm_proc_cache *c = pm_proc_cache_new();
@@ -144,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_proc_start_is_the_same_instance),
 		cmocka_unit_test(test_update_replaces_snapshot_but_events_keep_theirs),
 		cmocka_unit_test(test_exited_processes_linger_then_expire),
+		cmocka_unit_test(test_sweep_marks_vanished_processes_exited),
 		cmocka_unit_test(test_grows_past_initial_buckets),
 		cmocka_unit_test(test_clone_shares_image_by_reference),
 		cmocka_unit_test(test_exec_id_is_32_hex_and_distinct),
