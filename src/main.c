@@ -222,7 +222,6 @@ struct daemon {
 	struct pm_render_ctx render;
 	struct json_buf line;
 	uint64_t events_written;
-	uint64_t last_drops_total;
 };
 
 /* Render and queue for output every event that may leave now. */
@@ -246,7 +245,8 @@ static void drain_events(struct daemon *d, bool force)
 	}
 }
 
-/* Every loss, kernel and user space: logged while it grows, and at exit. */
+/* Every loss, kernel and user space: logged every PM_DROP_REPORT_NS while
+ * any is non-zero (so a log reader sees it whenever it looks), and at exit. */
 static void report_drops(struct daemon *d, bool at_exit)
 {
 	uint64_t k[PM_DROP_MAX] = { 0 }, total;
@@ -254,9 +254,8 @@ static void report_drops(struct daemon *d, bool at_exit)
 	pm_loader_read_drops(d->loader, k);
 	total = k[PM_DROP_EXEC] + k[PM_DROP_CLONE] + k[PM_DROP_EXIT] + d->reader.user_drops +
 		d->reader.malformed + d->sink.lines_lost;
-	if (!at_exit && total == d->last_drops_total)
+	if (!at_exit && !total)
 		return;
-	d->last_drops_total = total;
 	(total ? pm_log_warn : pm_log_info)(
 		"%s: events lost: kernel exec=%llu clone=%llu exit=%llu, "
 		"user space=%llu, malformed=%llu, output=%llu; events written: %llu",
