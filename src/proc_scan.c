@@ -208,21 +208,37 @@ int pm_proc_scan(struct pm_reader *r)
 	return n;
 }
 
-static bool process_gone(const struct pm_process *p, void *arg)
+bool pm_proc_gone(uint32_t pid, uint64_t start_ns)
 {
-	char path[64], buf[4096];
+	char path[64], buf[4096], status[16384];
+	const char *threads;
 	uint64_t start_ticks;
 	uint32_t ppid;
 
-	(void)arg;
-	snprintf(path, sizeof(path), "/proc/%u/stat", p->pid);
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
 	if (read_file(path, buf, sizeof(buf)) <= 0 || parse_stat(buf, &ppid, &start_ticks))
 		return true;
-	if (start_ticks != pm_start_ticks(p->start_ns))
+	if (start_ticks != pm_start_ticks(start_ns))
 		return true; /* the pid was reused */
-	/* a zombie keeps its /proc entry until reaped but has exited; the
-	 * state follows the last ')' (comm may hold any byte) */
-	return strrchr(buf, ')')[2] == 'Z';
+	/* the state follows the last ')' (comm may hold any byte) */
+	if (strrchr(buf, ')')[2] != 'Z')
+		return false;
+	/*
+	 * A zombie keeps its /proc entry until reaped. But a leader that
+	 * ended with pthread_exit is a zombie too while its other threads
+	 * run: the process is alive until the last thread ends.
+	 */
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	if (read_file(path, status, sizeof(status)) <= 0)
+		return true;
+	threads = strstr(status, "\nThreads:");
+	return !threads || strtoul(threads + 9, NULL, 10) <= 1;
+}
+
+static bool process_gone(const struct pm_process *p, void *arg)
+{
+	(void)arg;
+	return pm_proc_gone(p->pid, p->start_ns);
 }
 
 void pm_proc_scan_sweep(struct pm_reader *r, uint64_t now_ns)

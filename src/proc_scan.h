@@ -12,6 +12,9 @@ int pm_proc_scan(struct pm_reader *r);
 /* Mark exited the cached processes that /proc says are gone (a missing
  * pid, or one that now has another start time). */
 void pm_proc_scan_sweep(struct pm_reader *r, uint64_t now_ns);
+/* Whether the process (pid, start) has ended: no such pid, another start
+ * time, or a zombie with no thread left running. */
+bool pm_proc_gone(uint32_t pid, uint64_t start_ns);
 
 /* Pure: the executed file's name from a /proc/PID/exe link target
  * ("/usr/bin/ls" -> "ls", "/memfd:x (deleted)" -> "memfd:x"). Malloc'd. */

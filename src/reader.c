@@ -91,9 +91,13 @@ unsigned pm_secureexec_flags(const struct pm_secureexec_facts *f)
 			flags |= PM_SECUREEXEC_SETUID;
 		if (f->egid != f->gid)
 			flags |= PM_SECUREEXEC_SETGID;
-		/* no id changed and no set-id bit explains per_clear: the only
-		 * other source is capabilities gained from the file */
-		if (!flags && !setid_file)
+		/*
+		 * No id changed and no set-id bit explains per_clear: the only
+		 * other source is capabilities gained from the file. Except for
+		 * root, whose capabilities come from being root: one that had
+		 * dropped some (capsh --caps=) regains them at any exec.
+		 */
+		if (!flags && !setid_file && f->uid != 0 && f->euid != 0)
 			flags |= PM_SECUREEXEC_FILE_CAPS;
 	}
 	if (f->nlink == 0)

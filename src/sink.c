@@ -62,6 +62,8 @@ static uint64_t count_lines(const char *p, size_t n)
 {
 	uint64_t lines = 0;
 
+	if (!n) /* p may be NULL: memchr(NULL, c, 0) is undefined */
+		return 0;
 	for (const char *e = p + n; (p = memchr(p, '\n', e - p)); p++)
 		lines++;
 	return lines;

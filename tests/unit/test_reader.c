@@ -111,6 +111,8 @@ static void test_secureexec(void **state)
 	/* capabilities from the file, no id change, no set-id bit */
 	assert_int_equal(flags(SETID, PLAIN, 65534, 65534, 65534, 65534, 1),
 			 PM_SECUREEXEC_FILE_CAPS);
+	/* root regaining capabilities it had dropped is not FILE_CAPS */
+	assert_int_equal(flags(SETID, PLAIN, 0, 0, 0, 0, 1), 0);
 	/* setgid without group-exec is mandatory locking: per_clear came from caps */
 	assert_int_equal(flags(SETID, S_IFREG | 02745, 65534, 65534, 65534, 65534, 1),
 			 PM_SECUREEXEC_FILE_CAPS);
