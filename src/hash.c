@@ -21,6 +21,7 @@ struct pm_hasher {
 	struct pm_hash_entry *buckets[PM_HASH_BUCKETS];
 	struct pm_hash_entry *oldest, *newest; /* age list, for eviction */
 	size_t count, max_entries;
+	uint64_t skipped; /* files not hashed: too large, queue full, no memory */
 	/* job queue, shared with the worker */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -69,8 +70,10 @@ static struct pm_hash_entry *hash_get(struct pm_hash_entry *e)
 
 void pm_hash_put(struct pm_hash_entry *e)
 {
-	if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		free(e->path);
 		free(e);
+	}
 }
 
 /* SHA-256 of everything fd holds, as "sha256:<hex>". 0, -errno, or
@@ -125,17 +128,31 @@ out:
 	return err;
 }
 
+static int open_if_same(const char *path, const struct pm_file_id *id);
+
+/*
+ * In the worker, never on the event path: opening and statx of a file on a
+ * FUSE or dead NFS mount may never return, and that must not stop events.
+ */
 static void hash_job(struct pm_hasher *h, struct pm_hash_entry *e)
 {
 	struct pm_file_id after;
 	int state = PM_HASH_FAILED;
+	char exe[32];
+	int fd;
 
+	/* /proc/PID/exe reaches the inode itself, deleted or memfd included,
+	 * while the process lives; the path is the fallback once it is gone */
+	snprintf(exe, sizeof(exe), "/proc/%u/exe", e->pid);
+	fd = open_if_same(exe, &e->id);
+	if (fd < 0 && e->path)
+		fd = open_if_same(e->path, &e->id);
 	/* changed while we read it: the digest may mix two contents */
-	if (sha256_fd(&h->stop, e->fd, e->hex) == 0 && pm_file_id_of_fd(e->fd, &after) == 0 &&
+	if (fd >= 0 && sha256_fd(&h->stop, fd, e->hex) == 0 && pm_file_id_of_fd(fd, &after) == 0 &&
 	    pm_file_id_equal(&after, &e->id))
 		state = PM_HASH_DONE;
-	close(e->fd);
-	e->fd = -1;
+	if (fd >= 0)
+		close(fd);
 	__atomic_store_n(&e->state, state, __ATOMIC_RELEASE);
 }
 
@@ -192,8 +209,6 @@ void pm_hasher_free(struct pm_hasher *h)
 	pthread_join(h->worker, NULL);
 	for (struct pm_hash_entry *e = h->head, *next; e; e = next) {
 		next = e->job_next;
-		close(e->fd);
-		e->fd = -1;
 		__atomic_store_n(&e->state, PM_HASH_FAILED, __ATOMIC_RELEASE);
 		pm_hash_put(e);
 	}
@@ -209,6 +224,11 @@ void pm_hasher_free(struct pm_hasher *h)
 size_t pm_hasher_cached(const struct pm_hasher *h)
 {
 	return h->count;
+}
+
+uint64_t pm_hasher_skipped(const struct pm_hasher *h)
+{
+	return h ? h->skipped : 0;
 }
 
 /*
@@ -240,16 +260,6 @@ static int open_if_same(const char *path, const struct pm_file_id *id)
 	}
 	close(fd);
 	return rfd;
-}
-
-static bool queue_full(struct pm_hasher *h)
-{
-	bool full;
-
-	pthread_mutex_lock(&h->lock);
-	full = h->queued >= PM_HASH_QUEUE_MAX;
-	pthread_mutex_unlock(&h->lock);
-	return full;
 }
 
 static size_t bucket_of(const struct pm_file_id *id)
@@ -292,36 +302,36 @@ struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file
 				       uint32_t pid, const char *path)
 {
 	struct pm_hash_entry *e;
-	char exe[32];
-	int fd;
+	bool full;
 
 	/* a failed entry is not an answer: the failure may have been passing */
 	for (e = h->buckets[bucket_of(id)]; e; e = e->next)
 		if (pm_file_id_equal(&e->id, id) && pm_hash_state(e) != PM_HASH_FAILED)
 			return hash_get(e);
-	if (id->size > PM_HASH_MAX_BYTES || queue_full(h))
+	if (id->size > PM_HASH_MAX_BYTES) {
+		h->skipped++;
 		return NULL;
-
-	/* /proc/PID/exe reaches the inode itself, deleted or memfd included,
-	 * while the process lives; the path is the fallback once it is gone */
-	snprintf(exe, sizeof(exe), "/proc/%u/exe", pid);
-	fd = open_if_same(exe, id);
-	if (fd < 0 && path && path[0] == '/')
-		fd = open_if_same(path, id);
-	if (fd < 0)
-		return NULL;
-
+	}
 	e = calloc(1, sizeof(*e));
-	if (!e) {
-		close(fd);
+	if (!e || (path && path[0] == '/' && !(e->path = strdup(path)))) {
+		free(e);
+		h->skipped++;
 		return NULL;
 	}
 	e->id = *id;
-	e->fd = fd;
-	e->refs = 3; /* the cache, the job, the caller */
-	cache_insert(h, e);
+	e->pid = pid;
 
 	pthread_mutex_lock(&h->lock);
+	full = h->queued >= PM_HASH_QUEUE_MAX;
+	if (full) {
+		pthread_mutex_unlock(&h->lock);
+		free(e->path);
+		free(e);
+		h->skipped++;
+		return NULL;
+	}
+	e->refs = 3; /* the cache, the job, the caller */
+	cache_insert(h, e);
 	if (h->tail)
 		h->tail->job_next = e;
 	else

@@ -39,9 +39,9 @@ struct pm_file_id {
 };
 
 #define PM_HASH_CACHE_MAX 8192
-/* Files waiting for the worker; beyond that a new file gets no hash (and
- * is not cached, so a later exec tries again). Bounds open descriptors. */
-#define PM_HASH_QUEUE_MAX 64
+/* Files waiting for the worker; beyond that a new file gets no hash (not
+ * cached, so a later exec tries again), counted in pm_hasher_skipped(). */
+#define PM_HASH_QUEUE_MAX 4096
 /* Larger files are not hashed: one would keep the worker busy for
  * seconds while every other new binary waits (about 1 s per GiB here). */
 #define PM_HASH_MAX_BYTES (512ll << 20)
@@ -54,7 +54,8 @@ struct pm_hash_entry {
 	struct pm_hash_entry *next;     /* cache chain */
 	struct pm_hash_entry *age_next; /* cache insertion order, oldest first */
 	struct pm_hash_entry *job_next;
-	int fd; /* open file while queued for the worker */
+	uint32_t pid; /* for /proc/PID/exe, tried first */
+	char *path;   /* the fallback, or NULL */
 };
 
 struct pm_hasher;
@@ -65,12 +66,13 @@ void pm_hasher_free(struct pm_hasher *h);
 /*
  * A new reference to the entry for the executed file `id`, starting the
  * hash when it is new; release it with pm_hash_put().
- * The content is read through /proc/PID/exe when it still is that inode
- * (works for deleted and memfd files), else through `path`. Either is
- * first opened O_PATH, which opens no device, FIFO or other special file,
- * and read only when its statx matches id exactly, so the digest is never
- * that of other content. Returns NULL when neither matches, the file is
- * too large, or the queue is full (no hash).
+ * The worker reads the content through /proc/PID/exe when it still is
+ * that inode (works for deleted and memfd files), else through `path`.
+ * Either is first opened O_PATH, which opens no device, FIFO or other
+ * special file, and read only when its statx matches id exactly, so the
+ * digest is never that of other content (the entry is then FAILED).
+ * Returns NULL, counted as skipped, when the file is too large or the
+ * queue is full.
  */
 struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file_id *id,
 				       uint32_t pid, const char *path);
@@ -80,6 +82,8 @@ void pm_hash_put(struct pm_hash_entry *e);
 
 /* Entries in the cache now (at most max_entries). */
 size_t pm_hasher_cached(const struct pm_hasher *h);
+/* Files not hashed because too large, the queue was full, or no memory. */
+uint64_t pm_hasher_skipped(const struct pm_hasher *h);
 
 /* The identity of the regular file open at fd (O_PATH is enough): 0,
  * -EINVAL when it is not a regular file, or -errno. */

@@ -258,11 +258,13 @@ static void report_drops(struct daemon *d, bool at_exit)
 		return;
 	(total ? pm_log_warn : pm_log_info)(
 		"%s: events lost: kernel exec=%llu clone=%llu exit=%llu, "
-		"user space=%llu, malformed=%llu, output=%llu; events written: %llu",
+		"user space=%llu, malformed=%llu, output=%llu; events written: %llu; "
+		"hashes skipped: %llu",
 		at_exit ? "at exit" : "ongoing", (unsigned long long)k[PM_DROP_EXEC],
 		(unsigned long long)k[PM_DROP_CLONE], (unsigned long long)k[PM_DROP_EXIT],
 		(unsigned long long)d->reader.user_drops, (unsigned long long)d->reader.malformed,
-		(unsigned long long)d->sink.lines_lost, (unsigned long long)d->events_written);
+		(unsigned long long)d->sink.lines_lost, (unsigned long long)d->events_written,
+		(unsigned long long)pm_hasher_skipped(d->reader.hasher));
 }
 
 static int run(struct daemon *d)

@@ -97,6 +97,16 @@ static void test_digest_of_identified_file(void **state)
 	pm_hasher_free(h);
 }
 
+/* The worker refuses the file: the entry ends FAILED, with no digest. */
+static void assert_refused(struct pm_hasher *h, const struct pm_file_id *id, const char *path)
+{
+	struct pm_hash_entry *e = pm_hasher_lookup(h, id, NO_PID, path);
+
+	assert_non_null(e);
+	assert_int_equal(settle(e), PM_HASH_FAILED);
+	pm_hash_put(e);
+}
+
 static void test_other_content_is_never_hashed(void **state)
 {
 	struct pm_hasher *h = pm_hasher_new(16);
@@ -109,18 +119,28 @@ static void test_other_content_is_never_hashed(void **state)
 	id = id_of(path);
 	/* what the kernel saw differs from what the path holds now */
 	id.size += 1;
-	assert_null(pm_hasher_lookup(h, &id, NO_PID, path));
+	assert_refused(h, &id, path);
 	id = id_of(path);
 	id.ctime_nsec ^= 1;
-	assert_null(pm_hasher_lookup(h, &id, NO_PID, path));
+	assert_refused(h, &id, path);
 	id = id_of(path);
 	id.ino += 1;
-	assert_null(pm_hasher_lookup(h, &id, NO_PID, path));
+	assert_refused(h, &id, path);
 	id = id_of(path);
 	id.mnt_id += 1; /* same inode number on another mount */
-	assert_null(pm_hasher_lookup(h, &id, NO_PID, path));
-	assert_null(pm_hasher_lookup(h, &id, NO_PID, NULL)); /* no way to reach it */
-	assert_int_equal(pm_hasher_cached(h), 0);
+	assert_refused(h, &id, path);
+	assert_refused(h, &id, NULL); /* no way to reach it */
+	pm_hasher_free(h);
+}
+
+static void test_too_large_is_skipped_and_counted(void **state)
+{
+	struct pm_hasher *h = pm_hasher_new(16);
+	struct pm_file_id id = { .size = PM_HASH_MAX_BYTES + 1 };
+
+	(void)state;
+	assert_null(pm_hasher_lookup(h, &id, NO_PID, "/nonexistent"));
+	assert_int_equal(pm_hasher_skipped(h), 1);
 	pm_hasher_free(h);
 }
 
@@ -168,8 +188,8 @@ static void test_special_files_are_never_opened(void **state)
 	id = id_of(path);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(mkfifo(path, 0600), 0);
-	assert_null(pm_hasher_lookup(h, &id, NO_PID, path)); /* returns, not blocks */
-	assert_null(pm_hasher_lookup(h, &id, NO_PID, "/dev/null"));
+	assert_refused(h, &id, path); /* the worker neither blocks nor reads it */
+	assert_refused(h, &id, "/dev/null");
 	pm_hasher_free(h);
 }
 
@@ -180,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_other_content_is_never_hashed),
 		cmocka_unit_test(test_cache_is_bounded_and_entries_outlive_eviction),
 		cmocka_unit_test(test_special_files_are_never_opened),
+		cmocka_unit_test(test_too_large_is_skipped_and_counted),
 	};
 
 	return cmocka_run_group_tests_name("hash", tests, setup, teardown);
