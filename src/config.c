@@ -29,6 +29,8 @@
  */
 #include "config.h"
 
+#include <linux/types.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -42,6 +44,7 @@
 
 #include "log.h"
 #include "names.h"
+#include "procmon/events.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -699,10 +702,45 @@ static const struct field gid_hook_fields[] = {
 	END
 };
 
+/* Most names, paths or prefixes one process_filter list may hold: each
+ * is one comparison at every exec (src/bpf/common/filter.bpf.h). */
+#define BINARY_LIST_MAX (PM_FILTER_PATTERNS_MAX / 3)
+
+/* process_filter.binary.{name,path,prefix}: what the kernel can compare. */
+static int parse_binary_list(struct ctx *c, const yaml_node_t *n, void *p, bool paths)
+{
+	struct pm_strlist *l = p;
+	int ret = parse_strlist(c, n, paths ? PM_FILTER_PATTERN_MAX : NAME_LEN_MAX, l);
+
+	if (ret)
+		return ret;
+	if (l->n > BINARY_LIST_MAX)
+		return fail(c, n, "at most %d entries, got %zu", BINARY_LIST_MAX, l->n);
+	for (size_t i = 0; i < l->n; i++) {
+		const char *v = l->v[i];
+
+		if (paths && v[0] != '/')
+			return fail(c, n, "'%s' is not an absolute path", v);
+		if (!paths && (!v[0] || strchr(v, '/')))
+			return fail(c, n, "'%s' is not a file name", v);
+	}
+	return 0;
+}
+
+static int parse_binary_names(struct ctx *c, const yaml_node_t *n, void *p)
+{
+	return parse_binary_list(c, n, p, false);
+}
+
+static int parse_binary_paths(struct ctx *c, const yaml_node_t *n, void *p)
+{
+	return parse_binary_list(c, n, p, true);
+}
+
 static const struct field binary_fields[] = {
-	FIELD("name", F_STRLIST, PF_OFF(name), .max = NAME_LEN_MAX),
-	FIELD("path", F_STRLIST, PF_OFF(path), .max = PATH_LEN_MAX),
-	FIELD("prefix", F_STRLIST, PF_OFF(prefix), .max = PATH_LEN_MAX),
+	FIELD("name", F_FUNC, PF_OFF(name), .fn = parse_binary_names),
+	FIELD("path", F_FUNC, PF_OFF(path), .fn = parse_binary_paths),
+	FIELD("prefix", F_FUNC, PF_OFF(prefix), .fn = parse_binary_paths),
 	END
 };
 

@@ -20,6 +20,7 @@ void pm_event_free(struct pm_event *ev)
 		return;
 	pm_process_put(ev->proc);
 	pm_process_put(ev->parent);
+	pm_process_put(ev->target);
 	free(ev);
 }
 
@@ -47,7 +48,7 @@ struct pm_event *pm_event_queue_pop_ready(struct pm_event_queue *q, uint64_t now
 	if (!ev)
 		return NULL;
 	if (!force && now_ns < ev->deadline_ns &&
-	    !(hash_settled(ev->proc) && hash_settled(ev->parent)))
+	    !(hash_settled(ev->proc) && hash_settled(ev->parent) && hash_settled(ev->target)))
 		return NULL;
 	q->head = ev->next;
 	if (!q->head)

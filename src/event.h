@@ -16,11 +16,24 @@
 
 #define PM_HASH_WAIT_NS (300 * 1000000ull)
 
+/* What a ProcessEvent adds (struct pm_priv_event's own fields). */
+struct pm_priv_detail {
+	int64_t ret;      /* the call's result; < 0 a denied access */
+	uint64_t arg[3];  /* Prctl: option, arg2, arg3 */
+	uint32_t flags;   /* enum pm_setid_flags, or enum pm_ptrace_mode */
+	uint32_t fsid;    /* fsuid / fsgid after the call */
+	uint32_t access;  /* enum pm_access_kind */
+	uint32_t target_vpid; /* when the target could not be named */
+	char name[16];    /* Prctl: the task's name after the call */
+};
+
 struct pm_event {
 	uint32_t type;     /* enum pm_event_type */
 	uint64_t ktime_ns; /* boot-time ns */
 	struct pm_process *proc;
 	struct pm_process *parent; /* NULL when unknown */
+	struct pm_process *target; /* PtraceAccessCheck's child; NULL when unknown */
+	struct pm_priv_detail priv;
 	uint32_t exit_code;        /* ProcessExit: wait(2) status */
 	uint64_t deadline_ns;      /* monotonic: emit by then, hash or not */
 	struct pm_event *next;

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE /* vasprintf */
 #include "loader.h"
 
 #include <bpf/bpf.h>
@@ -9,27 +10,83 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
+#include <stddef.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "filter.h"
 #include "log.h"
 #include "names.h"
+#include "privilege.skel.h"
 #include "process.skel.h"
 
 struct pm_loader {
 	struct process_bpf *process;
+	struct privilege_bpf *privilege; /* NULL when no ProcessEvent hook is on */
+	bool binary_filter; /* process_filter has names, paths or prefixes */
 	int ncpus;
 };
 
+/*
+ * Which configuration block each privilege program serves: a program is
+ * loaded and attached only when its block is enabled.
+ */
+static const struct {
+	const char *prefix; /* program names starting with it */
+	size_t hook;        /* offsetof(struct pm_config, <block>) */
+} privilege_programs[] = {
+	{ "pm_enter_setuid", offsetof(struct pm_config, setuid) },
+	{ "pm_exit_setuid", offsetof(struct pm_config, setuid) },
+	{ "pm_enter_setreuid", offsetof(struct pm_config, setuid) },
+	{ "pm_exit_setreuid", offsetof(struct pm_config, setuid) },
+	{ "pm_enter_setresuid", offsetof(struct pm_config, setuid) },
+	{ "pm_exit_setresuid", offsetof(struct pm_config, setuid) },
+	{ "pm_enter_setfsuid", offsetof(struct pm_config, setuid) },
+	{ "pm_exit_setfsuid", offsetof(struct pm_config, setuid) },
+	{ "pm_enter_setgid", offsetof(struct pm_config, setgid) },
+	{ "pm_exit_setgid", offsetof(struct pm_config, setgid) },
+	{ "pm_enter_setregid", offsetof(struct pm_config, setgid) },
+	{ "pm_exit_setregid", offsetof(struct pm_config, setgid) },
+	{ "pm_enter_setresgid", offsetof(struct pm_config, setgid) },
+	{ "pm_exit_setresgid", offsetof(struct pm_config, setgid) },
+	{ "pm_enter_setfsgid", offsetof(struct pm_config, setgid) },
+	{ "pm_exit_setfsgid", offsetof(struct pm_config, setgid) },
+	{ "pm_enter_capset", offsetof(struct pm_config, capset) },
+	{ "pm_exit_capset", offsetof(struct pm_config, capset) },
+	{ "pm_exit_prctl", offsetof(struct pm_config, prctl) },
+	{ "pm_enter_unshare", offsetof(struct pm_config, create_user_ns) },
+	{ "pm_exit_unshare", offsetof(struct pm_config, create_user_ns) },
+	{ "pm_exit_clone", offsetof(struct pm_config, create_user_ns) }, /* and clone3 */
+	{ "pm_exit_ptrace", offsetof(struct pm_config, ptrace_access_check) },
+	{ "pm_exit_process_vm_", offsetof(struct pm_config, ptrace_access_check) },
+	{ "pm_exit_pidfd_getfd", offsetof(struct pm_config, ptrace_access_check) },
+	{ "pm_exit_open", offsetof(struct pm_config, ptrace_access_check) }, /* and openat* */
+};
+
+static const struct pm_hook *program_hook(const struct pm_config *cfg, const char *prog)
+{
+	for (size_t i = 0; i < sizeof(privilege_programs) / sizeof(privilege_programs[0]); i++)
+		if (!strncmp(prog, privilege_programs[i].prefix,
+			     strlen(privilege_programs[i].prefix)))
+			return (const struct pm_hook *)((const char *)cfg +
+							privilege_programs[i].hook);
+	return NULL;
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
-	size_t n;
+	char *line = NULL;
+	int n;
 
 	if (level == LIBBPF_DEBUG && !pm_log_verbose)
 		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
+	/* whole: a verifier log is one message of many lines */
+	n = vasprintf(&line, fmt, ap);
+	if (n < 0)
+		return 0;
 	if (n && line[n - 1] == '\n')
 		line[n - 1] = '\0';
 	/* libbpf's own messages already start with "libbpf: " */
@@ -37,6 +94,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		pm_log_warn("%s", line);
 	else
 		pm_log_debug("%s", line);
+	free(line);
 	return 0;
 }
 
@@ -77,9 +135,102 @@ int pm_loader_check_environment(char *msg, size_t len)
 	return 0;
 }
 
+/*
+ * Syscall tracepoints attach through tracefs (their ids are there). A
+ * fresh machine may not have it mounted: mount it where libbpf looks.
+ */
+static int ensure_tracefs(void)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	struct statfs st;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (!statfs(dirs[i], &st) && st.f_type == TRACEFS_MAGIC)
+			return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL)) {
+		pm_log_error("mounting tracefs on /sys/kernel/tracing: %s", strerror(errno));
+		return -errno;
+	}
+	pm_log_debug("mounted tracefs on /sys/kernel/tracing");
+	return 0;
+}
+
+static int add_filter_id(__u32 list, __u32 id, void *arg)
+{
+	struct pm_id_key key = { .list = list, .id = id };
+	__u8 one = 1;
+
+	return bpf_map__update_elem(arg, &key, sizeof(key), &one, sizeof(one), BPF_ANY);
+}
+
+/* The id lists and binary patterns, into the maps the programs read. */
+static int fill_filter_maps(struct pm_loader *l, const struct pm_config *cfg)
+{
+	static struct pm_filter_pattern patterns[PM_FILTER_PATTERNS_MAX];
+	int n = pm_filter_patterns_from_config(cfg, patterns, PM_FILTER_PATTERNS_MAX);
+	int err;
+
+	if (n < 0) /* the configuration parser refuses what cannot be encoded */
+		return -EINVAL;
+	for (__u32 i = 0; i < (__u32)n; i++) {
+		err = bpf_map__update_elem(l->process->maps.pm_filter_patterns, &i, sizeof(i),
+					   &patterns[i], sizeof(patterns[i]), BPF_ANY);
+		if (err)
+			return err;
+	}
+	return pm_filter_for_each_id(cfg, add_filter_id, l->process->maps.pm_filter_ids);
+}
+
+/* The privilege programs, sharing every map of the process object. */
+static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
+			  const struct pm_filter_conf *filter)
+{
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	bool any = false;
+	int err;
+
+	l->privilege = privilege_bpf__open();
+	if (!l->privilege)
+		return -errno;
+	bpf_object__for_each_program(prog, l->privilege->obj) {
+		const struct pm_hook *hook = program_hook(cfg, bpf_program__name(prog));
+
+		if (!hook) {
+			pm_log_error("BPF program %s belongs to no configuration block",
+				     bpf_program__name(prog));
+			return -EINVAL;
+		}
+		bpf_program__set_autoload(prog, hook->enabled);
+		any |= hook->enabled;
+	}
+	if (!any) {
+		privilege_bpf__destroy(l->privilege);
+		l->privilege = NULL;
+		return 0;
+	}
+	err = ensure_tracefs();
+	if (err)
+		return err;
+	bpf_object__for_each_map(map, l->privilege->obj) {
+		struct bpf_map *shared;
+
+		if (bpf_map__is_internal(map))
+			continue;
+		shared = bpf_object__find_map_by_name(l->process->obj, bpf_map__name(map));
+		if (shared && (err = bpf_map__reuse_fd(map, bpf_map__fd(shared))))
+			return err;
+	}
+	l->privilege->rodata->pm_wakeup_bytes = l->process->rodata->pm_wakeup_bytes;
+	l->privilege->rodata->pm_filter = *filter;
+	return privilege_bpf__load(l->privilege);
+}
+
 int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 {
 	struct pm_loader *l = calloc(1, sizeof(*l));
+	struct pm_filter_conf filter;
 	int err;
 
 	if (!l)
@@ -107,12 +258,29 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 	}
 	/* wake the reader once an eighth of the ring buffer is waiting */
 	l->process->rodata->pm_wakeup_bytes = cfg->ring_buffer_kb * 1024ull / 8;
+	pm_filter_conf_from_config(cfg, &filter);
+	l->process->rodata->pm_filter = filter;
+	l->binary_filter = filter.process & PM_PF_BINARY;
 	err = process_bpf__load(l->process);
 	if (err) {
 		pm_log_error("failed to load BPF object: %s", strerror(-err));
 		goto fail;
 	}
+	err = fill_filter_maps(l, cfg);
+	if (err) {
+		pm_log_error("failed to set up the filters: %s", strerror(-err));
+		goto fail;
+	}
+	err = open_privilege(l, cfg, &filter);
+	if (err) {
+		pm_log_error("failed to load the privilege-event BPF programs: %s",
+			     strerror(-err));
+		goto fail;
+	}
+	/* every map is filled before the first program runs */
 	err = process_bpf__attach(l->process);
+	if (!err && l->privilege)
+		err = privilege_bpf__attach(l->privilege);
 	if (err) {
 		pm_log_error("failed to attach BPF programs: %s", strerror(-err));
 		goto fail;
@@ -147,8 +315,29 @@ int pm_loader_read_drops(const struct pm_loader *l, uint64_t drops[PM_DROP_MAX])
 	return 0;
 }
 
+bool pm_loader_binary_filter(const struct pm_loader *l)
+{
+	return l->binary_filter;
+}
+
+int pm_loader_seed_process(const struct pm_loader *l, uint32_t pid, bool binary_match)
+{
+	struct pm_proc_info info = { .binary_match = binary_match };
+	int pidfd = syscall(SYS_pidfd_open, pid, 0), err;
+
+	if (pidfd < 0)
+		return -errno;
+	/* NOEXIST: an exec since the /proc scan has the fresher verdict */
+	err = bpf_map__update_elem(l->process->maps.pm_proc_info, &pidfd, sizeof(pidfd), &info,
+				   sizeof(info), BPF_NOEXIST);
+	close(pidfd);
+	return err == -EEXIST ? 0 : err;
+}
+
 void pm_loader_detach(struct pm_loader *l)
 {
+	if (l->privilege)
+		privilege_bpf__detach(l->privilege);
 	process_bpf__detach(l->process);
 }
 
@@ -156,6 +345,7 @@ void pm_loader_close(struct pm_loader *l)
 {
 	if (!l)
 		return;
+	privilege_bpf__destroy(l->privilege);
 	process_bpf__destroy(l->process);
 	free(l);
 }

@@ -3,6 +3,7 @@
 #ifndef PROCMON_LOADER_H
 #define PROCMON_LOADER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -21,6 +22,14 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg);
 int pm_loader_ringbuf_fd(const struct pm_loader *l);
 /* Sum of the per-CPU kernel drop counters, per enum pm_drop_category. */
 int pm_loader_read_drops(const struct pm_loader *l, uint64_t drops[PM_DROP_MAX]);
+/* Whether process_filter has a binary part, which needs seeding. */
+bool pm_loader_binary_filter(const struct pm_loader *l);
+/*
+ * Tell the kernel side process_filter's binary verdict for a process that
+ * was running before procmon (its exec was never seen). 0 or -errno.
+ */
+int pm_loader_seed_process(const struct pm_loader *l, uint32_t pid, bool binary_match);
+
 /* Detach every program: after this no record is added to the ring buffer. */
 void pm_loader_detach(struct pm_loader *l);
 void pm_loader_close(struct pm_loader *l);

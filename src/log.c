@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE /* vasprintf */
 #include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 bool pm_log_verbose;
 
 static void vlog(const char *level, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char *line = NULL;
 
-	vsnprintf(line, sizeof(line), fmt, ap);
+	/* whole, however long (a verifier log is one message) */
+	if (vasprintf(&line, fmt, ap) < 0)
+		return;
 	/* one write per line so concurrent threads do not interleave */
 	fprintf(stderr, "procmon: %s%s\n", level, line);
+	free(line);
 }
 
 #define PM_LOG_FN(fn, level, cond)                \

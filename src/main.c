@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "filter.h"
 #include "json.h"
 #include "loader.h"
 #include "log.h"
@@ -245,25 +246,41 @@ static void drain_events(struct daemon *d, bool force)
 	}
 }
 
+/* Kernel drop counters by enum pm_drop_category, as the loss report names them. */
+static const char *const drop_names[PM_DROP_MAX] = {
+	[PM_DROP_EXEC] = "exec",
+	[PM_DROP_CLONE] = "clone",
+	[PM_DROP_EXIT] = "exit",
+	[PM_DROP_CREDS] = "setid/capset",
+	[PM_DROP_PRCTL] = "prctl",
+	[PM_DROP_USER_NS] = "user_ns",
+	[PM_DROP_PTRACE] = "ptrace_access",
+};
+
 /* Every loss, kernel and user space: logged every PM_DROP_REPORT_NS while
  * any is non-zero (so a log reader sees it whenever it looks), and at exit. */
 static void report_drops(struct daemon *d, bool at_exit)
 {
 	uint64_t k[PM_DROP_MAX] = { 0 }, total;
+	char kernel[512];
+	size_t n = 0;
 
 	pm_loader_read_drops(d->loader, k);
-	total = k[PM_DROP_EXEC] + k[PM_DROP_CLONE] + k[PM_DROP_EXIT] + d->reader.user_drops +
-		d->reader.malformed + d->sink.lines_lost;
+	total = d->reader.user_drops + d->reader.malformed + d->sink.lines_lost;
+	for (unsigned i = 0; i < PM_DROP_MAX; i++) {
+		total += k[i];
+		if (drop_names[i] && n < sizeof(kernel))
+			n += snprintf(kernel + n, sizeof(kernel) - n, "%s%s=%llu", n ? " " : "",
+				      drop_names[i], (unsigned long long)k[i]);
+	}
 	if (!at_exit && !total)
 		return;
 	(total ? pm_log_warn : pm_log_info)(
-		"%s: events lost: kernel exec=%llu clone=%llu exit=%llu, "
-		"user space=%llu, malformed=%llu, output=%llu; events written: %llu; "
-		"hashes skipped: %llu",
-		at_exit ? "at exit" : "ongoing", (unsigned long long)k[PM_DROP_EXEC],
-		(unsigned long long)k[PM_DROP_CLONE], (unsigned long long)k[PM_DROP_EXIT],
-		(unsigned long long)d->reader.user_drops, (unsigned long long)d->reader.malformed,
-		(unsigned long long)d->sink.lines_lost, (unsigned long long)d->events_written,
+		"%s: events lost: kernel %s, user space=%llu, malformed=%llu, output=%llu; "
+		"events written: %llu; hashes skipped: %llu",
+		at_exit ? "at exit" : "ongoing", kernel, (unsigned long long)d->reader.user_drops,
+		(unsigned long long)d->reader.malformed, (unsigned long long)d->sink.lines_lost,
+		(unsigned long long)d->events_written,
 		(unsigned long long)pm_hasher_skipped(d->reader.hasher));
 }
 
@@ -329,6 +346,19 @@ static int run(struct daemon *d)
 	return 0;
 }
 
+/* process_filter's binary verdict for a process the /proc scan found. */
+static void seed_binary_filter(const struct pm_process *p, void *arg)
+{
+	struct daemon *d = arg;
+	const struct pm_image *img = p->image;
+	bool match = img && pm_filter_binary_matches(&d->cfg.process_filter,
+						     img->filename ?: "", img->binary_path ?: "");
+	int err = pm_loader_seed_process(d->loader, p->pid, match);
+
+	if (err && err != -ESRCH)
+		pm_log_debug("seeding the filter for pid %u: %s", p->pid, strerror(-err));
+}
+
 static int start(struct daemon *d)
 {
 	char msg[256];
@@ -368,6 +398,8 @@ static int start(struct daemon *d)
 		return EXIT_RUNTIME;
 	}
 	pm_log_debug("seeded %d processes from /proc", n);
+	if (pm_loader_binary_filter(d->loader))
+		pm_proc_cache_for_each(d->reader.cache, seed_binary_filter, d);
 	pm_log_info("ready: %d processes known, writing events to %s", n,
 		    d->cfg.output ? d->cfg.output : "stdout");
 	notify_ready();

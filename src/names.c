@@ -133,14 +133,124 @@ const char *pm_signal_name(int sig, char *buf, size_t len)
 	return buf;
 }
 
-void pm_json_secureexec(struct json_buf *b, unsigned flags)
+/* The names of the set bits (names[i] for bit i), " | "-joined. */
+static void json_bit_names(struct json_buf *b, unsigned flags, const char *const *names,
+			   size_t n)
 {
 	struct joiner j = { .len = 0 };
-	size_t i;
 
 	j.s[0] = '\0';
-	for (i = 0; i < ARRAY_SIZE(secureexec_names); i++)
+	for (size_t i = 0; i < n; i++)
 		if (flags & (1U << i))
-			join_add(&j, secureexec_names[i]);
+			join_add(&j, names[i]);
 	json_strn(b, j.s, j.len);
+}
+
+void pm_json_secureexec(struct json_buf *b, unsigned flags)
+{
+	json_bit_names(b, flags, secureexec_names, ARRAY_SIZE(secureexec_names));
+}
+
+/* Bit order of LSM_SETID_* (include/linux/security.h). */
+static const char *const setid_names[] = {
+	"LSM_SETID_ID", "LSM_SETID_RE", "LSM_SETID_RES", "LSM_SETID_FS",
+};
+
+void pm_json_setid_flags(struct json_buf *b, unsigned flags)
+{
+	json_bit_names(b, flags, setid_names, ARRAY_SIZE(setid_names));
+}
+
+/* Bit order of PTRACE_MODE_* (include/linux/ptrace.h). */
+static const char *const ptrace_mode_names[] = {
+	"PTRACE_MODE_READ", "PTRACE_MODE_ATTACH", "PTRACE_MODE_NOAUDIT",
+	"PTRACE_MODE_FSCREDS", "PTRACE_MODE_REALCREDS",
+};
+
+void pm_json_ptrace_mode(struct json_buf *b, unsigned mode)
+{
+	json_bit_names(b, mode, ptrace_mode_names, ARRAY_SIZE(ptrace_mode_names));
+}
+
+/* include/uapi/linux/prctl.h */
+#define PR_SET_DUMPABLE 4
+#define PR_SET_KEEPCAPS 8
+#define PR_SET_NAME 15
+#define PR_SET_SECCOMP 22
+#define PR_CAPBSET_DROP 24
+#define PR_SET_SECUREBITS 28
+#define PR_SET_CHILD_SUBREAPER 36
+#define PR_SET_NO_NEW_PRIVS 38
+#define PR_CAP_AMBIENT 47
+
+static const char *const ambient_ops[] = {
+	[1] = "PR_CAP_AMBIENT_IS_SET",
+	[2] = "PR_CAP_AMBIENT_RAISE",
+	[3] = "PR_CAP_AMBIENT_LOWER",
+	[4] = "PR_CAP_AMBIENT_CLEAR_ALL",
+};
+
+static void json_cap_value(struct json_buf *b, uint64_t cap)
+{
+	const char *name = cap < 64 ? pm_cap_name(cap) : NULL;
+
+	if (name)
+		json_str(b, name);
+	else
+		json_u64(b, cap);
+}
+
+void pm_json_prctl_cmd(struct json_buf *b, uint64_t option, uint64_t arg2, uint64_t arg3,
+		       const char *name, size_t name_max)
+{
+	json_obj_begin(b);
+	switch (option) {
+	case PR_SET_DUMPABLE:
+		json_kv_u64(b, "PrSetDumpable", arg2);
+		break;
+	case PR_SET_KEEPCAPS:
+		json_kv_u64(b, "PrSetKeepCaps", arg2);
+		break;
+	case PR_SET_NAME:
+		json_key(b, "PrSetName");
+		json_obj_begin(b);
+		json_key(b, "name");
+		json_strn(b, name, strnlen(name, name_max));
+		json_obj_end(b);
+		break;
+	case PR_SET_SECUREBITS:
+		json_kv_u64(b, "PrSetSecurebits", arg2);
+		break;
+	/* beyond Bombini: the other options that change what a process may do */
+	case PR_SET_NO_NEW_PRIVS:
+		json_kv_u64(b, "PrSetNoNewPrivs", arg2);
+		break;
+	case PR_SET_SECCOMP:
+		json_kv_u64(b, "PrSetSeccomp", arg2);
+		break;
+	case PR_SET_CHILD_SUBREAPER:
+		json_kv_u64(b, "PrSetChildSubreaper", arg2);
+		break;
+	case PR_CAPBSET_DROP:
+		json_key(b, "PrCapbsetDrop");
+		json_cap_value(b, arg2);
+		break;
+	case PR_CAP_AMBIENT:
+		json_key(b, "PrCapAmbient");
+		json_obj_begin(b);
+		json_key(b, "op");
+		if (arg2 < ARRAY_SIZE(ambient_ops) && ambient_ops[arg2])
+			json_str(b, ambient_ops[arg2]);
+		else
+			json_u64(b, arg2);
+		if (arg2 != 4) { /* CLEAR_ALL names no capability */
+			json_key(b, "cap");
+			json_cap_value(b, arg3);
+		}
+		json_obj_end(b);
+		break;
+	default:
+		json_kv_u64(b, "Opcode", option);
+	}
+	json_obj_end(b);
 }

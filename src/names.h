@@ -39,4 +39,20 @@ enum pm_secureexec {
 /* Write the flags as a JSON string: " | "-joined names, "" when none. */
 void pm_json_secureexec(struct json_buf *b, unsigned flags);
 
+/* Setuid/Setgid flags (enum pm_setid_flags) as "LSM_SETID_RES" etc. */
+void pm_json_setid_flags(struct json_buf *b, unsigned flags);
+/* PTRACE_MODE_* bits, " | "-joined: "PTRACE_MODE_ATTACH | PTRACE_MODE_REALCREDS". */
+void pm_json_ptrace_mode(struct json_buf *b, unsigned mode);
+
+/*
+ * Prctl's `cmd` object: {"PrSetDumpable":n}, {"PrSetKeepCaps":n},
+ * {"PrSetName":{"name":"..."}} (name: the task's name after the call, at
+ * most name_max bytes), {"PrSetSecurebits":n}, procmon's own
+ * {"PrSetNoNewPrivs":n}, {"PrSetSeccomp":n}, {"PrSetChildSubreaper":n},
+ * {"PrCapbsetDrop":"CAP_X"}, {"PrCapAmbient":{"op":"PR_CAP_AMBIENT_RAISE","cap":"CAP_X"}},
+ * and {"Opcode":n} for every other option.
+ */
+void pm_json_prctl_cmd(struct json_buf *b, uint64_t option, uint64_t arg2, uint64_t arg3,
+		       const char *name, size_t name_max);
+
 #endif /* PROCMON_NAMES_H */

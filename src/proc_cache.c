@@ -260,3 +260,12 @@ void pm_proc_cache_sweep(struct pm_proc_cache *c, uint64_t now_ns,
 			if (!s->exited_ns && gone(s->p, arg))
 				s->exited_ns = now_ns ? now_ns : 1;
 }
+
+void pm_proc_cache_for_each(struct pm_proc_cache *c,
+			    void (*fn)(const struct pm_process *p, void *arg), void *arg)
+{
+	for (size_t i = 0; i < c->nbuckets; i++)
+		for (struct pm_cache_slot *s = c->buckets[i]; s; s = s->next)
+			if (!s->exited_ns)
+				fn(s->p, arg);
+}

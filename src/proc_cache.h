@@ -98,4 +98,8 @@ size_t pm_proc_cache_size(const struct pm_proc_cache *c);
 void pm_proc_cache_sweep(struct pm_proc_cache *c, uint64_t now_ns,
 			 bool (*gone)(const struct pm_process *p, void *arg), void *arg);
 
+/* Call fn for every process not known to have exited. */
+void pm_proc_cache_for_each(struct pm_proc_cache *c,
+			    void (*fn)(const struct pm_process *p, void *arg), void *arg);
+
 #endif /* PROCMON_PROC_CACHE_H */

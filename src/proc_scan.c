@@ -208,6 +208,19 @@ int pm_proc_scan(struct pm_reader *r)
 	return n;
 }
 
+int pm_proc_start_ns(uint32_t pid, uint64_t *start_ns)
+{
+	char path[64], buf[4096];
+	uint64_t start_ticks;
+	uint32_t ppid;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	if (read_file(path, buf, sizeof(buf)) <= 0 || parse_stat(buf, &ppid, &start_ticks))
+		return -ENOENT;
+	*start_ns = start_ticks * pm_clock_tick_ns();
+	return 0;
+}
+
 bool pm_proc_gone(uint32_t pid, uint64_t start_ns)
 {
 	char path[64], buf[4096], status[16384];

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "names.h"
+#include "proc_scan.h"
 #include "procmon/events.h"
 #include "timefmt.h"
 
@@ -176,8 +177,10 @@ static struct pm_process *snapshot(struct pm_reader *r, const struct pm_task *t,
 	return p;
 }
 
-static void queue_event(struct pm_reader *r, const struct pm_header *h, struct pm_process *p,
-			const struct pm_task *t, uint32_t exit_code)
+/* The queued event (still writable until drained), or NULL when lost. */
+static struct pm_event *queue_event(struct pm_reader *r, const struct pm_header *h,
+				    struct pm_process *p, const struct pm_task *t,
+				    uint32_t exit_code)
 {
 	struct pm_event *ev = pm_event_new(h->type, h->ktime_ns);
 	struct pm_process *parent;
@@ -186,7 +189,7 @@ static void queue_event(struct pm_reader *r, const struct pm_header *h, struct p
 		r->user_drops++;
 		pm_event_free(ev);
 		pm_process_put(p);
-		return;
+		return NULL;
 	}
 	ev->proc = p;
 	parent = pm_proc_cache_lookup(r->cache, t->ppid, t->parent_start_ns);
@@ -194,6 +197,7 @@ static void queue_event(struct pm_reader *r, const struct pm_header *h, struct p
 	ev->exit_code = exit_code;
 	ev->deadline_ns = pm_clock_ns(CLOCK_MONOTONIC) + PM_HASH_WAIT_NS;
 	pm_event_queue_push(&r->queue, ev);
+	return ev;
 }
 
 static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exec_event *e)
@@ -283,6 +287,43 @@ static void on_exit_record(struct pm_reader *r, const struct pm_exit_event *e)
 	queue_event(r, &e->hdr, p, &e->task, e->exit_code);
 }
 
+/*
+ * The target of an access the kernel side could only name by pid. That
+ * pid is global when the caller is in the initial pid namespace; from a
+ * nested one it cannot be resolved here.
+ */
+static struct pm_process *access_target(struct pm_reader *r, const struct pm_priv_event *e)
+{
+	uint64_t start_ns;
+
+	if (e->target.pid)
+		return snapshot(r, &e->target, NULL, KEEP_CLONED);
+	if (e->pidns_level || !e->target_vpid || pm_proc_start_ns(e->target_vpid, &start_ns))
+		return NULL;
+	return pm_process_get(pm_proc_cache_lookup(r->cache, e->target_vpid, start_ns));
+}
+
+static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
+{
+	/* the caller's credentials as the call left them: the cache follows */
+	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED);
+	struct pm_event *ev = queue_event(r, &e->hdr, p, &e->task, 0);
+
+	if (!ev)
+		return;
+	ev->priv = (struct pm_priv_detail){
+		.ret = e->ret,
+		.arg = { e->arg[0], e->arg[1], e->arg[2] },
+		.flags = e->flags,
+		.fsid = e->fsid,
+		.access = e->access,
+		.target_vpid = e->target_vpid,
+	};
+	memcpy(ev->priv.name, e->name, sizeof(ev->priv.name));
+	if (e->hdr.type == PM_EVENT_PTRACE_ACCESS)
+		ev->target = access_target(r, e);
+}
+
 int pm_reader_on_record(void *ctx, void *data, size_t size)
 {
 	struct pm_reader *r = ctx;
@@ -305,6 +346,16 @@ int pm_reader_on_record(void *ctx, void *data, size_t size)
 		if (size < sizeof(struct pm_exit_event))
 			goto malformed;
 		on_exit_record(r, data);
+		return 0;
+	case PM_EVENT_SETUID:
+	case PM_EVENT_SETGID:
+	case PM_EVENT_SETCAPS:
+	case PM_EVENT_PRCTL:
+	case PM_EVENT_CREATE_USER_NS:
+	case PM_EVENT_PTRACE_ACCESS:
+		if (size < sizeof(struct pm_priv_event))
+			goto malformed;
+		on_priv(r, data);
 		return 0;
 	}
 malformed:

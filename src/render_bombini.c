@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The native format: the shapes of Bombini's ProcMon events (contract 5). */
+#define _GNU_SOURCE /* strerrorname_np */
 #include "render.h"
 
 #include <linux/types.h>
+#include <string.h>
 
 #include "hash.h"
 #include "names.h"
@@ -13,6 +15,32 @@ static const char *const type_names[] = {
 	[PM_EVENT_EXEC] = "ProcessExec",
 	[PM_EVENT_CLONE] = "ProcessClone",
 	[PM_EVENT_EXIT] = "ProcessExit",
+	[PM_EVENT_SETUID] = "ProcessEvent",
+	[PM_EVENT_SETGID] = "ProcessEvent",
+	[PM_EVENT_SETCAPS] = "ProcessEvent",
+	[PM_EVENT_PRCTL] = "ProcessEvent",
+	[PM_EVENT_CREATE_USER_NS] = "ProcessEvent",
+	[PM_EVENT_PTRACE_ACCESS] = "ProcessEvent",
+};
+
+/* process_event.type */
+static const char *const process_event_names[] = {
+	[PM_EVENT_SETUID] = "Setuid",
+	[PM_EVENT_SETGID] = "Setgid",
+	[PM_EVENT_SETCAPS] = "Setcaps",
+	[PM_EVENT_PRCTL] = "Prctl",
+	[PM_EVENT_CREATE_USER_NS] = "CreateUserNs",
+	[PM_EVENT_PTRACE_ACCESS] = "PtraceAccessCheck",
+};
+
+/* PtraceAccessCheck's `access`: how the access was made (procmon's own). */
+static const char *const access_names[] = {
+	[PM_ACCESS_PTRACE_ATTACH] = "PTRACE_ATTACH",
+	[PM_ACCESS_PTRACE_SEIZE] = "PTRACE_SEIZE",
+	[PM_ACCESS_VM_READV] = "process_vm_readv",
+	[PM_ACCESS_VM_WRITEV] = "process_vm_writev",
+	[PM_ACCESS_PROC_MEM] = "proc_pid_mem",
+	[PM_ACCESS_PIDFD_GETFD] = "pidfd_getfd",
 };
 
 static void kv_time(struct json_buf *b, const char *key, uint64_t boot_ns,
@@ -71,6 +99,60 @@ static void render_process(struct json_buf *b, const struct pm_process *p,
 	json_obj_end(b);
 }
 
+/* The `process_event` object of a ProcessEvent; ids and sets are those
+ * the call produced, which the process snapshot also holds. */
+static void render_process_event(struct json_buf *b, const struct pm_event *ev,
+				 const struct pm_render_ctx *ctx)
+{
+	const struct pm_process *p = ev->proc;
+	const struct pm_priv_detail *d = &ev->priv;
+
+	json_obj_begin(b);
+	json_kv_str(b, "type", process_event_names[ev->type]);
+	switch (ev->type) {
+	case PM_EVENT_SETUID:
+		json_kv_u64(b, "euid", p->euid);
+		json_kv_u64(b, "uid", p->uid);
+		json_kv_u64(b, "fsuid", d->fsid);
+		json_key(b, "flags");
+		pm_json_setid_flags(b, d->flags);
+		break;
+	case PM_EVENT_SETGID:
+		json_kv_u64(b, "egid", p->egid);
+		json_kv_u64(b, "gid", p->gid);
+		json_kv_u64(b, "fsgid", d->fsid);
+		json_key(b, "flags");
+		pm_json_setid_flags(b, d->flags);
+		break;
+	case PM_EVENT_SETCAPS:
+		kv_caps(b, "effective", p->cap_effective, ctx);
+		kv_caps(b, "inheritable", p->cap_inheritable, ctx);
+		kv_caps(b, "permitted", p->cap_permitted, ctx);
+		break;
+	case PM_EVENT_PRCTL:
+		json_key(b, "cmd");
+		pm_json_prctl_cmd(b, d->arg[0], d->arg[1], d->arg[2], d->name, sizeof(d->name));
+		break;
+	case PM_EVENT_PTRACE_ACCESS:
+		json_key(b, "child");
+		if (ev->target)
+			render_process(b, ev->target, ctx);
+		else
+			json_null(b);
+		json_key(b, "mode");
+		pm_json_ptrace_mode(b, d->flags);
+		if (d->access < sizeof(access_names) / sizeof(access_names[0]) &&
+		    access_names[d->access])
+			json_kv_str(b, "access", access_names[d->access]);
+		if (!ev->target && d->target_vpid)
+			json_kv_u64(b, "child_pid", d->target_vpid);
+		if (d->ret < 0) /* denied: the error the caller got */
+			json_kv_str(b, "error", strerrorname_np(-d->ret) ?: "?");
+		break;
+	}
+	json_obj_end(b);
+}
+
 void pm_render_bombini(struct json_buf *b, const struct pm_event *ev,
 		       const struct pm_render_ctx *ctx)
 {
@@ -88,6 +170,9 @@ void pm_render_bombini(struct json_buf *b, const struct pm_event *ev,
 
 		json_kv_u64(b, "exit_code", (ev->exit_code >> 8) & 0xff);
 		json_kv_str(b, "signal", pm_signal_name(ev->exit_code & 0x7f, sig, sizeof(sig)));
+	} else if (ev->type >= PM_EVENT_SETUID) {
+		json_key(b, "process_event");
+		render_process_event(b, ev, ctx);
 	}
 	kv_time(b, "timestamp", ev->ktime_ns, ctx);
 	json_obj_end(b);

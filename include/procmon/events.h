@@ -25,6 +25,13 @@ enum pm_event_type {
 	PM_EVENT_EXEC = 1,
 	PM_EVENT_CLONE = 2,
 	PM_EVENT_EXIT = 3,
+	/* ProcessEvent sub-types: one record shape, struct pm_priv_event */
+	PM_EVENT_SETUID = 4,
+	PM_EVENT_SETGID = 5,
+	PM_EVENT_SETCAPS = 6,
+	PM_EVENT_PRCTL = 7,
+	PM_EVENT_CREATE_USER_NS = 8,
+	PM_EVENT_PTRACE_ACCESS = 9,
 };
 
 /* Ring-buffer reservation failures are counted per category. */
@@ -32,7 +39,11 @@ enum pm_drop_category {
 	PM_DROP_EXEC = 0,
 	PM_DROP_CLONE = 1,
 	PM_DROP_EXIT = 2,
-	PM_DROP_MAX = 8, /* room for the hook families of later issues */
+	PM_DROP_CREDS = 3,   /* Setuid, Setgid, Setcaps */
+	PM_DROP_PRCTL = 4,
+	PM_DROP_USER_NS = 5,
+	PM_DROP_PTRACE = 6,
+	PM_DROP_MAX = 16, /* room for the hook families of later issues */
 };
 
 /* pm_exec_event.flags */
@@ -120,6 +131,143 @@ struct pm_exit_event {
 	__u32 pad;
 };
 
+/*
+ * ProcessEvent (Setuid ... PtraceAccessCheck). `task` is the caller after
+ * the call; `target` the process it accessed (PtraceAccessCheck only,
+ * target.pid 0 when the kernel side could not name it: then target_vpid,
+ * a pid in the caller's pid namespace, is resolved by user space).
+ */
+struct pm_priv_event {
+	struct pm_header hdr;
+	struct pm_task task;
+	struct pm_task target;
+	__s64 ret;      /* the syscall's return value; < 0: a denied access */
+	__u64 arg[3];   /* Prctl: option, arg2, arg3 */
+	__u32 flags;    /* Setuid/Setgid: enum pm_setid_flags; Ptrace: enum pm_ptrace_mode */
+	__u32 fsid;     /* Setuid: fsuid, Setgid: fsgid, after the call */
+	__u32 access;   /* PtraceAccessCheck: enum pm_access_kind */
+	__u32 target_vpid;
+	__u32 pidns_level; /* of the caller: 0 when target_vpid is a global pid */
+	__u32 pad;
+	char name[PM_COMM_LEN]; /* Prctl PR_SET_NAME: the new name */
+};
+
+/* LSM_SETID_* of include/linux/security.h: which call changed the ids */
+enum pm_setid_flags {
+	PM_SETID_ID = 1,  /* setuid, setgid */
+	PM_SETID_RE = 2,  /* setreuid, setregid */
+	PM_SETID_RES = 4, /* setresuid, setresgid */
+	PM_SETID_FS = 8,  /* setfsuid, setfsgid */
+};
+
+/* PTRACE_MODE_* of include/linux/ptrace.h, as ptrace_may_access gets them */
+enum pm_ptrace_mode {
+	PM_PTRACE_MODE_READ = 0x01,
+	PM_PTRACE_MODE_ATTACH = 0x02,
+	PM_PTRACE_MODE_NOAUDIT = 0x04,
+	PM_PTRACE_MODE_FSCREDS = 0x08,
+	PM_PTRACE_MODE_REALCREDS = 0x10,
+};
+
+/* How a PtraceAccessCheck was made. */
+enum pm_access_kind {
+	PM_ACCESS_PTRACE_ATTACH = 1,
+	PM_ACCESS_PTRACE_SEIZE = 2,
+	PM_ACCESS_VM_READV = 3,
+	PM_ACCESS_VM_WRITEV = 4,
+	PM_ACCESS_PROC_MEM = 5, /* open of /proc/PID/mem, any path form */
+	PM_ACCESS_PIDFD_GETFD = 6,
+};
+
+/*
+ * Filters evaluated in the kernel (contract section 4), set by user space
+ * before load. process_filter's binary part (name OR path OR prefix) is
+ * decided at exec and kept per process (struct pm_proc_info); its id
+ * lists live in the pm_filter_ids map.
+ */
+enum pm_process_filter_flags {
+	PM_PF_UID = 1 << 0,    /* the uid list is in force */
+	PM_PF_EUID = 1 << 1,
+	PM_PF_AUID = 1 << 2,
+	PM_PF_BINARY = 1 << 3, /* some name, path or prefix is listed */
+	PM_PF_DENY = 1 << 4,   /* deny_list: report what does NOT match */
+};
+
+enum pm_cred_filter_flags {
+	PM_CF_IDS = 1 << 0,      /* uid_filter.euid / gid_filter.egid in force */
+	PM_CF_CAPS = 1 << 1,     /* cap_filter.effective in force */
+	PM_CF_CAPS_ANY = 1 << 2, /* ... and lists ANY */
+	PM_CF_CAPS_DENY = 1 << 3,
+};
+
+/* Hooks with a cred_filter, the index into pm_filter_conf.cred */
+enum pm_cred_hook {
+	PM_HOOK_SETUID = 0,
+	PM_HOOK_SETGID = 1,
+	PM_HOOK_CAPSET = 2,
+	PM_HOOK_USER_NS = 3,
+	PM_CRED_HOOKS = 4,
+};
+
+struct pm_cred_filter_conf {
+	__u64 caps;  /* capabilities the new effective set must all hold */
+	__u32 flags; /* enum pm_cred_filter_flags */
+	__u32 pad;
+};
+
+struct pm_filter_conf {
+	__u32 process;   /* enum pm_process_filter_flags */
+	__u32 npatterns; /* entries used in pm_filter_patterns */
+	struct pm_cred_filter_conf cred[PM_CRED_HOOKS];
+};
+
+/* Key of pm_filter_ids: which list, and one id in it. */
+enum pm_id_list {
+	PM_IDS_UID = 1,
+	PM_IDS_EUID = 2,
+	PM_IDS_AUID = 3,
+	PM_IDS_SETUID_EUID = 4, /* setuid's uid_filter.euid */
+	PM_IDS_SETGID_EGID = 5, /* setgid's gid_filter.egid */
+	PM_IDS_CAPSET_EUID = 6, /* capset's uid_filter.euid */
+	PM_IDS_USER_NS_EUID = 7,
+};
+
+struct pm_id_key {
+	__u32 list; /* enum pm_id_list */
+	__u32 id;
+};
+
+/*
+ * One binary name, path or prefix of process_filter, in the form the exec
+ * hook compares against: a path's components leaf first, each followed
+ * by a NUL, as the dentry walk writes them ("/usr/bin/id" -> "id\0bin\0usr\0").
+ * A prefix "/usr/bin/ca" is its whole components ("bin\0usr\0") plus a
+ * partial one ("ca") the next component must start with.
+ */
+#define PM_FILTER_PATTERN_MAX 256 /* bytes of `bytes` and of `partial` */
+#define PM_FILTER_PATTERNS_MAX 192
+
+enum pm_pattern_kind {
+	PM_PATTERN_NAME = 1,
+	PM_PATTERN_PATH = 2,
+	PM_PATTERN_PREFIX = 3,
+};
+
+struct pm_filter_pattern {
+	__u32 kind;        /* enum pm_pattern_kind */
+	__u32 len;         /* bytes of `bytes` */
+	__u32 ncomps;      /* whole components in `bytes` */
+	__u32 partial_len; /* PREFIX: bytes of `partial` */
+	char bytes[PM_FILTER_PATTERN_MAX];
+	char partial[PM_FILTER_PATTERN_MAX];
+};
+
+/* What the kernel side keeps per process (task storage of the leader). */
+struct pm_proc_info {
+	__u32 binary_match; /* process_filter's binary part matched at exec */
+	__u32 pad;
+};
+
 #define PM_EXEC_DATA_MAX (PM_NAME_MAX + PM_PATH_MAX + PM_NAME_MAX + PM_ARGS_MAX)
 
 _Static_assert(sizeof(struct pm_task) == 96, "pm_task layout");
@@ -130,6 +278,10 @@ _Static_assert(__builtin_offsetof(struct pm_exec_event, data) == sizeof(struct p
 	       "pm_exec_event data follows the fixed part with no padding");
 _Static_assert(sizeof(struct pm_clone_event) == 128, "pm_clone_event layout");
 _Static_assert(sizeof(struct pm_exit_event) == 120, "pm_exit_event layout");
+_Static_assert(sizeof(struct pm_priv_event) == 280, "pm_priv_event layout");
+_Static_assert(sizeof(struct pm_filter_conf) == 72, "pm_filter_conf layout");
+_Static_assert(sizeof(struct pm_filter_pattern) == 16 + 2 * PM_FILTER_PATTERN_MAX,
+	       "pm_filter_pattern layout");
 _Static_assert((PM_ARGS_MAX & (PM_ARGS_MAX - 1)) == 0, "PM_ARGS_MAX power of two");
 
 #endif /* PROCMON_EVENTS_H */

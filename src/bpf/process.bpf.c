@@ -15,6 +15,7 @@
 #include "common/maps.bpf.h"
 #include "common/task.bpf.h"
 #include "common/path.bpf.h"
+#include "common/filter.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -73,7 +74,7 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	struct file *file = BPF_CORE_READ(bprm, file);
 	struct pm_exec_event *ev;
 	char *data;
-	__u32 flags = 0, path_len, args_len, off;
+	__u32 flags = 0, path_len, args_len, off, ncomps = 0;
 	__u64 size;
 
 	if (!s) /* cannot happen (one slot per CPU), but never silently */
@@ -90,7 +91,14 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	if (bpf_probe_read_kernel_str(data, PM_NAME_MAX,
 				      BPF_CORE_READ(file, f_path.dentry, d_name.name)) < 0)
 		data[0] = '\0';
-	path_len = pm_path_walk(file, task, &flags);
+	path_len = pm_path_walk(file, task, &flags, &ncomps);
+	if (pm_filter.process & PM_PF_BINARY) {
+		struct pm_proc_info *info = bpf_task_storage_get(&pm_proc_info, task, 0,
+								 BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+		if (info)
+			info->binary_match = pm_binary_match(path_len, ncomps, flags);
+	}
 
 	off = PM_NAME_MAX + path_len;
 	pm_barrier_var(off);
@@ -128,6 +136,17 @@ int BPF_PROG(pm_clone, struct task_struct *parent, struct task_struct *child)
 	pm_fill_task(&ev.task, child);
 	ev.forker_pid = BPF_CORE_READ(parent, tgid);
 	ev.forker_start_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
+	if (pm_filter.process & PM_PF_BINARY) {
+		/* the child runs its parent's binary until it execs */
+		struct pm_proc_info *from =
+			bpf_task_storage_get(&pm_proc_info, parent->group_leader, 0, 0);
+		struct pm_proc_info *to = from ? bpf_task_storage_get(&pm_proc_info, child, 0,
+								      BPF_LOCAL_STORAGE_GET_F_CREATE)
+					       : NULL;
+
+		if (to)
+			to->binary_match = from->binary_match;
+	}
 	pm_emit(&ev, sizeof(ev), PM_DROP_CLONE);
 	return 0;
 }

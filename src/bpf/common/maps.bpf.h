@@ -34,6 +34,10 @@ struct {
  */
 struct pm_exec_scratch {
 	char raw[sizeof(struct pm_exec_event) + PM_EXEC_DATA_MAX];
+	/* where each path component starts in the path region (leaf first),
+	 * for process_filter's prefixes; not sent */
+	__u16 comp_off[PM_PATH_DEPTH];
+	__u32 ncomps;
 };
 
 struct {
@@ -42,6 +46,19 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pm_exec_scratch);
 } pm_scratch SEC(".maps");
+
+/*
+ * What the kernel keeps per process, in the task storage of its
+ * thread-group leader: freed with the task, so no table to prune. Set at
+ * exec, copied at fork, seeded by user space (through a pidfd) for the
+ * processes that were running before procmon.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct pm_proc_info);
+} pm_proc_info SEC(".maps");
 
 static __always_inline void pm_count_drop(__u32 category)
 {
@@ -59,15 +76,33 @@ static __always_inline void pm_count_drop(__u32 category)
  */
 const volatile __u64 pm_wakeup_bytes = 1 << 20;
 
+static __always_inline __u64 pm_wakeup_flag(void)
+{
+	return bpf_ringbuf_query(&pm_events, BPF_RB_AVAIL_DATA) >= pm_wakeup_bytes
+		       ? BPF_RB_FORCE_WAKEUP
+		       : BPF_RB_NO_WAKEUP;
+}
+
 /* Copy a finished record into the ring buffer, counting the loss if full. */
 static __always_inline void pm_emit(void *rec, __u64 size, __u32 category)
 {
-	__u64 flags = bpf_ringbuf_query(&pm_events, BPF_RB_AVAIL_DATA) >= pm_wakeup_bytes
-			      ? BPF_RB_FORCE_WAKEUP
-			      : BPF_RB_NO_WAKEUP;
-
-	if (bpf_ringbuf_output(&pm_events, rec, size, flags))
+	if (bpf_ringbuf_output(&pm_events, rec, size, pm_wakeup_flag()))
 		pm_count_drop(category);
+}
+
+/* Room for a fixed-size record filled in place, or NULL (loss counted). */
+static __always_inline void *pm_reserve(__u64 size, __u32 category)
+{
+	void *rec = bpf_ringbuf_reserve(&pm_events, size, 0);
+
+	if (!rec)
+		pm_count_drop(category);
+	return rec;
+}
+
+static __always_inline void pm_submit(void *rec)
+{
+	bpf_ringbuf_submit(rec, pm_wakeup_flag());
 }
 
 #endif /* PROCMON_MAPS_BPF_H */

@@ -23,6 +23,7 @@ struct pm_walk {
 	struct dentry *root_dentry;
 	struct vfsmount *root_mnt;
 	__u32 off;   /* bytes written into the path region */
+	__u32 ncomps; /* components written */
 	__u32 flags; /* PM_EXEC_PATH_* */
 	bool done;   /* reached the root */
 };
@@ -38,14 +39,16 @@ static __always_inline bool pm_dentry_unlinked(struct dentry *dentry)
 	return !BPF_CORE_READ(dentry, d_hash.pprev) && BPF_CORE_READ(dentry, d_parent) != dentry;
 }
 
-/* The path region of this CPU's exec scratch record. */
-static __always_inline char *pm_path_region(void)
+/* This CPU's exec scratch record. */
+static __always_inline struct pm_exec_scratch *pm_exec_scratch(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
-	struct pm_exec_scratch *s = bpf_map_lookup_elem(&pm_scratch, &cpu);
 
-	return s ? s->raw + sizeof(struct pm_exec_event) + PM_NAME_MAX : NULL;
+	return bpf_map_lookup_elem(&pm_scratch, &cpu);
 }
+
+/* Where the path region starts in a scratch record. */
+#define PM_PATH_REGION_OFF (sizeof(struct pm_exec_event) + PM_NAME_MAX)
 
 static long pm_walk_step(__u32 i, void *ctx)
 {
@@ -55,11 +58,11 @@ static long pm_walk_step(__u32 i, void *ctx)
 	struct vfsmount *vfsmnt = w->vfsmnt;
 	struct mount *mnt = w->mnt;
 	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-	char *out = pm_path_region();
-	__u32 off = w->off;
+	struct pm_exec_scratch *s = pm_exec_scratch();
+	__u32 off = w->off, k = w->ncomps;
 	long n;
 
-	if (!out)
+	if (!s)
 		return 1;
 	if (dentry == w->root_dentry && vfsmnt == w->root_mnt)
 		goto done;
@@ -86,9 +89,13 @@ static long pm_walk_step(__u32 i, void *ctx)
 		return 1;
 	pm_barrier_var(off);
 	off &= PM_PATH_MAX - 1;
-	n = bpf_probe_read_kernel_str(out + off, PM_NAME_MAX, BPF_CORE_READ(dentry, d_name.name));
+	n = bpf_probe_read_kernel_str(s->raw + PM_PATH_REGION_OFF + off, PM_NAME_MAX,
+				      BPF_CORE_READ(dentry, d_name.name));
 	if (n <= 0 || off + n > PM_PATH_MAX) /* unreadable, or did not fit: cut */
 		return 1;
+	if (k < PM_PATH_DEPTH)
+		s->comp_off[k] = off;
+	w->ncomps = k + 1;
 	w->off = off + n;
 	if (dentry == parent)
 		goto done;
@@ -101,11 +108,12 @@ done:
 
 /*
  * Write the components of `file`'s path, leaf first, each NUL-terminated,
- * into the scratch path region. Returns the bytes used; sets
- * PM_EXEC_PATH_* bits in *flags.
+ * into the scratch path region, and where each starts into comp_off.
+ * Returns the bytes used; sets PM_EXEC_PATH_* bits in *flags and the
+ * number of components in *ncomps.
  */
 static __always_inline __u32 pm_path_walk(struct file *file, struct task_struct *task,
-					  __u32 *flags)
+					  __u32 *flags, __u32 *ncomps)
 {
 	struct pm_walk w = {
 		.dentry = BPF_CORE_READ(file, f_path.dentry),
@@ -121,6 +129,7 @@ static __always_inline __u32 pm_path_walk(struct file *file, struct task_struct 
 	if (!w.done)
 		w.flags |= PM_EXEC_PATH_CUT;
 	*flags |= w.flags;
+	*ncomps = w.ncomps;
 	return w.off;
 }
 

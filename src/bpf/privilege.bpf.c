@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Privilege and access events (Bombini's ProcessEvent sub-types): Setuid,
+ * Setgid, Setcaps, Prctl, CreateUserNs, PtraceAccessCheck.
+ *
+ * Bombini takes these from LSM hooks; this kernel refuses LSM programs, so
+ * they come from per-syscall tracepoints (never the global raw
+ * sys_enter/sys_exit: unmonitored syscalls must not pay). A call is
+ * reported at its sys_exit, when its result is known: credential changes
+ * only when they took effect, with the credentials they produced (read
+ * from current->cred); ptrace-class accesses also when denied, with the
+ * error. Where a filter needs the state before the call (process_filter
+ * on the caller's credentials, create_user_ns's cap_filter), the sys_enter
+ * of that syscall notes it in the thread's pm_pending.
+ *
+ * User space loads only the programs of the enabled hooks.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "procmon/events.h"
+#include "common/maps.bpf.h"
+#include "common/task.bpf.h"
+#include "common/path.bpf.h"
+#include "common/filter.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define CLONE_NEWUSER 0x10000000
+#define PTRACE_ATTACH 16
+#define PTRACE_SEIZE 0x4206
+#define EPERM 1
+#define EACCES 13
+
+/*
+ * The records of tp/syscalls/sys_{enter,exit}_X (struct syscall_trace_enter
+ * and syscall_trace_exit in kernel/trace/trace_syscalls.c): the syscall
+ * number is an int, not the long of vmlinux.h's trace_event_raw_sys_*.
+ */
+struct pm_sys_enter {
+	__u64 common; /* struct trace_entry */
+	int nr;
+	unsigned long args[6];
+};
+
+struct pm_sys_exit {
+	__u64 common;
+	int nr;
+	long ret;
+};
+
+/* .open of /proc/PID/mem's file_operations: identifies the file whatever
+ * path opened it. Weak: 0 when the kernel does not export the symbol. */
+extern const void mem_open __ksym __weak;
+
+/* What a sys_enter noted for its sys_exit, per thread. */
+struct pm_pending {
+	__s64 nr;    /* syscall number; -1 when consumed */
+	__u64 caps;  /* effective capabilities before the call */
+	__u64 arg0;
+	__u32 pass;  /* process_filter's verdict before the call */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct pm_pending);
+} pm_pending SEC(".maps");
+
+static __always_inline void pm_note_enter(struct pm_sys_enter *ctx, __u32 category)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pm_pending *p = bpf_task_storage_get(&pm_pending, task, 0,
+						    BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!p) { /* no memory for the note: the event will be missing */
+		pm_count_drop(category);
+		return;
+	}
+	p->nr = ctx->nr;
+	p->arg0 = ctx->args[0];
+	p->caps = BPF_CORE_READ(task, cred, cap_effective.val);
+	p->pass = pm_process_filter_pass(task);
+}
+
+/* The note of this syscall's sys_enter, consumed; NULL when there is none. */
+static __always_inline struct pm_pending *pm_take_note(int nr)
+{
+	struct pm_pending *p = bpf_task_storage_get(&pm_pending, bpf_get_current_task_btf(), 0, 0);
+
+	if (!p || p->nr != nr)
+		return NULL;
+	p->nr = -1;
+	return p;
+}
+
+/* A zeroed ProcessEvent record of `type` for the current task, or NULL. */
+static __always_inline struct pm_priv_event *pm_priv_begin(__u32 type, __u32 category,
+							    struct task_struct *task)
+{
+	struct pm_priv_event *ev = pm_reserve(sizeof(*ev), category);
+
+	if (!ev)
+		return NULL;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
+	ev->hdr.type = type;
+	ev->hdr.size = sizeof(*ev);
+	pm_fill_task(&ev->task, task);
+	return ev;
+}
+
+static __always_inline struct pt_regs *pm_syscall_regs(struct task_struct *task)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(task);
+}
+
+/* ---- Setuid, Setgid ---- */
+
+/*
+ * A set*id call that returned `ret`. `fs`: setfsuid/setfsgid, which
+ * return the old id whatever happens: it took effect when the id is now
+ * the one asked for and was not before (the only case Bombini's
+ * task_fix_setuid hook sees).
+ */
+static __always_inline int pm_on_setid(struct pm_sys_exit *ctx, bool gid,
+				       __u32 setid_flag)
+{
+	struct pm_pending *note = pm_take_note(ctx->nr);
+	struct task_struct *task = bpf_get_current_task_btf();
+	const struct cred *cred = task->cred;
+	struct pm_priv_event *ev;
+	__u32 eid, fsid;
+
+	if (!note || !note->pass)
+		return 0;
+	eid = gid ? cred->egid.val : cred->euid.val;
+	fsid = gid ? cred->fsgid.val : cred->fsuid.val;
+	if (setid_flag == PM_SETID_FS) {
+		if (fsid != (__u32)note->arg0 || (__u32)ctx->ret == (__u32)note->arg0)
+			return 0;
+	} else if (ctx->ret != 0) {
+		return 0;
+	}
+	if (!pm_cred_filter_pass(gid ? PM_HOOK_SETGID : PM_HOOK_SETUID,
+				 gid ? PM_IDS_SETGID_EGID : PM_IDS_SETUID_EUID, eid,
+				 cred->cap_effective.val))
+		return 0;
+	ev = pm_priv_begin(gid ? PM_EVENT_SETGID : PM_EVENT_SETUID, PM_DROP_CREDS, task);
+	if (!ev)
+		return 0;
+	ev->flags = setid_flag;
+	ev->fsid = fsid;
+	ev->ret = ctx->ret;
+	pm_submit(ev);
+	return 0;
+}
+
+#define PM_SETID_HOOKS(call, gid, flag)                                         \
+	SEC("tp/syscalls/sys_enter_" #call)                                     \
+	int pm_enter_##call(struct pm_sys_enter *ctx)              \
+	{                                                                       \
+		pm_note_enter(ctx, PM_DROP_CREDS);                              \
+		return 0;                                                       \
+	}                                                                       \
+	SEC("tp/syscalls/sys_exit_" #call)                                      \
+	int pm_exit_##call(struct pm_sys_exit *ctx)                \
+	{                                                                       \
+		return pm_on_setid(ctx, gid, flag);                             \
+	}
+
+PM_SETID_HOOKS(setuid, false, PM_SETID_ID)
+PM_SETID_HOOKS(setreuid, false, PM_SETID_RE)
+PM_SETID_HOOKS(setresuid, false, PM_SETID_RES)
+PM_SETID_HOOKS(setfsuid, false, PM_SETID_FS)
+PM_SETID_HOOKS(setgid, true, PM_SETID_ID)
+PM_SETID_HOOKS(setregid, true, PM_SETID_RE)
+PM_SETID_HOOKS(setresgid, true, PM_SETID_RES)
+PM_SETID_HOOKS(setfsgid, true, PM_SETID_FS)
+
+/* ---- Setcaps ---- */
+
+SEC("tp/syscalls/sys_enter_capset")
+int pm_enter_capset(struct pm_sys_enter *ctx)
+{
+	pm_note_enter(ctx, PM_DROP_CREDS);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_capset")
+int pm_exit_capset(struct pm_sys_exit *ctx)
+{
+	struct pm_pending *note = pm_take_note(ctx->nr);
+	struct task_struct *task = bpf_get_current_task_btf();
+	const struct cred *cred = task->cred;
+	struct pm_priv_event *ev;
+
+	if (!note || !note->pass || ctx->ret != 0)
+		return 0;
+	if (!pm_cred_filter_pass(PM_HOOK_CAPSET, PM_IDS_CAPSET_EUID, cred->euid.val,
+				 cred->cap_effective.val))
+		return 0;
+	ev = pm_priv_begin(PM_EVENT_SETCAPS, PM_DROP_CREDS, task);
+	if (ev)
+		pm_submit(ev);
+	return 0;
+}
+
+/* ---- Prctl ---- */
+
+SEC("tp/syscalls/sys_exit_prctl")
+int pm_exit_prctl(struct pm_sys_exit *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+	struct pm_priv_event *ev;
+
+	if (ctx->ret < 0 || !pm_process_filter_pass(task))
+		return 0;
+	ev = pm_priv_begin(PM_EVENT_PRCTL, PM_DROP_PRCTL, task);
+	if (!ev)
+		return 0;
+	regs = pm_syscall_regs(task);
+	ev->arg[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	ev->arg[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	ev->arg[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	ev->ret = ctx->ret;
+	/* PR_SET_NAME: the name as the kernel stored it (cut to 15 bytes) */
+	BPF_CORE_READ_STR_INTO(&ev->name, task, comm);
+	pm_submit(ev);
+	return 0;
+}
+
+/* ---- CreateUserNs ---- */
+
+/* `caps`: the caller's effective set before the new namespace. */
+static __always_inline void pm_user_ns_event(struct task_struct *task, __u64 caps)
+{
+	struct pm_priv_event *ev;
+
+	if (!pm_cred_filter_pass(PM_HOOK_USER_NS, PM_IDS_USER_NS_EUID,
+				 BPF_CORE_READ(task, cred, euid.val), caps))
+		return;
+	ev = pm_priv_begin(PM_EVENT_CREATE_USER_NS, PM_DROP_USER_NS, task);
+	if (ev)
+		pm_submit(ev);
+}
+
+/* unshare(CLONE_NEWUSER) gives the caller new credentials: note the old. */
+SEC("tp/syscalls/sys_enter_unshare")
+int pm_enter_unshare(struct pm_sys_enter *ctx)
+{
+	if (ctx->args[0] & CLONE_NEWUSER)
+		pm_note_enter(ctx, PM_DROP_USER_NS);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_unshare")
+int pm_exit_unshare(struct pm_sys_exit *ctx)
+{
+	struct pm_pending *note = pm_take_note(ctx->nr);
+
+	if (note && note->pass && ctx->ret == 0)
+		pm_user_ns_event(bpf_get_current_task_btf(), note->caps);
+	return 0;
+}
+
+/* clone: the child gets the namespace, the caller keeps its credentials.
+ * Only the caller's return (the child's pid) counts, not the child's 0. */
+static __always_inline void pm_on_clone_exit(long ret, __u64 flags)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (ret > 0 && (flags & CLONE_NEWUSER) && pm_process_filter_pass(task))
+		pm_user_ns_event(task, task->cred->cap_effective.val);
+}
+
+SEC("tp/syscalls/sys_exit_clone")
+int pm_exit_clone(struct pm_sys_exit *ctx)
+{
+	if (ctx->ret > 0)
+		pm_on_clone_exit(ctx->ret, PT_REGS_PARM1_CORE_SYSCALL(
+						   pm_syscall_regs(bpf_get_current_task_btf())));
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_clone3")
+int pm_exit_clone3(struct pm_sys_exit *ctx)
+{
+	struct clone_args *uargs;
+	__u64 flags = 0;
+
+	if (ctx->ret <= 0)
+		return 0;
+	uargs = (void *)PT_REGS_PARM1_CORE_SYSCALL(pm_syscall_regs(bpf_get_current_task_btf()));
+	if (!bpf_probe_read_user(&flags, sizeof(flags), &uargs->flags))
+		pm_on_clone_exit(ctx->ret, flags);
+	return 0;
+}
+
+/* ---- PtraceAccessCheck ---- */
+
+/* The task a struct pid names (its PIDTYPE_PID user), or NULL. */
+static __always_inline struct task_struct *pm_pid_task(struct pid *pid)
+{
+	struct hlist_node *first = BPF_CORE_READ(pid, tasks[PIDTYPE_PID].first);
+
+	return first ? container_of(first, struct task_struct, pid_links[PIDTYPE_PID]) : NULL;
+}
+
+/* The open file at `fd` of the current task, or NULL. */
+static __always_inline struct file *pm_fd_file(struct task_struct *task, long fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+
+	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* task's process id as its own pid namespace sees it, and that level. */
+static __always_inline __u32 pm_task_vpid(struct task_struct *task, __u32 *level)
+{
+	struct pid *pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	__u32 l = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+
+	*level = l;
+	bpf_probe_read_kernel(&up, sizeof(up),
+			      (void *)pid + bpf_core_field_offset(struct pid, numbers) +
+				      (l & 31) * bpf_core_type_size(struct upid));
+	return up.nr;
+}
+
+/* Is this result an access worth a record: granted, or refused as such? */
+static __always_inline bool pm_access_result(long ret)
+{
+	return ret >= 0 || ret == -EPERM || ret == -EACCES;
+}
+
+/*
+ * One access by the current task. `target` when the kernel side knows the
+ * task; otherwise `vpid`, a pid in the caller's namespace. A process
+ * accessing itself is not an event.
+ */
+static __always_inline void pm_access_event(__u32 access, __u32 mode, long ret,
+					    struct task_struct *target, __u32 vpid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pm_priv_event *ev;
+	__u32 level = 0;
+
+	if (target && BPF_CORE_READ(target, tgid) == task->tgid)
+		return;
+	if (!target && vpid == pm_task_vpid(task, &level))
+		return;
+	if (!pm_process_filter_pass(task))
+		return;
+	ev = pm_priv_begin(PM_EVENT_PTRACE_ACCESS, PM_DROP_PTRACE, task);
+	if (!ev)
+		return;
+	ev->access = access;
+	ev->flags = mode;
+	ev->ret = ret;
+	if (target) {
+		pm_fill_task(&ev->target, target);
+	} else {
+		ev->target_vpid = vpid;
+		ev->pidns_level = level;
+	}
+	pm_submit(ev);
+}
+
+SEC("tp/syscalls/sys_exit_ptrace")
+int pm_exit_ptrace(struct pm_sys_exit *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = pm_syscall_regs(task);
+	long request = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	struct task_struct *target = NULL;
+
+	if ((request != PTRACE_ATTACH && request != PTRACE_SEIZE) || !pm_access_result(ctx->ret))
+		return 0;
+	/* ptrace_link() has just put the tracee first on the tracer's list */
+	if (ctx->ret == 0)
+		target = container_of(task->ptraced.next, struct task_struct, ptrace_entry);
+	pm_access_event(request == PTRACE_ATTACH ? PM_ACCESS_PTRACE_ATTACH : PM_ACCESS_PTRACE_SEIZE,
+			PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ctx->ret, target,
+			PT_REGS_PARM2_CORE_SYSCALL(regs));
+	return 0;
+}
+
+static __always_inline int pm_on_vm_access(struct pm_sys_exit *ctx, __u32 access)
+{
+	if (pm_access_result(ctx->ret))
+		pm_access_event(access, PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ctx->ret,
+				NULL,
+				PT_REGS_PARM1_CORE_SYSCALL(pm_syscall_regs(bpf_get_current_task_btf())));
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_process_vm_readv")
+int pm_exit_process_vm_readv(struct pm_sys_exit *ctx)
+{
+	return pm_on_vm_access(ctx, PM_ACCESS_VM_READV);
+}
+
+SEC("tp/syscalls/sys_exit_process_vm_writev")
+int pm_exit_process_vm_writev(struct pm_sys_exit *ctx)
+{
+	return pm_on_vm_access(ctx, PM_ACCESS_VM_WRITEV);
+}
+
+SEC("tp/syscalls/sys_exit_pidfd_getfd")
+int pm_exit_pidfd_getfd(struct pm_sys_exit *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *pidfd;
+	struct pid *pid;
+
+	if (!pm_access_result(ctx->ret))
+		return 0;
+	pidfd = pm_fd_file(task, PT_REGS_PARM1_CORE_SYSCALL(pm_syscall_regs(task)));
+	/* pidfs keeps the struct pid in the inode; older kernels in the file */
+	pid = BPF_CORE_READ(pidfd, f_inode, i_private);
+	if (!pid)
+		pid = BPF_CORE_READ(pidfd, private_data);
+	if (pid)
+		pm_access_event(PM_ACCESS_PIDFD_GETFD,
+				PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ctx->ret,
+				pm_pid_task(pid), 0);
+	return 0;
+}
+
+/*
+ * An open that returned a /proc/PID/mem file (or .../task/TID/mem, by
+ * any path): proc_mem_open() checked PTRACE_MODE_ATTACH with the
+ * filesystem credentials. The target is the pid of the proc inode.
+ */
+static __always_inline int pm_on_open(struct pm_sys_exit *ctx)
+{
+	struct task_struct *task;
+	struct file *file;
+	struct proc_inode *pi;
+
+	if (ctx->ret < 0 || !&mem_open)
+		return 0;
+	task = bpf_get_current_task_btf();
+	file = pm_fd_file(task, ctx->ret);
+	if ((void *)BPF_CORE_READ(file, f_op, open) != &mem_open)
+		return 0;
+	pi = container_of(BPF_CORE_READ(file, f_inode), struct proc_inode, vfs_inode);
+	pm_access_event(PM_ACCESS_PROC_MEM, PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_FSCREDS,
+			ctx->ret, pm_pid_task(BPF_CORE_READ(pi, pid)), 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_open")
+int pm_exit_open(struct pm_sys_exit *ctx)
+{
+	return pm_on_open(ctx);
+}
+
+SEC("tp/syscalls/sys_exit_openat")
+int pm_exit_openat(struct pm_sys_exit *ctx)
+{
+	return pm_on_open(ctx);
+}
+
+SEC("tp/syscalls/sys_exit_openat2")
+int pm_exit_openat2(struct pm_sys_exit *ctx)
+{
+	return pm_on_open(ctx);
+}
