@@ -3,6 +3,7 @@
 #define _GNU_SOURCE /* strerrorname_np */
 #include "render.h"
 
+#include <errno.h>
 #include <linux/types.h>
 #include <string.h>
 
@@ -146,8 +147,8 @@ static void render_process_event(struct json_buf *b, const struct pm_event *ev,
 			json_kv_str(b, "access", access_names[d->access]);
 		if (!ev->target && d->target_vpid)
 			json_kv_u64(b, "child_pid", d->target_vpid);
-		if (d->ret < 0) /* denied: the error the caller got */
-			json_kv_str(b, "error", strerrorname_np(-d->ret) ?: "?");
+		if (d->ret == -EPERM || d->ret == -EACCES) /* denied: the error the caller got */
+			json_kv_str(b, "error", strerrorname_np(-d->ret));
 		break;
 	}
 	json_obj_end(b);

@@ -33,6 +33,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define PTRACE_SEIZE 0x4206
 #define EPERM 1
 #define EACCES 13
+#define EFAULT 14
 
 /*
  * The records of tp/syscalls/sys_{enter,exit}_X (struct syscall_trace_enter
@@ -339,10 +340,14 @@ static __always_inline __u32 pm_task_vpid(struct task_struct *task, __u32 *level
 	return up.nr;
 }
 
-/* Is this result an access worth a record: granted, or refused as such? */
+/*
+ * Is this result an access worth a record? Granted (a fault copying
+ * memory comes after the access check passed), or refused as such; not
+ * a call that never got to the check (no such process, bad arguments).
+ */
 static __always_inline bool pm_access_result(long ret)
 {
-	return ret >= 0 || ret == -EPERM || ret == -EACCES;
+	return ret >= 0 || ret == -EPERM || ret == -EACCES || ret == -EFAULT;
 }
 
 /*

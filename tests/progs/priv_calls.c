@@ -1,0 +1,211 @@
+/*
+ * priv_calls: make the privilege and access syscalls procmon reports as
+ * ProcessEvent, one scenario per invocation, with raw syscalls (so the
+ * call happens in this thread exactly as written, no libc emulation).
+ *
+ *   priv_calls STEP [STEP...]
+ *
+ * Steps run in order; each prints "STEP RESULT" (the return value, or
+ * -errno) so a test can check that the call did what it expects:
+ *   setuid:U  setreuid:R,E  setresuid:R,E,S  setfsuid:F
+ *   setgid:G  setregid:R,E  setresgid:R,E,S  setfsgid:F
+ *   capset:EFF,PRM,INH          (hex masks, low 64 bits)
+ *   prctl:OPTION,ARG2[,ARG3]    (decimal)
+ *   prctl-name:NAME             PR_SET_NAME
+ *   unshare-user  clone-user  clone3-user
+ *   ptrace-attach:PID  ptrace-seize:PID   (then detach)
+ *   vm-read:PID  vm-write:PID   (one byte of the target's first writable
+ *                                mapping; write writes it back unchanged)
+ *   mem:PATH                    open PATH (a /proc/.../mem form) read-only
+ *   mem-at:DIR,NAME             openat(open(DIR), NAME)
+ *   pidfd-getfd:PID             pidfd_getfd(pidfd_open(PID), 0)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static long ret_of(long r)
+{
+	return r < 0 ? -errno : r;
+}
+
+/* Address of the first writable mapping in /proc/PID/maps; when that
+ * cannot be read (another user's process), any address: the kernel
+ * checks the access before it looks at the address. */
+static uintptr_t writable_mapping(long pid)
+{
+	char path[64], line[512], perms[8];
+	unsigned long start = 0x10000;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return start;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%*x %7s", &start, perms) == 2 && perms[1] == 'w')
+			break;
+	fclose(f);
+	return start;
+}
+
+static long vm_access(long pid, int write)
+{
+	char byte = 0;
+	struct iovec local = { &byte, 1 };
+	struct iovec remote = { (void *)writable_mapping(pid), 1 };
+	long r = ret_of(syscall(SYS_process_vm_readv, pid, &local, 1, &remote, 1, 0));
+
+	/* writing back what is there changes nothing in the target */
+	if (write && r == 1)
+		r = ret_of(syscall(SYS_process_vm_writev, pid, &local, 1, &remote, 1, 0));
+	else if (write) /* still make the write call, to be reported as denied */
+		r = ret_of(syscall(SYS_process_vm_writev, pid, &local, 1, &remote, 1, 0));
+	return r;
+}
+
+static long ptrace_and_detach(long request, long pid)
+{
+	long r = ret_of(syscall(SYS_ptrace, request, pid, 0, 0));
+	int status;
+
+	if (r == 0) {
+		if (request == PTRACE_ATTACH)
+			waitpid(pid, &status, __WALL);
+		syscall(SYS_ptrace, PTRACE_DETACH, pid, 0, 0);
+	}
+	return r;
+}
+
+static long clone_user(int use_clone3)
+{
+	long child;
+	int status;
+
+	if (use_clone3) {
+		struct clone_args args = { .flags = CLONE_NEWUSER, .exit_signal = SIGCHLD };
+
+		child = syscall(SYS_clone3, &args, sizeof(args));
+	} else {
+		child = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+	}
+	if (child == 0)
+		_exit(0);
+	if (child < 0)
+		return -errno;
+	waitpid(child, &status, 0);
+	return child;
+}
+
+static long capset_masks(const char *spec)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+	unsigned long long eff, prm, inh;
+
+	if (sscanf(spec, "%llx,%llx,%llx", &eff, &prm, &inh) != 3)
+		return -EINVAL;
+	data[0].effective = eff;
+	data[1].effective = eff >> 32;
+	data[0].permitted = prm;
+	data[1].permitted = prm >> 32;
+	data[0].inheritable = inh;
+	data[1].inheritable = inh >> 32;
+	return ret_of(syscall(SYS_capset, &hdr, data));
+}
+
+static long step(const char *name, const char *arg)
+{
+	long a = 0, b = 0, c = 0;
+
+	if (arg)
+		sscanf(arg, "%ld,%ld,%ld", &a, &b, &c);
+	if (!strcmp(name, "setuid"))
+		return ret_of(syscall(SYS_setuid, a));
+	if (!strcmp(name, "setreuid"))
+		return ret_of(syscall(SYS_setreuid, a, b));
+	if (!strcmp(name, "setresuid"))
+		return ret_of(syscall(SYS_setresuid, a, b, c));
+	if (!strcmp(name, "setfsuid"))
+		return syscall(SYS_setfsuid, a); /* the previous fsuid, never an error */
+	if (!strcmp(name, "setgid"))
+		return ret_of(syscall(SYS_setgid, a));
+	if (!strcmp(name, "setregid"))
+		return ret_of(syscall(SYS_setregid, a, b));
+	if (!strcmp(name, "setresgid"))
+		return ret_of(syscall(SYS_setresgid, a, b, c));
+	if (!strcmp(name, "setfsgid"))
+		return syscall(SYS_setfsgid, a);
+	if (!strcmp(name, "capset"))
+		return capset_masks(arg);
+	if (!strcmp(name, "prctl"))
+		return ret_of(syscall(SYS_prctl, a, b, c, 0, 0));
+	if (!strcmp(name, "prctl-name"))
+		return ret_of(syscall(SYS_prctl, PR_SET_NAME, arg, 0, 0, 0));
+	if (!strcmp(name, "unshare-user"))
+		return ret_of(syscall(SYS_unshare, CLONE_NEWUSER));
+	if (!strcmp(name, "clone-user"))
+		return clone_user(0);
+	if (!strcmp(name, "clone3-user"))
+		return clone_user(1);
+	if (!strcmp(name, "ptrace-attach"))
+		return ptrace_and_detach(PTRACE_ATTACH, a);
+	if (!strcmp(name, "ptrace-seize"))
+		return ptrace_and_detach(PTRACE_SEIZE, a);
+	if (!strcmp(name, "vm-read"))
+		return vm_access(a, 0);
+	if (!strcmp(name, "vm-write"))
+		return vm_access(a, 1);
+	if (!strcmp(name, "mem"))
+		return ret_of(open(arg, O_RDONLY | O_CLOEXEC));
+	if (!strcmp(name, "mem-at")) {
+		char dir[256];
+		const char *comma = strchr(arg, ',');
+		int dfd;
+
+		if (!comma || (size_t)(comma - arg) >= sizeof(dir))
+			return -EINVAL;
+		snprintf(dir, sizeof(dir), "%.*s", (int)(comma - arg), arg);
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -errno;
+		return ret_of(openat(dfd, comma + 1, O_RDONLY | O_CLOEXEC));
+	}
+	if (!strcmp(name, "pidfd-getfd")) {
+		int pidfd = syscall(SYS_pidfd_open, a, 0);
+
+		if (pidfd < 0)
+			return -errno;
+		return ret_of(syscall(SYS_pidfd_getfd, pidfd, 0, 0));
+	}
+	fprintf(stderr, "unknown step %s\n", name);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		char *name = strdup(argv[i]), *arg = strchr(name, ':');
+
+		if (arg)
+			*arg++ = '\0';
+		printf("%s %ld\n", argv[i], step(name, arg));
+		fflush(stdout);
+		free(name);
+	}
+	return 0;
+}
