@@ -718,11 +718,16 @@ static int parse_binary_list(struct ctx *c, const yaml_node_t *n, void *p, bool 
 		return fail(c, n, "at most %d entries, got %zu", BINARY_LIST_MAX, l->n);
 	for (size_t i = 0; i < l->n; i++) {
 		const char *v = l->v[i];
+		const char *what = paths ? (v[0] != '/' ? "is not an absolute path" : NULL)
+					 : (!v[0] || strchr(v, '/') ? "is not a file name" : NULL);
+		size_t old;
 
-		if (paths && v[0] != '/')
-			return fail(c, n, "'%s' is not an absolute path", v);
-		if (!paths && (!v[0] || strchr(v, '/')))
-			return fail(c, n, "'%s' is not a file name", v);
+		if (!what)
+			continue;
+		old = path_push(c, NULL, i);
+		ret = fail(c, node(c, n->data.sequence.items.start[i]), "'%s' %s", v, what);
+		path_pop(c, old);
+		return ret;
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "procmon/events.h"
 
 #define ERRLEN 512
 #define NAME "test.yaml"
@@ -429,6 +430,32 @@ static void test_unknown_capability(void **state)
 		    "        - CAP_SYS_ADMIN\n"
 		    "        - \"\"\n",
 		    "test.yaml:6: key 'create_user_ns.cred_filter.cap_filter.effective[1]': unknown capability");
+}
+
+static void test_binary_lists(void **state)
+{
+	char yaml[8192];
+	size_t n;
+
+	(void)state;
+	parse_fails("process_filter:\n"
+		    "  binary:\n"
+		    "    path: [/usr/bin/id, usr/bin/id]\n",
+		    "test.yaml:3: key 'process_filter.binary.path[1]': 'usr/bin/id' is not an absolute path");
+	parse_fails("process_filter:\n"
+		    "  binary:\n"
+		    "    prefix:\n"
+		    "      - bin/\n",
+		    "test.yaml:4: key 'process_filter.binary.prefix[0]': 'bin/' is not an absolute path");
+	parse_fails("process_filter:\n"
+		    "  binary:\n"
+		    "    name: [ok, bin/id]\n",
+		    "key 'process_filter.binary.name[1]': 'bin/id' is not a file name");
+	/* what the kernel compares is bounded: so are the lists */
+	n = snprintf(yaml, sizeof(yaml), "process_filter:\n  binary:\n    name:\n");
+	for (int i = 0; i < PM_FILTER_PATTERNS_MAX / 3 + 1; i++)
+		n += snprintf(yaml + n, sizeof(yaml) - n, "      - n%d\n", i);
+	parse_fails(yaml, "key 'process_filter.binary.name': at most 64 entries, got 65");
 }
 
 static void test_cred_filters(void **state)
@@ -865,6 +892,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_nested_key),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_unknown_capability),
+		cmocka_unit_test(test_binary_lists),
 		cmocka_unit_test(test_cred_filters),
 		cmocka_unit_test(test_lists_defaults),
 		cmocka_unit_test(test_bad_format),

@@ -7,6 +7,7 @@
 
 #include <linux/capability.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -245,6 +246,80 @@ static void test_secureexec(void **state)
 			 "\"SETUID\"");
 }
 
+/* What one writer call appends, as a C string (static buffer). */
+#define RENDERED(call)                                       \
+	({                                                   \
+		static char out_[512];                       \
+		struct json_buf b_;                          \
+		json_init(&b_);                              \
+		call;                                        \
+		snprintf(out_, sizeof(out_), "%.*s", (int)b_.len, b_.data); \
+		json_free(&b_);                              \
+		out_;                                        \
+	})
+
+static void test_setid_flags(void **state)
+{
+	(void)state;
+	assert_string_equal(RENDERED(pm_json_setid_flags(&b_, 1)), "\"LSM_SETID_ID\"");
+	assert_string_equal(RENDERED(pm_json_setid_flags(&b_, 2)), "\"LSM_SETID_RE\"");
+	assert_string_equal(RENDERED(pm_json_setid_flags(&b_, 4)), "\"LSM_SETID_RES\"");
+	assert_string_equal(RENDERED(pm_json_setid_flags(&b_, 8)), "\"LSM_SETID_FS\"");
+}
+
+static void test_ptrace_modes(void **state)
+{
+	(void)state;
+	/* the seed's spelling, ascending bits */
+	assert_string_equal(RENDERED(pm_json_ptrace_mode(&b_, 0x02 | 0x10)),
+			    "\"PTRACE_MODE_ATTACH | PTRACE_MODE_REALCREDS\"");
+	assert_string_equal(RENDERED(pm_json_ptrace_mode(&b_, 0x02 | 0x08)),
+			    "\"PTRACE_MODE_ATTACH | PTRACE_MODE_FSCREDS\"");
+	assert_string_equal(RENDERED(pm_json_ptrace_mode(&b_, 0x01 | 0x04)),
+			    "\"PTRACE_MODE_READ | PTRACE_MODE_NOAUDIT\"");
+}
+
+static void test_prctl_cmds(void **state)
+{
+	static const char name[16] = "abc\"\n\xff";
+	static const char full[16] = "0123456789abcdef"; /* no NUL: cut at 16 */
+
+	(void)state;
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, PR_SET_DUMPABLE, 1, 0, name, 16)),
+			    "{\"PrSetDumpable\":1}");
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, PR_SET_KEEPCAPS, 1, 0, name, 16)),
+			    "{\"PrSetKeepCaps\":1}");
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, PR_SET_SECUREBITS, 0x2f, 0, name, 16)),
+			    "{\"PrSetSecurebits\":47}");
+	/* the name is any bytes: escaped, invalid UTF-8 replaced */
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, PR_SET_NAME, 0, 0, name, 16)),
+			    "{\"PrSetName\":{\"name\":\"abc\\\"\\n\xef\xbf\xbd\"}}");
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, PR_SET_NAME, 0, 0, full, 16)),
+			    "{\"PrSetName\":{\"name\":\"0123456789abcdef\"}}");
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, PR_SET_NO_NEW_PRIVS, 1, 0, name, 16)),
+			    "{\"PrSetNoNewPrivs\":1}");
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, PR_SET_SECCOMP, 2, 0, name, 16)),
+			    "{\"PrSetSeccomp\":2}");
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, PR_SET_CHILD_SUBREAPER, 1, 0, name, 16)),
+			    "{\"PrSetChildSubreaper\":1}");
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, PR_CAPBSET_DROP, CAP_NET_RAW, 0, name, 16)),
+			    "{\"PrCapbsetDrop\":\"CAP_NET_RAW\"}");
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, PR_CAPBSET_DROP, 99, 0, name, 16)),
+			    "{\"PrCapbsetDrop\":99}");
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE,
+						       CAP_SYS_ADMIN, name, 16)),
+			    "{\"PrCapAmbient\":{\"op\":\"PR_CAP_AMBIENT_RAISE\",\"cap\":\"CAP_SYS_ADMIN\"}}");
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL,
+						       0, name, 16)),
+			    "{\"PrCapAmbient\":{\"op\":\"PR_CAP_AMBIENT_CLEAR_ALL\"}}");
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, PR_CAP_AMBIENT, 9, 1, name, 16)),
+			    "{\"PrCapAmbient\":{\"op\":9,\"cap\":\"CAP_DAC_OVERRIDE\"}}");
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, PR_GET_DUMPABLE, 0, 0, name, 16)),
+			    "{\"Opcode\":3}");
+	assert_string_equal(RENDERED(pm_json_prctl_cmd(&b_, 0xffffffffull, 0, 0, name, 16)),
+			    "{\"Opcode\":4294967295}");
+}
+
 static void test_in_object(void **state)
 {
 	struct json_buf b;
@@ -276,6 +351,9 @@ int main(void)
 		cmocka_unit_test(test_caps_every_bit),
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_secureexec),
+		cmocka_unit_test(test_setid_flags),
+		cmocka_unit_test(test_ptrace_modes),
+		cmocka_unit_test(test_prctl_cmds),
 		cmocka_unit_test(test_in_object),
 	};
 
