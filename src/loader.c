@@ -187,6 +187,13 @@ static int fill_filter_maps(struct pm_loader *l, const struct pm_config *cfg)
 static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 			  const struct pm_filter_conf *filter)
 {
+	/*
+	 * Only a filter on the state before a call needs the sys_enter
+	 * programs; without them the kernel does not even call its sys_enter
+	 * probe for the syscalls procmon does not watch.
+	 */
+	bool note_at_enter = (filter->process & (PM_PF_UID | PM_PF_EUID)) ||
+			     (filter->cred[PM_HOOK_USER_NS].flags & PM_CF_CAPS);
 	struct bpf_program *prog;
 	struct bpf_map *map;
 	bool any = false;
@@ -196,14 +203,15 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 	if (!l->privilege)
 		return -errno;
 	bpf_object__for_each_program(prog, l->privilege->obj) {
-		const struct pm_hook *hook = program_hook(cfg, bpf_program__name(prog));
+		const char *name = bpf_program__name(prog);
+		const struct pm_hook *hook = program_hook(cfg, name);
+		bool enter = !strncmp(name, "pm_enter_", strlen("pm_enter_"));
 
 		if (!hook) {
-			pm_log_error("BPF program %s belongs to no configuration block",
-				     bpf_program__name(prog));
+			pm_log_error("BPF program %s belongs to no configuration block", name);
 			return -EINVAL;
 		}
-		bpf_program__set_autoload(prog, hook->enabled);
+		bpf_program__set_autoload(prog, hook->enabled && (note_at_enter || !enter));
 		any |= hook->enabled;
 	}
 	if (!any) {
@@ -225,6 +233,7 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 	}
 	l->privilege->rodata->pm_wakeup_bytes = l->process->rodata->pm_wakeup_bytes;
 	l->privilege->rodata->pm_filter = *filter;
+	l->privilege->rodata->pm_note_at_enter = note_at_enter;
 	return privilege_bpf__load(l->privilege);
 }
 

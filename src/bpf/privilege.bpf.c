@@ -10,8 +10,10 @@
  * only when they took effect, with the credentials they produced (read
  * from current->cred); ptrace-class accesses also when denied, with the
  * error. Where a filter needs the state before the call (process_filter
- * on the caller's credentials, create_user_ns's cap_filter), the sys_enter
- * of that syscall notes it in the thread's pm_pending.
+ * on the caller's uid/euid, create_user_ns's cap_filter), the sys_enter
+ * of that syscall notes it in the thread's pm_pending; without such a
+ * filter no sys_enter program is loaded at all (pm_note_at_enter), which
+ * spares every other syscall the kernel's sys_enter probe.
  *
  * User space loads only the programs of the enabled hooks.
  */
@@ -72,6 +74,10 @@ struct {
 	__type(value, struct pm_pending);
 } pm_pending SEC(".maps");
 
+/* Set by user space: the sys_enter programs are loaded and note the state
+ * before each call. Otherwise the sys_exit programs read it themselves. */
+const volatile bool pm_note_at_enter = false;
+
 static __always_inline void pm_note_enter(struct pm_sys_enter *ctx, __u32 category)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -88,15 +94,27 @@ static __always_inline void pm_note_enter(struct pm_sys_enter *ctx, __u32 catego
 	p->pass = pm_process_filter_pass(task);
 }
 
-/* The note of this syscall's sys_enter, consumed; NULL when there is none. */
-static __always_inline struct pm_pending *pm_take_note(int nr)
+/*
+ * The state before this syscall, into *before: from the note its sys_enter
+ * made (consumed), or, when no filter needs it, from what the call left
+ * (the first argument from the saved registers). False: nothing to report.
+ */
+static __always_inline bool pm_before_call(struct pm_sys_exit *ctx, struct pm_pending *before)
 {
-	struct pm_pending *p = bpf_task_storage_get(&pm_pending, bpf_get_current_task_btf(), 0, 0);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pm_pending *p;
 
-	if (!p || p->nr != nr)
-		return NULL;
+	if (!pm_note_at_enter) {
+		before->arg0 = PT_REGS_PARM1_CORE_SYSCALL((struct pt_regs *)bpf_task_pt_regs(task));
+		before->caps = task->cred->cap_effective.val;
+		return pm_process_filter_pass(task);
+	}
+	p = bpf_task_storage_get(&pm_pending, task, 0, 0);
+	if (!p || p->nr != ctx->nr || !p->pass)
+		return false;
 	p->nr = -1;
-	return p;
+	*before = *p;
+	return true;
 }
 
 /* A zeroed ProcessEvent record of `type` for the current task, or NULL. */
@@ -131,13 +149,13 @@ static __always_inline struct pt_regs *pm_syscall_regs(struct task_struct *task)
 static __always_inline int pm_on_setid(struct pm_sys_exit *ctx, bool gid,
 				       __u32 setid_flag)
 {
-	struct pm_pending *note = pm_take_note(ctx->nr);
 	struct task_struct *task = bpf_get_current_task_btf();
 	const struct cred *cred = task->cred;
+	struct pm_pending before, *note = &before;
 	struct pm_priv_event *ev;
 	__u32 eid, fsid;
 
-	if (!note || !note->pass)
+	if (!pm_before_call(ctx, &before))
 		return 0;
 	eid = gid ? cred->egid.val : cred->euid.val;
 	fsid = gid ? cred->fsgid.val : cred->fsuid.val;
@@ -195,12 +213,12 @@ int pm_enter_capset(struct pm_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_capset")
 int pm_exit_capset(struct pm_sys_exit *ctx)
 {
-	struct pm_pending *note = pm_take_note(ctx->nr);
 	struct task_struct *task = bpf_get_current_task_btf();
 	const struct cred *cred = task->cred;
+	struct pm_pending before;
 	struct pm_priv_event *ev;
 
-	if (!note || !note->pass || ctx->ret != 0)
+	if (ctx->ret != 0 || !pm_before_call(ctx, &before))
 		return 0;
 	if (!pm_cred_filter_pass(PM_HOOK_CAPSET, PM_IDS_CAPSET_EUID, cred->euid.val,
 				 cred->cap_effective.val))
@@ -263,10 +281,14 @@ int pm_enter_unshare(struct pm_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_unshare")
 int pm_exit_unshare(struct pm_sys_exit *ctx)
 {
-	struct pm_pending *note = pm_take_note(ctx->nr);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pm_pending before;
 
-	if (note && note->pass && ctx->ret == 0)
-		pm_user_ns_event(bpf_get_current_task_btf(), note->caps);
+	if (ctx->ret != 0 || !pm_before_call(ctx, &before))
+		return 0;
+	/* a call with CLONE_NEWUSER; without a note, only the flags say so */
+	if (pm_note_at_enter || (before.arg0 & CLONE_NEWUSER))
+		pm_user_ns_event(task, before.caps);
 	return 0;
 }
 
