@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Unmonitored-syscall benchmark: a getppid loop with procmon off, with
-# procmon watching only exec/clone/exit (no syscall tracepoint), and with
+# procmon watching only exec/clone/exit (no syscall tracepoint), with one
+# syscall tracepoint (prctl: the floor any syscall hook imposes), and with
 # the default configuration (every privilege hook on), interleaved.
 # See docs/benchmarks.md.
 #
@@ -29,8 +30,10 @@ die() { echo "getppid.sh: $*" >&2; exit 1; }
 
 mkdir -p "$DIR"
 gcc -O2 -o "$LOOP" bench/getppid_loop.c
-# "lifecycle": the hooks every configuration has; no ProcessEvent hook
+# "lifecycle": the hooks every configuration has; no ProcessEvent hook.
+# "one_hook": the same plus one syscall tracepoint (sys_exit_prctl).
 printf 'ima_hash: true\n' >"$DIR/lifecycle.yaml"
+printf 'ima_hash: true\nprctl: { enabled: true }\n' >"$DIR/one_hook.yaml"
 
 PM_PID=
 cleanup() {
@@ -64,38 +67,43 @@ stop_procmon() {
 	rm -f "$DIR/getppid-procmon.json"
 }
 
-# Time one loop in mode $1 (off, lifecycle, default); prints seconds.
+# Time one loop in mode $1 (off, lifecycle, one_hook, default); prints seconds.
 run_mode() {
 	case $1 in
 	off) "$LOOP" "$N" ;;
-	lifecycle) start_procmon --config "$DIR/lifecycle.yaml"; "$LOOP" "$N"; stop_procmon ;;
 	default) start_procmon; "$LOOP" "$N"; stop_procmon ;;
+	*) start_procmon --config "$DIR/$1.yaml"; "$LOOP" "$N"; stop_procmon ;;
 	esac
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-MODES=(off lifecycle default)
+MODES=(off lifecycle one_hook default)
 declare -A T=()
+declare -a RL=() RO=() RD=()
 echo "getppid loop: N=$N syscalls per run, ROUNDS=$ROUNDS, kernel $(uname -r), $(nproc) CPUs"
-printf '%-6s %9s %9s %9s %8s %8s\n' round off_s lifecyc_s default_s r_lifecyc r_default
+printf '%-6s %9s %9s %9s %9s %8s %8s %8s\n' round off_s lifecyc_s onehook_s default_s \
+	r_lifecyc r_onehook r_default
 "$LOOP" $((N / 10)) >/dev/null # warm-up
 for ((r = 1; r <= ROUNDS; r++)); do
 	for ((k = 0; k < ${#MODES[@]}; k++)); do
 		m=${MODES[$(((k + r) % ${#MODES[@]}))]}
 		T[$m]=$(run_mode "$m")
 	done
-	rl=$(awk -v a="${T[lifecycle]}" -v b="${T[off]}" 'BEGIN { printf "%.4f", a / b }')
-	rd=$(awk -v a="${T[default]}" -v b="${T[off]}" 'BEGIN { printf "%.4f", a / b }')
-	RL+=("$rl") RD+=("$rd")
-	printf '%-6s %9.4f %9.4f %9.4f %8.4f %8.4f\n' "$r" "${T[off]}" "${T[lifecycle]}" "${T[default]}" "$rl" "$rd"
+	ratio() { awk -v a="${T[$1]}" -v b="${T[off]}" 'BEGIN { printf "%.4f", a / b }'; }
+	rl=$(ratio lifecycle) ro=$(ratio one_hook) rd=$(ratio default)
+	RL+=("$rl") RO+=("$ro") RD+=("$rd")
+	printf '%-6s %9.4f %9.4f %9.4f %9.4f %8.4f %8.4f %8.4f\n' "$r" "${T[off]}" "${T[lifecycle]}" \
+		"${T[one_hook]}" "${T[default]}" "$rl" "$ro" "$rd"
 done
 ML=$(printf '%s\n' "${RL[@]}" | median)
+MO=$(printf '%s\n' "${RO[@]}" | median)
 MD=$(printf '%s\n' "${RD[@]}" | median)
 range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f-%.3f", lo, hi }'; }
 echo
 echo "summary (median of $ROUNDS per-round ratios, min-max in brackets)"
 printf '  %-52s %.3f [%s]\n' "procmon, exec/clone/exit only (no syscall hook)" "$ML" "$(range "${RL[@]}")"
+printf '  %-52s %.3f [%s]\n' "procmon with one syscall hook (sys_exit_prctl)" "$MO" "$(range "${RO[@]}")"
 printf '  %-52s %.3f [%s]  target <= %s: %s\n' "procmon, default configuration (privilege hooks on)" "$MD" "$(range "${RD[@]}")" \
 	"$TARGET_RATIO" "$(awk -v v="$MD" -v t="$TARGET_RATIO" 'BEGIN { print (v <= t ? "met" : "MISSED") }')"
 echo
