@@ -30,6 +30,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 ROUNDS=${ROUNDS:-5}
 N=${N:-3000}
@@ -123,19 +124,12 @@ bpf_prog_stats() {
 
 # Start procmon writing to $1.json / $1.err; returns once it is ready.
 start_procmon() {
-	local base=$1 i
+	local base=$1
 	rm -f "$base.json"
 	: >"$base.err" # truncate here, not in the child: no stale "ready" line
 	"$PROCMON" --output "$base.json" 2>"$base.err" {NAPFD}<&- &
 	PM_PID=$!
-	for ((i = 0; i < 600; i++)); do
-		# "procmon: ready" as a word, not e.g. "procmon: already ..."
-		grep -Eq '^procmon: ready([^[:alnum:]_]|$)' "$base.err" && return 0
-		kill -0 "$PM_PID" 2>/dev/null || break
-		nap 0.05
-	done
-	cat "$base.err" >&2
-	die "procmon did not get ready (see $base.err)"
+	PM_NAP=nap pm_wait_ready "$PM_PID" "$base.err" || die "procmon did not get ready (see $base.err)"
 }
 
 # Wait for procmon to drain, record CPU and BPF stats, SIGTERM it, wait.
@@ -218,7 +212,6 @@ EOF
 slowest() { cat "$@" | sort -g | tail -1; }
 MIN_POLLS=$(awk -v s="$SETTLE" 'BEGIN { print int(s / 0.25 + 0.999) }')
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 FAILED=0
 fail() { echo "  !! $*" >&2; FAILED=1; }

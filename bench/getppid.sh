@@ -15,6 +15,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 ROUNDS=${ROUNDS:-8}
 N=${N:-10000000}
@@ -47,17 +48,11 @@ trap 'exit 130' INT TERM
 
 # Start procmon with extra arguments "$@"; returns once it is ready.
 start_procmon() {
-	local err=$DIR/getppid-procmon.err i
+	local err=$DIR/getppid-procmon.err
 	: >"$err"
 	"$PROCMON" --output "$DIR/getppid-procmon.json" "$@" 2>"$err" &
 	PM_PID=$!
-	for ((i = 0; i < 600; i++)); do
-		grep -Eq '^procmon: ready([^[:alnum:]_]|$)' "$err" && return 0
-		kill -0 "$PM_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$err" >&2
-	die "procmon did not get ready"
+	pm_wait_ready "$PM_PID" "$err" || die "procmon did not get ready"
 }
 
 stop_procmon() {
@@ -76,7 +71,6 @@ run_mode() {
 	esac
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 MODES=(off lifecycle one_hook default)
 declare -A T=()

@@ -67,38 +67,31 @@ def check_caller(ev, pid, **fields):
 # Setuid / Setgid
 
 
-@pytest.mark.parametrize("step,flags,after", [
-    ("setuid:65534", "LSM_SETID_ID", (NOBODY, NOBODY, NOBODY)),
-    ("setreuid:1000,2000", "LSM_SETID_RE", (1000, 2000, 2000)),
-    ("setresuid:3000,4000,5000", "LSM_SETID_RES", (3000, 4000, 4000)),
-    ("setfsuid:1234", "LSM_SETID_FS", (0, 0, 1234)),
-])
-def test_setuid_family(pm, step, flags, after):
-    """One Setuid per call, with uid, euid, fsuid as the call left them."""
-    expect = {"setfsuid:1234": 0}  # setfsuid returns the old fsuid: 0
-    run = priv_calls(step, expect=expect)
-    evs = process_events(pm, run.pid, "Setuid")
-    assert len(evs) == 1, evs
-    uid, euid, fsuid = after
-    assert evs[0]["process_event"] == {"type": "Setuid", "uid": uid, "euid": euid,
-                                       "fsuid": fsuid, "flags": flags}
-    check_caller(evs[0], run.pid, uid=uid, euid=euid)
+SETID_CASES = [
+    # (step, LSM_SETID flag, (real, effective, fs) id after the call)
+    ("set{}id:65534", "LSM_SETID_ID", (NOBODY, NOBODY, NOBODY)),
+    ("setre{}id:1000,2000", "LSM_SETID_RE", (1000, 2000, 2000)),
+    ("setres{}id:3000,4000,5000", "LSM_SETID_RES", (3000, 4000, 4000)),
+    # setfs*id returns the old fs id (0), never an error
+    ("setfs{}id:1234", "LSM_SETID_FS", (0, 0, 1234)),
+]
 
 
-@pytest.mark.parametrize("step,flags,after", [
-    ("setgid:65534", "LSM_SETID_ID", (NOBODY, NOBODY, NOBODY)),
-    ("setregid:1000,2000", "LSM_SETID_RE", (1000, 2000, 2000)),
-    ("setresgid:3000,4000,5000", "LSM_SETID_RES", (3000, 4000, 4000)),
-    ("setfsgid:1234", "LSM_SETID_FS", (0, 0, 1234)),
-])
-def test_setgid_family(pm, step, flags, after):
+@pytest.mark.parametrize("kind", ["u", "g"], ids=["Setuid", "Setgid"])
+@pytest.mark.parametrize("step,flags,after", SETID_CASES, ids=lambda c: str(c)[:14])
+def test_setid_family(pm, kind, step, flags, after):
+    """One Setuid/Setgid per call, with the ids as the call left them, in
+    the event and in the process object."""
+    step = step.format(kind)
     run = priv_calls(step)
-    evs = process_events(pm, run.pid, "Setgid")
+    subtype = "Setuid" if kind == "u" else "Setgid"
+    evs = process_events(pm, run.pid, subtype)
     assert len(evs) == 1, evs
-    gid, egid, fsgid = after
-    assert evs[0]["process_event"] == {"type": "Setgid", "gid": gid, "egid": egid,
-                                       "fsgid": fsgid, "flags": flags}
-    check_caller(evs[0], run.pid, gid=gid, egid=egid)
+    real, effective, fs = after
+    assert evs[0]["process_event"] == {"type": subtype, f"{kind}id": real,
+                                       f"e{kind}id": effective, f"fs{kind}id": fs,
+                                       "flags": flags}
+    check_caller(evs[0], run.pid, **{f"{kind}id": real, f"e{kind}id": effective})
 
 
 def test_failed_setuid_is_no_event_and_changes_nothing(pm):
