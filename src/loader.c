@@ -183,6 +183,21 @@ static int fill_filter_maps(struct pm_loader *l, const struct pm_config *cfg)
 	return pm_filter_for_each_id(cfg, add_filter_id, l->process->maps.pm_filter_ids);
 }
 
+/* Whether the kernel's symbol table has the text symbol `name`. */
+static bool kernel_has_symbol(const char *name)
+{
+	char line[512], sym[256];
+	bool found = false;
+	FILE *f = fopen("/proc/kallsyms", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*s %*s %255s", sym) == 1 && !strcmp(sym, name);
+	fclose(f);
+	return found;
+}
+
 /* The privilege programs, sharing every map of the process object. */
 static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 			  const struct pm_filter_conf *filter)
@@ -222,6 +237,10 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 	err = ensure_tracefs();
 	if (err)
 		return err;
+	/* the weak ksym that recognises /proc/PID/mem: say so when it is missing */
+	if (cfg->ptrace_access_check.enabled && !kernel_has_symbol("mem_open"))
+		pm_log_warn("this kernel exports no mem_open symbol: opening /proc/PID/mem "
+			    "will not be reported as PtraceAccessCheck");
 	bpf_object__for_each_map(map, l->privilege->obj) {
 		struct bpf_map *shared;
 
