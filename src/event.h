@@ -16,6 +16,12 @@
 
 #define PM_HASH_WAIT_NS (300 * 1000000ull)
 
+/* Events user space derives; numbered apart from the kernel's enum pm_event_type. */
+enum pm_derived_event_type {
+	PM_EVENT_EXISTING_PROCESS = 64, /* a process running when procmon started */
+	PM_EVENT_SENSITIVE_ACCESS = 65, /* a granted access to a sensitive process */
+};
+
 /* What a ProcessEvent adds (struct pm_priv_event's own fields). */
 struct pm_priv_detail {
 	int64_t ret;      /* the call's result; < 0 a denied access */

@@ -287,6 +287,15 @@ void json_strn(struct json_buf *b, const char *s, size_t n)
 	putc1(b, '"');
 }
 
+void json_str_parts(struct json_buf *b, const char *const *parts, const size_t *lens, size_t n)
+{
+	sep(b);
+	putc1(b, '"');
+	for (size_t i = 0; i < n; i++)
+		json_escape_bytes(b, parts[i], lens[i]);
+	putc1(b, '"');
+}
+
 void json_str(struct json_buf *b, const char *s)
 {
 	if (!s)

@@ -37,6 +37,8 @@ void json_key(struct json_buf *b, const char *key);
 
 void json_str(struct json_buf *b, const char *s);            /* NUL-terminated */
 void json_strn(struct json_buf *b, const char *s, size_t n); /* any bytes */
+/* One string of the n parts (any bytes each) one after the other. */
+void json_str_parts(struct json_buf *b, const char *const *parts, const size_t *lens, size_t n);
 void json_u64(struct json_buf *b, uint64_t v);
 void json_i64(struct json_buf *b, int64_t v);
 void json_bool(struct json_buf *b, bool v);

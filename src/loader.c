@@ -33,8 +33,11 @@ struct pm_loader {
 
 /*
  * Which configuration block each privilege program serves: a program is
- * loaded and attached only when its block is enabled.
+ * loaded and attached only when its block is enabled. The ptrace-class
+ * programs also serve sensitive_process_access.
  */
+#define PTRACE_CLASS offsetof(struct pm_config, ptrace_access_check)
+
 static const struct {
 	const char *prefix; /* program names starting with it */
 	size_t hook;        /* offsetof(struct pm_config, <block>) */
@@ -61,20 +64,25 @@ static const struct {
 	{ "pm_enter_unshare", offsetof(struct pm_config, create_user_ns) },
 	{ "pm_exit_unshare", offsetof(struct pm_config, create_user_ns) },
 	{ "pm_exit_clone", offsetof(struct pm_config, create_user_ns) }, /* and clone3 */
-	{ "pm_exit_ptrace", offsetof(struct pm_config, ptrace_access_check) },
-	{ "pm_exit_process_vm_", offsetof(struct pm_config, ptrace_access_check) },
-	{ "pm_exit_pidfd_getfd", offsetof(struct pm_config, ptrace_access_check) },
-	{ "pm_exit_open", offsetof(struct pm_config, ptrace_access_check) }, /* and openat* */
+	{ "pm_exit_ptrace", PTRACE_CLASS },
+	{ "pm_exit_process_vm_", PTRACE_CLASS },
+	{ "pm_exit_pidfd_getfd", PTRACE_CLASS },
+	{ "pm_exit_open", PTRACE_CLASS }, /* and openat* */
 };
 
-static const struct pm_hook *program_hook(const struct pm_config *cfg, const char *prog)
+/* 1: load prog, 0: leave it out, -1: it is in no table entry. */
+static int program_wanted(const struct pm_config *cfg, const char *prog)
 {
-	for (size_t i = 0; i < sizeof(privilege_programs) / sizeof(privilege_programs[0]); i++)
-		if (!strncmp(prog, privilege_programs[i].prefix,
-			     strlen(privilege_programs[i].prefix)))
-			return (const struct pm_hook *)((const char *)cfg +
-							privilege_programs[i].hook);
-	return NULL;
+	for (size_t i = 0; i < sizeof(privilege_programs) / sizeof(privilege_programs[0]); i++) {
+		size_t off = privilege_programs[i].hook;
+
+		if (strncmp(prog, privilege_programs[i].prefix,
+			    strlen(privilege_programs[i].prefix)))
+			continue;
+		return ((const struct pm_hook *)((const char *)cfg + off))->enabled ||
+		       (off == PTRACE_CLASS && cfg->sensitive_process_access.enabled);
+	}
+	return -1;
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -219,15 +227,15 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 		return -errno;
 	bpf_object__for_each_program(prog, l->privilege->obj) {
 		const char *name = bpf_program__name(prog);
-		const struct pm_hook *hook = program_hook(cfg, name);
+		int wanted = program_wanted(cfg, name);
 		bool enter = !strncmp(name, "pm_enter_", strlen("pm_enter_"));
 
-		if (!hook) {
+		if (wanted < 0) {
 			pm_log_error("BPF program %s belongs to no configuration block", name);
 			return -EINVAL;
 		}
-		bpf_program__set_autoload(prog, hook->enabled && (note_at_enter || !enter));
-		any |= hook->enabled;
+		bpf_program__set_autoload(prog, wanted && (note_at_enter || !enter));
+		any |= wanted;
 	}
 	if (!any) {
 		privilege_bpf__destroy(l->privilege);
@@ -238,7 +246,7 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 	if (err)
 		return err;
 	/* the weak ksym that recognises /proc/PID/mem: say so when it is missing */
-	if (cfg->ptrace_access_check.enabled && !kernel_has_symbol("mem_open"))
+	if (program_wanted(cfg, "pm_exit_open") && !kernel_has_symbol("mem_open"))
 		pm_log_warn("this kernel exports no mem_open symbol: opening /proc/PID/mem "
 			    "will not be reported as PtraceAccessCheck");
 	bpf_object__for_each_map(map, l->privilege->obj) {

@@ -8,6 +8,7 @@
  */
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -153,10 +154,6 @@ static int load_config(struct pm_config *cfg, const struct options *o)
 			return EXIT_USAGE;
 		}
 	}
-	if (cfg->format == PM_FORMAT_LIMACHARLIE) {
-		pm_log_error("--format limacharlie: not implemented in this version");
-		return EXIT_USAGE;
-	}
 	if (o->output) {
 		free(cfg->output);
 		cfg->output = strdup(o->output);
@@ -193,6 +190,31 @@ static uint32_t read_boot_id_prefix(void)
 	return v;
 }
 
+/*
+ * The key that makes process atoms this host's: SHA-256 of the machine id
+ * and the boot id. Atoms are exec_ids (unique per boot) XOR this, so two
+ * hosts never share an atom and one host's atoms stay unique.
+ */
+static void host_atom_key(uint8_t key[16])
+{
+	static const char *const files[] = { "/etc/machine-id", "/proc/sys/kernel/random/boot_id" };
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	char text[256] = "procmon-atom";
+	size_t n = strlen(text);
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		FILE *f = fopen(files[i], "re");
+
+		if (f) {
+			n += fread(text + n, 1, sizeof(text) - 1 - n, f);
+			fclose(f);
+		}
+	}
+	if (!EVP_Digest(text, n, digest, NULL, EVP_sha256(), NULL))
+		memset(digest, 0, 16); /* atoms are then exec_ids: unique, not per host */
+	memcpy(key, digest, 16);
+}
+
 /* systemd's readiness protocol, without libsystemd. */
 static void notify_ready(void)
 {
@@ -221,6 +243,8 @@ struct daemon {
 	struct ring_buffer *rb;
 	struct pm_reader reader;
 	struct pm_render_ctx render;
+	pm_renderer render_event;
+	char hostname[256];
 	struct json_buf line;
 	uint64_t events_written;
 };
@@ -235,7 +259,7 @@ static void drain_events(struct daemon *d, bool force)
 	d->render.boot_to_unix_ns = pm_clock_ns(CLOCK_REALTIME) - pm_clock_ns(CLOCK_BOOTTIME);
 	while ((ev = pm_event_queue_pop_ready(&d->reader.queue, now, force))) {
 		json_reset(&d->line);
-		pm_render_bombini(&d->line, ev, &d->render);
+		d->render_event(&d->line, ev, &d->render);
 		if (d->line.oom) {
 			d->reader.user_drops++;
 		} else {
@@ -346,6 +370,47 @@ static int run(struct daemon *d)
 	return 0;
 }
 
+static void collect_process(const struct pm_process *p, void *arg)
+{
+	struct pm_process ***w = arg;
+
+	*(*w)++ = (struct pm_process *)p;
+}
+
+/* Oldest first, so that a consumer meets every parent before its children. */
+static int by_start(const void *a, const void *b)
+{
+	const struct pm_process *x = *(struct pm_process *const *)a;
+	const struct pm_process *y = *(struct pm_process *const *)b;
+
+	if (x->start_ns != y->start_ns)
+		return x->start_ns < y->start_ns ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/*
+ * ExistingProcess: one event per process the /proc scan found, oldest
+ * first, all written before the ready line.
+ */
+static int report_existing(struct daemon *d)
+{
+	size_t n = pm_proc_cache_size(d->reader.cache);
+	struct pm_process **all = calloc(n ? n : 1, sizeof(*all)), **w = all;
+
+	if (!all)
+		return -ENOMEM;
+	pm_proc_cache_for_each(d->reader.cache, collect_process, &w);
+	n = w - all;
+	qsort(all, n, sizeof(*all), by_start);
+	for (size_t i = 0; i < n; i++)
+		pm_reader_queue_process(&d->reader, PM_EVENT_EXISTING_PROCESS, all[i]);
+	free(all);
+	/* hashes have their usual bounded wait, then everything goes out */
+	for (drain_events(d, false); d->reader.queue.head; drain_events(d, false))
+		poll(NULL, 0, PM_POLL_HASH_WAIT_MS);
+	return pm_sink_flush(&d->sink, &stop_requested) == -EPIPE ? -EPIPE : 0;
+}
+
 /* process_filter's binary verdict for a process the /proc scan found. */
 static void seed_binary_filter(const struct pm_process *p, void *arg)
 {
@@ -376,11 +441,23 @@ static int start(struct daemon *d)
 	d->reader.cache = pm_proc_cache_new();
 	d->reader.containers = pm_containers_new();
 	d->reader.boot_id_prefix = read_boot_id_prefix();
+	d->reader.report_ptrace_access = d->cfg.ptrace_access_check.enabled;
+	if (d->cfg.sensitive_process_access.enabled)
+		d->reader.sensitive = &d->cfg.sensitive_processes;
 	if (!d->reader.cache || !d->reader.containers)
 		return EXIT_RUNTIME;
 	if (d->cfg.hash && !(d->reader.hasher = pm_hasher_new(PM_HASH_CACHE_MAX)))
 		return EXIT_RUNTIME;
 	d->render.cap_last = read_cap_last();
+	d->render_event = d->cfg.format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
+								 : pm_render_bombini;
+	if (d->cfg.format == PM_FORMAT_LIMACHARLIE) {
+		if (gethostname(d->hostname, sizeof(d->hostname) - 1))
+			strcpy(d->hostname, "localhost");
+		d->render.hostname = d->hostname;
+		host_atom_key(d->render.atom_key);
+		d->render.users = pm_users_load();
+	}
 	json_init(&d->line);
 
 	if (pm_loader_open(&d->loader, &d->cfg))
@@ -400,6 +477,10 @@ static int start(struct daemon *d)
 	pm_log_debug("seeded %d processes from /proc", n);
 	if (pm_loader_binary_filter(d->loader))
 		pm_proc_cache_for_each(d->reader.cache, seed_binary_filter, d);
+	if (d->cfg.existing_process.enabled && report_existing(d)) {
+		pm_log_error("writing the existing processes failed");
+		return EXIT_RUNTIME;
+	}
 	pm_log_info("ready: %d processes known, writing events to %s", n,
 		    d->cfg.output ? d->cfg.output : "stdout");
 	notify_ready();
@@ -419,6 +500,7 @@ static void shutdown_daemon(struct daemon *d)
 	pm_containers_free(d->reader.containers);
 	pm_sink_close(&d->sink);
 	json_free(&d->line);
+	pm_users_free((struct pm_users *)d->render.users);
 	pm_config_free(&d->cfg);
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "reader.h"
 
+#include <errno.h>
 #include <linux/types.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,25 +304,77 @@ static struct pm_process *access_target(struct pm_reader *r, const struct pm_pri
 	return pm_process_get(pm_proc_cache_lookup(r->cache, e->target_vpid, start_ns));
 }
 
+bool pm_is_sensitive_target(const struct pm_process *target, const struct pm_strlist *names)
+{
+	const char *name = target->image ? target->image->filename : NULL;
+
+	if (target->pid == 1)
+		return true;
+	for (size_t i = 0; name && i < names->n; i++)
+		if (!strcmp(names->v[i], name))
+			return true;
+	return false;
+}
+
+struct pm_event *pm_reader_queue_process(struct pm_reader *r, uint32_t type,
+					 struct pm_process *p)
+{
+	uint64_t parent_start;
+	struct pm_task t = {
+		.pid = p->pid,
+		.ppid = p->ppid,
+	};
+	struct pm_header h = {
+		.type = type,
+		.ktime_ns = pm_clock_ns(CLOCK_BOOTTIME),
+	};
+
+	/* the parent as it runs now: its start time from /proc */
+	if (!pm_proc_start_ns(p->ppid, &parent_start))
+		t.parent_start_ns = parent_start;
+	return queue_event(r, &h, pm_process_get(p), &t, 0);
+}
+
+/*
+ * A PtraceAccessCheck; reported when ptrace_access_check is on, and also
+ * as SensitiveProcessAccess when the access was granted to a sensitive
+ * target (the kernel hooks run when either block is on).
+ */
 static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 {
 	/* the caller's credentials as the call left them: the cache follows */
 	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED);
-	struct pm_event *ev = queue_event(r, &e->hdr, p, &e->task, 0);
+	bool access = e->hdr.type == PM_EVENT_PTRACE_ACCESS;
+	struct pm_process *target = access ? access_target(r, e) : NULL;
+	bool granted = e->ret >= 0 || e->ret == -EFAULT; /* a fault: after the check */
+	struct pm_header sensitive = { .type = PM_EVENT_SENSITIVE_ACCESS,
+				       .ktime_ns = e->hdr.ktime_ns };
+	const struct pm_header *headers[2];
+	size_t n = 0;
 
-	if (!ev)
-		return;
-	ev->priv = (struct pm_priv_detail){
-		.ret = e->ret,
-		.arg = { e->arg[0], e->arg[1], e->arg[2] },
-		.flags = e->flags,
-		.fsid = e->fsid,
-		.access = e->access,
-		.target_vpid = e->target_vpid,
-	};
-	memcpy(ev->priv.name, e->name, sizeof(ev->priv.name));
-	if (e->hdr.type == PM_EVENT_PTRACE_ACCESS)
-		ev->target = access_target(r, e);
+	if (!access || r->report_ptrace_access)
+		headers[n++] = &e->hdr;
+	if (access && granted && target && r->sensitive &&
+	    pm_is_sensitive_target(target, r->sensitive))
+		headers[n++] = &sensitive;
+	for (size_t i = 0; i < n; i++) {
+		struct pm_event *ev = queue_event(r, headers[i], pm_process_get(p), &e->task, 0);
+
+		if (!ev)
+			continue;
+		ev->priv = (struct pm_priv_detail){
+			.ret = e->ret,
+			.arg = { e->arg[0], e->arg[1], e->arg[2] },
+			.flags = e->flags,
+			.fsid = e->fsid,
+			.access = e->access,
+			.target_vpid = e->target_vpid,
+		};
+		memcpy(ev->priv.name, e->name, sizeof(ev->priv.name));
+		ev->target = pm_process_get(target);
+	}
+	pm_process_put(target);
+	pm_process_put(p);
 }
 
 int pm_reader_on_record(void *ctx, void *data, size_t size)

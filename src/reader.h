@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "container.h"
 #include "event.h"
 #include "hash.h"
@@ -21,9 +22,23 @@ struct pm_reader {
 	struct pm_containers *containers;
 	struct pm_event_queue queue;
 	uint32_t boot_id_prefix;
+	bool report_ptrace_access;           /* ptrace_access_check is on */
+	const struct pm_strlist *sensitive;  /* sensitive_process_access.processes; NULL: off */
 	uint64_t malformed; /* records that failed validation (dropped, counted) */
 	uint64_t user_drops; /* events lost to allocation failure */
 };
+
+/*
+ * Queue an event of `type` about p (a reference is taken), stamped now,
+ * with p's parent from the cache: for what user space itself reports
+ * (ExistingProcess). The queued event, or NULL when it was lost.
+ */
+struct pm_event *pm_reader_queue_process(struct pm_reader *r, uint32_t type,
+					 struct pm_process *p);
+
+/* Whether an access to target reaches a sensitive process: PID 1, or one
+ * whose binary name is in the list. */
+bool pm_is_sensitive_target(const struct pm_process *target, const struct pm_strlist *names);
 
 /* ring_buffer_sample_fn: always returns 0 so one bad record stops nothing. */
 int pm_reader_on_record(void *ctx, void *data, size_t size);

@@ -8,13 +8,36 @@
 #include "event.h"
 #include "json.h"
 
+#include "users.h"
+
 struct pm_render_ctx {
 	int64_t boot_to_unix_ns; /* add to a boot-time ns value to get Unix ns */
 	unsigned cap_last;       /* /proc/sys/kernel/cap_last_cap */
+	/* --format limacharlie */
+	const char *hostname;
+	uint8_t atom_key[16];        /* this host's: atoms differ between hosts */
+	const struct pm_users *users; /* USER_NAME */
 };
+
+typedef void (*pm_renderer)(struct json_buf *b, const struct pm_event *ev,
+			    const struct pm_render_ctx *ctx);
 
 /* Append one Bombini-format JSON object (no newline) for ev to b. */
 void pm_render_bombini(struct json_buf *b, const struct pm_event *ev,
 		       const struct pm_render_ctx *ctx);
+
+/* Append one LimaCharlie {"routing":…,"event":…} object for ev to b. */
+void pm_render_limacharlie(struct json_buf *b, const struct pm_event *ev,
+			   const struct pm_render_ctx *ctx);
+
+/*
+ * A process's atom: 32 hex digits, unique per process instance and host,
+ * the same in every event of the process. Its exec_id (boot id, start
+ * tick, pid) XOR the host's key.
+ */
+void pm_atom(const char exec_id[33], const uint8_t key[16], char out[33]);
+
+/* A version 4 UUID, "xxxxxxxx-xxxx-4xxx-Yxxx-xxxxxxxxxxxx", from 16 random bytes. */
+void pm_uuid4_format(const uint8_t random[16], char out[37]);
 
 #endif

@@ -22,6 +22,8 @@ static const char *const type_names[] = {
 	[PM_EVENT_PRCTL] = "ProcessEvent",
 	[PM_EVENT_CREATE_USER_NS] = "ProcessEvent",
 	[PM_EVENT_PTRACE_ACCESS] = "ProcessEvent",
+	[PM_EVENT_EXISTING_PROCESS] = "ExistingProcess",
+	[PM_EVENT_SENSITIVE_ACCESS] = "SensitiveProcessAccess",
 };
 
 /* process_event.type */
@@ -107,10 +109,12 @@ static void render_process_event(struct json_buf *b, const struct pm_event *ev,
 {
 	const struct pm_process *p = ev->proc;
 	const struct pm_priv_detail *d = &ev->priv;
+	/* SensitiveProcessAccess carries the access that made it */
+	uint32_t type = ev->type == PM_EVENT_SENSITIVE_ACCESS ? PM_EVENT_PTRACE_ACCESS : ev->type;
 
 	json_obj_begin(b);
-	json_kv_str(b, "type", process_event_names[ev->type]);
-	switch (ev->type) {
+	json_kv_str(b, "type", process_event_names[type]);
+	switch (type) {
 	case PM_EVENT_SETUID:
 		json_kv_u64(b, "euid", p->euid);
 		json_kv_u64(b, "uid", p->uid);
@@ -171,7 +175,7 @@ void pm_render_bombini(struct json_buf *b, const struct pm_event *ev,
 
 		json_kv_u64(b, "exit_code", (ev->exit_code >> 8) & 0xff);
 		json_kv_str(b, "signal", pm_signal_name(ev->exit_code & 0x7f, sig, sizeof(sig)));
-	} else if (ev->type >= PM_EVENT_SETUID) {
+	} else if (ev->type >= PM_EVENT_SETUID && ev->type != PM_EVENT_EXISTING_PROCESS) {
 		json_key(b, "process_event");
 		render_process_event(b, ev, ctx);
 	}

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * --format limacharlie: every event as {"routing":{…},"event":{…}}, the
+ * shape of LimaCharlie's sensor events (contract section 6), with the
+ * seed's upper-case field names. Native events with no LimaCharlie
+ * counterpart keep the envelope under upper-snake event types.
+ * docs/limacharlie.md has the mapping field by field.
+ */
+#define _GNU_SOURCE /* strerrorname_np */
+#include "render.h"
+
+#include <errno.h>
+#include <linux/types.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "hash.h"
+#include "names.h"
+#include "procmon/events.h"
+
+static const char *const event_types[] = {
+	[PM_EVENT_EXEC] = "NEW_PROCESS",
+	[PM_EVENT_CLONE] = "PROCESS_CLONE",
+	[PM_EVENT_EXIT] = "TERMINATE_PROCESS",
+	[PM_EVENT_SETUID] = "SETUID",
+	[PM_EVENT_SETGID] = "SETGID",
+	[PM_EVENT_SETCAPS] = "SETCAPS",
+	[PM_EVENT_PRCTL] = "PRCTL",
+	[PM_EVENT_CREATE_USER_NS] = "CREATE_USER_NS",
+	[PM_EVENT_PTRACE_ACCESS] = "REMOTE_PROCESS_HANDLE",
+	[PM_EVENT_EXISTING_PROCESS] = "EXISTING_PROCESS",
+	[PM_EVENT_SENSITIVE_ACCESS] = "SENSITIVE_PROCESS_ACCESS",
+};
+
+void pm_atom(const char exec_id[33], const uint8_t key[16], char out[33])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < 16; i++) {
+		unsigned byte = 0;
+
+		sscanf(exec_id + 2 * i, "%2x", &byte);
+		byte ^= key[i];
+		out[2 * i] = digits[byte >> 4];
+		out[2 * i + 1] = digits[byte & 15];
+	}
+	out[32] = '\0';
+}
+
+void pm_uuid4_format(const uint8_t random[16], char out[37])
+{
+	uint8_t b[16];
+
+	memcpy(b, random, sizeof(b));
+	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+}
+
+/* 16 random bytes for an event id: the kernel's generator, 4 KiB at a time. */
+static void random16(uint8_t out[16])
+{
+	static uint8_t pool[4096];
+	static size_t left;
+
+	if (left < 16) {
+		ssize_t n = getrandom(pool, sizeof(pool), 0);
+
+		left = n > 0 ? (size_t)n : 0;
+		if (left < 16) { /* cannot happen after boot; never repeat an id silently */
+			memset(out, 0, 16);
+			return;
+		}
+	}
+	left -= 16;
+	memcpy(out, pool + left, 16);
+}
+
+static uint64_t unix_ms(uint64_t boot_ns, const struct pm_render_ctx *ctx)
+{
+	return ((int64_t)boot_ns + ctx->boot_to_unix_ns) / 1000000;
+}
+
+static void kv_atom(struct json_buf *b, const char *key, const struct pm_process *p,
+		    const struct pm_render_ctx *ctx)
+{
+	char atom[33];
+
+	pm_atom(p->exec_id, ctx->atom_key, atom);
+	json_kv_str(b, key, atom);
+}
+
+/* COMMAND_LINE: the path and the arguments, as a shell would show them. */
+static void kv_command_line(struct json_buf *b, const struct pm_image *img)
+{
+	const char *path = img && img->binary_path ? img->binary_path : "";
+	const char *parts[] = { path, " ", img ? img->args : NULL };
+	size_t lens[] = { strlen(path), 1, img ? img->args_len : 0 };
+
+	json_key(b, "COMMAND_LINE");
+	if (!lens[0]) /* no path known (a kernel thread, an unreadable exe) */
+		json_strn(b, parts[2] ? parts[2] : "", lens[2]);
+	else
+		json_str_parts(b, parts, lens, lens[2] ? 3 : 1);
+}
+
+/*
+ * The fields LimaCharlie gives a process (NEW_PROCESS and the SOURCE and
+ * TARGET of an access), for what Linux has: no THREADS, MEMORY_USAGE or
+ * BASE_ADDRESS. `atoms`: add THIS_ATOM and PARENT_ATOM (nested objects,
+ * whose routing is not theirs).
+ */
+static void process_fields(struct json_buf *b, const struct pm_process *p,
+			   const struct pm_process *parent, bool atoms,
+			   const struct pm_render_ctx *ctx)
+{
+	const struct pm_image *img = p->image;
+	const char *user = pm_user_name(ctx->users, p->uid);
+
+	json_kv_str(b, "FILE_PATH", img && img->binary_path ? img->binary_path : "");
+	kv_command_line(b, img);
+	json_kv_u64(b, "PROCESS_ID", p->pid);
+	json_kv_u64(b, "PARENT_PROCESS_ID", p->ppid);
+	json_kv_u64(b, "USER_ID", p->uid);
+	if (user)
+		json_kv_str(b, "USER_NAME", user);
+	if (img && img->hash && pm_hash_state(img->hash) == PM_HASH_DONE)
+		json_kv_str(b, "HASH", img->hash->hex + strlen("sha256:"));
+	if (img && img->args_truncated)
+		json_kv_bool(b, "COMMAND_LINE_TRUNCATED", true);
+	if (img && img->path_truncated)
+		json_kv_bool(b, "FILE_PATH_TRUNCATED", true);
+	if (atoms) {
+		kv_atom(b, "THIS_ATOM", p, ctx);
+		if (parent)
+			kv_atom(b, "PARENT_ATOM", parent, ctx);
+	}
+}
+
+static void routing(struct json_buf *b, const char *type, uint64_t ktime_ns,
+		    const struct pm_process *this, const struct pm_process *parent,
+		    const struct pm_process *target, const struct pm_render_ctx *ctx)
+{
+	uint8_t rnd[16];
+	char id[37];
+
+	random16(rnd);
+	pm_uuid4_format(rnd, id);
+	json_key(b, "routing");
+	json_obj_begin(b);
+	json_kv_str(b, "event_type", type);
+	json_kv_u64(b, "event_time", unix_ms(ktime_ns, ctx));
+	json_kv_str(b, "event_id", id);
+	json_kv_str(b, "hostname", ctx->hostname ? ctx->hostname : "");
+	kv_atom(b, "this", this, ctx);
+	if (parent)
+		kv_atom(b, "parent", parent, ctx);
+	if (target)
+		kv_atom(b, "target", target, ctx);
+	json_obj_end(b);
+}
+
+/* REMOTE_PROCESS_HANDLE's event object: the access, SOURCE and TARGET. */
+static void access_event(struct json_buf *b, const struct pm_event *ev,
+			 const struct pm_render_ctx *ctx)
+{
+	const struct pm_priv_detail *d = &ev->priv;
+
+	json_kv_u64(b, "ACCESS_FLAGS", d->flags);
+	json_key(b, "ACCESS_MODE");
+	pm_json_ptrace_mode(b, d->flags);
+	if (ev->target)
+		json_kv_u64(b, "PROCESS_ID", ev->target->pid);
+	else if (d->target_vpid)
+		json_kv_u64(b, "PROCESS_ID", d->target_vpid);
+	json_kv_u64(b, "PARENT_PROCESS_ID", ev->proc->pid);
+	if (d->ret == -EPERM || d->ret == -EACCES)
+		json_kv_str(b, "ERROR", strerrorname_np(-d->ret));
+	json_key(b, "SOURCE");
+	json_obj_begin(b);
+	process_fields(b, ev->proc, ev->parent, true, ctx);
+	json_obj_end(b);
+	if (ev->target) {
+		json_key(b, "TARGET");
+		json_obj_begin(b);
+		process_fields(b, ev->target, NULL, true, ctx);
+		json_obj_end(b);
+	}
+}
+
+/* The upper-case fields of one event (inside "event"). */
+static void event_fields(struct json_buf *b, const struct pm_event *ev,
+			 const struct pm_render_ctx *ctx)
+{
+	const struct pm_process *p = ev->proc;
+	const struct pm_priv_detail *d = &ev->priv;
+	char sig[16];
+
+	switch (ev->type) {
+	case PM_EVENT_EXEC:
+	case PM_EVENT_CLONE:
+	case PM_EVENT_EXISTING_PROCESS:
+		process_fields(b, p, ev->parent, false, ctx);
+		if (ev->parent) {
+			json_key(b, "PARENT");
+			json_obj_begin(b);
+			process_fields(b, ev->parent, NULL, false, ctx);
+			json_obj_end(b);
+		}
+		break;
+	case PM_EVENT_EXIT:
+		json_kv_u64(b, "PROCESS_ID", p->pid);
+		json_kv_u64(b, "PARENT_PROCESS_ID", p->ppid);
+		json_kv_u64(b, "EXIT_CODE", (ev->exit_code >> 8) & 0xff);
+		json_kv_str(b, "SIGNAL", pm_signal_name(ev->exit_code & 0x7f, sig, sizeof(sig)));
+		break;
+	case PM_EVENT_SETUID:
+	case PM_EVENT_SETGID: {
+		bool gid = ev->type == PM_EVENT_SETGID;
+
+		json_kv_u64(b, "PROCESS_ID", p->pid);
+		json_kv_u64(b, gid ? "GID" : "UID", gid ? p->gid : p->uid);
+		json_kv_u64(b, gid ? "EGID" : "EUID", gid ? p->egid : p->euid);
+		json_kv_u64(b, gid ? "FSGID" : "FSUID", d->fsid);
+		json_key(b, "FLAGS");
+		pm_json_setid_flags(b, d->flags);
+		break;
+	}
+	case PM_EVENT_SETCAPS:
+		json_kv_u64(b, "PROCESS_ID", p->pid);
+		json_key(b, "EFFECTIVE");
+		pm_json_caps(b, p->cap_effective, ctx->cap_last);
+		json_key(b, "INHERITABLE");
+		pm_json_caps(b, p->cap_inheritable, ctx->cap_last);
+		json_key(b, "PERMITTED");
+		pm_json_caps(b, p->cap_permitted, ctx->cap_last);
+		break;
+	case PM_EVENT_PRCTL:
+		json_kv_u64(b, "PROCESS_ID", p->pid);
+		json_key(b, "CMD");
+		pm_json_prctl_cmd(b, d->arg[0], d->arg[1], d->arg[2], d->name, sizeof(d->name));
+		break;
+	case PM_EVENT_CREATE_USER_NS:
+		json_kv_u64(b, "PROCESS_ID", p->pid);
+		break;
+	case PM_EVENT_PTRACE_ACCESS:
+		access_event(b, ev, ctx);
+		break;
+	}
+	json_kv_u64(b, "TIMESTAMP", unix_ms(ev->ktime_ns, ctx));
+}
+
+/* One {"routing","event"} object; `type` overrides ev's event type. */
+static void envelope(struct json_buf *b, const struct pm_event *ev, uint32_t type,
+		     const struct pm_render_ctx *ctx)
+{
+	struct pm_event shown = *ev;
+
+	shown.type = type;
+	json_obj_begin(b);
+	routing(b, event_types[type], ev->ktime_ns, ev->proc, ev->parent,
+		type == PM_EVENT_PTRACE_ACCESS ? ev->target : NULL, ctx);
+	json_key(b, "event");
+	json_obj_begin(b);
+	event_fields(b, &shown, ctx);
+	json_obj_end(b);
+	json_obj_end(b);
+}
+
+void pm_render_limacharlie(struct json_buf *b, const struct pm_event *ev,
+			   const struct pm_render_ctx *ctx)
+{
+	if (ev->type != PM_EVENT_SENSITIVE_ACCESS) {
+		envelope(b, ev, ev->type, ctx);
+		return;
+	}
+	/*
+	 * SENSITIVE_PROCESS_ACCESS: EVENTS holds the target process and the
+	 * access, each a whole {"routing","event"} object, as in the seed.
+	 */
+	json_obj_begin(b);
+	routing(b, event_types[ev->type], ev->ktime_ns, ev->proc, ev->parent, ev->target, ctx);
+	json_key(b, "event");
+	json_obj_begin(b);
+	json_key(b, "EVENTS");
+	json_arr_begin(b);
+	if (ev->target) {
+		struct pm_event target = { .type = PM_EVENT_EXISTING_PROCESS,
+					   .ktime_ns = ev->ktime_ns,
+					   .proc = ev->target };
+
+		json_obj_begin(b);
+		routing(b, "NEW_PROCESS", ev->ktime_ns, ev->target, NULL, NULL, ctx);
+		json_key(b, "event");
+		json_obj_begin(b);
+		event_fields(b, &target, ctx);
+		json_obj_end(b);
+		json_obj_end(b);
+	}
+	envelope(b, ev, PM_EVENT_PTRACE_ACCESS, ctx);
+	json_arr_end(b);
+	json_kv_u64(b, "TIMESTAMP", unix_ms(ev->ktime_ns, ctx));
+	json_obj_end(b);
+	json_obj_end(b);
+}
