@@ -1,0 +1,219 @@
+"""LimaCharlie's events and --format limacharlie.
+
+ExistingProcess and SensitiveProcessAccess in the native format, and the
+{"routing","event"} shape of every event procmon has in LimaCharlie's:
+upper-case fields, event ids, and process atoms that agree across events.
+"""
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from helpers import (
+    NOBODY, Procmon, assert_fields, check_process_shape, prog, run_prog, sha256_of,
+)
+from test_privilege import Target
+
+UUID4_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+ATOM_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+@pytest.fixture(scope="module")
+def lc():
+    """A procmon in --format limacharlie, default configuration."""
+    procmon = Procmon("--format", "limacharlie").wait_ready()
+    yield procmon
+    assert procmon.stop() == 0, procmon.stderr_tail()
+    assert not procmon.bad_lines, procmon.bad_lines[:3]
+
+
+def lc_events(procmon, since, event_type, pid, key="PROCESS_ID"):
+    return procmon.find(lambda e: e["routing"]["event_type"] == event_type
+                        and e["event"].get(key) == pid, since)
+
+
+def wait_lc(procmon, since, event_type, pid, key="PROCESS_ID"):
+    return procmon.wait_for(lambda e: e["routing"]["event_type"] == event_type
+                            and e["event"].get(key) == pid, since=since,
+                            what=f"{event_type} of {pid}")
+
+
+def check_routing(ev, event_type):
+    r = ev["routing"]
+    assert r["event_type"] == event_type
+    assert UUID4_RE.match(r["event_id"]), r["event_id"]
+    assert ATOM_RE.match(r["this"]), r["this"]
+    assert r["hostname"] == os.uname().nodename
+    assert type(r["event_time"]) is int and r["event_time"] == ev["event"]["TIMESTAMP"]
+    for key in ("parent", "target"):
+        if key in r:
+            assert ATOM_RE.match(r[key]), r
+
+
+# --------------------------------------------------------------------------
+# ExistingProcess
+
+
+def test_existing_process_before_ready(exec_dir, tmp_path):
+    """A process started before procmon: one ExistingProcess with the same
+    fields an exec gives, written before the ready line."""
+    target = Target(exec_dir, "existing")
+    out = tmp_path / "events.json"
+    procmon = Procmon("--output", out)
+    try:
+        procmon.wait_ready()
+        # read at once: the ready line comes after the events are written
+        lines = out.read_bytes().splitlines()
+    finally:
+        target.close()
+        assert procmon.stop() == 0
+    evs = [json.loads(l) for l in lines]
+    mine = [e for e in evs if e["type"] == "ExistingProcess"
+            and e["process"]["pid"] == target.pid]
+    assert len(mine) == 1, f"{len(mine)} ExistingProcess for {target.pid}"
+    ev = mine[0]
+    check_process_shape(ev["process"])
+    target.check_child(ev["process"])
+    if "binary_ima_hash" in ev["process"]:
+        assert ev["process"]["binary_ima_hash"] == sha256_of(target.path)
+    assert ev["parent"]["pid"] == os.getpid()
+    # parents before children: this test process is older than the target
+    pids = [e["process"]["pid"] for e in evs if e["type"] == "ExistingProcess"]
+    assert pids.index(os.getpid()) < pids.index(target.pid)
+    assert 1 in pids
+
+
+def test_existing_process_limacharlie(exec_dir, lc):
+    """The same in LimaCharlie's shape, for the processes lc found."""
+    ev = lc.wait_for(lambda e: e["routing"]["event_type"] == "EXISTING_PROCESS"
+                     and e["event"]["PROCESS_ID"] == os.getpid(), what="EXISTING_PROCESS")
+    check_routing(ev, "EXISTING_PROCESS")
+    assert len(lc_events(lc, 0, "EXISTING_PROCESS", os.getpid())) == 1
+    e = ev["event"]
+    exe = os.readlink("/proc/self/exe")
+    assert e["FILE_PATH"] == exe
+    assert e["COMMAND_LINE"].startswith(exe + " ")
+    assert (e["PARENT_PROCESS_ID"], e["USER_ID"], e["USER_NAME"]) == (os.getppid(), 0, "root")
+    assert e["PARENT"]["PROCESS_ID"] == os.getppid()
+
+
+# --------------------------------------------------------------------------
+# --format limacharlie
+
+
+def test_new_process_and_atoms(lc, tmp_path):
+    """ls: PROCESS_CLONE, NEW_PROCESS, TERMINATE_PROCESS with one atom;
+    the process's atom is the parent atom of its children's events."""
+    since = lc.mark()
+    shell = subprocess.run(["/bin/sh", "-c", "/usr/bin/ls -lah / >/dev/null; echo $$"],
+                           capture_output=True, check=True)
+    sh_pid = int(shell.stdout)
+    ls_exec = lc.wait_for(lambda e: e["routing"]["event_type"] == "NEW_PROCESS"
+                          and e["event"]["PARENT_PROCESS_ID"] == sh_pid
+                          and e["event"]["FILE_PATH"] == "/usr/bin/ls", since=since,
+                          what="NEW_PROCESS of ls")
+    pid = ls_exec["event"]["PROCESS_ID"]
+    check_routing(ls_exec, "NEW_PROCESS")
+    assert_fields(ls_exec["event"], {
+        "FILE_PATH": "/usr/bin/ls", "COMMAND_LINE": "/usr/bin/ls -lah /",
+        "PARENT_PROCESS_ID": sh_pid, "USER_ID": 0, "USER_NAME": "root"}, "NEW_PROCESS")
+    assert ls_exec["event"].get("HASH", sha256_of("/usr/bin/ls")[7:]) == \
+        sha256_of("/usr/bin/ls")[7:]
+    assert ls_exec["event"]["PARENT"]["PROCESS_ID"] == sh_pid
+    assert ls_exec["event"]["PARENT"]["FILE_PATH"] == "/usr/bin/dash"
+    exit_ev = wait_lc(lc, since, "TERMINATE_PROCESS", pid)
+    check_routing(exit_ev, "TERMINATE_PROCESS")
+    assert_fields(exit_ev["event"], {"PARENT_PROCESS_ID": sh_pid, "EXIT_CODE": 0,
+                                     "SIGNAL": ""}, "TERMINATE_PROCESS")
+    clone, = lc_events(lc, since, "PROCESS_CLONE", pid)
+    sh_exec, = lc_events(lc, since, "NEW_PROCESS", sh_pid)
+    atoms = {e["routing"]["this"] for e in (clone, ls_exec, exit_ev)}
+    assert len(atoms) == 1, "one process, one atom"
+    for e in (clone, ls_exec, exit_ev):
+        assert e["routing"]["parent"] == sh_exec["routing"]["this"]
+    ids = [e["routing"]["event_id"] for e in lc.find(lambda e: True, since)]
+    assert len(ids) == len(set(ids)), "event ids repeat"
+
+
+def test_privilege_events_limacharlie(lc):
+    since = lc.mark()
+    run = run_prog("priv_calls", "setresuid:1,2,3", "prctl-name:lc-name")
+    setuid = wait_lc(lc, since, "SETUID", run.pid)
+    check_routing(setuid, "SETUID")
+    assert_fields(setuid["event"], {"UID": 1, "EUID": 2, "FSUID": 2,
+                                    "FLAGS": "LSM_SETID_RES"}, "SETUID")
+    prctl = wait_lc(lc, since, "PRCTL", run.pid)
+    assert prctl["event"]["CMD"] == {"PrSetName": {"name": "lc-name"}}
+    new = lc_events(lc, since, "NEW_PROCESS", run.pid)[0]
+    assert setuid["routing"]["this"] == prctl["routing"]["this"] == new["routing"]["this"]
+
+
+def test_remote_process_handle(lc, exec_dir):
+    target = Target(exec_dir, "rph-target")
+    try:
+        since = lc.mark()
+        run = run_prog("priv_calls", f"ptrace-attach:{target.pid}")
+        ev = wait_lc(lc, since, "REMOTE_PROCESS_HANDLE", target.pid)
+    finally:
+        target.close()
+    check_routing(ev, "REMOTE_PROCESS_HANDLE")
+    e = ev["event"]
+    assert_fields(e, {"ACCESS_MODE": "PTRACE_MODE_ATTACH | PTRACE_MODE_REALCREDS",
+                      "ACCESS_FLAGS": 0x12, "PARENT_PROCESS_ID": run.pid}, "event")
+    assert (e["SOURCE"]["PROCESS_ID"], e["SOURCE"]["FILE_PATH"]) == (run.pid, prog("priv_calls"))
+    assert_fields(e["TARGET"], {"PROCESS_ID": target.pid, "FILE_PATH": str(target.path),
+                                "COMMAND_LINE": f"{target.path} 7 arg-x"}, "TARGET")
+    # routing: this is the source, target the target, as their own events say
+    target_new = lc_events(lc, 0, "NEW_PROCESS", target.pid)[-1]
+    assert ev["routing"]["target"] == e["TARGET"]["THIS_ATOM"] == target_new["routing"]["this"]
+    assert ev["routing"]["this"] == e["SOURCE"]["THIS_ATOM"]
+
+
+# --------------------------------------------------------------------------
+# SensitiveProcessAccess
+
+
+def test_sensitive_process_access(pm, exec_dir):
+    """Attaching to a program named sshd (a wait_line copy) is a sensitive
+    access; to one named otherwise, and a denied attempt, are not."""
+    sshd, other = Target(exec_dir, "sshd"), Target(exec_dir, "not-sshd")
+    try:
+        denied = run_prog("runas", str(NOBODY), str(NOBODY), prog("priv_calls"),
+                          f"ptrace-attach:{sshd.pid}")
+        run = run_prog("priv_calls", f"ptrace-attach:{other.pid}", f"ptrace-attach:{sshd.pid}")
+        pm.wait_event("ProcessExit", run.pid)  # all of run's events are out
+        evs = pm.events_of("SensitiveProcessAccess", run.pid)
+        assert len(evs) == 1, evs
+        ev = evs[0]
+        assert ev["process"]["pid"] == run.pid and ev["parent"]["pid"] == os.getpid()
+        pe = ev["process_event"]
+        assert (pe["type"], pe["access"]) == ("PtraceAccessCheck", "PTRACE_ATTACH")
+        sshd.check_child(pe["child"])
+        assert pm.find(lambda e: e.get("type") == "SensitiveProcessAccess"
+                       and e["process"]["pid"] == denied.pid) == []
+    finally:
+        sshd.close()
+        other.close()
+
+
+def test_sensitive_process_access_limacharlie(lc, exec_dir):
+    sshd = Target(exec_dir, "sshd")
+    try:
+        since = lc.mark()
+        run = run_prog("priv_calls", f"ptrace-attach:{sshd.pid}")
+        ev = lc.wait_for(lambda e: e["routing"]["event_type"] == "SENSITIVE_PROCESS_ACCESS"
+                         and any(x["event"].get("PROCESS_ID") == sshd.pid
+                                 for x in e["event"]["EVENTS"]), since=since,
+                         what="SENSITIVE_PROCESS_ACCESS")
+    finally:
+        sshd.close()
+    check_routing(ev, "SENSITIVE_PROCESS_ACCESS")
+    target, access = ev["event"]["EVENTS"]
+    assert target["routing"]["this"] == ev["routing"]["target"]
+    assert target["event"]["FILE_PATH"] == str(sshd.path)
+    assert access["routing"]["event_type"] == "REMOTE_PROCESS_HANDLE"
+    assert access["event"]["SOURCE"]["PROCESS_ID"] == run.pid
+    assert access["event"]["TARGET"]["PROCESS_ID"] == sshd.pid
