@@ -390,7 +390,10 @@ static int by_start(const void *a, const void *b)
 
 /*
  * ExistingProcess: one event per process the /proc scan found, oldest
- * first, all written before the ready line.
+ * first, all queued for output before the ready line, and written as far
+ * as the output takes them without waiting: a pipe nobody reads yet must
+ * not hold back the ready line (its reader may be waiting for it). A
+ * file has them all before the ready line.
  */
 static int report_existing(struct daemon *d)
 {
@@ -408,7 +411,7 @@ static int report_existing(struct daemon *d)
 	/* hashes have their usual bounded wait, then everything goes out */
 	for (drain_events(d, false); d->reader.queue.head; drain_events(d, false))
 		poll(NULL, 0, PM_POLL_HASH_WAIT_MS);
-	return pm_sink_flush(&d->sink, &stop_requested) == -EPIPE ? -EPIPE : 0;
+	return pm_sink_flush_nowait(&d->sink) == -EPIPE ? -EPIPE : 0;
 }
 
 /* process_filter's binary verdict for a process the /proc scan found. */

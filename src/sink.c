@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -92,12 +94,20 @@ static void drop_after_error(struct pm_sink *s, size_t done)
 	keep_from(s, done);
 }
 
-int pm_sink_flush(struct pm_sink *s, const volatile sig_atomic_t *give_up)
+/*
+ * Write the queue. `wait` false: only what the output takes at once; on a
+ * pipe, FIFO or terminal that is PIPE_BUF bytes per poll that says there is
+ * room (a write that size never blocks), the rest stays queued: -EAGAIN.
+ */
+static int flush(struct pm_sink *s, const volatile sig_atomic_t *give_up, bool wait)
 {
+	struct stat st;
+	bool regular = !fstat(s->fd, &st) && S_ISREG(st.st_mode);
 	size_t done = 0;
 
 	while (done < s->out.len) {
 		struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
+		size_t len = s->out.len - done;
 		ssize_t n;
 
 		/* checked before every write: an interrupted pipe write that
@@ -106,13 +116,24 @@ int pm_sink_flush(struct pm_sink *s, const volatile sig_atomic_t *give_up)
 			keep_from(s, done);
 			return -EINTR;
 		}
-		n = write(s->fd, s->out.data + done, s->out.len - done);
+		if (!wait && !regular) {
+			if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT)) {
+				keep_from(s, done);
+				return -EAGAIN;
+			}
+			len = len < PIPE_BUF ? len : PIPE_BUF;
+		}
+		n = write(s->fd, s->out.data + done, len);
 		if (n >= 0) {
 			done += n;
 			continue;
 		}
 		if (errno == EINTR)
 			continue;
+		if (errno == EAGAIN && !wait) {
+			keep_from(s, done);
+			return -EAGAIN;
+		}
 		if (errno == EAGAIN) { /* an inherited non-blocking stdout */
 			poll(&pfd, 1, 1000);
 			continue;
@@ -124,6 +145,16 @@ int pm_sink_flush(struct pm_sink *s, const volatile sig_atomic_t *give_up)
 	}
 	s->out.len = 0;
 	return 0;
+}
+
+int pm_sink_flush(struct pm_sink *s, const volatile sig_atomic_t *give_up)
+{
+	return flush(s, give_up, true);
+}
+
+int pm_sink_flush_nowait(struct pm_sink *s)
+{
+	return flush(s, NULL, false);
 }
 
 void pm_sink_discard(struct pm_sink *s)

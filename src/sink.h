@@ -30,6 +30,9 @@ void pm_sink_line(struct pm_sink *s, const char *line, size_t len);
  * glued together. -EPIPE when the reader went away.
  */
 int pm_sink_flush(struct pm_sink *s, const volatile sig_atomic_t *give_up);
+/* Write what the output takes without waiting: 0 when all of it went,
+ * -EAGAIN when some stays queued, or an error as pm_sink_flush. */
+int pm_sink_flush_nowait(struct pm_sink *s);
 /* Count whatever is still queued as lost and drop it. */
 void pm_sink_discard(struct pm_sink *s);
 void pm_sink_close(struct pm_sink *s);
