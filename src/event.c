@@ -21,6 +21,7 @@ void pm_event_free(struct pm_event *ev)
 	pm_process_put(ev->proc);
 	pm_process_put(ev->parent);
 	pm_process_put(ev->target);
+	free(ev->env);
 	free(ev);
 }
 

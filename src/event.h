@@ -20,6 +20,7 @@
 enum pm_derived_event_type {
 	PM_EVENT_EXISTING_PROCESS = 64, /* a process running when procmon started */
 	PM_EVENT_SENSITIVE_ACCESS = 65, /* a granted access to a sensitive process */
+	PM_EVENT_ENVIRONMENT = 66,      /* the environment of a new exec */
 };
 
 /* What a ProcessEvent adds (struct pm_priv_event's own fields). */
@@ -41,6 +42,10 @@ struct pm_event {
 	struct pm_process *target; /* PtraceAccessCheck's child; NULL when unknown */
 	struct pm_priv_detail priv;
 	uint32_t exit_code;        /* ProcessExit: wait(2) status */
+	/* ProcessEnvironment: NAME=VALUE strings, each NUL-terminated, redacted */
+	char *env;
+	size_t env_len;
+	bool env_truncated;
 	uint64_t deadline_ns;      /* monotonic: emit by then, hash or not */
 	struct pm_event *next;
 };

@@ -447,6 +447,8 @@ static int start(struct daemon *d)
 	d->reader.report_ptrace_access = d->cfg.ptrace_access_check.enabled;
 	if (d->cfg.sensitive_process_access.enabled)
 		d->reader.sensitive = &d->cfg.sensitive_processes;
+	if (d->cfg.process_environment.enabled)
+		d->reader.redact = &d->cfg.redact;
 	if (!d->reader.cache || !d->reader.containers)
 		return EXIT_RUNTIME;
 	if (d->cfg.hash && !(d->reader.hasher = pm_hasher_new(PM_HASH_CACHE_MAX)))

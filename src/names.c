@@ -254,3 +254,16 @@ void pm_json_prctl_cmd(struct json_buf *b, uint64_t option, uint64_t arg2, uint6
 	}
 	json_obj_end(b);
 }
+
+void pm_json_string_list(struct json_buf *b, const char *strings, size_t len)
+{
+	json_arr_begin(b);
+	for (size_t i = 0; i < len;) {
+		const char *nul = memchr(strings + i, '\0', len - i);
+		size_t n = nul ? (size_t)(nul - strings - i) : len - i;
+
+		json_strn(b, strings + i, n);
+		i += n + 1;
+	}
+	json_arr_end(b);
+}

@@ -55,4 +55,7 @@ void pm_json_ptrace_mode(struct json_buf *b, unsigned mode);
 void pm_json_prctl_cmd(struct json_buf *b, uint64_t option, uint64_t arg2, uint64_t arg3,
 		       const char *name, size_t name_max);
 
+/* NUL-terminated strings (the last may lack its NUL) as a JSON array. */
+void pm_json_string_list(struct json_buf *b, const char *strings, size_t len);
+
 #endif /* PROCMON_NAMES_H */

@@ -2,6 +2,7 @@
 #include "reader.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <linux/types.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,55 @@ char *pm_build_path(const char *comps, size_t len, uint32_t flags)
 	*w = '\0';
 	if (flags & (PM_EXEC_PATH_DELETED | PM_EXEC_PATH_PSEUDO))
 		memcpy(w, deleted, sizeof(deleted));
+	return out;
+}
+
+static bool name_redacted(const char *name, const struct pm_strlist *globs)
+{
+	for (size_t i = 0; i < globs->n; i++)
+		if (!fnmatch(globs->v[i], name, 0))
+			return true;
+	return false;
+}
+
+char *pm_redact_env(const char *env, size_t len, const struct pm_strlist *globs,
+		    size_t *out_len)
+{
+	static const char redacted[] = "<redacted>";
+	/* worst case: every string is "N=" and gains the marker */
+	char *out = malloc(len + (len / 2 + 1) * sizeof(redacted) + 1), *w = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		const char *s = env + i, *nul = memchr(s, '\0', len - i);
+		size_t n = nul ? (size_t)(nul - s) : len - i; /* the last may lack its NUL */
+		const char *eq = memchr(s, '=', n);
+		bool redact = false;
+		size_t keep = n;
+
+		if (eq) {
+			char *name = strndup(s, eq - s);
+
+			if (!name) {
+				free(out);
+				return NULL;
+			}
+			redact = name_redacted(name, globs);
+			free(name);
+		}
+		if (redact) /* "NAME=" stays, the value goes */
+			keep = eq + 1 - s;
+		memcpy(w, s, keep);
+		w += keep;
+		if (redact) {
+			memcpy(w, redacted, sizeof(redacted) - 1);
+			w += sizeof(redacted) - 1;
+		}
+		*w++ = '\0';
+		i += n + 1;
+	}
+	*out_len = w - out;
 	return out;
 }
 
@@ -249,10 +299,36 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 	return img;
 }
 
+/* ProcessEnvironment, queued right after the ProcessExec it belongs to. */
+static void queue_environment(struct pm_reader *r, const struct pm_exec_event *e,
+			      struct pm_process *p)
+{
+	struct pm_header h = { .type = PM_EVENT_ENVIRONMENT, .ktime_ns = e->hdr.ktime_ns };
+	const char *env = e->data + PM_NAME_MAX + e->path_len + e->args_len;
+	size_t len;
+	char *redacted = pm_redact_env(env, e->env_len, r->redact, &len);
+	struct pm_event *ev;
+
+	if (!redacted) {
+		r->user_drops++;
+		pm_process_put(p);
+		return;
+	}
+	ev = queue_event(r, &h, p, &e->task, 0);
+	if (!ev) {
+		free(redacted);
+		return;
+	}
+	ev->env = redacted;
+	ev->env_len = len;
+	ev->env_truncated = e->flags & (PM_EXEC_ENV_TRUNCATED | PM_EXEC_ENV_UNREADABLE);
+}
+
 static bool exec_record_valid(const struct pm_exec_event *e, size_t size)
 {
 	return size >= sizeof(*e) && e->path_len <= PM_PATH_MAX && e->args_len <= PM_ARGS_MAX &&
-	       sizeof(*e) + PM_NAME_MAX + (size_t)e->path_len + e->args_len <= size;
+	       e->env_len <= PM_ENV_MAX &&
+	       sizeof(*e) + PM_NAME_MAX + (size_t)e->path_len + e->args_len + e->env_len <= size;
 }
 
 static void on_exec(struct pm_reader *r, const struct pm_exec_event *e)
@@ -265,7 +341,11 @@ static void on_exec(struct pm_reader *r, const struct pm_exec_event *e)
 		return;
 	}
 	p = snapshot(r, &e->task, img, false);
-	queue_event(r, &e->hdr, p, &e->task, 0);
+	queue_event(r, &e->hdr, pm_process_get(p), &e->task, 0);
+	if (r->redact && (e->env_len || (e->flags & PM_EXEC_ENV_UNREADABLE)))
+		queue_environment(r, e, p);
+	else
+		pm_process_put(p);
 }
 
 static void on_clone(struct pm_reader *r, const struct pm_clone_event *e)

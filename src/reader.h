@@ -24,6 +24,7 @@ struct pm_reader {
 	uint32_t boot_id_prefix;
 	bool report_ptrace_access;           /* ptrace_access_check is on */
 	const struct pm_strlist *sensitive;  /* sensitive_process_access.processes; NULL: off */
+	const struct pm_strlist *redact;     /* process_environment.redact globs */
 	uint64_t malformed; /* records that failed validation (dropped, counted) */
 	uint64_t user_drops; /* events lost to allocation failure */
 };
@@ -53,6 +54,15 @@ int pm_reader_on_record(void *ctx, void *data, size_t size);
  */
 char *pm_join_args(const char *argv, size_t len, size_t *out_len);
 char *pm_build_path(const char *comps, size_t len, uint32_t flags);
+
+/*
+ * The environment as the kernel sent it (NAME=VALUE strings, each
+ * NUL-terminated; the last may be cut) with the value of every variable
+ * whose name matches one of the globs (fnmatch) replaced by "<redacted>".
+ * Malloc'd, its length in *out_len; NULL on allocation failure.
+ */
+char *pm_redact_env(const char *env, size_t len, const struct pm_strlist *globs,
+		    size_t *out_len);
 
 /* What secureexec is derived from, all in the exec record. */
 struct pm_secureexec_facts {

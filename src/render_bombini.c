@@ -24,6 +24,7 @@ static const char *const type_names[] = {
 	[PM_EVENT_PTRACE_ACCESS] = "ProcessEvent",
 	[PM_EVENT_EXISTING_PROCESS] = "ExistingProcess",
 	[PM_EVENT_SENSITIVE_ACCESS] = "SensitiveProcessAccess",
+	[PM_EVENT_ENVIRONMENT] = "ProcessEnvironment",
 };
 
 /* process_event.type */
@@ -175,6 +176,11 @@ void pm_render_bombini(struct json_buf *b, const struct pm_event *ev,
 
 		json_kv_u64(b, "exit_code", (ev->exit_code >> 8) & 0xff);
 		json_kv_str(b, "signal", pm_signal_name(ev->exit_code & 0x7f, sig, sizeof(sig)));
+	} else if (ev->type == PM_EVENT_ENVIRONMENT) {
+		json_key(b, "environment");
+		pm_json_string_list(b, ev->env, ev->env_len);
+		if (ev->env_truncated)
+			json_kv_bool(b, "environment_truncated", true);
 	} else if (ev->type >= PM_EVENT_SETUID && ev->type != PM_EVENT_EXISTING_PROCESS) {
 		json_key(b, "process_event");
 		render_process_event(b, ev, ctx);

@@ -31,6 +31,7 @@ static const char *const event_types[] = {
 	[PM_EVENT_PTRACE_ACCESS] = "REMOTE_PROCESS_HANDLE",
 	[PM_EVENT_EXISTING_PROCESS] = "EXISTING_PROCESS",
 	[PM_EVENT_SENSITIVE_ACCESS] = "SENSITIVE_PROCESS_ACCESS",
+	[PM_EVENT_ENVIRONMENT] = "PROCESS_ENVIRONMENT",
 };
 
 void pm_atom(const char exec_id[33], const uint8_t key[16], char out[33])
@@ -249,6 +250,13 @@ static void event_fields(struct json_buf *b, const struct pm_event *ev,
 		break;
 	case PM_EVENT_PTRACE_ACCESS:
 		access_event(b, ev, ctx);
+		break;
+	case PM_EVENT_ENVIRONMENT:
+		json_key(b, "ENVIRONMENT_VARIABLES");
+		pm_json_string_list(b, ev->env, ev->env_len);
+		if (ev->env_truncated)
+			json_kv_bool(b, "ENVIRONMENT_TRUNCATED", true);
+		json_kv_u64(b, "PROCESS_ID", p->pid);
 		break;
 	}
 	json_kv_u64(b, "TIMESTAMP", unix_ms(ev->ktime_ns, ctx));

@@ -20,6 +20,7 @@
 #define PM_PATH_MAX 4096   /* bytes of path components the dentry walk keeps */
 #define PM_PATH_DEPTH 128  /* dentries the walk visits before giving up */
 #define PM_ARGS_MAX 32768  /* bytes of argv copied at exec (power of two) */
+#define PM_ENV_MAX 32768   /* bytes of the environment copied at exec, when asked */
 
 enum pm_event_type {
 	PM_EVENT_EXEC = 1,
@@ -53,6 +54,8 @@ enum pm_exec_flags {
 	PM_EXEC_PATH_CUT = 1 << 2,       /* walk hit PM_PATH_MAX/PM_PATH_DEPTH */
 	PM_EXEC_PATH_DELETED = 1 << 3,   /* d_path would append " (deleted)" */
 	PM_EXEC_PATH_PSEUDO = 1 << 4,    /* no parent dentry: memfd and friends */
+	PM_EXEC_ENV_TRUNCATED = 1 << 5,  /* environment longer than PM_ENV_MAX */
+	PM_EXEC_ENV_UNREADABLE = 1 << 6, /* reading the environment faulted */
 };
 
 /* Facts about one task, taken in the kernel at the moment of the event. */
@@ -86,7 +89,9 @@ struct pm_header {
  *   [PM_NAME_MAX, +path_len)         path components, each NUL-terminated,
  *                                    leaf first (user space reverses them)
  *   [PM_NAME_MAX + path_len, +args_len) argv[0..], each NUL-terminated
- * Only PM_NAME_MAX + path_len + args_len bytes of data are sent.
+ *   [... + args_len, +env_len)       the environment, NAME=VALUE each
+ *                                    NUL-terminated (only when asked for)
+ * Only PM_NAME_MAX + path_len + args_len + env_len bytes of data are sent.
  */
 struct pm_exec_event {
 	struct pm_header hdr;
@@ -105,7 +110,7 @@ struct pm_exec_event {
 	__u32 flags;     /* enum pm_exec_flags */
 	__u32 path_len;
 	__u32 args_len;
-	__u32 pad;
+	__u32 env_len;
 	char data[];
 };
 
@@ -268,7 +273,7 @@ struct pm_proc_info {
 	__u32 pad;
 };
 
-#define PM_EXEC_DATA_MAX (PM_NAME_MAX + PM_PATH_MAX + PM_NAME_MAX + PM_ARGS_MAX)
+#define PM_EXEC_DATA_MAX (PM_NAME_MAX + PM_PATH_MAX + PM_NAME_MAX + PM_ARGS_MAX + PM_ENV_MAX)
 
 _Static_assert(sizeof(struct pm_task) == 96, "pm_task layout");
 _Static_assert(sizeof(struct pm_header) == 16, "pm_header layout");
@@ -283,5 +288,6 @@ _Static_assert(sizeof(struct pm_filter_conf) == 72, "pm_filter_conf layout");
 _Static_assert(sizeof(struct pm_filter_pattern) == 16 + 2 * PM_FILTER_PATTERN_MAX,
 	       "pm_filter_pattern layout");
 _Static_assert((PM_ARGS_MAX & (PM_ARGS_MAX - 1)) == 0, "PM_ARGS_MAX power of two");
+_Static_assert((PM_ENV_MAX & (PM_ENV_MAX - 1)) == 0, "PM_ENV_MAX power of two");
 
 #endif /* PROCMON_EVENTS_H */

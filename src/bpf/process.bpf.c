@@ -39,28 +39,32 @@ static __always_inline void pm_fill_file(struct pm_exec_event *ev, struct file *
 	ev->mode = BPF_CORE_READ(inode, i_mode);
 }
 
+/* Set by user space: copy the environment too (process_environment). */
+const volatile bool pm_want_env = false;
+
 /*
- * argv as the new program sees it, read from its own memory: the kernel
- * has just copied the strings onto the new stack, so the pages are there.
+ * argv or the environment as the new program sees it, [start, end) of its
+ * own memory: the kernel has just copied the strings onto the new stack,
+ * so the pages are there. At most `max` bytes (a constant); cutting sets
+ * `cut` in *flags, a fault `unreadable`.
  */
-static __always_inline __u32 pm_read_args(char *out, struct task_struct *task, __u32 *flags)
+static __always_inline __u32 pm_read_strings(char *out, unsigned long start, unsigned long end,
+					     __u32 max, __u32 cut, __u32 unreadable,
+					     __u32 *flags)
 {
-	struct mm_struct *mm = BPF_CORE_READ(task, mm);
-	unsigned long start = BPF_CORE_READ(mm, arg_start);
-	unsigned long end = BPF_CORE_READ(mm, arg_end);
 	__u64 len = end - start;
 
 	if (end <= start)
 		return 0;
-	if (len > PM_ARGS_MAX) {
-		len = PM_ARGS_MAX;
-		*flags |= PM_EXEC_ARGS_TRUNCATED;
+	if (len > max) {
+		len = max;
+		*flags |= cut;
 	}
 	pm_barrier_var(len);
-	if (len > PM_ARGS_MAX)
+	if (len > max)
 		return 0;
 	if (bpf_probe_read_user(out, len, (void *)start)) {
-		*flags |= PM_EXEC_ARGS_UNREADABLE;
+		*flags |= unreadable;
 		return 0;
 	}
 	return len;
@@ -74,7 +78,8 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	struct file *file = BPF_CORE_READ(bprm, file);
 	struct pm_exec_event *ev;
 	char *data;
-	__u32 flags = 0, path_len, args_len, off, ncomps = 0;
+	__u32 flags = 0, path_len, args_len, env_len = 0, off, ncomps = 0;
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 	__u64 size;
 
 	if (!s) /* cannot happen (one slot per CPU), but never silently */
@@ -104,12 +109,25 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	pm_barrier_var(off);
 	if (off > PM_NAME_MAX + PM_PATH_MAX)
 		goto lost;
-	args_len = pm_read_args(data + off, task, &flags);
+	args_len = pm_read_strings(data + off, BPF_CORE_READ(mm, arg_start),
+				   BPF_CORE_READ(mm, arg_end), PM_ARGS_MAX, PM_EXEC_ARGS_TRUNCATED,
+				   PM_EXEC_ARGS_UNREADABLE, &flags);
+	if (pm_want_env) {
+		off += args_len;
+		pm_barrier_var(off);
+		if (off > PM_NAME_MAX + PM_PATH_MAX + PM_ARGS_MAX)
+			goto lost;
+		env_len = pm_read_strings(data + off, BPF_CORE_READ(mm, env_start),
+					  BPF_CORE_READ(mm, env_end), PM_ENV_MAX,
+					  PM_EXEC_ENV_TRUNCATED, PM_EXEC_ENV_UNREADABLE, &flags);
+		off -= args_len;
+	}
 
 	ev->flags = flags;
 	ev->path_len = path_len;
 	ev->args_len = args_len;
-	size = sizeof(*ev) + off + args_len;
+	ev->env_len = env_len;
+	size = sizeof(*ev) + off + args_len + env_len;
 	ev->hdr.size = size;
 	pm_barrier_var(size);
 	if (size > sizeof(*s))

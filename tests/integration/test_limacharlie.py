@@ -217,3 +217,53 @@ def test_sensitive_process_access_limacharlie(lc, exec_dir):
     assert access["routing"]["event_type"] == "REMOTE_PROCESS_HANDLE"
     assert access["event"]["SOURCE"]["PROCESS_ID"] == run.pid
     assert access["event"]["TARGET"]["PROCESS_ID"] == sshd.pid
+
+
+# --------------------------------------------------------------------------
+# ProcessEnvironment
+
+
+ENV_CONFIG = "process_environment: { enabled: true }\n"
+
+
+def run_with_env(env):
+    p = subprocess.Popen(["/bin/true"], env=env)
+    assert p.wait(timeout=60) == 0
+    return p.pid
+
+
+@pytest.mark.parametrize("fmt", ["bombini", "limacharlie"])
+def test_process_environment(tmp_path, fmt):
+    """The environment of a new exec, values of secret-looking names
+    redacted with the default globs, long ones cut and flagged."""
+    cfg = tmp_path / "env.yaml"
+    cfg.write_text(ENV_CONFIG)
+    procmon = Procmon("--config", cfg, "--format", fmt).wait_ready()
+    try:
+        env = {"LANG": "C.UTF-8", "AWS_SECRET_ACCESS_KEY": "hunter2", "GH_TOKEN": "t0k",
+               "PATH": "/usr/bin:/bin", "ODD": "a\nb\"\\", "EMPTY": ""}
+        pid = run_with_env(env)
+        big = run_with_env({"BIG": "x" * 40000, "AFTER": "y"})
+        if fmt == "bombini":
+            def env_of(p):
+                ev = procmon.wait_for(lambda e: e["type"] == "ProcessEnvironment"
+                                      and e["process"]["pid"] == p, what="environment")
+                assert ev["process"]["filename"] == "true"
+                return ev["environment"], ev.get("environment_truncated", False)
+        else:
+            def env_of(p):
+                ev = procmon.wait_for(lambda e: e["routing"]["event_type"] == "PROCESS_ENVIRONMENT"
+                                      and e["event"]["PROCESS_ID"] == p, what="environment")
+                check_routing(ev, "PROCESS_ENVIRONMENT")
+                return (ev["event"]["ENVIRONMENT_VARIABLES"],
+                        ev["event"].get("ENVIRONMENT_TRUNCATED", False))
+        got, cut = env_of(pid)
+        assert got == ["LANG=C.UTF-8", "AWS_SECRET_ACCESS_KEY=<redacted>",
+                       "GH_TOKEN=<redacted>", "PATH=/usr/bin:/bin", "ODD=a\nb\"\\", "EMPTY="]
+        assert not cut
+        got, cut = env_of(big)
+        assert cut and got[0].startswith("BIG=xxxx") and len(got[0]) < 40004
+    finally:
+        assert procmon.stop() == 0
+    assert not procmon.bad_lines
+    assert "hunter2" not in "".join(procmon.stderr_lines)

@@ -131,6 +131,28 @@ static void check_exe(const char *exe, const char *want)
 	free(s);
 }
 
+static void test_redact_env(void **state)
+{
+	static char *globs_v[] = { "*TOKEN*", "*SECRET*", "KEY" };
+	const struct pm_strlist globs = { globs_v, 3 };
+	/* the last string was cut: no NUL */
+	static const char env[] = "A=1\0GH_TOKEN=t\0KEY=k\0MYKEY=v\0NOEQUALS\0X_SECRET_Y=a=b\0CUT=abc";
+	static const char want[] = "A=1\0GH_TOKEN=<redacted>\0KEY=<redacted>\0MYKEY=v\0NOEQUALS\0"
+				   "X_SECRET_Y=<redacted>\0CUT=abc";
+	size_t len;
+	char *out = pm_redact_env(env, sizeof(env) - 1, &globs, &len);
+
+	(void)state;
+	assert_non_null(out);
+	assert_int_equal(len, sizeof(want)); /* the cut one gains its NUL */
+	assert_memory_equal(out, want, sizeof(want));
+	free(out);
+	/* every string a bare "N=": the worst case for the output size */
+	out = pm_redact_env("KEY=\0KEY=\0KEY=", 14, &globs, &len);
+	assert_int_equal(len, 3 * sizeof("KEY=<redacted>"));
+	free(out);
+}
+
 static void test_filename_from_exe(void **state)
 {
 	(void)state;
@@ -147,6 +169,7 @@ int main(void)
 		cmocka_unit_test(test_build_path),
 		cmocka_unit_test(test_build_path_max_components),
 		cmocka_unit_test(test_secureexec),
+		cmocka_unit_test(test_redact_env),
 		cmocka_unit_test(test_filename_from_exe),
 	};
 
