@@ -21,6 +21,8 @@ enum pm_derived_event_type {
 	PM_EVENT_EXISTING_PROCESS = 64, /* a process running when procmon started */
 	PM_EVENT_SENSITIVE_ACCESS = 65, /* a granted access to a sensitive process */
 	PM_EVENT_ENVIRONMENT = 66,      /* the environment of a new exec */
+	PM_EVENT_CODE_IDENTITY = 67,    /* first exec of a (path, hash) pair */
+	PM_EVENT_ONGOING_IDENTITY = 68, /* every exec, with its hash */
 };
 
 /* What a ProcessEvent adds (struct pm_priv_event's own fields). */

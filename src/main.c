@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "filter.h"
+#include "identity.h"
 #include "json.h"
 #include "loader.h"
 #include "log.h"
@@ -154,6 +155,9 @@ static int load_config(struct pm_config *cfg, const struct options *o)
 			return EXIT_USAGE;
 		}
 	}
+	if ((cfg->code_identity.enabled || cfg->ongoing_identity.enabled) && !cfg->hash)
+		pm_log_warn("code_identity and ongoing_identity report hashes: without "
+			    "ima_hash: true they report nothing");
 	if (o->output) {
 		free(cfg->output);
 		cfg->output = strdup(o->output);
@@ -244,10 +248,46 @@ struct daemon {
 	struct pm_reader reader;
 	struct pm_render_ctx render;
 	pm_renderer render_event;
+	struct pm_identities *identities; /* CodeIdentity's seen pairs; NULL: off */
 	char hostname[256];
 	struct json_buf line;
 	uint64_t events_written;
 };
+
+static void write_event(struct daemon *d, const struct pm_event *ev)
+{
+	json_reset(&d->line);
+	d->render_event(&d->line, ev, &d->render);
+	if (d->line.oom) {
+		d->reader.user_drops++;
+	} else {
+		pm_sink_line(&d->sink, d->line.data, d->line.len);
+		d->events_written++;
+	}
+}
+
+/*
+ * CodeIdentity and OngoingIdentity follow the ProcessExec they come from,
+ * once its hash is known (an exec whose hash missed its wait has none; a
+ * later exec of the file brings it, from the hash cache).
+ */
+static void write_identities(struct daemon *d, const struct pm_event *exec)
+{
+	const struct pm_image *img = exec->proc ? exec->proc->image : NULL;
+	struct pm_event ev = *exec;
+
+	if (exec->type != PM_EVENT_EXEC || !img || !img->hash ||
+	    pm_hash_state(img->hash) != PM_HASH_DONE)
+		return;
+	if (d->identities && pm_identity_first(d->identities, img->binary_path, img->hash->hex)) {
+		ev.type = PM_EVENT_CODE_IDENTITY;
+		write_event(d, &ev);
+	}
+	if (d->cfg.ongoing_identity.enabled) {
+		ev.type = PM_EVENT_ONGOING_IDENTITY;
+		write_event(d, &ev);
+	}
+}
 
 /* Render and queue for output every event that may leave now. */
 static void drain_events(struct daemon *d, bool force)
@@ -258,14 +298,8 @@ static void drain_events(struct daemon *d, bool force)
 	/* follow wall-clock steps: boot time + this = Unix time */
 	d->render.boot_to_unix_ns = pm_clock_ns(CLOCK_REALTIME) - pm_clock_ns(CLOCK_BOOTTIME);
 	while ((ev = pm_event_queue_pop_ready(&d->reader.queue, now, force))) {
-		json_reset(&d->line);
-		d->render_event(&d->line, ev, &d->render);
-		if (d->line.oom) {
-			d->reader.user_drops++;
-		} else {
-			pm_sink_line(&d->sink, d->line.data, d->line.len);
-			d->events_written++;
-		}
+		write_event(d, ev);
+		write_identities(d, ev);
 		pm_event_free(ev);
 	}
 }
@@ -453,6 +487,8 @@ static int start(struct daemon *d)
 		return EXIT_RUNTIME;
 	if (d->cfg.hash && !(d->reader.hasher = pm_hasher_new(PM_HASH_CACHE_MAX)))
 		return EXIT_RUNTIME;
+	if (d->cfg.code_identity.enabled && !(d->identities = pm_identities_new(PM_IDENTITY_MAX)))
+		return EXIT_RUNTIME;
 	d->render.cap_last = read_cap_last();
 	d->render_event = d->cfg.format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
 								 : pm_render_bombini;
@@ -501,6 +537,7 @@ static void shutdown_daemon(struct daemon *d)
 	while (d->reader.queue.head)
 		pm_event_free(pm_event_queue_pop_ready(&d->reader.queue, 0, true));
 	pm_hasher_free(d->reader.hasher);
+	pm_identities_free(d->identities);
 	pm_proc_cache_free(d->reader.cache);
 	pm_containers_free(d->reader.containers);
 	pm_sink_close(&d->sink);

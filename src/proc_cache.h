@@ -29,6 +29,11 @@ struct pm_image {
 	bool args_truncated;
 	bool path_truncated;
 	struct pm_hash_entry *hash; /* NULL when not hashed */
+	/* the executed inode, for CodeIdentity (zero for a /proc-scanned one) */
+	uint64_t size;
+	int64_t mtime_sec;
+	uint32_t mode, owner_uid, owner_gid;
+	bool executed; /* from an exec record, not the /proc scan */
 };
 
 struct pm_process {

@@ -276,6 +276,12 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 		return NULL;
 	}
 	img->secureexec = pm_secureexec_flags(&facts);
+	img->executed = true;
+	img->size = e->isize;
+	img->mtime_sec = e->mtime_sec;
+	img->mode = e->mode;
+	img->owner_uid = e->owner_uid;
+	img->owner_gid = e->owner_gid;
 	img->args_truncated = e->flags & (PM_EXEC_ARGS_TRUNCATED | PM_EXEC_ARGS_UNREADABLE);
 	img->path_truncated = e->flags & PM_EXEC_PATH_CUT;
 

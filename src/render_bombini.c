@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <linux/types.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hash.h"
@@ -25,6 +26,8 @@ static const char *const type_names[] = {
 	[PM_EVENT_EXISTING_PROCESS] = "ExistingProcess",
 	[PM_EVENT_SENSITIVE_ACCESS] = "SensitiveProcessAccess",
 	[PM_EVENT_ENVIRONMENT] = "ProcessEnvironment",
+	[PM_EVENT_CODE_IDENTITY] = "CodeIdentity",
+	[PM_EVENT_ONGOING_IDENTITY] = "OngoingIdentity",
 };
 
 /* process_event.type */
@@ -47,12 +50,17 @@ static const char *const access_names[] = {
 	[PM_ACCESS_PIDFD_GETFD] = "pidfd_getfd",
 };
 
-static void kv_time(struct json_buf *b, const char *key, uint64_t boot_ns,
-		    const struct pm_render_ctx *ctx)
+static void kv_unix_time(struct json_buf *b, const char *key, int64_t unix_ns)
 {
 	char ts[PM_RFC3339_LEN];
 
-	json_kv_str(b, key, pm_format_rfc3339_ms((int64_t)boot_ns + ctx->boot_to_unix_ns, ts));
+	json_kv_str(b, key, pm_format_rfc3339_ms(unix_ns, ts));
+}
+
+static void kv_time(struct json_buf *b, const char *key, uint64_t boot_ns,
+		    const struct pm_render_ctx *ctx)
+{
+	kv_unix_time(b, key, (int64_t)boot_ns + ctx->boot_to_unix_ns);
 }
 
 static void kv_caps(struct json_buf *b, const char *key, uint64_t caps,
@@ -176,6 +184,21 @@ void pm_render_bombini(struct json_buf *b, const struct pm_event *ev,
 
 		json_kv_u64(b, "exit_code", (ev->exit_code >> 8) & 0xff);
 		json_kv_str(b, "signal", pm_signal_name(ev->exit_code & 0x7f, sig, sizeof(sig)));
+	} else if (ev->type == PM_EVENT_CODE_IDENTITY || ev->type == PM_EVENT_ONGOING_IDENTITY) {
+		const struct pm_image *img = ev->proc->image;
+		char mode[8];
+
+		snprintf(mode, sizeof(mode), "%04o", img->mode & 07777);
+		json_key(b, "code_identity");
+		json_obj_begin(b);
+		json_kv_str(b, "file_path", img->binary_path);
+		json_kv_str(b, "hash", img->hash->hex);
+		json_kv_u64(b, "size", img->size);
+		json_kv_u64(b, "owner_uid", img->owner_uid);
+		json_kv_u64(b, "owner_gid", img->owner_gid);
+		json_kv_str(b, "mode", mode);
+		kv_unix_time(b, "mtime", img->mtime_sec * 1000000000ll);
+		json_obj_end(b);
 	} else if (ev->type == PM_EVENT_ENVIRONMENT) {
 		json_key(b, "environment");
 		pm_json_string_list(b, ev->env, ev->env_len);

@@ -32,6 +32,8 @@ static const char *const event_types[] = {
 	[PM_EVENT_EXISTING_PROCESS] = "EXISTING_PROCESS",
 	[PM_EVENT_SENSITIVE_ACCESS] = "SENSITIVE_PROCESS_ACCESS",
 	[PM_EVENT_ENVIRONMENT] = "PROCESS_ENVIRONMENT",
+	[PM_EVENT_CODE_IDENTITY] = "CODE_IDENTITY",
+	[PM_EVENT_ONGOING_IDENTITY] = "ONGOING_IDENTITY",
 };
 
 void pm_atom(const char exec_id[33], const uint8_t key[16], char out[33])
@@ -251,6 +253,22 @@ static void event_fields(struct json_buf *b, const struct pm_event *ev,
 	case PM_EVENT_PTRACE_ACCESS:
 		access_event(b, ev, ctx);
 		break;
+	case PM_EVENT_CODE_IDENTITY:
+	case PM_EVENT_ONGOING_IDENTITY: {
+		const struct pm_image *img = p->image;
+		char mode[8];
+
+		snprintf(mode, sizeof(mode), "%04o", img->mode & 07777);
+		json_kv_str(b, "FILE_PATH", img->binary_path);
+		json_kv_str(b, "HASH", img->hash->hex + strlen("sha256:"));
+		json_kv_u64(b, "FILE_SIZE", img->size);
+		json_kv_u64(b, "FILE_OWNER_UID", img->owner_uid);
+		json_kv_u64(b, "FILE_OWNER_GID", img->owner_gid);
+		json_kv_str(b, "FILE_MODE", mode);
+		json_kv_u64(b, "FILE_MTIME", img->mtime_sec * 1000);
+		json_kv_u64(b, "PROCESS_ID", p->pid);
+		break;
+	}
 	case PM_EVENT_ENVIRONMENT:
 		json_key(b, "ENVIRONMENT_VARIABLES");
 		pm_json_string_list(b, ev->env, ev->env_len);

@@ -107,6 +107,8 @@ struct pm_exec_event {
 	__u32 nlink;
 	__u32 mode;
 	__u32 per_clear; /* linux_binprm.per_clear: PER_CLEAR_ON_SETID etc. */
+	__u32 owner_uid; /* of the executed inode (CodeIdentity) */
+	__u32 owner_gid;
 	__u32 flags;     /* enum pm_exec_flags */
 	__u32 path_len;
 	__u32 args_len;
@@ -277,7 +279,7 @@ struct pm_proc_info {
 
 _Static_assert(sizeof(struct pm_task) == 96, "pm_task layout");
 _Static_assert(sizeof(struct pm_header) == 16, "pm_header layout");
-_Static_assert(sizeof(struct pm_exec_event) == 184, "pm_exec_event layout");
+_Static_assert(sizeof(struct pm_exec_event) == 192, "pm_exec_event layout");
 /* both sides address the payload as the end of the fixed part */
 _Static_assert(__builtin_offsetof(struct pm_exec_event, data) == sizeof(struct pm_exec_event),
 	       "pm_exec_event data follows the fixed part with no padding");

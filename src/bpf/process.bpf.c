@@ -37,6 +37,8 @@ static __always_inline void pm_fill_file(struct pm_exec_event *ev, struct file *
 	ev->mnt_id = BPF_CORE_READ(mnt, mnt_id);
 	ev->nlink = BPF_CORE_READ(inode, __i_nlink);
 	ev->mode = BPF_CORE_READ(inode, i_mode);
+	ev->owner_uid = BPF_CORE_READ(inode, i_uid.val);
+	ev->owner_gid = BPF_CORE_READ(inode, i_gid.val);
 }
 
 /* Set by user space: copy the environment too (process_environment). */
