@@ -8,6 +8,7 @@ upper-case fields, event ids, and process atoms that agree across events.
 import json
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -267,3 +268,61 @@ def test_process_environment(tmp_path, fmt):
         assert procmon.stop() == 0
     assert not procmon.bad_lines
     assert "hunter2" not in "".join(procmon.stderr_lines)
+
+
+# --------------------------------------------------------------------------
+# CodeIdentity, OngoingIdentity
+
+
+def fresh_binary(exec_dir, name):
+    path = exec_dir / name
+    shutil.copy("/bin/true", path)
+    os.chmod(path, 0o755)
+    return path
+
+
+def _run_pid(path):
+    p = subprocess.Popen([str(path)])
+    assert p.wait(timeout=60) == 0
+    return p.pid
+
+
+def test_code_identity_once_per_pair(pm, exec_dir):
+    """A new binary: one CodeIdentity on its first run, none on its second."""
+    path = fresh_binary(exec_dir, "ident-bombini")
+    first, second = _run_pid(path), _run_pid(path)
+    pm.wait_event("ProcessExit", second)
+    evs = pm.find(lambda e: e.get("type") == "CodeIdentity"
+                  and e["code_identity"]["file_path"] == str(path))
+    assert len(evs) == 1, evs
+    ev = evs[0]
+    assert ev["process"]["pid"] == first and ev["parent"]["pid"] == os.getpid()
+    st = os.stat(path)
+    assert_fields(ev["code_identity"], {
+        "hash": sha256_of(path), "size": st.st_size, "owner_uid": 0, "owner_gid": 0,
+        "mode": "0755"}, "code_identity")
+    assert pm.find(lambda e: e.get("type") == "OngoingIdentity") == []  # off by default
+
+
+def test_identities_limacharlie_and_ongoing(exec_dir, tmp_path):
+    """Both identity events in LimaCharlie's shape; OngoingIdentity for
+    every run when it is on."""
+    cfg = tmp_path / "identity.yaml"
+    cfg.write_text("ima_hash: true\ncode_identity: { enabled: true }\n"
+                   "ongoing_identity: { enabled: true }\n")
+    procmon = Procmon("--config", cfg, "--format", "limacharlie").wait_ready()
+    try:
+        path = fresh_binary(exec_dir, "ident-lc")
+        first, second = _run_pid(path), _run_pid(path)
+        wait_lc(procmon, 0, "TERMINATE_PROCESS", second)
+        code = [e for e in procmon.find(lambda e: e["routing"]["event_type"] == "CODE_IDENTITY")
+                if e["event"]["FILE_PATH"] == str(path)]
+        ongoing = [e for e in procmon.find(lambda e: e["routing"]["event_type"] == "ONGOING_IDENTITY")
+                   if e["event"]["FILE_PATH"] == str(path)]
+    finally:
+        assert procmon.stop() == 0
+    assert [e["event"]["PROCESS_ID"] for e in code] == [first]
+    assert [e["event"]["PROCESS_ID"] for e in ongoing] == [first, second]
+    check_routing(code[0], "CODE_IDENTITY")
+    assert_fields(code[0]["event"], {"HASH": sha256_of(path)[7:], "FILE_SIZE": os.stat(path).st_size,
+                                     "FILE_MODE": "0755"}, "CODE_IDENTITY")
