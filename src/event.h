@@ -33,6 +33,7 @@ struct pm_priv_detail {
 	uint32_t fsid;    /* fsuid / fsgid after the call */
 	uint32_t access;  /* enum pm_access_kind */
 	uint32_t target_vpid; /* when the target could not be named */
+	uint32_t thread_id;   /* NewRemoteThread: the new thread */
 	char name[16];    /* Prctl: the task's name after the call */
 };
 

@@ -298,6 +298,7 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 	pm_filter_conf_from_config(cfg, &filter);
 	l->process->rodata->pm_filter = filter;
 	l->process->rodata->pm_want_env = cfg->process_environment.enabled;
+	l->process->rodata->pm_want_remote_thread = cfg->remote_thread.enabled;
 	l->binary_filter = filter.process & PM_PF_BINARY;
 	err = process_bpf__load(l->process);
 	if (err) {

@@ -431,7 +431,8 @@ static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 	/* the caller's credentials as the call left them: the cache follows */
 	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED);
 	bool access = e->hdr.type == PM_EVENT_PTRACE_ACCESS;
-	struct pm_process *target = access ? access_target(r, e) : NULL;
+	bool with_target = access || e->hdr.type == PM_EVENT_REMOTE_THREAD;
+	struct pm_process *target = with_target ? access_target(r, e) : NULL;
 	bool granted = e->ret >= 0 || e->ret == -EFAULT; /* a fault: after the check */
 	struct pm_header sensitive = { .type = PM_EVENT_SENSITIVE_ACCESS,
 				       .ktime_ns = e->hdr.ktime_ns };
@@ -455,6 +456,7 @@ static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 			.fsid = e->fsid,
 			.access = e->access,
 			.target_vpid = e->target_vpid,
+			.thread_id = e->target.tid,
 		};
 		memcpy(ev->priv.name, e->name, sizeof(ev->priv.name));
 		ev->target = pm_process_get(target);
@@ -492,6 +494,7 @@ int pm_reader_on_record(void *ctx, void *data, size_t size)
 	case PM_EVENT_PRCTL:
 	case PM_EVENT_CREATE_USER_NS:
 	case PM_EVENT_PTRACE_ACCESS:
+	case PM_EVENT_REMOTE_THREAD:
 		if (size < sizeof(struct pm_priv_event))
 			goto malformed;
 		on_priv(r, data);

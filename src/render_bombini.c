@@ -26,6 +26,7 @@ static const char *const type_names[] = {
 	[PM_EVENT_EXISTING_PROCESS] = "ExistingProcess",
 	[PM_EVENT_SENSITIVE_ACCESS] = "SensitiveProcessAccess",
 	[PM_EVENT_ENVIRONMENT] = "ProcessEnvironment",
+	[PM_EVENT_REMOTE_THREAD] = "NewRemoteThread",
 	[PM_EVENT_CODE_IDENTITY] = "CodeIdentity",
 	[PM_EVENT_ONGOING_IDENTITY] = "OngoingIdentity",
 };
@@ -167,6 +168,74 @@ static void render_process_event(struct json_buf *b, const struct pm_event *ev,
 	json_obj_end(b);
 }
 
+static void render_remote_thread(struct json_buf *b, const struct pm_event *ev,
+				 const struct pm_render_ctx *ctx)
+{
+	json_key(b, "remote_thread");
+	json_obj_begin(b);
+	json_kv_u64(b, "thread_id", ev->priv.thread_id);
+	json_key(b, "target");
+	if (ev->target)
+		render_process(b, ev->target, ctx);
+	else
+		json_null(b);
+	json_obj_end(b);
+}
+
+static void render_code_identity(struct json_buf *b, const struct pm_image *img)
+{
+	char mode[8];
+
+	snprintf(mode, sizeof(mode), "%04o", img->mode & 07777);
+	json_key(b, "code_identity");
+	json_obj_begin(b);
+	json_kv_str(b, "file_path", img->binary_path);
+	json_kv_str(b, "hash", img->hash->hex);
+	json_kv_u64(b, "size", img->size);
+	json_kv_u64(b, "owner_uid", img->owner_uid);
+	json_kv_u64(b, "owner_gid", img->owner_gid);
+	json_kv_str(b, "mode", mode);
+	kv_unix_time(b, "mtime", img->mtime_sec * 1000000000ll);
+	json_obj_end(b);
+}
+
+/* What each type adds after `process` and `parent`. */
+static void render_details(struct json_buf *b, const struct pm_event *ev,
+			   const struct pm_render_ctx *ctx)
+{
+	char sig[16];
+
+	switch (ev->type) {
+	case PM_EVENT_EXIT:
+		json_kv_u64(b, "exit_code", (ev->exit_code >> 8) & 0xff);
+		json_kv_str(b, "signal", pm_signal_name(ev->exit_code & 0x7f, sig, sizeof(sig)));
+		break;
+	case PM_EVENT_SETUID:
+	case PM_EVENT_SETGID:
+	case PM_EVENT_SETCAPS:
+	case PM_EVENT_PRCTL:
+	case PM_EVENT_CREATE_USER_NS:
+	case PM_EVENT_PTRACE_ACCESS:
+	case PM_EVENT_SENSITIVE_ACCESS:
+		json_key(b, "process_event");
+		render_process_event(b, ev, ctx);
+		break;
+	case PM_EVENT_REMOTE_THREAD:
+		render_remote_thread(b, ev, ctx);
+		break;
+	case PM_EVENT_CODE_IDENTITY:
+	case PM_EVENT_ONGOING_IDENTITY:
+		render_code_identity(b, ev->proc->image);
+		break;
+	case PM_EVENT_ENVIRONMENT:
+		json_key(b, "environment");
+		pm_json_string_list(b, ev->env, ev->env_len);
+		if (ev->env_truncated)
+			json_kv_bool(b, "environment_truncated", true);
+		break;
+	}
+}
+
 void pm_render_bombini(struct json_buf *b, const struct pm_event *ev,
 		       const struct pm_render_ctx *ctx)
 {
@@ -179,35 +248,7 @@ void pm_render_bombini(struct json_buf *b, const struct pm_event *ev,
 		render_process(b, ev->parent, ctx);
 	else
 		json_null(b);
-	if (ev->type == PM_EVENT_EXIT) {
-		char sig[16];
-
-		json_kv_u64(b, "exit_code", (ev->exit_code >> 8) & 0xff);
-		json_kv_str(b, "signal", pm_signal_name(ev->exit_code & 0x7f, sig, sizeof(sig)));
-	} else if (ev->type == PM_EVENT_CODE_IDENTITY || ev->type == PM_EVENT_ONGOING_IDENTITY) {
-		const struct pm_image *img = ev->proc->image;
-		char mode[8];
-
-		snprintf(mode, sizeof(mode), "%04o", img->mode & 07777);
-		json_key(b, "code_identity");
-		json_obj_begin(b);
-		json_kv_str(b, "file_path", img->binary_path);
-		json_kv_str(b, "hash", img->hash->hex);
-		json_kv_u64(b, "size", img->size);
-		json_kv_u64(b, "owner_uid", img->owner_uid);
-		json_kv_u64(b, "owner_gid", img->owner_gid);
-		json_kv_str(b, "mode", mode);
-		kv_unix_time(b, "mtime", img->mtime_sec * 1000000000ll);
-		json_obj_end(b);
-	} else if (ev->type == PM_EVENT_ENVIRONMENT) {
-		json_key(b, "environment");
-		pm_json_string_list(b, ev->env, ev->env_len);
-		if (ev->env_truncated)
-			json_kv_bool(b, "environment_truncated", true);
-	} else if (ev->type >= PM_EVENT_SETUID && ev->type != PM_EVENT_EXISTING_PROCESS) {
-		json_key(b, "process_event");
-		render_process_event(b, ev, ctx);
-	}
+	render_details(b, ev, ctx);
 	kv_time(b, "timestamp", ev->ktime_ns, ctx);
 	json_obj_end(b);
 }

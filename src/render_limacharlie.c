@@ -29,6 +29,7 @@ static const char *const event_types[] = {
 	[PM_EVENT_PRCTL] = "PRCTL",
 	[PM_EVENT_CREATE_USER_NS] = "CREATE_USER_NS",
 	[PM_EVENT_PTRACE_ACCESS] = "REMOTE_PROCESS_HANDLE",
+	[PM_EVENT_REMOTE_THREAD] = "NEW_REMOTE_THREAD",
 	[PM_EVENT_EXISTING_PROCESS] = "EXISTING_PROCESS",
 	[PM_EVENT_SENSITIVE_ACCESS] = "SENSITIVE_PROCESS_ACCESS",
 	[PM_EVENT_ENVIRONMENT] = "PROCESS_ENVIRONMENT",
@@ -167,22 +168,19 @@ static void routing(struct json_buf *b, const char *type, uint64_t ktime_ns,
 	json_obj_end(b);
 }
 
-/* REMOTE_PROCESS_HANDLE's event object: the access, SOURCE and TARGET. */
-static void access_event(struct json_buf *b, const struct pm_event *ev,
-			 const struct pm_render_ctx *ctx)
+/*
+ * What one process did to another (REMOTE_PROCESS_HANDLE, NEW_REMOTE_THREAD):
+ * PROCESS_ID the target, PARENT_PROCESS_ID the source (LimaCharlie's
+ * convention), SOURCE and TARGET.
+ */
+static void source_and_target(struct json_buf *b, const struct pm_event *ev,
+			      const struct pm_render_ctx *ctx)
 {
-	const struct pm_priv_detail *d = &ev->priv;
-
-	json_kv_u64(b, "ACCESS_FLAGS", d->flags);
-	json_key(b, "ACCESS_MODE");
-	pm_json_ptrace_mode(b, d->flags);
 	if (ev->target)
 		json_kv_u64(b, "PROCESS_ID", ev->target->pid);
-	else if (d->target_vpid)
-		json_kv_u64(b, "PROCESS_ID", d->target_vpid);
+	else if (ev->priv.target_vpid)
+		json_kv_u64(b, "PROCESS_ID", ev->priv.target_vpid);
 	json_kv_u64(b, "PARENT_PROCESS_ID", ev->proc->pid);
-	if (d->ret == -EPERM || d->ret == -EACCES)
-		json_kv_str(b, "ERROR", strerrorname_np(-d->ret));
 	json_key(b, "SOURCE");
 	json_obj_begin(b);
 	process_fields(b, ev->proc, ev->parent, true, ctx);
@@ -193,6 +191,20 @@ static void access_event(struct json_buf *b, const struct pm_event *ev,
 		process_fields(b, ev->target, NULL, true, ctx);
 		json_obj_end(b);
 	}
+}
+
+/* REMOTE_PROCESS_HANDLE's event object: the access, SOURCE and TARGET. */
+static void access_event(struct json_buf *b, const struct pm_event *ev,
+			 const struct pm_render_ctx *ctx)
+{
+	const struct pm_priv_detail *d = &ev->priv;
+
+	json_kv_u64(b, "ACCESS_FLAGS", d->flags);
+	json_key(b, "ACCESS_MODE");
+	pm_json_ptrace_mode(b, d->flags);
+	if (d->ret == -EPERM || d->ret == -EACCES)
+		json_kv_str(b, "ERROR", strerrorname_np(-d->ret));
+	source_and_target(b, ev, ctx);
 }
 
 /* The upper-case fields of one event (inside "event"). */
@@ -253,6 +265,10 @@ static void event_fields(struct json_buf *b, const struct pm_event *ev,
 	case PM_EVENT_PTRACE_ACCESS:
 		access_event(b, ev, ctx);
 		break;
+	case PM_EVENT_REMOTE_THREAD:
+		json_kv_u64(b, "THREAD_ID", d->thread_id);
+		source_and_target(b, ev, ctx);
+		break;
 	case PM_EVENT_CODE_IDENTITY:
 	case PM_EVENT_ONGOING_IDENTITY: {
 		const struct pm_image *img = p->image;
@@ -288,8 +304,7 @@ static void envelope(struct json_buf *b, const struct pm_event *ev, uint32_t typ
 
 	shown.type = type;
 	json_obj_begin(b);
-	routing(b, event_types[type], ev->ktime_ns, ev->proc, ev->parent,
-		type == PM_EVENT_PTRACE_ACCESS ? ev->target : NULL, ctx);
+	routing(b, event_types[type], ev->ktime_ns, ev->proc, ev->parent, ev->target, ctx);
 	json_key(b, "event");
 	json_obj_begin(b);
 	event_fields(b, &shown, ctx);

@@ -33,6 +33,9 @@ enum pm_event_type {
 	PM_EVENT_PRCTL = 7,
 	PM_EVENT_CREATE_USER_NS = 8,
 	PM_EVENT_PTRACE_ACCESS = 9,
+	/* a thread created in a process another one ptraces: pm_priv_event,
+	 * task the tracer, target the new thread */
+	PM_EVENT_REMOTE_THREAD = 10,
 };
 
 /* Ring-buffer reservation failures are counted per category. */
@@ -44,6 +47,7 @@ enum pm_drop_category {
 	PM_DROP_PRCTL = 4,
 	PM_DROP_USER_NS = 5,
 	PM_DROP_PTRACE = 6,
+	PM_DROP_REMOTE_THREAD = 7,
 	PM_DROP_MAX = 16, /* room for the hook families of later issues */
 };
 

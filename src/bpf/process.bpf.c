@@ -141,14 +141,48 @@ lost:
 	return 0;
 }
 
+/* Set by user space: report NewRemoteThread (remote_thread). */
+const volatile bool pm_want_remote_thread = false;
+
+/*
+ * A thread created in a process that another process ptraces: the tracer
+ * can have made the tracee call clone (or be debugging a program that
+ * does). `creator` is the thread that called clone, `thread` the new one.
+ */
+static __always_inline void pm_remote_thread(struct task_struct *creator,
+					      struct task_struct *thread)
+{
+	struct task_struct *tracer;
+	struct pm_priv_event *ev;
+
+	if (!BPF_CORE_READ(creator, ptrace))
+		return;
+	tracer = BPF_CORE_READ(creator, parent); /* the tracer, while traced */
+	if (!tracer || BPF_CORE_READ(tracer, tgid) == BPF_CORE_READ(creator, tgid))
+		return;
+	ev = pm_reserve(sizeof(*ev), PM_DROP_REMOTE_THREAD);
+	if (!ev)
+		return;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
+	ev->hdr.type = PM_EVENT_REMOTE_THREAD;
+	ev->hdr.size = sizeof(*ev);
+	pm_fill_task(&ev->task, tracer);
+	pm_fill_task(&ev->target, thread);
+	pm_submit(ev);
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(pm_clone, struct task_struct *parent, struct task_struct *child)
 {
 	struct pm_clone_event ev;
 
 	/* a new thread of an existing process is not a new process */
-	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid)) {
+		if (pm_want_remote_thread)
+			pm_remote_thread(parent, child);
 		return 0;
+	}
 	__builtin_memset(&ev, 0, sizeof(ev));
 	ev.hdr.ktime_ns = bpf_ktime_get_boot_ns();
 	ev.hdr.type = PM_EVENT_CLONE;

@@ -15,6 +15,7 @@ import pytest
 
 from helpers import (
     NOBODY, Procmon, assert_fields, check_process_shape, prog, run_prog, sha256_of,
+    tagged_ints,
 )
 from test_privilege import Target
 
@@ -326,3 +327,41 @@ def test_identities_limacharlie_and_ongoing(exec_dir, tmp_path):
     check_routing(code[0], "CODE_IDENTITY")
     assert_fields(code[0]["event"], {"HASH": sha256_of(path)[7:], "FILE_SIZE": os.stat(path).st_size,
                                      "FILE_MODE": "0755"}, "CODE_IDENTITY")
+
+
+# --------------------------------------------------------------------------
+# NewRemoteThread
+
+
+def test_new_remote_thread(pm):
+    """A thread created in a traced process: the tracer is the process,
+    the traced one the target, with the new thread's id."""
+    run = run_prog("traced_thread")
+    ids = tagged_ints(run.stdout)
+    tracee, thread = ids["tracee"], ids["thread"]
+    pm.wait_event("ProcessExit", run.pid)
+    evs = pm.events_of("NewRemoteThread", run.pid)
+    assert len(evs) == 1, evs
+    ev = evs[0]
+    assert ev["parent"]["pid"] == os.getpid()
+    rt = ev["remote_thread"]
+    assert rt["thread_id"] == thread
+    assert_fields(rt["target"], {"pid": tracee, "ppid": run.pid, "filename": "traced_thread",
+                                 "cloned": True}, "target")
+    # a thread started without a tracer is not one
+    threads = run_prog("threads", "exit-group", input=b"\n")
+    pm.wait_event("ProcessExit", threads.pid)
+    assert pm.find(lambda e: e.get("type") == "NewRemoteThread"
+                   and e["remote_thread"]["target"]["pid"] == threads.pid) == []
+
+
+def test_new_remote_thread_limacharlie(lc):
+    since = lc.mark()
+    run = run_prog("traced_thread")
+    ids = tagged_ints(run.stdout)
+    ev = wait_lc(lc, since, "NEW_REMOTE_THREAD", ids["tracee"])
+    check_routing(ev, "NEW_REMOTE_THREAD")
+    assert_fields(ev["event"], {"THREAD_ID": ids["thread"], "PARENT_PROCESS_ID": run.pid},
+                  "NEW_REMOTE_THREAD")
+    assert ev["event"]["SOURCE"]["PROCESS_ID"] == run.pid
+    assert ev["routing"]["target"] == ev["event"]["TARGET"]["THIS_ATOM"]
