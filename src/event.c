@@ -22,6 +22,7 @@ void pm_event_free(struct pm_event *ev)
 	pm_process_put(ev->parent);
 	pm_process_put(ev->target);
 	free(ev->env);
+	free(ev->injection);
 	free(ev);
 }
 

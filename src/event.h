@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "injection.h"
 #include "proc_cache.h"
 
 #define PM_HASH_WAIT_NS (300 * 1000000ull)
@@ -23,6 +24,7 @@ enum pm_derived_event_type {
 	PM_EVENT_ENVIRONMENT = 66,      /* the environment of a new exec */
 	PM_EVENT_CODE_IDENTITY = 67,    /* first exec of a (path, hash) pair */
 	PM_EVENT_ONGOING_IDENTITY = 68, /* every exec, with its hash */
+	PM_EVENT_THREAD_INJECTION = 69, /* memory written, then execution changed */
 };
 
 /* What a ProcessEvent adds (struct pm_priv_event's own fields). */
@@ -49,6 +51,7 @@ struct pm_event {
 	char *env;
 	size_t env_len;
 	bool env_truncated;
+	struct pm_injection_trail *injection; /* ThreadInjection: its steps */
 	uint64_t deadline_ns;      /* monotonic: emit by then, hash or not */
 	struct pm_event *next;
 };

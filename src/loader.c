@@ -34,7 +34,7 @@ struct pm_loader {
 /*
  * Which configuration block each privilege program serves: a program is
  * loaded and attached only when its block is enabled. The ptrace-class
- * programs also serve sensitive_process_access.
+ * programs also serve sensitive_process_access and thread_injection.
  */
 #define PTRACE_CLASS offsetof(struct pm_config, ptrace_access_check)
 
@@ -80,7 +80,8 @@ static int program_wanted(const struct pm_config *cfg, const char *prog)
 			    strlen(privilege_programs[i].prefix)))
 			continue;
 		return ((const struct pm_hook *)((const char *)cfg + off))->enabled ||
-		       (off == PTRACE_CLASS && cfg->sensitive_process_access.enabled);
+		       (off == PTRACE_CLASS && (cfg->sensitive_process_access.enabled ||
+						cfg->thread_injection.enabled));
 	}
 	return -1;
 }
@@ -261,6 +262,7 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 	l->privilege->rodata->pm_wakeup_bytes = l->process->rodata->pm_wakeup_bytes;
 	l->privilege->rodata->pm_filter = *filter;
 	l->privilege->rodata->pm_note_at_enter = note_at_enter;
+	l->privilege->rodata->pm_want_ptrace_requests = cfg->thread_injection.enabled;
 	return privilege_bpf__load(l->privilege);
 }
 
@@ -298,7 +300,9 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 	pm_filter_conf_from_config(cfg, &filter);
 	l->process->rodata->pm_filter = filter;
 	l->process->rodata->pm_want_env = cfg->process_environment.enabled;
-	l->process->rodata->pm_want_remote_thread = cfg->remote_thread.enabled;
+	/* a remote thread is also a step of a thread injection */
+	l->process->rodata->pm_want_remote_thread = cfg->remote_thread.enabled ||
+						    cfg->thread_injection.enabled;
 	l->binary_filter = filter.process & PM_PF_BINARY;
 	err = process_bpf__load(l->process);
 	if (err) {

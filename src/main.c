@@ -480,6 +480,10 @@ static int start(struct daemon *d)
 	d->reader.containers = pm_containers_new();
 	d->reader.boot_id_prefix = read_boot_id_prefix();
 	d->reader.report_ptrace_access = d->cfg.ptrace_access_check.enabled;
+	d->reader.report_remote_thread = d->cfg.remote_thread.enabled;
+	if (d->cfg.thread_injection.enabled &&
+	    !(d->reader.injections = calloc(1, sizeof(*d->reader.injections))))
+		return EXIT_RUNTIME;
 	if (d->cfg.sensitive_process_access.enabled)
 		d->reader.sensitive = &d->cfg.sensitive_processes;
 	if (d->cfg.process_environment.enabled)
@@ -539,6 +543,7 @@ static void shutdown_daemon(struct daemon *d)
 		pm_event_free(pm_event_queue_pop_ready(&d->reader.queue, 0, true));
 	pm_hasher_free(d->reader.hasher);
 	pm_identities_free(d->identities);
+	free(d->reader.injections);
 	pm_proc_cache_free(d->reader.cache);
 	pm_containers_free(d->reader.containers);
 	pm_sink_close(&d->sink);

@@ -421,29 +421,116 @@ struct pm_event *pm_reader_queue_process(struct pm_reader *r, uint32_t type,
 	return queue_event(r, &h, pm_process_get(p), &t, 0);
 }
 
+/* x86-64: offsetof(struct user, regs.rip) */
+#define PM_USER_IP_OFFSET (16 * 8)
+#define PM_NT_PRSTATUS 1
+#define PM_FMODE_WRITE 0x2
+/* include/uapi/linux/ptrace.h */
+#define PTRACE_POKETEXT 4
+#define PTRACE_POKEDATA 5
+#define PTRACE_POKEUSER 6
+#define PTRACE_SETREGS 13
+#define PTRACE_SETREGSET 0x4205
+
+/* The ThreadInjection step a record is, or 0. */
+static uint32_t injection_step(const struct pm_priv_event *e, bool granted)
+{
+	switch (e->hdr.type) {
+	case PM_EVENT_REMOTE_THREAD:
+		return PM_STEP_REMOTE_THREAD;
+	case PM_EVENT_PTRACE_ACCESS:
+		if (!granted)
+			return 0;
+		switch (e->access) {
+		case PM_ACCESS_PTRACE_ATTACH:
+			return PM_STEP_ATTACH;
+		case PM_ACCESS_PTRACE_SEIZE:
+			return PM_STEP_SEIZE;
+		case PM_ACCESS_VM_WRITEV:
+			return PM_STEP_VM_WRITEV;
+		case PM_ACCESS_PROC_MEM:
+			return e->arg[0] & PM_FMODE_WRITE ? PM_STEP_PROC_MEM_WRITE : 0;
+		}
+		return 0;
+	case PM_EVENT_PTRACE_REQUEST:
+		switch (e->arg[0]) {
+		case PTRACE_POKETEXT:
+			return PM_STEP_POKETEXT;
+		case PTRACE_POKEDATA:
+			return PM_STEP_POKEDATA;
+		case PTRACE_POKEUSER:
+			return e->arg[1] == PM_USER_IP_OFFSET ? PM_STEP_POKEUSER_IP : 0;
+		case PTRACE_SETREGS:
+			return PM_STEP_SETREGS;
+		case PTRACE_SETREGSET:
+			return e->arg[1] == PM_NT_PRSTATUS ? PM_STEP_SETREGSET : 0;
+		}
+	}
+	return 0;
+}
+
+/* Feed the injection tracker; a ThreadInjection to queue, or NULL. */
+static struct pm_injection_trail *observe_injection(struct pm_reader *r,
+						    const struct pm_priv_event *e,
+						    const struct pm_process *source,
+						    const struct pm_process *target, bool granted)
+{
+	struct pm_injection_step step = {
+		.kind = injection_step(e, granted),
+		.ktime_ns = e->hdr.ktime_ns,
+		.addr = e->arg[1],
+		.thread_id = e->target.tid,
+	};
+	struct pm_injection_trail trail, *out;
+
+	if (!r->injections || !step.kind || !source || !target)
+		return NULL;
+	if (!pm_injection_observe(r->injections,
+				  (struct pm_injection_key){ source->pid, source->start_ns },
+				  (struct pm_injection_key){ target->pid, target->start_ns },
+				  &step, &trail))
+		return NULL;
+	out = malloc(sizeof(*out));
+	if (out)
+		*out = trail;
+	else
+		r->user_drops++;
+	return out;
+}
+
 /*
- * A PtraceAccessCheck; reported when ptrace_access_check is on, and also
- * as SensitiveProcessAccess when the access was granted to a sensitive
- * target (the kernel hooks run when either block is on).
+ * A record about another process: PtraceAccessCheck, NewRemoteThread, a
+ * ptrace request (never reported itself), or one of the other
+ * ProcessEvents. Each is reported when its block is on, and may also make
+ * a SensitiveProcessAccess (a granted access to a sensitive target) or
+ * complete a ThreadInjection.
  */
 static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 {
 	/* the caller's credentials as the call left them: the cache follows */
 	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED);
-	bool access = e->hdr.type == PM_EVENT_PTRACE_ACCESS;
-	bool with_target = access || e->hdr.type == PM_EVENT_REMOTE_THREAD;
+	uint32_t type = e->hdr.type;
+	bool with_target = type == PM_EVENT_PTRACE_ACCESS || type == PM_EVENT_REMOTE_THREAD ||
+			   type == PM_EVENT_PTRACE_REQUEST;
 	struct pm_process *target = with_target ? access_target(r, e) : NULL;
 	bool granted = e->ret >= 0 || e->ret == -EFAULT; /* a fault: after the check */
-	struct pm_header sensitive = { .type = PM_EVENT_SENSITIVE_ACCESS,
-				       .ktime_ns = e->hdr.ktime_ns };
-	const struct pm_header *headers[2];
+	struct pm_injection_trail *injection = observe_injection(r, e, p, target, granted);
+	struct pm_header derived[2] = {
+		{ .type = PM_EVENT_SENSITIVE_ACCESS, .ktime_ns = e->hdr.ktime_ns },
+		{ .type = PM_EVENT_THREAD_INJECTION, .ktime_ns = e->hdr.ktime_ns },
+	};
+	const struct pm_header *headers[3];
 	size_t n = 0;
 
-	if (!access || r->report_ptrace_access)
+	if ((type == PM_EVENT_PTRACE_ACCESS && r->report_ptrace_access) ||
+	    (type == PM_EVENT_REMOTE_THREAD && r->report_remote_thread) ||
+	    type < PM_EVENT_PTRACE_ACCESS)
 		headers[n++] = &e->hdr;
-	if (access && granted && target && r->sensitive &&
+	if (type == PM_EVENT_PTRACE_ACCESS && granted && target && r->sensitive &&
 	    pm_is_sensitive_target(target, r->sensitive))
-		headers[n++] = &sensitive;
+		headers[n++] = &derived[0];
+	if (injection)
+		headers[n++] = &derived[1];
 	for (size_t i = 0; i < n; i++) {
 		struct pm_event *ev = queue_event(r, headers[i], pm_process_get(p), &e->task, 0);
 
@@ -460,7 +547,12 @@ static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 		};
 		memcpy(ev->priv.name, e->name, sizeof(ev->priv.name));
 		ev->target = pm_process_get(target);
+		if (headers[i] == &derived[1]) {
+			ev->injection = injection;
+			injection = NULL;
+		}
 	}
+	free(injection);
 	pm_process_put(target);
 	pm_process_put(p);
 }
@@ -495,6 +587,7 @@ int pm_reader_on_record(void *ctx, void *data, size_t size)
 	case PM_EVENT_CREATE_USER_NS:
 	case PM_EVENT_PTRACE_ACCESS:
 	case PM_EVENT_REMOTE_THREAD:
+	case PM_EVENT_PTRACE_REQUEST:
 		if (size < sizeof(struct pm_priv_event))
 			goto malformed;
 		on_priv(r, data);

@@ -14,6 +14,7 @@
 #include "container.h"
 #include "event.h"
 #include "hash.h"
+#include "injection.h"
 #include "proc_cache.h"
 
 struct pm_reader {
@@ -23,6 +24,8 @@ struct pm_reader {
 	struct pm_event_queue queue;
 	uint32_t boot_id_prefix;
 	bool report_ptrace_access;           /* ptrace_access_check is on */
+	bool report_remote_thread;           /* remote_thread is on */
+	struct pm_injections *injections;    /* thread_injection's tracker; NULL: off */
 	const struct pm_strlist *sensitive;  /* sensitive_process_access.processes; NULL: off */
 	const struct pm_strlist *redact;     /* process_environment.redact globs */
 	uint64_t malformed; /* records that failed validation (dropped, counted) */

@@ -29,6 +29,7 @@ static const char *const type_names[] = {
 	[PM_EVENT_REMOTE_THREAD] = "NewRemoteThread",
 	[PM_EVENT_CODE_IDENTITY] = "CodeIdentity",
 	[PM_EVENT_ONGOING_IDENTITY] = "OngoingIdentity",
+	[PM_EVENT_THREAD_INJECTION] = "ThreadInjection",
 };
 
 /* process_event.type */
@@ -199,6 +200,35 @@ static void render_code_identity(struct json_buf *b, const struct pm_image *img)
 	json_obj_end(b);
 }
 
+/* The target and the correlated steps, in order (src/injection.h). */
+static void render_injection(struct json_buf *b, const struct pm_event *ev,
+			     const struct pm_render_ctx *ctx)
+{
+	const struct pm_injection_trail *t = ev->injection;
+
+	json_key(b, "thread_injection");
+	json_obj_begin(b);
+	json_key(b, "target");
+	render_process(b, ev->target, ctx);
+	json_key(b, "events");
+	json_arr_begin(b);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct pm_injection_step *s = &t->steps[i];
+
+		json_obj_begin(b);
+		json_kv_str(b, "type", pm_injection_step_name(s->kind));
+		if (s->kind == PM_STEP_POKETEXT || s->kind == PM_STEP_POKEDATA ||
+		    s->kind == PM_STEP_POKEUSER_IP)
+			json_kv_u64(b, "address", s->addr);
+		if (s->kind == PM_STEP_REMOTE_THREAD)
+			json_kv_u64(b, "thread_id", s->thread_id);
+		kv_time(b, "timestamp", s->ktime_ns, ctx);
+		json_obj_end(b);
+	}
+	json_arr_end(b);
+	json_obj_end(b);
+}
+
 /* What each type adds after `process` and `parent`. */
 static void render_details(struct json_buf *b, const struct pm_event *ev,
 			   const struct pm_render_ctx *ctx)
@@ -226,6 +256,9 @@ static void render_details(struct json_buf *b, const struct pm_event *ev,
 	case PM_EVENT_CODE_IDENTITY:
 	case PM_EVENT_ONGOING_IDENTITY:
 		render_code_identity(b, ev->proc->image);
+		break;
+	case PM_EVENT_THREAD_INJECTION:
+		render_injection(b, ev, ctx);
 		break;
 	case PM_EVENT_ENVIRONMENT:
 		json_key(b, "environment");

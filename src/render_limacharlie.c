@@ -16,6 +16,7 @@
 #include <sys/random.h>
 
 #include "hash.h"
+#include "injection.h"
 #include "names.h"
 #include "procmon/events.h"
 
@@ -35,6 +36,7 @@ static const char *const event_types[] = {
 	[PM_EVENT_ENVIRONMENT] = "PROCESS_ENVIRONMENT",
 	[PM_EVENT_CODE_IDENTITY] = "CODE_IDENTITY",
 	[PM_EVENT_ONGOING_IDENTITY] = "ONGOING_IDENTITY",
+	[PM_EVENT_THREAD_INJECTION] = "THREAD_INJECTION",
 };
 
 void pm_atom(const char exec_id[33], const uint8_t key[16], char out[33])
@@ -312,9 +314,57 @@ static void envelope(struct json_buf *b, const struct pm_event *ev, uint32_t typ
 	json_obj_end(b);
 }
 
+/*
+ * One step of a THREAD_INJECTION as a whole {"routing","event"} object: an
+ * access is a REMOTE_PROCESS_HANDLE, a thread a NEW_REMOTE_THREAD, a
+ * ptrace request its own type (PTRACE_POKETEXT, PTRACE_SETREGS ...).
+ */
+static void injection_step(struct json_buf *b, const struct pm_event *ev,
+			   const struct pm_injection_step *s, const struct pm_render_ctx *ctx)
+{
+	const char *type = pm_injection_step_name(s->kind);
+	struct pm_event step = *ev;
+
+	if (s->kind <= PM_STEP_SEIZE || s->kind == PM_STEP_VM_WRITEV ||
+	    s->kind == PM_STEP_PROC_MEM_WRITE)
+		type = "REMOTE_PROCESS_HANDLE";
+	step.ktime_ns = s->ktime_ns;
+	json_obj_begin(b);
+	routing(b, type, s->ktime_ns, ev->proc, ev->parent, ev->target, ctx);
+	json_key(b, "event");
+	json_obj_begin(b);
+	if (strcmp(type, pm_injection_step_name(s->kind)))
+		json_kv_str(b, "ACCESS", pm_injection_step_name(s->kind));
+	if (s->kind == PM_STEP_POKETEXT || s->kind == PM_STEP_POKEDATA ||
+	    s->kind == PM_STEP_POKEUSER_IP)
+		json_kv_u64(b, "ADDRESS", s->addr);
+	if (s->kind == PM_STEP_REMOTE_THREAD)
+		json_kv_u64(b, "THREAD_ID", s->thread_id);
+	source_and_target(b, &step, ctx);
+	json_kv_u64(b, "TIMESTAMP", unix_ms(s->ktime_ns, ctx));
+	json_obj_end(b);
+	json_obj_end(b);
+}
+
 void pm_render_limacharlie(struct json_buf *b, const struct pm_event *ev,
 			   const struct pm_render_ctx *ctx)
 {
+	if (ev->type == PM_EVENT_THREAD_INJECTION) {
+		/* EVENTS: the correlated steps, each a whole event, as in the seed */
+		json_obj_begin(b);
+		routing(b, event_types[ev->type], ev->ktime_ns, ev->proc, ev->parent, ev->target, ctx);
+		json_key(b, "event");
+		json_obj_begin(b);
+		json_key(b, "EVENTS");
+		json_arr_begin(b);
+		for (size_t i = 0; i < ev->injection->n; i++)
+			injection_step(b, ev, &ev->injection->steps[i], ctx);
+		json_arr_end(b);
+		json_kv_u64(b, "TIMESTAMP", unix_ms(ev->ktime_ns, ctx));
+		json_obj_end(b);
+		json_obj_end(b);
+		return;
+	}
 	if (ev->type != PM_EVENT_SENSITIVE_ACCESS) {
 		envelope(b, ev, ev->type, ctx);
 		return;

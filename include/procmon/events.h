@@ -36,6 +36,10 @@ enum pm_event_type {
 	/* a thread created in a process another one ptraces: pm_priv_event,
 	 * task the tracer, target the new thread */
 	PM_EVENT_REMOTE_THREAD = 10,
+	/* a ptrace request that changes the tracee (thread_injection's
+	 * observations, not an event of its own): pm_priv_event, arg[0] the
+	 * request, arg[1] its address */
+	PM_EVENT_PTRACE_REQUEST = 11,
 };
 
 /* Ring-buffer reservation failures are counted per category. */
@@ -153,7 +157,8 @@ struct pm_priv_event {
 	struct pm_task task;
 	struct pm_task target;
 	__s64 ret;      /* the syscall's return value; < 0: a denied access */
-	__u64 arg[3];   /* Prctl: option, arg2, arg3 */
+	__u64 arg[3];   /* Prctl: option, arg2, arg3; PtraceAccessCheck of
+			 * /proc/PID/mem: arg[0] the file's f_mode */
 	__u32 flags;    /* Setuid/Setgid: enum pm_setid_flags; Ptrace: enum pm_ptrace_mode */
 	__u32 fsid;     /* Setuid: fsuid, Setgid: fsgid, after the call */
 	__u32 access;   /* PtraceAccessCheck: enum pm_access_kind */

@@ -373,28 +373,28 @@ static __always_inline bool pm_access_result(long ret)
 }
 
 /*
- * One access by the current task. `target` when the kernel side knows the
- * task; otherwise `vpid`, a pid in the caller's namespace. A process
- * accessing itself is not an event.
+ * A record of `type` about something the current task did to another
+ * process: `target` when the kernel side knows the task, otherwise `vpid`,
+ * a pid in the caller's namespace. NULL for a process acting on itself
+ * (not an event), one process_filter holds back, or a full ring buffer.
  */
-static __always_inline void pm_access_event(__u32 access, __u32 mode, long ret,
-					    struct task_struct *target, __u32 vpid)
+static __always_inline struct pm_priv_event *pm_target_begin(__u32 type, long ret,
+							      struct task_struct *target,
+							      __u32 vpid)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pm_priv_event *ev;
 	__u32 level = 0;
 
 	if (target && BPF_CORE_READ(target, tgid) == task->tgid)
-		return;
+		return NULL;
 	if (!target && vpid == pm_task_vpid(task, &level))
-		return;
+		return NULL;
 	if (!pm_process_filter_pass(task))
-		return;
-	ev = pm_priv_begin(PM_EVENT_PTRACE_ACCESS, PM_DROP_PTRACE, task);
+		return NULL;
+	ev = pm_priv_begin(type, PM_DROP_PTRACE, task);
 	if (!ev)
-		return;
-	ev->access = access;
-	ev->flags = mode;
+		return NULL;
 	ev->ret = ret;
 	if (target) {
 		pm_fill_task(&ev->target, target);
@@ -402,6 +402,47 @@ static __always_inline void pm_access_event(__u32 access, __u32 mode, long ret,
 		ev->target_vpid = vpid;
 		ev->pidns_level = level;
 	}
+	return ev;
+}
+
+/* One PtraceAccessCheck by the current task; arg0: see pm_priv_event. */
+static __always_inline void pm_access_event(__u32 access, __u32 mode, long ret,
+					    struct task_struct *target, __u32 vpid, __u64 arg0)
+{
+	struct pm_priv_event *ev = pm_target_begin(PM_EVENT_PTRACE_ACCESS, ret, target, vpid);
+
+	if (!ev)
+		return;
+	ev->access = access;
+	ev->flags = mode;
+	ev->arg[0] = arg0;
+	pm_submit(ev);
+}
+
+/* Set by user space: report the ptrace requests thread_injection correlates. */
+const volatile bool pm_want_ptrace_requests = false;
+
+#define PTRACE_POKETEXT 4
+#define PTRACE_POKEDATA 5
+#define PTRACE_POKEUSER 6
+#define PTRACE_SETREGS 13
+#define PTRACE_SETREGSET 0x4205
+
+/* A request that writes the tracee's memory or registers, and succeeded. */
+static __always_inline void pm_ptrace_request(long request, long ret, __u32 vpid, __u64 addr)
+{
+	struct pm_priv_event *ev;
+
+	if (!pm_want_ptrace_requests || ret != 0 ||
+	    (request != PTRACE_POKETEXT && request != PTRACE_POKEDATA &&
+	     request != PTRACE_POKEUSER && request != PTRACE_SETREGS &&
+	     request != PTRACE_SETREGSET))
+		return;
+	ev = pm_target_begin(PM_EVENT_PTRACE_REQUEST, ret, NULL, vpid);
+	if (!ev)
+		return;
+	ev->arg[0] = request;
+	ev->arg[1] = addr;
 	pm_submit(ev);
 }
 
@@ -413,14 +454,19 @@ int pm_exit_ptrace(struct pm_sys_exit *ctx)
 	long request = PT_REGS_PARM1_CORE_SYSCALL(regs);
 	struct task_struct *target = NULL;
 
-	if ((request != PTRACE_ATTACH && request != PTRACE_SEIZE) || !pm_access_result(ctx->ret))
+	if (request != PTRACE_ATTACH && request != PTRACE_SEIZE) {
+		pm_ptrace_request(request, ctx->ret, PT_REGS_PARM2_CORE_SYSCALL(regs),
+				  PT_REGS_PARM3_CORE_SYSCALL(regs));
+		return 0;
+	}
+	if (!pm_access_result(ctx->ret))
 		return 0;
 	/* ptrace_link() has just put the tracee first on the tracer's list */
 	if (ctx->ret == 0)
 		target = container_of(task->ptraced.next, struct task_struct, ptrace_entry);
 	pm_access_event(request == PTRACE_ATTACH ? PM_ACCESS_PTRACE_ATTACH : PM_ACCESS_PTRACE_SEIZE,
 			PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ctx->ret, target,
-			PT_REGS_PARM2_CORE_SYSCALL(regs));
+			PT_REGS_PARM2_CORE_SYSCALL(regs), 0);
 	return 0;
 }
 
@@ -429,7 +475,8 @@ static __always_inline int pm_on_vm_access(struct pm_sys_exit *ctx, __u32 access
 	if (pm_access_result(ctx->ret))
 		pm_access_event(access, PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ctx->ret,
 				NULL,
-				PT_REGS_PARM1_CORE_SYSCALL(pm_syscall_regs(bpf_get_current_task_btf())));
+				PT_REGS_PARM1_CORE_SYSCALL(pm_syscall_regs(bpf_get_current_task_btf())),
+				0);
 	return 0;
 }
 
@@ -462,7 +509,7 @@ int pm_exit_pidfd_getfd(struct pm_sys_exit *ctx)
 	if (pid)
 		pm_access_event(PM_ACCESS_PIDFD_GETFD,
 				PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ctx->ret,
-				pm_pid_task(pid), 0);
+				pm_pid_task(pid), 0, 0);
 	return 0;
 }
 
@@ -484,8 +531,10 @@ static __always_inline int pm_on_open(struct pm_sys_exit *ctx)
 	if ((void *)BPF_CORE_READ(file, f_op, open) != &mem_open)
 		return 0;
 	pi = container_of(BPF_CORE_READ(file, f_inode), struct proc_inode, vfs_inode);
+	/* f_mode: opened for writing is thread_injection's "writes memory" */
 	pm_access_event(PM_ACCESS_PROC_MEM, PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_FSCREDS,
-			ctx->ret, pm_pid_task(BPF_CORE_READ(pi, pid)), 0);
+			ctx->ret, pm_pid_task(BPF_CORE_READ(pi, pid)), 0,
+			BPF_CORE_READ(file, f_mode));
 	return 0;
 }
 

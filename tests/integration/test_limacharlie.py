@@ -365,3 +365,50 @@ def test_new_remote_thread_limacharlie(lc):
                   "NEW_REMOTE_THREAD")
     assert ev["event"]["SOURCE"]["PROCESS_ID"] == run.pid
     assert ev["routing"]["target"] == ev["event"]["TARGET"]["THIS_ATOM"]
+
+
+# --------------------------------------------------------------------------
+# ThreadInjection
+
+
+def test_thread_injection(pm, exec_dir):
+    """Attach, POKETEXT, SETREGS: one ThreadInjection listing those steps,
+    in order; attaching and only reading is none."""
+    target = Target(exec_dir, "victim")
+    try:
+        looker = run_prog("priv_calls", f"ptrace-attach:{target.pid}", f"vm-read:{target.pid}")
+        run = run_prog("inject", str(target.pid))
+        ip = tagged_ints(run.stdout)["ip"]
+        pm.wait_event("ProcessExit", run.pid)
+    finally:
+        target.close()
+    evs = pm.events_of("ThreadInjection", run.pid)
+    assert len(evs) == 1, evs
+    ti = evs[0]["thread_injection"]
+    target.check_child(ti["target"])
+    assert [(s["type"], s.get("address")) for s in ti["events"]] == [
+        ("PTRACE_ATTACH", None), ("PTRACE_POKETEXT", ip), ("PTRACE_SETREGS", None)]
+    times = [s["timestamp"] for s in ti["events"]]
+    assert times == sorted(times)
+    assert pm.events_of("ThreadInjection", looker.pid) == []
+
+
+def test_thread_injection_limacharlie(lc, exec_dir):
+    target = Target(exec_dir, "victim-lc")
+    try:
+        since = lc.mark()
+        run = run_prog("inject", str(target.pid))
+        ev = lc.wait_for(lambda e: e["routing"]["event_type"] == "THREAD_INJECTION"
+                         and e["routing"].get("target") is not None
+                         and e["event"]["EVENTS"][0]["event"].get("PROCESS_ID") == target.pid,
+                         since=since, what="THREAD_INJECTION")
+    finally:
+        target.close()
+    check_routing(ev, "THREAD_INJECTION")
+    steps = ev["event"]["EVENTS"]
+    assert [s["routing"]["event_type"] for s in steps] == [
+        "REMOTE_PROCESS_HANDLE", "PTRACE_POKETEXT", "PTRACE_SETREGS"]
+    assert steps[1]["event"]["ADDRESS"] == tagged_ints(run.stdout)["ip"]
+    for s in steps:
+        assert s["event"]["SOURCE"]["PROCESS_ID"] == run.pid
+        assert s["routing"]["target"] == ev["routing"]["target"]
