@@ -33,7 +33,7 @@ static bool changes_execution(uint32_t kind)
 
 static bool same(struct pm_injection_key a, struct pm_injection_key b)
 {
-	return a.pid == b.pid && a.start_ns == b.start_ns;
+	return a.pid == b.pid && a.start == b.start;
 }
 
 /* When the pair last did something; 0 for a free slot. */

@@ -38,10 +38,10 @@ struct pm_injection_step {
 	uint64_t addr;     /* POKETEXT/POKEDATA/POKEUSER */
 };
 
-/* A process instance. */
+/* A process instance: pid and start time (any unit, used as given). */
 struct pm_injection_key {
 	uint32_t pid;
-	uint64_t start_ns;
+	uint64_t start;
 };
 
 struct pm_injection_trail {

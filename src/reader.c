@@ -485,9 +485,12 @@ static struct pm_injection_trail *observe_injection(struct pm_reader *r,
 
 	if (!r->injections || !step.kind || !source || !target)
 		return NULL;
+	/* instances by start tick: exact ns and /proc's ticks name one process */
 	if (!pm_injection_observe(r->injections,
-				  (struct pm_injection_key){ source->pid, source->start_ns },
-				  (struct pm_injection_key){ target->pid, target->start_ns },
+				  (struct pm_injection_key){ source->pid,
+							     pm_start_ticks(source->start_ns) },
+				  (struct pm_injection_key){ target->pid,
+							     pm_start_ticks(target->start_ns) },
 				  &step, &trail))
 		return NULL;
 	out = malloc(sizeof(*out));
