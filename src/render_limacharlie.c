@@ -346,39 +346,45 @@ static void injection_step(struct json_buf *b, const struct pm_event *ev,
 	json_obj_end(b);
 }
 
-void pm_render_limacharlie(struct json_buf *b, const struct pm_event *ev,
-			   const struct pm_render_ctx *ctx)
+/* An event made of events (THREAD_INJECTION, SENSITIVE_PROCESS_ACCESS):
+ * its routing, then "event":{"EVENTS":[ ... until events_end. */
+static void events_begin(struct json_buf *b, const struct pm_event *ev,
+			 const struct pm_render_ctx *ctx)
 {
-	if (ev->type == PM_EVENT_THREAD_INJECTION) {
-		/* EVENTS: the correlated steps, each a whole event, as in the seed */
-		json_obj_begin(b);
-		routing(b, event_types[ev->type], ev->ktime_ns, ev->proc, ev->parent, ev->target, ctx);
-		json_key(b, "event");
-		json_obj_begin(b);
-		json_key(b, "EVENTS");
-		json_arr_begin(b);
-		for (size_t i = 0; i < ev->injection->n; i++)
-			injection_step(b, ev, &ev->injection->steps[i], ctx);
-		json_arr_end(b);
-		json_kv_u64(b, "TIMESTAMP", unix_ms(ev->ktime_ns, ctx));
-		json_obj_end(b);
-		json_obj_end(b);
-		return;
-	}
-	if (ev->type != PM_EVENT_SENSITIVE_ACCESS) {
-		envelope(b, ev, ev->type, ctx);
-		return;
-	}
-	/*
-	 * SENSITIVE_PROCESS_ACCESS: EVENTS holds the target process and the
-	 * access, each a whole {"routing","event"} object, as in the seed.
-	 */
 	json_obj_begin(b);
 	routing(b, event_types[ev->type], ev->ktime_ns, ev->proc, ev->parent, ev->target, ctx);
 	json_key(b, "event");
 	json_obj_begin(b);
 	json_key(b, "EVENTS");
 	json_arr_begin(b);
+}
+
+static void events_end(struct json_buf *b, const struct pm_event *ev,
+		       const struct pm_render_ctx *ctx)
+{
+	json_arr_end(b);
+	json_kv_u64(b, "TIMESTAMP", unix_ms(ev->ktime_ns, ctx));
+	json_obj_end(b);
+	json_obj_end(b);
+}
+
+void pm_render_limacharlie(struct json_buf *b, const struct pm_event *ev,
+			   const struct pm_render_ctx *ctx)
+{
+	if (ev->type == PM_EVENT_THREAD_INJECTION) {
+		/* the correlated steps, each a whole event, as in the seed */
+		events_begin(b, ev, ctx);
+		for (size_t i = 0; i < ev->injection->n; i++)
+			injection_step(b, ev, &ev->injection->steps[i], ctx);
+		events_end(b, ev, ctx);
+		return;
+	}
+	if (ev->type != PM_EVENT_SENSITIVE_ACCESS) {
+		envelope(b, ev, ev->type, ctx);
+		return;
+	}
+	/* the target process and the access, as in the seed */
+	events_begin(b, ev, ctx);
 	if (ev->target) {
 		struct pm_event target = { .type = PM_EVENT_EXISTING_PROCESS,
 					   .ktime_ns = ev->ktime_ns,
@@ -393,8 +399,5 @@ void pm_render_limacharlie(struct json_buf *b, const struct pm_event *ev,
 		json_obj_end(b);
 	}
 	envelope(b, ev, PM_EVENT_PTRACE_ACCESS, ctx);
-	json_arr_end(b);
-	json_kv_u64(b, "TIMESTAMP", unix_ms(ev->ktime_ns, ctx));
-	json_obj_end(b);
-	json_obj_end(b);
+	events_end(b, ev, ctx);
 }
