@@ -18,8 +18,9 @@ struct pm_identities;
 struct pm_identities *pm_identities_new(size_t max);
 void pm_identities_free(struct pm_identities *s);
 
-/* True the first time (path, hash) is seen (and remembers it); false after,
- * and when it cannot be remembered (out of memory: reported, never lost). */
+/* True the first time (path, hash) is seen (and remembers it), false
+ * after. Also true when it cannot be remembered (out of memory): reported
+ * again rather than lost. */
 bool pm_identity_first(struct pm_identities *s, const char *path, const char *hash);
 
 #endif

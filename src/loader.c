@@ -192,19 +192,21 @@ static int fill_filter_maps(struct pm_loader *l, const struct pm_config *cfg)
 	return pm_filter_for_each_id(cfg, add_filter_id, l->process->maps.pm_filter_ids);
 }
 
-/* Whether the kernel's symbol table has the text symbol `name`. */
+/* Whether the kernel's symbol table gives `name` an address (kptr_restrict
+ * shows every address as 0: libbpf then resolves the symbol to 0 too). */
 static bool kernel_has_symbol(const char *name)
 {
 	char line[512], sym[256];
+	unsigned long long addr = 0;
 	bool found = false;
 	FILE *f = fopen("/proc/kallsyms", "re");
 
 	if (!f)
 		return false;
 	while (!found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "%*s %*s %255s", sym) == 1 && !strcmp(sym, name);
+		found = sscanf(line, "%llx %*s %255s", &addr, sym) == 2 && !strcmp(sym, name);
 	fclose(f);
-	return found;
+	return found && addr;
 }
 
 /* The privilege programs, sharing every map of the process object. */

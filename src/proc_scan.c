@@ -221,6 +221,17 @@ int pm_proc_start_ns(uint32_t pid, uint64_t *start_ns)
 	return 0;
 }
 
+uint32_t pm_proc_tgid(uint32_t tid)
+{
+	char path[64], buf[16384];
+	const char *tgid;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", tid);
+	if (read_file(path, buf, sizeof(buf)) <= 0 || !(tgid = strstr(buf, "\nTgid:")))
+		return 0;
+	return strtoul(tgid + 6, NULL, 10);
+}
+
 bool pm_proc_gone(uint32_t pid, uint64_t start_ns)
 {
 	char path[64], buf[4096], status[16384];

@@ -20,6 +20,9 @@ bool pm_proc_gone(uint32_t pid, uint64_t start_ns);
  * precision (enough for pm_proc_cache_lookup). 0 or -ENOENT. */
 int pm_proc_start_ns(uint32_t pid, uint64_t *start_ns);
 
+/* The process a thread id belongs to (its Tgid), 0 when there is none. */
+uint32_t pm_proc_tgid(uint32_t tid);
+
 /* Pure: the executed file's name from a /proc/PID/exe link target
  * ("/usr/bin/ls" -> "ls", "/memfd:x (deleted)" -> "memfd:x"). Malloc'd. */
 char *pm_filename_from_exe(const char *exe);

@@ -382,12 +382,17 @@ static void on_exit_record(struct pm_reader *r, const struct pm_exit_event *e)
 static struct pm_process *access_target(struct pm_reader *r, const struct pm_priv_event *e)
 {
 	uint64_t start_ns;
+	uint32_t pid;
 
 	if (e->target.pid)
 		return snapshot(r, &e->target, NULL, KEEP_CLONED);
-	if (e->pidns_level || !e->target_vpid || pm_proc_start_ns(e->target_vpid, &start_ns))
+	if (e->pidns_level || !e->target_vpid)
 		return NULL;
-	return pm_process_get(pm_proc_cache_lookup(r->cache, e->target_vpid, start_ns));
+	/* ptrace and process_vm_* take any thread's id: its process is the target */
+	pid = pm_proc_tgid(e->target_vpid);
+	if (!pid || pm_proc_start_ns(pid, &start_ns))
+		return NULL;
+	return pm_process_get(pm_proc_cache_lookup(r->cache, pid, start_ns));
 }
 
 bool pm_is_sensitive_target(const struct pm_process *target, const struct pm_strlist *names)
@@ -516,7 +521,7 @@ static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 	bool with_target = type == PM_EVENT_PTRACE_ACCESS || type == PM_EVENT_REMOTE_THREAD ||
 			   type == PM_EVENT_PTRACE_REQUEST;
 	struct pm_process *target = with_target ? access_target(r, e) : NULL;
-	bool granted = e->ret >= 0 || e->ret == -EFAULT; /* a fault: after the check */
+	bool granted = e->ret >= 0;
 	struct pm_injection_trail *injection = observe_injection(r, e, p, target, granted);
 	struct pm_header derived[2] = {
 		{ .type = PM_EVENT_SENSITIVE_ACCESS, .ktime_ns = e->hdr.ktime_ns },

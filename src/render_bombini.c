@@ -196,7 +196,7 @@ static void render_code_identity(struct json_buf *b, const struct pm_image *img)
 	json_kv_u64(b, "owner_uid", img->owner_uid);
 	json_kv_u64(b, "owner_gid", img->owner_gid);
 	json_kv_str(b, "mode", mode);
-	kv_unix_time(b, "mtime", img->mtime_sec * 1000000000ll);
+	kv_unix_time(b, "mtime", pm_clamp_sec(img->mtime_sec) * 1000000000ll);
 	json_obj_end(b);
 }
 

@@ -19,6 +19,7 @@
 #include "injection.h"
 #include "names.h"
 #include "procmon/events.h"
+#include "timefmt.h"
 
 static const char *const event_types[] = {
 	[PM_EVENT_EXEC] = "NEW_PROCESS",
@@ -283,7 +284,7 @@ static void event_fields(struct json_buf *b, const struct pm_event *ev,
 		json_kv_u64(b, "FILE_OWNER_UID", img->owner_uid);
 		json_kv_u64(b, "FILE_OWNER_GID", img->owner_gid);
 		json_kv_str(b, "FILE_MODE", mode);
-		json_kv_u64(b, "FILE_MTIME", img->mtime_sec * 1000);
+		json_kv_i64(b, "FILE_MTIME", pm_clamp_sec(img->mtime_sec) * 1000);
 		json_kv_u64(b, "PROCESS_ID", p->pid);
 		break;
 	}

@@ -95,15 +95,22 @@ static void drop_after_error(struct pm_sink *s, size_t done)
 }
 
 /*
- * Write the queue. `wait` false: only what the output takes at once; on a
- * pipe, FIFO or terminal that is PIPE_BUF bytes per poll that says there is
- * room (a write that size never blocks), the rest stays queued: -EAGAIN.
+ * Write the queue. `wait` false: only what the output takes at once: a
+ * file all of it, a pipe or FIFO PIPE_BUF bytes per poll that says there
+ * is room (a write that size never blocks), anything else nothing; the
+ * rest stays queued: -EAGAIN.
  */
 static int flush(struct pm_sink *s, const volatile sig_atomic_t *give_up, bool wait)
 {
 	struct stat st;
-	bool regular = !fstat(s->fd, &st) && S_ISREG(st.st_mode);
+	bool known = !fstat(s->fd, &st);
+	bool regular = known && S_ISREG(st.st_mode);
 	size_t done = 0;
+
+	/* a terminal or socket may block on a PIPE_BUF write that poll
+	 * allowed: not waiting means not writing to them here */
+	if (!wait && !regular && !(known && S_ISFIFO(st.st_mode)))
+		return s->out.len ? -EAGAIN : 0;
 
 	while (done < s->out.len) {
 		struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };

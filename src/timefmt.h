@@ -16,4 +16,13 @@ char *pm_format_rfc3339_ms(int64_t unix_ns, char buf[PM_RFC3339_LEN]);
 /* clock_gettime(id) in nanoseconds. */
 uint64_t pm_clock_ns(clockid_t id);
 
+/* Seconds since the epoch kept within +-2^40 (34,000 years), so that any
+ * file time a filesystem allows converts to ns or ms without overflow. */
+static inline int64_t pm_clamp_sec(int64_t sec)
+{
+	const int64_t max = (int64_t)1 << 40;
+
+	return sec > max ? max : sec < -max ? -max : sec;
+}
+
 #endif

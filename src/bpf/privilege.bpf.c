@@ -35,7 +35,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define PTRACE_SEIZE 0x4206
 #define EPERM 1
 #define EACCES 13
-#define EFAULT 14
 
 /*
  * The records of tp/syscalls/sys_{enter,exit}_X (struct syscall_trace_enter
@@ -284,7 +283,8 @@ int pm_exit_unshare(struct pm_sys_exit *ctx)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pm_pending before;
 
-	if (ctx->ret != 0 || !pm_before_call(ctx, &before))
+	/* the note first: a failed call must not leave it for the next unshare */
+	if (!pm_before_call(ctx, &before) || ctx->ret != 0)
 		return 0;
 	/* a call with CLONE_NEWUSER; without a note, only the flags say so */
 	if (pm_note_at_enter || (before.arg0 & CLONE_NEWUSER))
@@ -363,13 +363,13 @@ static __always_inline __u32 pm_task_vpid(struct task_struct *task, __u32 *level
 }
 
 /*
- * Is this result an access worth a record? Granted (a fault copying
- * memory comes after the access check passed), or refused as such; not
- * a call that never got to the check (no such process, bad arguments).
+ * Is this result an access worth a record? Granted, or refused as such
+ * (EPERM, EACCES); not a call that never got to the check (no such
+ * process, bad arguments, a fault reading the caller's own buffers).
  */
 static __always_inline bool pm_access_result(long ret)
 {
-	return ret >= 0 || ret == -EPERM || ret == -EACCES || ret == -EFAULT;
+	return ret >= 0 || ret == -EPERM || ret == -EACCES;
 }
 
 /*
@@ -461,18 +461,35 @@ int pm_exit_ptrace(struct pm_sys_exit *ctx)
 	}
 	if (!pm_access_result(ctx->ret))
 		return 0;
-	/* ptrace_link() has just put the tracee first on the tracer's list */
-	if (ctx->ret == 0)
-		target = container_of(task->ptraced.next, struct task_struct, ptrace_entry);
+	/*
+	 * ptrace_link() has just put the tracee first on the tracer's list;
+	 * it is the one asked for only if its pid says so (it may have died
+	 * and been reaped since, by another thread of the tracer). Otherwise,
+	 * and from a nested pid namespace, user space resolves the pid.
+	 */
+	if (ctx->ret == 0) {
+		struct list_head *first = task->ptraced.next;
+
+		if (first != &task->ptraced) {
+			struct task_struct *t = container_of(first, struct task_struct, ptrace_entry);
+
+			if (BPF_CORE_READ(t, pid) == (pid_t)PT_REGS_PARM2_CORE_SYSCALL(regs))
+				target = t;
+		}
+	}
 	pm_access_event(request == PTRACE_ATTACH ? PM_ACCESS_PTRACE_ATTACH : PM_ACCESS_PTRACE_SEIZE,
 			PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ctx->ret, target,
 			PT_REGS_PARM2_CORE_SYSCALL(regs), 0);
 	return 0;
 }
 
+/*
+ * process_vm_readv/writev copy nothing and check nothing when the iovecs
+ * are empty (they return 0): only bytes moved prove the access.
+ */
 static __always_inline int pm_on_vm_access(struct pm_sys_exit *ctx, __u32 access)
 {
-	if (pm_access_result(ctx->ret))
+	if (ctx->ret > 0 || ctx->ret == -EPERM || ctx->ret == -EACCES)
 		pm_access_event(access, PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ctx->ret,
 				NULL,
 				PT_REGS_PARM1_CORE_SYSCALL(pm_syscall_regs(bpf_get_current_task_btf())),

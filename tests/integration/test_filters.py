@@ -233,6 +233,23 @@ def test_uid_and_gid_filter(start_procmon):
                  hidden=[setid_pid(f"setresgid:{nobody3}")], subtype="Setgid")
 
 
+def test_failed_unshare_leaves_no_note(start_procmon):
+    """With the notes of sys_enter on (an euid filter), a failed
+    unshare(CLONE_NEWUSER) followed by an unshare of another namespace is
+    no CreateUserNs."""
+    pm = start_procmon("""
+        create_user_ns: { enabled: true }
+        process_filter: { euid: [0] }
+    """)
+    # in a chroot, unshare(CLONE_NEWUSER) fails with EPERM
+    p = subprocess.Popen([prog("priv_calls"), "chroot:/tmp", "unshare-user", "unshare:4000000"],
+                         stdout=subprocess.PIPE)
+    out = p.communicate(timeout=60)[0].decode()
+    assert out == "chroot:/tmp 0\nunshare-user -1\nunshare:4000000 0\n", out
+    assert_split(pm, shown=[run(prog("priv_calls"), "unshare-user")], hidden=[p.pid],
+                 subtype="CreateUserNs")
+
+
 def test_user_ns_cap_filter_sees_the_callers_capabilities(start_procmon):
     """create_user_ns with cap_filter CAP_SYS_ADMIN: root is reported; a
     process that dropped its effective set is not, although it holds every

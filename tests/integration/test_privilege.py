@@ -241,6 +241,14 @@ def test_ptrace_access_every_way(pm, target):
     check_caller(process_events(pm, run.pid, "PtraceAccessCheck")[0], run.pid)
 
 
+def test_empty_process_vm_call_is_no_access(pm, target):
+    """process_vm_readv with no iovecs returns 0 without any check: not an
+    access, not even to PID 1."""
+    run = priv_calls(f"vm-empty:{target.pid}", "vm-empty:1")
+    assert access_events(pm, run.pid) == []
+    assert pm.events_of("SensitiveProcessAccess", run.pid) == []
+
+
 def test_denied_access_is_reported_with_the_error(pm, target):
     """nobody trying to reach a root process: refused, and reported."""
     t = target.pid

@@ -13,9 +13,12 @@
  *   prctl:OPTION,ARG2[,ARG3]    (decimal)
  *   prctl-name:NAME             PR_SET_NAME
  *   unshare-user  clone-user  clone3-user
+ *   unshare:FLAGS               (hex)
+ *   chroot:DIR                  (unshare(CLONE_NEWUSER) then fails: EPERM)
  *   ptrace-attach:PID  ptrace-seize:PID   (then detach)
  *   vm-read:PID  vm-write:PID   (one byte of the target's first writable
  *                                mapping; write writes it back unchanged)
+ *   vm-empty:PID                process_vm_readv with no iovecs (checks nothing)
  *   mem:PATH                    open PATH (a /proc/.../mem form) read-only
  *   mem-at:DIR,NAME             openat(open(DIR), NAME)
  *   pidfd-getfd:PID             pidfd_getfd(pidfd_open(PID), 0)
@@ -158,6 +161,12 @@ static long step(const char *name, const char *arg)
 		return ret_of(syscall(SYS_prctl, PR_SET_NAME, arg, 0, 0, 0));
 	if (!strcmp(name, "unshare-user"))
 		return ret_of(syscall(SYS_unshare, CLONE_NEWUSER));
+	if (!strcmp(name, "chroot"))
+		return ret_of(chroot(arg));
+	if (!strcmp(name, "unshare"))
+		return ret_of(syscall(SYS_unshare, strtoul(arg, NULL, 16)));
+	if (!strcmp(name, "vm-empty"))
+		return ret_of(syscall(SYS_process_vm_readv, a, NULL, 0, NULL, 0, 0));
 	if (!strcmp(name, "clone-user"))
 		return clone_user(0);
 	if (!strcmp(name, "clone3-user"))
