@@ -23,6 +23,7 @@ void pm_event_free(struct pm_event *ev)
 	pm_process_put(ev->target);
 	free(ev->env);
 	free(ev->injection);
+	free(ev->file_path);
 	free(ev);
 }
 

@@ -67,7 +67,8 @@ static const struct {
 	{ "pm_exit_ptrace", PTRACE_CLASS },
 	{ "pm_exit_process_vm_", PTRACE_CLASS },
 	{ "pm_exit_pidfd_getfd", PTRACE_CLASS },
-	{ "pm_exit_open", PTRACE_CLASS }, /* and openat* */
+	{ "pm_exit_open", PTRACE_CLASS }, /* and openat*; also named_pipe */
+	{ "pm_exit_mknod", offsetof(struct pm_config, named_pipe) }, /* and mknodat */
 };
 
 /* 1: load prog, 0: leave it out, -1: it is in no table entry. */
@@ -81,7 +82,9 @@ static int program_wanted(const struct pm_config *cfg, const char *prog)
 			continue;
 		return ((const struct pm_hook *)((const char *)cfg + off))->enabled ||
 		       (off == PTRACE_CLASS && (cfg->sensitive_process_access.enabled ||
-						cfg->thread_injection.enabled));
+						cfg->thread_injection.enabled)) ||
+		       (!strcmp(privilege_programs[i].prefix, "pm_exit_open") &&
+			cfg->named_pipe.enabled);
 	}
 	return -1;
 }
@@ -249,7 +252,7 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 	if (err)
 		return err;
 	/* the weak ksym that recognises /proc/PID/mem: say so when it is missing */
-	if (program_wanted(cfg, "pm_exit_open") && !kernel_has_symbol("mem_open"))
+	if (program_wanted(cfg, "pm_exit_ptrace") && !kernel_has_symbol("mem_open"))
 		pm_log_warn("this kernel exports no mem_open symbol: opening /proc/PID/mem "
 			    "will not be reported as PtraceAccessCheck");
 	bpf_object__for_each_map(map, l->privilege->obj) {
@@ -265,6 +268,8 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 	l->privilege->rodata->pm_filter = *filter;
 	l->privilege->rodata->pm_note_at_enter = note_at_enter;
 	l->privilege->rodata->pm_want_ptrace_requests = cfg->thread_injection.enabled;
+	l->privilege->rodata->pm_want_named_pipe = cfg->named_pipe.enabled;
+	l->privilege->rodata->pm_want_proc_mem = program_wanted(cfg, "pm_exit_ptrace") == 1;
 	return privilege_bpf__load(l->privilege);
 }
 

@@ -314,6 +314,7 @@ static const char *const drop_names[PM_DROP_MAX] = {
 	[PM_DROP_USER_NS] = "user_ns",
 	[PM_DROP_PTRACE] = "ptrace_access",
 	[PM_DROP_REMOTE_THREAD] = "remote_thread",
+	[PM_DROP_NAMED_PIPE] = "named_pipe",
 };
 
 /* Every loss, kernel and user space: logged every PM_DROP_REPORT_NS while

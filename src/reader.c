@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <linux/types.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -73,6 +74,25 @@ char *pm_build_path(const char *comps, size_t len, uint32_t flags)
 	*w = '\0';
 	if (flags & (PM_EXEC_PATH_DELETED | PM_EXEC_PATH_PSEUDO))
 		memcpy(w, deleted, sizeof(deleted));
+	return out;
+}
+
+char *pm_fifo_path(const char *dir, size_t dir_len, uint32_t flags, const char *name,
+		   size_t name_len)
+{
+	size_t nlen = name_len ? strnlen(name, name_len) : 0;
+	char *base, *out;
+
+	if (nlen && name[0] == '/')
+		return strndup(name, nlen);
+	/* the directory, not the FIFO, was walked: never " (deleted)" here */
+	base = pm_build_path(dir, dir_len, name_len ? flags & PM_EXEC_PATH_CUT : flags);
+	if (!base || !nlen)
+		return base;
+	out = malloc(strlen(base) + 1 + nlen + 1);
+	if (out)
+		sprintf(out, "%s%s%.*s", base, strcmp(base, "/") ? "/" : "", (int)nlen, name);
+	free(base);
 	return out;
 }
 
@@ -565,6 +585,24 @@ static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 	pm_process_put(p);
 }
 
+static void on_fifo(struct pm_reader *r, const struct pm_fifo_event *e)
+{
+	char *path = pm_fifo_path(e->path, e->dir_len, e->flags, e->name, e->name_len);
+	struct pm_event *ev;
+
+	if (!path) {
+		r->user_drops++;
+		return;
+	}
+	ev = queue_event(r, &e->hdr, snapshot(r, &e->task, NULL, KEEP_CLONED), &e->task, 0);
+	if (!ev) {
+		free(path);
+		return;
+	}
+	ev->file_path = path;
+	ev->file_path_truncated = e->flags & PM_EXEC_PATH_CUT;
+}
+
 int pm_reader_on_record(void *ctx, void *data, size_t size)
 {
 	struct pm_reader *r = ctx;
@@ -600,6 +638,15 @@ int pm_reader_on_record(void *ctx, void *data, size_t size)
 			goto malformed;
 		on_priv(r, data);
 		return 0;
+	case PM_EVENT_NEW_NAMED_PIPE:
+	case PM_EVENT_OPEN_NAMED_PIPE: {
+		const struct pm_fifo_event *f = data;
+
+		if (size < sizeof(*f) || f->dir_len > PM_PATH_MAX || f->name_len > PM_PATH_MAX)
+			goto malformed;
+		on_fifo(r, f);
+		return 0;
+	}
 	}
 malformed:
 	r->malformed++;

@@ -67,6 +67,14 @@ char *pm_build_path(const char *comps, size_t len, uint32_t flags);
 char *pm_redact_env(const char *env, size_t len, const struct pm_strlist *globs,
 		    size_t *out_len);
 
+/*
+ * A FIFO's path from a pm_fifo_event: the walked components (dir, leaf
+ * first, see pm_build_path) and, for a creation, the name given to mknod
+ * (absolute, or relative to dir). Malloc'd; NULL on allocation failure.
+ */
+char *pm_fifo_path(const char *dir, size_t dir_len, uint32_t flags, const char *name,
+		   size_t name_len);
+
 /* What secureexec is derived from, all in the exec record. */
 struct pm_secureexec_facts {
 	uint32_t per_clear;   /* linux_binprm.per_clear */

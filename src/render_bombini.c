@@ -27,6 +27,8 @@ static const char *const type_names[] = {
 	[PM_EVENT_SENSITIVE_ACCESS] = "SensitiveProcessAccess",
 	[PM_EVENT_ENVIRONMENT] = "ProcessEnvironment",
 	[PM_EVENT_REMOTE_THREAD] = "NewRemoteThread",
+	[PM_EVENT_NEW_NAMED_PIPE] = "NewNamedPipe",
+	[PM_EVENT_OPEN_NAMED_PIPE] = "OpenNamedPipe",
 	[PM_EVENT_CODE_IDENTITY] = "CodeIdentity",
 	[PM_EVENT_ONGOING_IDENTITY] = "OngoingIdentity",
 	[PM_EVENT_THREAD_INJECTION] = "ThreadInjection",
@@ -259,6 +261,12 @@ static void render_details(struct json_buf *b, const struct pm_event *ev,
 		break;
 	case PM_EVENT_THREAD_INJECTION:
 		render_injection(b, ev, ctx);
+		break;
+	case PM_EVENT_NEW_NAMED_PIPE:
+	case PM_EVENT_OPEN_NAMED_PIPE:
+		json_kv_str(b, "file_path", ev->file_path);
+		if (ev->file_path_truncated)
+			json_kv_bool(b, "file_path_truncated", true);
 		break;
 	case PM_EVENT_ENVIRONMENT:
 		json_key(b, "environment");

@@ -32,6 +32,8 @@ static const char *const event_types[] = {
 	[PM_EVENT_CREATE_USER_NS] = "CREATE_USER_NS",
 	[PM_EVENT_PTRACE_ACCESS] = "REMOTE_PROCESS_HANDLE",
 	[PM_EVENT_REMOTE_THREAD] = "NEW_REMOTE_THREAD",
+	[PM_EVENT_NEW_NAMED_PIPE] = "NEW_NAMED_PIPE",
+	[PM_EVENT_OPEN_NAMED_PIPE] = "OPEN_NAMED_PIPE",
 	[PM_EVENT_EXISTING_PROCESS] = "EXISTING_PROCESS",
 	[PM_EVENT_SENSITIVE_ACCESS] = "SENSITIVE_PROCESS_ACCESS",
 	[PM_EVENT_ENVIRONMENT] = "PROCESS_ENVIRONMENT",
@@ -288,6 +290,13 @@ static void event_fields(struct json_buf *b, const struct pm_event *ev,
 		json_kv_u64(b, "PROCESS_ID", p->pid);
 		break;
 	}
+	case PM_EVENT_NEW_NAMED_PIPE:
+	case PM_EVENT_OPEN_NAMED_PIPE:
+		json_kv_str(b, "FILE_PATH", ev->file_path);
+		if (ev->file_path_truncated)
+			json_kv_bool(b, "FILE_PATH_TRUNCATED", true);
+		json_kv_u64(b, "PROCESS_ID", p->pid);
+		break;
 	case PM_EVENT_ENVIRONMENT:
 		json_key(b, "ENVIRONMENT_VARIABLES");
 		pm_json_string_list(b, ev->env, ev->env_len);

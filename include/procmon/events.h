@@ -40,6 +40,8 @@ enum pm_event_type {
 	 * observations, not an event of its own): pm_priv_event, arg[0] the
 	 * request, arg[1] its address */
 	PM_EVENT_PTRACE_REQUEST = 11,
+	PM_EVENT_NEW_NAMED_PIPE = 12,  /* struct pm_fifo_event */
+	PM_EVENT_OPEN_NAMED_PIPE = 13, /* struct pm_fifo_event */
 };
 
 /* Ring-buffer reservation failures are counted per category. */
@@ -52,6 +54,7 @@ enum pm_drop_category {
 	PM_DROP_USER_NS = 5,
 	PM_DROP_PTRACE = 6,
 	PM_DROP_REMOTE_THREAD = 7,
+	PM_DROP_NAMED_PIPE = 8,
 	PM_DROP_MAX = 16, /* room for the hook families of later issues */
 };
 
@@ -166,6 +169,25 @@ struct pm_priv_event {
 	__u32 pidns_level; /* of the caller: 0 when target_vpid is a global pid */
 	__u32 pad;
 	char name[PM_COMM_LEN]; /* Prctl PR_SET_NAME: the new name */
+};
+
+/*
+ * NewNamedPipe, OpenNamedPipe: a FIFO created by mknod/mknodat, or opened.
+ * path[0, dir_len): components of a path, leaf first, NUL-terminated, as
+ * the exec record's; for an open the FIFO's own, for a creation the
+ * directory a relative name is resolved against (dirfd or cwd).
+ * name[0, name_len): the name mknod was given (creation only), as the
+ * caller wrote it; absolute when it starts with '/'.
+ */
+struct pm_fifo_event {
+	struct pm_header hdr;
+	struct pm_task task;
+	__u32 flags;    /* PM_EXEC_PATH_* of the walk */
+	__u32 dir_len;
+	__u32 name_len; /* NUL included; 0 for an open */
+	__u32 pad;
+	char path[PM_PATH_MAX + PM_NAME_MAX];
+	char name[PM_PATH_MAX];
 };
 
 /* LSM_SETID_* of include/linux/security.h: which call changed the ids */
@@ -296,6 +318,8 @@ _Static_assert(sizeof(struct pm_clone_event) == 128, "pm_clone_event layout");
 _Static_assert(sizeof(struct pm_exit_event) == 120, "pm_exit_event layout");
 _Static_assert(sizeof(struct pm_priv_event) == 280, "pm_priv_event layout");
 _Static_assert(sizeof(struct pm_filter_conf) == 72, "pm_filter_conf layout");
+_Static_assert(sizeof(struct pm_fifo_event) == 128 + PM_PATH_MAX + PM_NAME_MAX + PM_PATH_MAX,
+	       "pm_fifo_event layout");
 _Static_assert(sizeof(struct pm_filter_pattern) == 16 + 2 * PM_FILTER_PATTERN_MAX,
 	       "pm_filter_pattern layout");
 _Static_assert((PM_ARGS_MAX & (PM_ARGS_MAX - 1)) == 0, "PM_ARGS_MAX power of two");

@@ -98,7 +98,8 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	if (bpf_probe_read_kernel_str(data, PM_NAME_MAX,
 				      BPF_CORE_READ(file, f_path.dentry, d_name.name)) < 0)
 		data[0] = '\0';
-	path_len = pm_path_walk(file, task, &flags, &ncomps);
+	path_len = pm_walk_path(&file->f_path, task, s->raw + PM_PATH_REGION_OFF, true, &flags,
+				&ncomps);
 	if (pm_filter.process & PM_PF_BINARY) {
 		struct pm_proc_info *info = bpf_task_storage_get(&pm_proc_info, task, 0,
 								 BPF_LOCAL_STORAGE_GET_F_CREATE);

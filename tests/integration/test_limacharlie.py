@@ -17,7 +17,7 @@ from helpers import (
     NOBODY, Procmon, assert_fields, check_process_shape, prog, run_prog, sha256_of,
     tagged_ints,
 )
-from test_privilege import Target
+from test_privilege import Target, results
 
 UUID4_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 ATOM_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -412,3 +412,41 @@ def test_thread_injection_limacharlie(lc, exec_dir):
     for s in steps:
         assert s["event"]["SOURCE"]["PROCESS_ID"] == run.pid
         assert s["routing"]["target"] == ev["routing"]["target"]
+
+
+# --------------------------------------------------------------------------
+# NewNamedPipe, OpenNamedPipe
+
+
+def test_named_pipes(pm, exec_dir):
+    """FIFOs made relative to the cwd, to a dirfd, by absolute path and by
+    mknod; then opened: each with its absolute path."""
+    sub = exec_dir / "sub dir"
+    sub.mkdir()
+    steps = ["mkfifo:rel-fifo", f"mkfifoat:{sub},at-fifo", f"mknod-fifo:{exec_dir}/abs-fifo",
+             f"open-fifo:{sub}/at-fifo", "open-fifo:rel-fifo"]
+    p = subprocess.Popen([prog("priv_calls"), *steps], cwd=exec_dir, stdout=subprocess.PIPE)
+    got = results(type("Run", (), {"stdout": p.communicate(timeout=60)[0]}))
+    assert got["mkfifo:rel-fifo"] == 0 and got["open-fifo:rel-fifo"] >= 0, got
+    pm.wait_event("ProcessExit", p.pid)
+    new = [e["file_path"] for e in pm.events_of("NewNamedPipe", p.pid)]
+    assert new == [f"{exec_dir}/rel-fifo", f"{sub}/at-fifo", f"{exec_dir}/abs-fifo"]
+    opened = [e["file_path"] for e in pm.events_of("OpenNamedPipe", p.pid)]
+    assert opened == [f"{sub}/at-fifo", f"{exec_dir}/rel-fifo"]
+    ev = pm.events_of("NewNamedPipe", p.pid)[0]
+    assert ev["process"]["filename"] == "priv_calls" and ev["parent"]["pid"] == os.getpid()
+    # an anonymous pipe reopened through /proc is no named pipe
+    q = subprocess.Popen(["/bin/sh", "-c", "exec 3</proc/self/fd/0"], stdin=subprocess.PIPE)
+    q.communicate(b"", timeout=60)
+    pm.wait_event("ProcessExit", q.pid)
+    assert pm.events_of("OpenNamedPipe", q.pid) == []
+
+
+def test_named_pipes_limacharlie(lc, exec_dir):
+    since = lc.mark()
+    run = run_prog("priv_calls", f"mkfifo:{exec_dir}/lc-fifo", f"open-fifo:{exec_dir}/lc-fifo")
+    new = wait_lc(lc, since, "NEW_NAMED_PIPE", run.pid)
+    opened = wait_lc(lc, since, "OPEN_NAMED_PIPE", run.pid)
+    for ev in (new, opened):
+        check_routing(ev, ev["routing"]["event_type"])
+        assert ev["event"]["FILE_PATH"] == f"{exec_dir}/lc-fifo"

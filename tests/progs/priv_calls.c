@@ -22,6 +22,10 @@
  *   mem:PATH                    open PATH (a /proc/.../mem form) read-only
  *   mem-at:DIR,NAME             openat(open(DIR), NAME)
  *   pidfd-getfd:PID             pidfd_getfd(pidfd_open(PID), 0)
+ *   mkfifo:PATH                 mknodat(AT_FDCWD, PATH, S_IFIFO|0600)
+ *   mkfifoat:DIR,NAME           mknodat(open(DIR), NAME, S_IFIFO|0600)
+ *   mknod-fifo:PATH             mknod(PATH, S_IFIFO|0600)
+ *   open-fifo:PATH              open(PATH, O_RDONLY|O_NONBLOCK)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -181,7 +186,13 @@ static long step(const char *name, const char *arg)
 		return vm_access(a, 1);
 	if (!strcmp(name, "mem"))
 		return ret_of(open(arg, O_RDONLY | O_CLOEXEC));
-	if (!strcmp(name, "mem-at")) {
+	if (!strcmp(name, "mkfifo"))
+		return ret_of(syscall(SYS_mknodat, AT_FDCWD, arg, S_IFIFO | 0600, 0));
+	if (!strcmp(name, "mknod-fifo"))
+		return ret_of(syscall(SYS_mknod, arg, S_IFIFO | 0600, 0));
+	if (!strcmp(name, "open-fifo"))
+		return ret_of(open(arg, O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+	if (!strcmp(name, "mem-at") || !strcmp(name, "mkfifoat")) {
 		char dir[256];
 		const char *comma = strchr(arg, ',');
 		int dfd;
@@ -192,6 +203,8 @@ static long step(const char *name, const char *arg)
 		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd < 0)
 			return -errno;
+		if (!strcmp(name, "mkfifoat"))
+			return ret_of(syscall(SYS_mknodat, dfd, comma + 1, S_IFIFO | 0600, 0));
 		return ret_of(openat(dfd, comma + 1, O_RDONLY | O_CLOEXEC));
 	}
 	if (!strcmp(name, "pidfd-getfd")) {

@@ -153,6 +153,33 @@ static void test_redact_env(void **state)
 	free(out);
 }
 
+static void test_fifo_path(void **state)
+{
+	static const char dir[] = "sub\0tmp\0"; /* /tmp/sub, leaf first */
+	char *p;
+
+	(void)state;
+	p = pm_fifo_path(dir, sizeof(dir) - 1, 0, "f", 2);
+	assert_string_equal(p, "/tmp/sub/f");
+	free(p);
+	/* an absolute name needs no directory */
+	p = pm_fifo_path("", 0, 0, "/run/x", 7);
+	assert_string_equal(p, "/run/x");
+	free(p);
+	/* relative to the root */
+	p = pm_fifo_path("", 0, 0, "a/b", 4);
+	assert_string_equal(p, "/a/b");
+	free(p);
+	/* an open: the walked path is the FIFO's own */
+	p = pm_fifo_path(dir, sizeof(dir) - 1, 0, NULL, 0);
+	assert_string_equal(p, "/tmp/sub");
+	free(p);
+	/* a deleted cwd is a directory, not the FIFO: no " (deleted)" inside */
+	p = pm_fifo_path(dir, sizeof(dir) - 1, PM_EXEC_PATH_DELETED, "f", 2);
+	assert_string_equal(p, "/tmp/sub/f");
+	free(p);
+}
+
 static void test_filename_from_exe(void **state)
 {
 	(void)state;
@@ -170,6 +197,7 @@ int main(void)
 		cmocka_unit_test(test_build_path_max_components),
 		cmocka_unit_test(test_secureexec),
 		cmocka_unit_test(test_redact_env),
+		cmocka_unit_test(test_fifo_path),
 		cmocka_unit_test(test_filename_from_exe),
 	};
 

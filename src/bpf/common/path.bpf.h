@@ -22,6 +22,8 @@ struct pm_walk {
 	struct mount *mnt;
 	struct dentry *root_dentry;
 	struct vfsmount *root_mnt;
+	char *out;   /* the path region: PM_PATH_MAX + PM_NAME_MAX bytes */
+	bool comps;  /* record where components start (exec scratch only) */
 	__u32 off;   /* bytes written into the path region */
 	__u32 ncomps; /* components written */
 	__u32 flags; /* PM_EXEC_PATH_* */
@@ -58,12 +60,10 @@ static long pm_walk_step(__u32 i, void *ctx)
 	struct vfsmount *vfsmnt = w->vfsmnt;
 	struct mount *mnt = w->mnt;
 	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-	struct pm_exec_scratch *s = pm_exec_scratch();
+	char *out = w->out;
 	__u32 off = w->off, k = w->ncomps;
 	long n;
 
-	if (!s)
-		return 1;
 	if (dentry == w->root_dentry && vfsmnt == w->root_mnt)
 		goto done;
 	if (dentry == BPF_CORE_READ(vfsmnt, mnt_root)) {
@@ -89,12 +89,15 @@ static long pm_walk_step(__u32 i, void *ctx)
 		return 1;
 	pm_barrier_var(off);
 	off &= PM_PATH_MAX - 1;
-	n = bpf_probe_read_kernel_str(s->raw + PM_PATH_REGION_OFF + off, PM_NAME_MAX,
-				      BPF_CORE_READ(dentry, d_name.name));
+	n = bpf_probe_read_kernel_str(out + off, PM_NAME_MAX, BPF_CORE_READ(dentry, d_name.name));
 	if (n <= 0 || off + n > PM_PATH_MAX) /* unreadable, or did not fit: cut */
 		return 1;
-	if (k < PM_PATH_DEPTH)
-		s->comp_off[k] = off;
+	if (w->comps) {
+		struct pm_exec_scratch *s = pm_exec_scratch();
+
+		if (s && k < PM_PATH_DEPTH)
+			s->comp_off[k] = off;
+	}
 	w->ncomps = k + 1;
 	w->off = off + n;
 	if (dentry == parent)
@@ -107,19 +110,22 @@ done:
 }
 
 /*
- * Write the components of `file`'s path, leaf first, each NUL-terminated,
- * into the scratch path region, and where each starts into comp_off.
- * Returns the bytes used; sets PM_EXEC_PATH_* bits in *flags and the
- * number of components in *ncomps.
+ * Write the components of `path`, leaf first, each NUL-terminated, into
+ * `out` (PM_PATH_MAX + PM_NAME_MAX bytes: a scratch record's path region,
+ * or a ring-buffer record's), and with `comps` where each starts into the
+ * exec scratch's comp_off. Returns the bytes used; sets PM_EXEC_PATH_*
+ * bits in *flags and the number of components in *ncomps.
  */
-static __always_inline __u32 pm_path_walk(struct file *file, struct task_struct *task,
-					  __u32 *flags, __u32 *ncomps)
+static __always_inline __u32 pm_walk_path(const struct path *path, struct task_struct *task,
+					  char *out, bool comps, __u32 *flags, __u32 *ncomps)
 {
 	struct pm_walk w = {
-		.dentry = BPF_CORE_READ(file, f_path.dentry),
-		.vfsmnt = BPF_CORE_READ(file, f_path.mnt),
+		.dentry = BPF_CORE_READ(path, dentry),
+		.vfsmnt = BPF_CORE_READ(path, mnt),
 		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
 		.root_mnt = BPF_CORE_READ(task, fs, root.mnt),
+		.out = out,
+		.comps = comps,
 	};
 
 	w.mnt = pm_real_mount(w.vfsmnt);
