@@ -3,7 +3,7 @@
 #   make          build build/procmon
 #   make run      install missing deps, build, run with the default config
 #   make test     install missing deps, build, run unit + integration tests
-#   make bench    benchmarks: exec storm and getppid loop, procmon off vs on
+#   make bench    benchmarks: exec storm and syscall loops, procmon off vs on
 
 BUILD    := build
 CC       ?= gcc
@@ -67,7 +67,7 @@ progs: $(PROG_BINS)
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bench/exec_storm.sh
-	$(Q)bench/getppid.sh
+	$(Q)bench/syscall_loops.sh
 
 $(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/progs:
 	$(Q)mkdir -p $@
