@@ -336,16 +336,23 @@ static __always_inline struct task_struct *pm_pid_task(struct pid *pid)
 }
 
 /* The open file at `fd` of the current task, or NULL. */
+/* A kernel pointer read as a number, typed again for direct (fault-safe) loads. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/*
+ * The open file at `fd` of `task` (the current one), or NULL. Runs at
+ * every open's exit: direct BTF loads (fault-safe, no helper call), one
+ * probe read for the array element.
+ */
 static __always_inline struct file *pm_fd_file(struct task_struct *task, long fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct fdtable *fdt = task->files->fdt;
 	struct file *f = NULL;
 
-	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0 || fd >= fdt->max_fds)
 		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
+	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+	return f ? bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file)) : NULL;
 }
 
 /* task's process id as its own pid namespace sees it, and that level. */
@@ -651,12 +658,14 @@ static __always_inline int pm_on_open(struct pm_sys_exit *ctx)
 		return 0;
 	task = bpf_get_current_task_btf();
 	file = pm_fd_file(task, ctx->ret);
-	if (pm_want_named_pipe && pm_is_fifo_mode(BPF_CORE_READ(file, f_inode, i_mode))) {
+	if (!file)
+		return 0;
+	/* direct loads: this runs at every open */
+	if (pm_want_named_pipe && pm_is_fifo_mode(file->f_inode->i_mode)) {
 		pm_open_fifo(task, file);
 		return 0;
 	}
-	if (!pm_want_proc_mem || !&mem_open ||
-	    (void *)BPF_CORE_READ(file, f_op, open) != &mem_open)
+	if (!pm_want_proc_mem || !&mem_open || (void *)file->f_op->open != &mem_open)
 		return 0;
 	pi = container_of(BPF_CORE_READ(file, f_inode), struct proc_inode, vfs_inode);
 	/* f_mode: opened for writing is thread_injection's "writes memory" */
