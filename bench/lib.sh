@@ -19,3 +19,17 @@ pm_wait_ready() {
 median() {
 	sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+
+# Wait until process $1 has used no CPU for 0.25 s (at most 10 s): after its
+# ready line procmon may still be hashing what its start-up scan found, and
+# a timed loop must not share the CPUs with that.
+pm_wait_idle() {
+	local pid=$1 line prev= i f
+	for ((i = 0; i < 40; i++)); do
+		{ read -r line <"/proc/$pid/stat"; } 2>/dev/null || return 0
+		read -r -a f <<<"${line##*) }"
+		[ "$prev" = "$((f[11] + f[12]))" ] && return 0
+		prev=$((f[11] + f[12]))
+		${PM_NAP:-sleep} 0.25
+	done
+}

@@ -65,6 +65,7 @@ start_procmon() {
 	"$PROCMON" --output "$DIR/loops-procmon.json" "$@" 2>"$err" &
 	PM_PID=$!
 	pm_wait_ready "$PM_PID" "$err" || die "procmon did not get ready"
+	pm_wait_idle "$PM_PID"
 }
 
 stop_procmon() {
