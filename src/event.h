@@ -52,7 +52,8 @@ struct pm_event {
 	size_t env_len;
 	bool env_truncated;
 	struct pm_injection_trail *injection; /* ThreadInjection: its steps */
-	char *file_path;           /* New/OpenNamedPipe: the FIFO's absolute path */
+	char *file_path;           /* New/OpenNamedPipe, ModuleLoad: absolute path */
+	uint64_t base_address, memory_size; /* ModuleLoad */
 	bool file_path_truncated;
 	uint64_t deadline_ns;      /* monotonic: emit by then, hash or not */
 	struct pm_event *next;

@@ -315,6 +315,7 @@ static const char *const drop_names[PM_DROP_MAX] = {
 	[PM_DROP_PTRACE] = "ptrace_access",
 	[PM_DROP_REMOTE_THREAD] = "remote_thread",
 	[PM_DROP_NAMED_PIPE] = "named_pipe",
+	[PM_DROP_MODULE_LOAD] = "module_load",
 };
 
 /* Every loss, kernel and user space: logged every PM_DROP_REPORT_NS while

@@ -603,6 +603,32 @@ static void on_fifo(struct pm_reader *r, const struct pm_fifo_event *e)
 	ev->file_path_truncated = e->flags & PM_EXEC_PATH_CUT;
 }
 
+/*
+ * ModuleLoad. The mapping is the object's code segment at file offset
+ * pgoff; the object's base (where offset 0 is mapped, the first line of
+ * /proc/PID/maps for it) is that much lower, as the dynamic loader lays
+ * out a shared object's segments.
+ */
+static void on_module(struct pm_reader *r, const struct pm_module_event *e)
+{
+	char *path = pm_build_path(e->path, e->path_len, e->flags);
+	struct pm_event *ev;
+
+	if (!path) {
+		r->user_drops++;
+		return;
+	}
+	ev = queue_event(r, &e->hdr, snapshot(r, &e->task, NULL, KEEP_CLONED), &e->task, 0);
+	if (!ev) {
+		free(path);
+		return;
+	}
+	ev->file_path = path;
+	ev->file_path_truncated = e->flags & PM_EXEC_PATH_CUT;
+	ev->base_address = e->addr >= e->pgoff ? e->addr - e->pgoff : e->addr;
+	ev->memory_size = e->len;
+}
+
 int pm_reader_on_record(void *ctx, void *data, size_t size)
 {
 	struct pm_reader *r = ctx;
@@ -638,6 +664,14 @@ int pm_reader_on_record(void *ctx, void *data, size_t size)
 			goto malformed;
 		on_priv(r, data);
 		return 0;
+	case PM_EVENT_MODULE_LOAD: {
+		const struct pm_module_event *m = data;
+
+		if (size < sizeof(*m) || m->path_len > PM_PATH_MAX)
+			goto malformed;
+		on_module(r, m);
+		return 0;
+	}
 	case PM_EVENT_NEW_NAMED_PIPE:
 	case PM_EVENT_OPEN_NAMED_PIPE: {
 		const struct pm_fifo_event *f = data;

@@ -29,6 +29,7 @@ static const char *const type_names[] = {
 	[PM_EVENT_REMOTE_THREAD] = "NewRemoteThread",
 	[PM_EVENT_NEW_NAMED_PIPE] = "NewNamedPipe",
 	[PM_EVENT_OPEN_NAMED_PIPE] = "OpenNamedPipe",
+	[PM_EVENT_MODULE_LOAD] = "ModuleLoad",
 	[PM_EVENT_CODE_IDENTITY] = "CodeIdentity",
 	[PM_EVENT_ONGOING_IDENTITY] = "OngoingIdentity",
 	[PM_EVENT_THREAD_INJECTION] = "ThreadInjection",
@@ -268,6 +269,20 @@ static void render_details(struct json_buf *b, const struct pm_event *ev,
 		if (ev->file_path_truncated)
 			json_kv_bool(b, "file_path_truncated", true);
 		break;
+	case PM_EVENT_MODULE_LOAD: {
+		const char *slash = strrchr(ev->file_path, '/');
+
+		json_key(b, "module_load");
+		json_obj_begin(b);
+		json_kv_str(b, "file_path", ev->file_path);
+		json_kv_str(b, "module_name", slash ? slash + 1 : ev->file_path);
+		json_kv_u64(b, "base_address", ev->base_address);
+		json_kv_u64(b, "memory_size", ev->memory_size);
+		if (ev->file_path_truncated)
+			json_kv_bool(b, "file_path_truncated", true);
+		json_obj_end(b);
+		break;
+	}
 	case PM_EVENT_ENVIRONMENT:
 		json_key(b, "environment");
 		pm_json_string_list(b, ev->env, ev->env_len);

@@ -34,6 +34,7 @@ static const char *const event_types[] = {
 	[PM_EVENT_REMOTE_THREAD] = "NEW_REMOTE_THREAD",
 	[PM_EVENT_NEW_NAMED_PIPE] = "NEW_NAMED_PIPE",
 	[PM_EVENT_OPEN_NAMED_PIPE] = "OPEN_NAMED_PIPE",
+	[PM_EVENT_MODULE_LOAD] = "MODULE_LOAD",
 	[PM_EVENT_EXISTING_PROCESS] = "EXISTING_PROCESS",
 	[PM_EVENT_SENSITIVE_ACCESS] = "SENSITIVE_PROCESS_ACCESS",
 	[PM_EVENT_ENVIRONMENT] = "PROCESS_ENVIRONMENT",
@@ -287,6 +288,18 @@ static void event_fields(struct json_buf *b, const struct pm_event *ev,
 		json_kv_u64(b, "FILE_OWNER_GID", img->owner_gid);
 		json_kv_str(b, "FILE_MODE", mode);
 		json_kv_i64(b, "FILE_MTIME", pm_clamp_sec(img->mtime_sec) * 1000);
+		json_kv_u64(b, "PROCESS_ID", p->pid);
+		break;
+	}
+	case PM_EVENT_MODULE_LOAD: {
+		const char *slash = strrchr(ev->file_path, '/');
+
+		json_kv_str(b, "FILE_PATH", ev->file_path);
+		json_kv_str(b, "MODULE_NAME", slash ? slash + 1 : ev->file_path);
+		json_kv_u64(b, "BASE_ADDRESS", ev->base_address);
+		json_kv_u64(b, "MEMORY_SIZE", ev->memory_size);
+		if (ev->file_path_truncated)
+			json_kv_bool(b, "FILE_PATH_TRUNCATED", true);
 		json_kv_u64(b, "PROCESS_ID", p->pid);
 		break;
 	}

@@ -42,6 +42,7 @@ enum pm_event_type {
 	PM_EVENT_PTRACE_REQUEST = 11,
 	PM_EVENT_NEW_NAMED_PIPE = 12,  /* struct pm_fifo_event */
 	PM_EVENT_OPEN_NAMED_PIPE = 13, /* struct pm_fifo_event */
+	PM_EVENT_MODULE_LOAD = 14,     /* struct pm_module_event */
 };
 
 /* Ring-buffer reservation failures are counted per category. */
@@ -55,6 +56,7 @@ enum pm_drop_category {
 	PM_DROP_PTRACE = 6,
 	PM_DROP_REMOTE_THREAD = 7,
 	PM_DROP_NAMED_PIPE = 8,
+	PM_DROP_MODULE_LOAD = 9,
 	PM_DROP_MAX = 16, /* room for the hook families of later issues */
 };
 
@@ -190,6 +192,21 @@ struct pm_fifo_event {
 	char name[PM_PATH_MAX];
 };
 
+/*
+ * ModuleLoad: a file mapped executable by mmap (a shared object's code
+ * segment, as the dynamic loader maps it). path as in the exec record.
+ */
+struct pm_module_event {
+	struct pm_header hdr;
+	struct pm_task task;
+	__u64 addr;   /* where the executable mapping starts */
+	__u64 len;    /* its length */
+	__u64 pgoff;  /* its offset in the file, bytes */
+	__u32 flags;  /* PM_EXEC_PATH_* of the walk */
+	__u32 path_len;
+	char path[PM_PATH_MAX + PM_NAME_MAX];
+};
+
 /* LSM_SETID_* of include/linux/security.h: which call changed the ids */
 enum pm_setid_flags {
 	PM_SETID_ID = 1,  /* setuid, setgid */
@@ -318,6 +335,8 @@ _Static_assert(sizeof(struct pm_clone_event) == 128, "pm_clone_event layout");
 _Static_assert(sizeof(struct pm_exit_event) == 120, "pm_exit_event layout");
 _Static_assert(sizeof(struct pm_priv_event) == 280, "pm_priv_event layout");
 _Static_assert(sizeof(struct pm_filter_conf) == 72, "pm_filter_conf layout");
+_Static_assert(sizeof(struct pm_module_event) == 144 + PM_PATH_MAX + PM_NAME_MAX,
+	       "pm_module_event layout");
 _Static_assert(sizeof(struct pm_fifo_event) == 128 + PM_PATH_MAX + PM_NAME_MAX + PM_PATH_MAX,
 	       "pm_fifo_event layout");
 _Static_assert(sizeof(struct pm_filter_pattern) == 16 + 2 * PM_FILTER_PATTERN_MAX,

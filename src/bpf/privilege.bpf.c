@@ -537,6 +537,61 @@ int pm_exit_pidfd_getfd(struct pm_sys_exit *ctx)
 	return 0;
 }
 
+/* ---- ModuleLoad ---- */
+
+/* libbpf 1.1 has no PT_REGS_PARM6_SYSCALL */
+#if defined(__TARGET_ARCH_x86)
+#define PM_SYSCALL_ARG6(regs) ((regs)->r9)
+#elif defined(__TARGET_ARCH_arm64)
+#define PM_SYSCALL_ARG6(regs) ((regs)->regs[5])
+#else
+#error "PM_SYSCALL_ARG6: add this architecture's sixth syscall argument register"
+#endif
+
+#define PM_PROT_EXEC 0x4
+#define PM_MAP_ANONYMOUS 0x20
+
+/*
+ * mmap of a file with PROT_EXEC: the dynamic loader maps each shared
+ * object's code segment this way (LD_PRELOAD, DT_NEEDED, dlopen), once per
+ * object. Checked with direct loads first: this runs at every mmap.
+ */
+SEC("tp/syscalls/sys_exit_mmap")
+int pm_exit_mmap(struct pm_sys_exit *ctx)
+{
+	struct task_struct *task;
+	struct pt_regs *regs;
+	struct pm_module_event *ev;
+	struct file *file;
+	__u32 flags = 0, ncomps;
+
+	if (ctx->ret < 0 && ctx->ret > -4096) /* an error, not an address */
+		return 0;
+	task = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!(PT_REGS_PARM3_SYSCALL(regs) & PM_PROT_EXEC) ||
+	    (PT_REGS_PARM4_SYSCALL(regs) & PM_MAP_ANONYMOUS))
+		return 0;
+	file = pm_fd_file(task, (int)PT_REGS_PARM5_SYSCALL(regs));
+	if (!file)
+		return 0;
+	ev = pm_reserve(sizeof(*ev), PM_DROP_MODULE_LOAD);
+	if (!ev)
+		return 0;
+	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
+	ev->hdr.type = PM_EVENT_MODULE_LOAD;
+	ev->hdr.size = sizeof(*ev);
+	__builtin_memset(&ev->task, 0, sizeof(ev->task));
+	pm_fill_task(&ev->task, task);
+	ev->addr = ctx->ret;
+	ev->len = PT_REGS_PARM2_SYSCALL(regs);
+	ev->pgoff = PM_SYSCALL_ARG6(regs);
+	ev->path_len = pm_walk_path(&file->f_path, task, ev->path, false, &flags, &ncomps);
+	ev->flags = flags;
+	pm_submit(ev);
+	return 0;
+}
+
 /* ---- NewNamedPipe, OpenNamedPipe ---- */
 
 /* Set by user space: report FIFOs created and opened (named_pipe), and

@@ -450,3 +450,75 @@ def test_named_pipes_limacharlie(lc, exec_dir):
     for ev in (new, opened):
         check_routing(ev, ev["routing"]["event_type"])
         assert ev["event"]["FILE_PATH"] == f"{exec_dir}/lc-fifo"
+
+
+# --------------------------------------------------------------------------
+# ModuleLoad
+
+
+def libz_path():
+    """The real path of libz.so.1 as the dynamic loader finds it."""
+    import ctypes
+    ctypes.CDLL("libz.so.1")
+    with open("/proc/self/maps") as f:
+        for line in f:
+            if "/libz.so" in line:
+                return os.path.realpath(line.split()[-1])
+    raise AssertionError("libz.so.1 not mapped")
+
+
+def maps_base(pid, path):
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            if line.rstrip("\n").endswith(" " + path):
+                return int(line.split("-")[0], 16)
+    raise AssertionError(f"{path} not in /proc/{pid}/maps")
+
+
+def modules_of(pm, pid, path):
+    pm.wait_event("ProcessExit", pid)
+    return [e["module_load"] for e in pm.events_of("ModuleLoad", pid)
+            if e["module_load"]["file_path"] == path]
+
+
+def test_module_load_dlopen(pm):
+    """dlopen of a shared object: one ModuleLoad, its base as
+    /proc/PID/maps shows it."""
+    lib = libz_path()
+    run = run_prog("priv_calls", "dlopen:libz.so.1")
+    base = results(run)["dlopen:libz.so.1"]
+    assert base > 0, run.stdout
+    mods = modules_of(pm, run.pid, lib)
+    assert len(mods) == 1, mods
+    assert_fields(mods[0], {"base_address": base, "module_name": os.path.basename(lib)},
+                  "module_load")
+    assert mods[0]["memory_size"] > 0
+
+
+def test_module_load_ld_preload(pm, exec_dir):
+    """An LD_PRELOAD library, in a process that is still running."""
+    lib = libz_path()
+    target = exec_dir / "preloaded"
+    shutil.copy(prog("wait_line"), target)
+    p = subprocess.Popen([str(target)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         env={"LD_PRELOAD": lib, "PATH": "/usr/bin:/bin"})
+    try:
+        assert p.stdout.readline().startswith(b"ready ")
+        base = maps_base(p.pid, lib)
+    finally:
+        p.communicate(b"\n", timeout=10)
+    mods = modules_of(pm, p.pid, lib)
+    assert len(mods) == 1, mods
+    assert mods[0]["base_address"] == base
+
+
+def test_module_load_limacharlie(lc):
+    lib = libz_path()
+    since = lc.mark()
+    run = run_prog("priv_calls", "dlopen:libz.so.1")
+    ev = lc.wait_for(lambda e: e["routing"]["event_type"] == "MODULE_LOAD"
+                     and e["event"]["PROCESS_ID"] == run.pid
+                     and e["event"]["FILE_PATH"] == lib, since=since, what="MODULE_LOAD")
+    check_routing(ev, "MODULE_LOAD")
+    assert_fields(ev["event"], {"MODULE_NAME": os.path.basename(lib),
+                                "BASE_ADDRESS": results(run)["dlopen:libz.so.1"]}, "MODULE_LOAD")

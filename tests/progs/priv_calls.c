@@ -26,9 +26,13 @@
  *   mkfifoat:DIR,NAME           mknodat(open(DIR), NAME, S_IFIFO|0600)
  *   mknod-fifo:PATH             mknod(PATH, S_IFIFO|0600)
  *   open-fifo:PATH              open(PATH, O_RDONLY|O_NONBLOCK)
+ *   dlopen:LIB                  dlopen(LIB); the result is where the object
+ *                               starts in /proc/self/maps (its first line)
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/capability.h>
@@ -84,6 +88,33 @@ static long vm_access(long pid, int write)
 	else if (write) /* still make the write call, to be reported as denied */
 		r = ret_of(syscall(SYS_process_vm_writev, pid, &local, 1, &remote, 1, 0));
 	return r;
+}
+
+/* dlopen(lib), then the start of the first /proc/self/maps line of it. */
+static long dlopen_base(const char *lib)
+{
+	char line[512], *path;
+	unsigned long start;
+	struct link_map *map;
+	void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+	FILE *f;
+
+	if (!h || dlinfo(h, RTLD_DI_LINKMAP, &map) || !(path = realpath(map->l_name, NULL)))
+		return -ENOENT;
+	f = fopen("/proc/self/maps", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strlen(line) > strlen(path) && !strcmp(line + strlen(line) - strlen(path), path) &&
+		    sscanf(line, "%lx-", &start) == 1) {
+			fclose(f);
+			free(path);
+			return start;
+		}
+	}
+	if (f)
+		fclose(f);
+	free(path);
+	return -ENOENT;
 }
 
 static long ptrace_and_detach(long request, long pid)
@@ -186,6 +217,8 @@ static long step(const char *name, const char *arg)
 		return vm_access(a, 1);
 	if (!strcmp(name, "mem"))
 		return ret_of(open(arg, O_RDONLY | O_CLOEXEC));
+	if (!strcmp(name, "dlopen"))
+		return dlopen_base(arg);
 	if (!strcmp(name, "mkfifo"))
 		return ret_of(syscall(SYS_mknodat, AT_FDCWD, arg, S_IFIFO | 0600, 0));
 	if (!strcmp(name, "mknod-fifo"))
