@@ -308,6 +308,7 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 	pm_filter_conf_from_config(cfg, &filter);
 	l->process->rodata->pm_filter = filter;
 	l->process->rodata->pm_want_env = cfg->process_environment.enabled;
+	l->process->rodata->pm_want_interp = cfg->module_load.enabled;
 	/* a remote thread is also a step of a thread injection */
 	l->process->rodata->pm_want_remote_thread = cfg->remote_thread.enabled ||
 						    cfg->thread_injection.enabled;

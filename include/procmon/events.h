@@ -194,7 +194,9 @@ struct pm_fifo_event {
 
 /*
  * ModuleLoad: a file mapped executable by mmap (a shared object's code
- * segment, as the dynamic loader maps it). path as in the exec record.
+ * segment, as the dynamic loader maps it), or the ELF interpreter the
+ * kernel mapped at exec (addr its base, pgoff 0). path as in the exec
+ * record.
  */
 struct pm_module_event {
 	struct pm_header hdr;

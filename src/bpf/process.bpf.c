@@ -41,6 +41,83 @@ static __always_inline void pm_fill_file(struct pm_exec_event *ev, struct file *
 	ev->owner_gid = BPF_CORE_READ(inode, i_gid.val);
 }
 
+/* Set by user space: report the ELF interpreter's mapping (module_load). */
+const volatile bool pm_want_interp = false;
+
+#define PM_AT_BASE 7 /* include/uapi/linux/auxvec.h */
+
+struct pm_auxv_walk {
+	struct mm_struct *mm;
+	__u64 base;
+};
+
+static long pm_auxv_step(__u32 i, void *ctx)
+{
+	struct pm_auxv_walk *w = ctx;
+	unsigned long pair[2] = {};
+
+	if (bpf_probe_read_kernel(pair, sizeof(pair), &w->mm->saved_auxv[(i * 2) & 63]) ||
+	    !pair[0]) /* AT_NULL ends the vector */
+		return 1;
+	if (pair[0] == PM_AT_BASE) {
+		w->base = pair[1];
+		return 1;
+	}
+	return 0;
+}
+
+/* The new program's AT_BASE: where the kernel mapped its ELF interpreter. */
+static __always_inline __u64 pm_auxv_base(struct mm_struct *mm)
+{
+	struct pm_auxv_walk w = { .mm = mm };
+
+	bpf_loop(sizeof(mm->saved_auxv) / sizeof(mm->saved_auxv[0]) / 2, pm_auxv_step, &w, 0);
+	return w.base;
+}
+
+struct pm_interp_vma {
+	struct file *file;
+	__u64 len;
+};
+
+static long pm_interp_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *ctx)
+{
+	struct pm_interp_vma *v = ctx;
+
+	v->file = vma->vm_file;
+	v->len = vma->vm_end - vma->vm_start;
+	return 0;
+}
+
+/*
+ * ModuleLoad for the ELF interpreter: the kernel mapped it at exec, not
+ * through mmap, at AT_BASE. Sent right after the exec record.
+ */
+static __always_inline void pm_interp_module(struct task_struct *task)
+{
+	struct pm_interp_vma v = {};
+	struct pm_module_event *ev;
+	__u64 base = pm_auxv_base(task->mm);
+	__u32 flags = 0, ncomps;
+
+	if (!base || bpf_find_vma(task, base, pm_interp_vma_cb, &v, 0) || !v.file)
+		return;
+	ev = pm_reserve(sizeof(*ev), PM_DROP_MODULE_LOAD);
+	if (!ev)
+		return;
+	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
+	ev->hdr.type = PM_EVENT_MODULE_LOAD;
+	ev->hdr.size = sizeof(*ev);
+	__builtin_memset(&ev->task, 0, sizeof(ev->task));
+	pm_fill_task(&ev->task, task);
+	ev->addr = base;
+	ev->len = v.len;
+	ev->pgoff = 0;
+	ev->path_len = pm_walk_path(&v.file->f_path, task, ev->path, false, &flags, &ncomps);
+	ev->flags = flags;
+	pm_submit(ev);
+}
+
 /* Set by user space: copy the environment too (process_environment). */
 const volatile bool pm_want_env = false;
 
@@ -136,6 +213,8 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	if (size > sizeof(*s))
 		goto lost;
 	pm_emit(ev, size, PM_DROP_EXEC);
+	if (pm_want_interp)
+		pm_interp_module(task);
 	return 0;
 lost:
 	pm_count_drop(PM_DROP_EXEC);

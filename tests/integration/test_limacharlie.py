@@ -522,3 +522,16 @@ def test_module_load_limacharlie(lc):
     check_routing(ev, "MODULE_LOAD")
     assert_fields(ev["event"], {"MODULE_NAME": os.path.basename(lib),
                                 "BASE_ADDRESS": results(run)["dlopen:libz.so.1"]}, "MODULE_LOAD")
+
+
+def test_module_load_elf_interpreter(pm):
+    """The ELF interpreter, which the kernel maps at exec: one ModuleLoad
+    at AT_BASE, before the libraries it loads."""
+    run = run_prog("priv_calls", "at-base")
+    base = results(run)["at-base"]
+    pm.wait_event("ProcessExit", run.pid)
+    mods = [e["module_load"] for e in pm.events_of("ModuleLoad", run.pid)]
+    assert mods and mods[0]["base_address"] == base, mods
+    assert mods[0]["module_name"].startswith("ld-linux"), mods[0]
+    assert os.path.realpath(mods[0]["file_path"]) == mods[0]["file_path"]
+    assert [m["module_name"] for m in mods].count(mods[0]["module_name"]) == 1

@@ -26,6 +26,7 @@
  *   mkfifoat:DIR,NAME           mknodat(open(DIR), NAME, S_IFIFO|0600)
  *   mknod-fifo:PATH             mknod(PATH, S_IFIFO|0600)
  *   open-fifo:PATH              open(PATH, O_RDONLY|O_NONBLOCK)
+ *   at-base                     getauxval(AT_BASE): where the ELF interpreter is
  *   dlopen:LIB                  dlopen(LIB); the result is where the object
  *                               starts in /proc/self/maps (its first line)
  */
@@ -42,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/ptrace.h>
@@ -217,6 +219,8 @@ static long step(const char *name, const char *arg)
 		return vm_access(a, 1);
 	if (!strcmp(name, "mem"))
 		return ret_of(open(arg, O_RDONLY | O_CLOEXEC));
+	if (!strcmp(name, "at-base"))
+		return getauxval(AT_BASE);
 	if (!strcmp(name, "dlopen"))
 		return dlopen_base(arg);
 	if (!strcmp(name, "mkfifo"))
