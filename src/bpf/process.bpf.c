@@ -45,34 +45,29 @@ static __always_inline void pm_fill_file(struct pm_exec_event *ev, struct file *
 const volatile bool pm_want_interp = false;
 
 #define PM_AT_BASE 7 /* include/uapi/linux/auxvec.h */
+#define PM_AUXV_WORDS (sizeof(((struct mm_struct *)0)->saved_auxv) / sizeof(unsigned long))
 
-struct pm_auxv_walk {
-	struct mm_struct *mm;
-	__u64 base;
-};
-
-static long pm_auxv_step(__u32 i, void *ctx)
-{
-	struct pm_auxv_walk *w = ctx;
-	unsigned long pair[2] = {};
-
-	if (bpf_probe_read_kernel(pair, sizeof(pair), &w->mm->saved_auxv[(i * 2) & 63]) ||
-	    !pair[0]) /* AT_NULL ends the vector */
-		return 1;
-	if (pair[0] == PM_AT_BASE) {
-		w->base = pair[1];
-		return 1;
-	}
-	return 0;
-}
-
-/* The new program's AT_BASE: where the kernel mapped its ELF interpreter. */
+/*
+ * The new program's AT_BASE: where the kernel mapped its ELF interpreter.
+ * The auxiliary vector is copied with one read into this CPU's exec
+ * scratch (free again once the exec record is out) and searched there.
+ */
 static __always_inline __u64 pm_auxv_base(struct mm_struct *mm)
 {
-	struct pm_auxv_walk w = { .mm = mm };
+	struct pm_exec_scratch *s = pm_exec_scratch();
+	unsigned long *auxv;
 
-	bpf_loop(sizeof(mm->saved_auxv) / sizeof(mm->saved_auxv[0]) / 2, pm_auxv_step, &w, 0);
-	return w.base;
+	if (!s || bpf_probe_read_kernel(s->raw, PM_AUXV_WORDS * sizeof(unsigned long),
+					&mm->saved_auxv))
+		return 0;
+	auxv = (unsigned long *)s->raw;
+	for (__u32 i = 0; i + 1 < PM_AUXV_WORDS; i += 2) {
+		if (!auxv[i]) /* AT_NULL ends the vector */
+			return 0;
+		if (auxv[i] == PM_AT_BASE)
+			return auxv[i + 1];
+	}
+	return 0;
 }
 
 struct pm_interp_vma {
