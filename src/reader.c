@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <linux/types.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -667,7 +668,9 @@ int pm_reader_on_record(void *ctx, void *data, size_t size)
 	case PM_EVENT_MODULE_LOAD: {
 		const struct pm_module_event *m = data;
 
-		if (size < sizeof(*m) || m->path_len > PM_PATH_MAX)
+		/* sent at its used length, or whole */
+		if (size < offsetof(struct pm_module_event, path) || m->path_len > PM_PATH_MAX ||
+		    offsetof(struct pm_module_event, path) + m->path_len > size)
 			goto malformed;
 		on_module(r, m);
 		return 0;

@@ -196,7 +196,7 @@ struct pm_fifo_event {
  * ModuleLoad: a file mapped executable by mmap (a shared object's code
  * segment, as the dynamic loader maps it), or the ELF interpreter the
  * kernel mapped at exec (addr its base, pgoff 0). path as in the exec
- * record.
+ * record; a record may end right after path_len bytes of it.
  */
 struct pm_module_event {
 	struct pm_header hdr;

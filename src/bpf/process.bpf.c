@@ -90,27 +90,33 @@ static long pm_interp_vma_cb(struct task_struct *task, struct vm_area_struct *vm
  */
 static __always_inline void pm_interp_module(struct task_struct *task)
 {
+	struct pm_exec_scratch *s;
 	struct pm_interp_vma v = {};
 	struct pm_module_event *ev;
-	__u64 base = pm_auxv_base(task->mm);
+	__u64 base = pm_auxv_base(task->mm), size;
 	__u32 flags = 0, ncomps;
 
 	if (!base || bpf_find_vma(task, base, pm_interp_vma_cb, &v, 0) || !v.file)
 		return;
-	ev = pm_reserve(sizeof(*ev), PM_DROP_MODULE_LOAD);
-	if (!ev)
+	/* built in the exec scratch (free again) and sent at its used length */
+	s = pm_exec_scratch();
+	if (!s)
 		return;
+	ev = (struct pm_module_event *)s->raw;
+	__builtin_memset(ev, 0, offsetof(struct pm_module_event, path));
 	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
 	ev->hdr.type = PM_EVENT_MODULE_LOAD;
-	ev->hdr.size = sizeof(*ev);
-	__builtin_memset(&ev->task, 0, sizeof(ev->task));
 	pm_fill_task(&ev->task, task);
 	ev->addr = base;
 	ev->len = v.len;
-	ev->pgoff = 0;
 	ev->path_len = pm_walk_path(&v.file->f_path, task, ev->path, false, &flags, &ncomps);
 	ev->flags = flags;
-	pm_submit(ev);
+	size = offsetof(struct pm_module_event, path) + ev->path_len;
+	pm_barrier_var(size);
+	if (size > sizeof(*ev))
+		return;
+	ev->hdr.size = size;
+	pm_emit(ev, size, PM_DROP_MODULE_LOAD);
 }
 
 /* Set by user space: copy the environment too (process_environment). */
