@@ -70,6 +70,7 @@ static const struct {
 	{ "pm_exit_open", PTRACE_CLASS }, /* and openat*; also named_pipe */
 	{ "pm_exit_mknod", offsetof(struct pm_config, named_pipe) }, /* and mknodat */
 	{ "pm_exit_mmap", offsetof(struct pm_config, module_load) },
+	{ "pm_exit_mprotect", offsetof(struct pm_config, module_load) },
 };
 
 /* 1: load prog, 0: leave it out, -1: it is in no table entry. */

@@ -592,6 +592,60 @@ int pm_exit_mmap(struct pm_sys_exit *ctx)
 	return 0;
 }
 
+struct pm_vma_facts {
+	struct file *file;
+	__u64 start, end, pgoff;
+};
+
+static long pm_vma_facts_cb(struct task_struct *task, struct vm_area_struct *vma, void *ctx)
+{
+	struct pm_vma_facts *v = ctx;
+
+	v->file = vma->vm_file;
+	v->start = vma->vm_start;
+	v->end = vma->vm_end;
+	v->pgoff = vma->vm_pgoff;
+	return 0;
+}
+
+/*
+ * mprotect adding PROT_EXEC to a file mapping (text relocations, loaders
+ * that map first and protect after). Anonymous memory (JITs) is not a
+ * module. The mapping's facts come from its vma.
+ */
+SEC("tp/syscalls/sys_exit_mprotect")
+int pm_exit_mprotect(struct pm_sys_exit *ctx)
+{
+	struct task_struct *task;
+	struct pt_regs *regs;
+	struct pm_vma_facts v = {};
+	struct pm_module_event *ev;
+	__u32 flags = 0, ncomps;
+
+	if (ctx->ret != 0)
+		return 0;
+	task = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!(PT_REGS_PARM3_SYSCALL(regs) & PM_PROT_EXEC) ||
+	    bpf_find_vma(task, PT_REGS_PARM1_SYSCALL(regs), pm_vma_facts_cb, &v, 0) || !v.file)
+		return 0;
+	ev = pm_reserve(sizeof(*ev), PM_DROP_MODULE_LOAD);
+	if (!ev)
+		return 0;
+	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
+	ev->hdr.type = PM_EVENT_MODULE_LOAD;
+	ev->hdr.size = sizeof(*ev);
+	__builtin_memset(&ev->task, 0, sizeof(ev->task));
+	pm_fill_task(&ev->task, task);
+	ev->addr = v.start;
+	ev->len = v.end - v.start;
+	ev->pgoff = v.pgoff << 12; /* PAGE_SHIFT */
+	ev->path_len = pm_walk_path(&v.file->f_path, task, ev->path, false, &flags, &ncomps);
+	ev->flags = flags;
+	pm_submit(ev);
+	return 0;
+}
+
 /* ---- NewNamedPipe, OpenNamedPipe ---- */
 
 /* Set by user space: report FIFOs created and opened (named_pipe), and

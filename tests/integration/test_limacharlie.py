@@ -535,3 +535,16 @@ def test_module_load_elf_interpreter(pm):
     assert mods[0]["module_name"].startswith("ld-linux"), mods[0]
     assert os.path.realpath(mods[0]["file_path"]) == mods[0]["file_path"]
     assert [m["module_name"] for m in mods].count(mods[0]["module_name"]) == 1
+
+
+def test_module_load_mprotect(pm, exec_dir):
+    """A file mapped readable, then made executable with mprotect."""
+    lib = exec_dir / "late-exec.so"
+    shutil.copy(libz_path(), lib)
+    run = run_prog("priv_calls", f"map-then-exec:{lib}")
+    addr = results(run)[f"map-then-exec:{lib}"]
+    assert addr > 0, run.stdout
+    mods = modules_of(pm, run.pid, str(lib))
+    assert len(mods) == 1, mods
+    assert_fields(mods[0], {"base_address": addr, "memory_size": 4096,
+                            "module_name": "late-exec.so"}, "module_load")

@@ -27,6 +27,9 @@
  *   mknod-fifo:PATH             mknod(PATH, S_IFIFO|0600)
  *   open-fifo:PATH              open(PATH, O_RDONLY|O_NONBLOCK)
  *   at-base                     getauxval(AT_BASE): where the ELF interpreter is
+ *   map-then-exec:PATH          mmap PATH's first page PROT_READ, then
+ *                               mprotect it PROT_READ|PROT_EXEC; the result
+ *                               is the mapping's address
  *   dlopen:LIB                  dlopen(LIB); the result is where the object
  *                               starts in /proc/self/maps (its first line)
  */
@@ -44,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/ptrace.h>
@@ -219,6 +223,14 @@ static long step(const char *name, const char *arg)
 		return vm_access(a, 1);
 	if (!strcmp(name, "mem"))
 		return ret_of(open(arg, O_RDONLY | O_CLOEXEC));
+	if (!strcmp(name, "map-then-exec")) {
+		int fd = open(arg, O_RDONLY | O_CLOEXEC);
+		void *p = fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+
+		if (p == MAP_FAILED || mprotect(p, 4096, PROT_READ | PROT_EXEC))
+			return -errno;
+		return (long)p;
+	}
 	if (!strcmp(name, "at-base"))
 		return getauxval(AT_BASE);
 	if (!strcmp(name, "dlopen"))
