@@ -24,6 +24,7 @@ void pm_event_free(struct pm_event *ev)
 	free(ev->env);
 	free(ev->injection);
 	free(ev->file_path);
+	pm_hash_put(ev->module_hash);
 	free(ev);
 }
 
@@ -38,10 +39,14 @@ void pm_event_queue_push(struct pm_event_queue *q, struct pm_event *ev)
 	q->len++;
 }
 
+static bool entry_settled(const struct pm_hash_entry *h)
+{
+	return !h || pm_hash_state(h) != PM_HASH_PENDING;
+}
+
 static bool hash_settled(const struct pm_process *p)
 {
-	return !p || !p->image || !p->image->hash ||
-	       pm_hash_state(p->image->hash) != PM_HASH_PENDING;
+	return !p || !p->image || entry_settled(p->image->hash);
 }
 
 struct pm_event *pm_event_queue_pop_ready(struct pm_event_queue *q, uint64_t now_ns, bool force)
@@ -51,7 +56,8 @@ struct pm_event *pm_event_queue_pop_ready(struct pm_event_queue *q, uint64_t now
 	if (!ev)
 		return NULL;
 	if (!force && now_ns < ev->deadline_ns &&
-	    !(hash_settled(ev->proc) && hash_settled(ev->parent) && hash_settled(ev->target)))
+	    !(hash_settled(ev->proc) && hash_settled(ev->parent) && hash_settled(ev->target) &&
+	      entry_settled(ev->module_hash)))
 		return NULL;
 	q->head = ev->next;
 	if (!q->head)

@@ -27,6 +27,15 @@ enum pm_derived_event_type {
 	PM_EVENT_THREAD_INJECTION = 69, /* memory written, then execution changed */
 };
 
+/* What CodeIdentity and OngoingIdentity report of an executed or mapped file. */
+struct pm_code_facts {
+	const char *path;
+	const struct pm_hash_entry *hash; /* done */
+	uint64_t size;
+	int64_t mtime_sec;
+	uint32_t mode, owner_uid, owner_gid;
+};
+
 /* What a ProcessEvent adds (struct pm_priv_event's own fields). */
 struct pm_priv_detail {
 	int64_t ret;      /* the call's result; < 0 a denied access */
@@ -54,6 +63,9 @@ struct pm_event {
 	struct pm_injection_trail *injection; /* ThreadInjection: its steps */
 	char *file_path;           /* New/OpenNamedPipe, ModuleLoad: absolute path */
 	uint64_t base_address, memory_size; /* ModuleLoad */
+	struct pm_hash_entry *module_hash;  /* ModuleLoad: the file's, or NULL */
+	/* Code/OngoingIdentity: the file; ModuleLoad: the mapped file's facts */
+	struct pm_code_facts code;
 	bool file_path_truncated;
 	uint64_t deadline_ns;      /* monotonic: emit by then, hash or not */
 	struct pm_event *next;

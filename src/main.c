@@ -267,19 +267,34 @@ static void write_event(struct daemon *d, const struct pm_event *ev)
 }
 
 /*
- * CodeIdentity and OngoingIdentity follow the ProcessExec they come from,
- * once its hash is known (an exec whose hash missed its wait has none; a
- * later exec of the file brings it, from the hash cache).
+ * CodeIdentity and OngoingIdentity follow the ProcessExec or ModuleLoad
+ * they come from, once its hash is known (one whose hash missed its wait
+ * has none; a later exec or load of the file brings it, from the hash
+ * cache).
  */
-static void write_identities(struct daemon *d, const struct pm_event *exec)
+static void write_identities(struct daemon *d, const struct pm_event *from)
 {
-	const struct pm_image *img = exec->proc ? exec->proc->image : NULL;
-	struct pm_event ev = *exec;
+	const struct pm_image *img = from->proc ? from->proc->image : NULL;
+	struct pm_event ev = *from;
 
-	if (exec->type != PM_EVENT_EXEC || !img || !img->hash ||
-	    pm_hash_state(img->hash) != PM_HASH_DONE)
+	if (from->type == PM_EVENT_EXEC && img) {
+		ev.code = (struct pm_code_facts){
+			.path = img->binary_path,
+			.hash = img->hash,
+			.size = img->size,
+			.mtime_sec = img->mtime_sec,
+			.mode = img->mode,
+			.owner_uid = img->owner_uid,
+			.owner_gid = img->owner_gid,
+		};
+	} else if (from->type == PM_EVENT_MODULE_LOAD) {
+		ev.code.hash = from->module_hash;
+	} else {
 		return;
-	if (d->identities && pm_identity_first(d->identities, img->binary_path, img->hash->hex)) {
+	}
+	if (!ev.code.hash || pm_hash_state(ev.code.hash) != PM_HASH_DONE)
+		return;
+	if (d->identities && pm_identity_first(d->identities, ev.code.path, ev.code.hash->hex)) {
 		ev.type = PM_EVENT_CODE_IDENTITY;
 		write_event(d, &ev);
 	}

@@ -277,8 +277,8 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 	const struct pm_task *t = &e->task;
 	const struct pm_secureexec_facts facts = {
 		.per_clear = e->per_clear,
-		.mode = e->mode,
-		.nlink = e->nlink,
+		.mode = e->file.mode,
+		.nlink = e->file.nlink,
 		.uid = t->uid,
 		.euid = t->euid,
 		.gid = t->gid,
@@ -298,23 +298,23 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 	}
 	img->secureexec = pm_secureexec_flags(&facts);
 	img->executed = true;
-	img->size = e->isize;
-	img->mtime_sec = e->mtime_sec;
-	img->mode = e->mode;
-	img->owner_uid = e->owner_uid;
-	img->owner_gid = e->owner_gid;
+	img->size = e->file.isize;
+	img->mtime_sec = e->file.mtime_sec;
+	img->mode = e->file.mode;
+	img->owner_uid = e->file.owner_uid;
+	img->owner_gid = e->file.owner_gid;
 	img->args_truncated = e->flags & (PM_EXEC_ARGS_TRUNCATED | PM_EXEC_ARGS_UNREADABLE);
 	img->path_truncated = e->flags & PM_EXEC_PATH_CUT;
 
 	if (r->hasher) {
 		struct pm_file_id id = {
-			.mnt_id = e->mnt_id,
-			.ino = e->ino,
-			.size = e->isize,
-			.mtime_sec = e->mtime_sec,
-			.mtime_nsec = e->mtime_nsec,
-			.ctime_sec = e->ctime_sec,
-			.ctime_nsec = e->ctime_nsec,
+			.mnt_id = e->file.mnt_id,
+			.ino = e->file.ino,
+			.size = e->file.isize,
+			.mtime_sec = e->file.mtime_sec,
+			.mtime_nsec = e->file.mtime_nsec,
+			.ctime_sec = e->file.ctime_sec,
+			.ctime_nsec = e->file.ctime_nsec,
 		};
 		/* the path is only a fallback; a pseudo or cut one cannot be opened */
 		bool path_ok = !(e->flags & (PM_EXEC_PATH_CUT | PM_EXEC_PATH_PSEUDO |
@@ -628,6 +628,26 @@ static void on_module(struct pm_reader *r, const struct pm_module_event *e)
 	ev->file_path_truncated = e->flags & PM_EXEC_PATH_CUT;
 	ev->base_address = e->addr >= e->pgoff ? e->addr - e->pgoff : e->addr;
 	ev->memory_size = e->len;
+	ev->code = (struct pm_code_facts){
+		.path = path,
+		.size = e->file.isize,
+		.mtime_sec = e->file.mtime_sec,
+		.mode = e->file.mode,
+		.owner_uid = e->file.owner_uid,
+		.owner_gid = e->file.owner_gid,
+	};
+	/* its hash, for CodeIdentity: read by path (the exe link is not it) */
+	if (r->hasher && !(e->flags & (PM_EXEC_PATH_CUT | PM_EXEC_PATH_PSEUDO |
+				       PM_EXEC_PATH_DELETED)))
+		ev->module_hash = pm_hasher_lookup(r->hasher, &(struct pm_file_id){
+			.mnt_id = e->file.mnt_id,
+			.ino = e->file.ino,
+			.size = e->file.isize,
+			.mtime_sec = e->file.mtime_sec,
+			.mtime_nsec = e->file.mtime_nsec,
+			.ctime_sec = e->file.ctime_sec,
+			.ctime_nsec = e->file.ctime_nsec,
+		}, e->task.pid, path);
 }
 
 int pm_reader_on_record(void *ctx, void *data, size_t size)

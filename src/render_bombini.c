@@ -186,20 +186,20 @@ static void render_remote_thread(struct json_buf *b, const struct pm_event *ev,
 	json_obj_end(b);
 }
 
-static void render_code_identity(struct json_buf *b, const struct pm_image *img)
+static void render_code_identity(struct json_buf *b, const struct pm_code_facts *c)
 {
 	char mode[8];
 
-	snprintf(mode, sizeof(mode), "%04o", img->mode & 07777);
+	snprintf(mode, sizeof(mode), "%04o", c->mode & 07777);
 	json_key(b, "code_identity");
 	json_obj_begin(b);
-	json_kv_str(b, "file_path", img->binary_path);
-	json_kv_str(b, "hash", img->hash->hex);
-	json_kv_u64(b, "size", img->size);
-	json_kv_u64(b, "owner_uid", img->owner_uid);
-	json_kv_u64(b, "owner_gid", img->owner_gid);
+	json_kv_str(b, "file_path", c->path);
+	json_kv_str(b, "hash", c->hash->hex);
+	json_kv_u64(b, "size", c->size);
+	json_kv_u64(b, "owner_uid", c->owner_uid);
+	json_kv_u64(b, "owner_gid", c->owner_gid);
 	json_kv_str(b, "mode", mode);
-	kv_unix_time(b, "mtime", pm_clamp_sec(img->mtime_sec) * 1000000000ll);
+	kv_unix_time(b, "mtime", pm_clamp_sec(c->mtime_sec) * 1000000000ll);
 	json_obj_end(b);
 }
 
@@ -258,7 +258,7 @@ static void render_details(struct json_buf *b, const struct pm_event *ev,
 		break;
 	case PM_EVENT_CODE_IDENTITY:
 	case PM_EVENT_ONGOING_IDENTITY:
-		render_code_identity(b, ev->proc->image);
+		render_code_identity(b, &ev->code);
 		break;
 	case PM_EVENT_THREAD_INJECTION:
 		render_injection(b, ev, ctx);

@@ -277,17 +277,17 @@ static void event_fields(struct json_buf *b, const struct pm_event *ev,
 		break;
 	case PM_EVENT_CODE_IDENTITY:
 	case PM_EVENT_ONGOING_IDENTITY: {
-		const struct pm_image *img = p->image;
+		const struct pm_code_facts *c = &ev->code;
 		char mode[8];
 
-		snprintf(mode, sizeof(mode), "%04o", img->mode & 07777);
-		json_kv_str(b, "FILE_PATH", img->binary_path);
-		json_kv_str(b, "HASH", img->hash->hex + strlen("sha256:"));
-		json_kv_u64(b, "FILE_SIZE", img->size);
-		json_kv_u64(b, "FILE_OWNER_UID", img->owner_uid);
-		json_kv_u64(b, "FILE_OWNER_GID", img->owner_gid);
+		snprintf(mode, sizeof(mode), "%04o", c->mode & 07777);
+		json_kv_str(b, "FILE_PATH", c->path);
+		json_kv_str(b, "HASH", c->hash->hex + strlen("sha256:"));
+		json_kv_u64(b, "FILE_SIZE", c->size);
+		json_kv_u64(b, "FILE_OWNER_UID", c->owner_uid);
+		json_kv_u64(b, "FILE_OWNER_GID", c->owner_gid);
 		json_kv_str(b, "FILE_MODE", mode);
-		json_kv_i64(b, "FILE_MTIME", pm_clamp_sec(img->mtime_sec) * 1000);
+		json_kv_i64(b, "FILE_MTIME", pm_clamp_sec(c->mtime_sec) * 1000);
 		json_kv_u64(b, "PROCESS_ID", p->pid);
 		break;
 	}

@@ -106,26 +106,36 @@ struct pm_header {
  *                                    NUL-terminated (only when asked for)
  * Only PM_NAME_MAX + path_len + args_len + env_len bytes of data are sent.
  */
-struct pm_exec_event {
-	struct pm_header hdr;
-	struct pm_task task;
-	/* identity of the executed inode, for the hash cache (contract 5.3) */
+/*
+ * A file's inode facts: its identity for the hash cache (contract 5.3:
+ * mount, inode, size, mtime, ctime), and what CodeIdentity and secureexec
+ * tell about it.
+ */
+struct pm_file_facts {
 	__u64 ino;
 	__u64 isize;
 	__s64 mtime_sec;
 	__s64 ctime_sec;
 	__u32 mtime_nsec;
 	__u32 ctime_nsec;
-	__u32 mnt_id; /* the mount it was executed through (statx STATX_MNT_ID) */
+	__u32 mnt_id; /* the mount it was reached through (statx STATX_MNT_ID) */
 	__u32 nlink;
 	__u32 mode;
-	__u32 per_clear; /* linux_binprm.per_clear: PER_CLEAR_ON_SETID etc. */
-	__u32 owner_uid; /* of the executed inode (CodeIdentity) */
+	__u32 owner_uid;
 	__u32 owner_gid;
+	__u32 pad;
+};
+
+struct pm_exec_event {
+	struct pm_header hdr;
+	struct pm_task task;
+	struct pm_file_facts file; /* the executed inode */
+	__u32 per_clear; /* linux_binprm.per_clear: PER_CLEAR_ON_SETID etc. */
 	__u32 flags;     /* enum pm_exec_flags */
 	__u32 path_len;
 	__u32 args_len;
 	__u32 env_len;
+	__u32 pad;
 	char data[];
 };
 
@@ -201,6 +211,7 @@ struct pm_fifo_event {
 struct pm_module_event {
 	struct pm_header hdr;
 	struct pm_task task;
+	struct pm_file_facts file; /* the mapped file, for its hash */
 	__u64 addr;   /* where the executable mapping starts */
 	__u64 len;    /* its length */
 	__u64 pgoff;  /* its offset in the file, bytes */
@@ -329,7 +340,8 @@ struct pm_proc_info {
 
 _Static_assert(sizeof(struct pm_task) == 96, "pm_task layout");
 _Static_assert(sizeof(struct pm_header) == 16, "pm_header layout");
-_Static_assert(sizeof(struct pm_exec_event) == 192, "pm_exec_event layout");
+_Static_assert(sizeof(struct pm_file_facts) == 64, "pm_file_facts layout");
+_Static_assert(sizeof(struct pm_exec_event) == 200, "pm_exec_event layout");
 /* both sides address the payload as the end of the fixed part */
 _Static_assert(__builtin_offsetof(struct pm_exec_event, data) == sizeof(struct pm_exec_event),
 	       "pm_exec_event data follows the fixed part with no padding");
@@ -337,7 +349,7 @@ _Static_assert(sizeof(struct pm_clone_event) == 128, "pm_clone_event layout");
 _Static_assert(sizeof(struct pm_exit_event) == 120, "pm_exit_event layout");
 _Static_assert(sizeof(struct pm_priv_event) == 280, "pm_priv_event layout");
 _Static_assert(sizeof(struct pm_filter_conf) == 72, "pm_filter_conf layout");
-_Static_assert(sizeof(struct pm_module_event) == 144 + PM_PATH_MAX + PM_NAME_MAX,
+_Static_assert(sizeof(struct pm_module_event) == 208 + PM_PATH_MAX + PM_NAME_MAX,
 	       "pm_module_event layout");
 _Static_assert(sizeof(struct pm_fifo_event) == 128 + PM_PATH_MAX + PM_NAME_MAX + PM_PATH_MAX,
 	       "pm_fifo_event layout");

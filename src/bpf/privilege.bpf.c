@@ -583,6 +583,7 @@ int pm_exit_mmap(struct pm_sys_exit *ctx)
 	ev->hdr.size = sizeof(*ev);
 	__builtin_memset(&ev->task, 0, sizeof(ev->task));
 	pm_fill_task(&ev->task, task);
+	pm_fill_file(&ev->file, file);
 	ev->addr = ctx->ret;
 	ev->len = PT_REGS_PARM2_SYSCALL(regs);
 	ev->pgoff = PM_SYSCALL_ARG6(regs);
@@ -637,6 +638,7 @@ int pm_exit_mprotect(struct pm_sys_exit *ctx)
 	ev->hdr.size = sizeof(*ev);
 	__builtin_memset(&ev->task, 0, sizeof(ev->task));
 	pm_fill_task(&ev->task, task);
+	pm_fill_file(&ev->file, v.file);
 	ev->addr = v.start;
 	ev->len = v.end - v.start;
 	ev->pgoff = v.pgoff << 12; /* PAGE_SHIFT */

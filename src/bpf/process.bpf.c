@@ -21,25 +21,6 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define SIGNAL_GROUP_EXIT 0x00000004 /* include/linux/sched/signal.h */
 
-static __always_inline void pm_fill_file(struct pm_exec_event *ev, struct file *file)
-{
-	struct inode *inode = BPF_CORE_READ(file, f_inode);
-	struct mount *mnt = pm_real_mount(BPF_CORE_READ(file, f_path.mnt));
-
-	ev->ino = BPF_CORE_READ(inode, i_ino);
-	ev->isize = BPF_CORE_READ(inode, i_size);
-	ev->mtime_sec = BPF_CORE_READ(inode, i_mtime_sec);
-	ev->mtime_nsec = BPF_CORE_READ(inode, i_mtime_nsec);
-	ev->ctime_sec = BPF_CORE_READ(inode, i_ctime_sec);
-	/* bit 31 is I_CTIME_QUERIED (multigrain timestamps), not time */
-	ev->ctime_nsec = BPF_CORE_READ(inode, i_ctime_nsec) & ~(1u << 31);
-	/* not i_sb->s_dev: btrfs subvolumes report another st_dev */
-	ev->mnt_id = BPF_CORE_READ(mnt, mnt_id);
-	ev->nlink = BPF_CORE_READ(inode, __i_nlink);
-	ev->mode = BPF_CORE_READ(inode, i_mode);
-	ev->owner_uid = BPF_CORE_READ(inode, i_uid.val);
-	ev->owner_gid = BPF_CORE_READ(inode, i_gid.val);
-}
 
 /* Set by user space: report the ELF interpreter's mapping (module_load). */
 const volatile bool pm_want_interp = false;
@@ -107,6 +88,7 @@ static __always_inline void pm_interp_module(struct task_struct *task)
 	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
 	ev->hdr.type = PM_EVENT_MODULE_LOAD;
 	pm_fill_task(&ev->task, task);
+	pm_fill_file(&ev->file, v.file);
 	ev->addr = base;
 	ev->len = v.len;
 	ev->path_len = pm_walk_path(&v.file->f_path, task, ev->path, false, &flags, &ncomps);
@@ -170,7 +152,7 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
 	ev->hdr.type = PM_EVENT_EXEC;
 	pm_fill_task(&ev->task, task);
-	pm_fill_file(ev, file);
+	pm_fill_file(&ev->file, file);
 	ev->per_clear = BPF_CORE_READ(bprm, per_clear);
 
 	if (bpf_probe_read_kernel_str(data, PM_NAME_MAX,

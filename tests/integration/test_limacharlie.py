@@ -548,3 +548,19 @@ def test_module_load_mprotect(pm, exec_dir):
     assert len(mods) == 1, mods
     assert_fields(mods[0], {"base_address": addr, "memory_size": 4096,
                             "module_name": "late-exec.so"}, "module_load")
+
+
+def test_code_identity_of_a_module(pm, exec_dir):
+    """A shared object loaded for the first time gives one CodeIdentity,
+    with its own hash; loading it again gives none."""
+    lib = exec_dir / "libfresh.so"
+    shutil.copy(libz_path(), lib)
+    first = run_prog("priv_calls", f"dlopen:{lib}")
+    second = run_prog("priv_calls", f"dlopen:{lib}")
+    pm.wait_event("ProcessExit", second.pid)
+    evs = pm.find(lambda e: e.get("type") == "CodeIdentity"
+                  and e["code_identity"]["file_path"] == str(lib))
+    assert len(evs) == 1, evs
+    assert evs[0]["process"]["pid"] == first.pid
+    assert_fields(evs[0]["code_identity"], {"hash": sha256_of(lib),
+                                            "size": os.stat(lib).st_size}, "code_identity")
