@@ -586,22 +586,30 @@ static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 	pm_process_put(p);
 }
 
-static void on_fifo(struct pm_reader *r, const struct pm_fifo_event *e)
+/* An event about a file (ModuleLoad, named pipes): it owns `path`. */
+static struct pm_event *queue_file_event(struct pm_reader *r, const struct pm_header *h,
+					 const struct pm_task *t, char *path, uint32_t flags)
 {
-	char *path = pm_fifo_path(e->path, e->dir_len, e->flags, e->name, e->name_len);
 	struct pm_event *ev;
 
 	if (!path) {
 		r->user_drops++;
-		return;
+		return NULL;
 	}
-	ev = queue_event(r, &e->hdr, snapshot(r, &e->task, NULL, KEEP_CLONED), &e->task, 0);
+	ev = queue_event(r, h, snapshot(r, t, NULL, KEEP_CLONED), t, 0);
 	if (!ev) {
 		free(path);
-		return;
+		return NULL;
 	}
 	ev->file_path = path;
-	ev->file_path_truncated = e->flags & PM_EXEC_PATH_CUT;
+	ev->file_path_truncated = flags & PM_EXEC_PATH_CUT;
+	return ev;
+}
+
+static void on_fifo(struct pm_reader *r, const struct pm_fifo_event *e)
+{
+	queue_file_event(r, &e->hdr, &e->task,
+			 pm_fifo_path(e->path, e->dir_len, e->flags, e->name, e->name_len), e->flags);
 }
 
 /*
@@ -612,20 +620,14 @@ static void on_fifo(struct pm_reader *r, const struct pm_fifo_event *e)
  */
 static void on_module(struct pm_reader *r, const struct pm_module_event *e)
 {
-	char *path = pm_build_path(e->path, e->path_len, e->flags);
-	struct pm_event *ev;
+	struct pm_event *ev = queue_file_event(r, &e->hdr, &e->task,
+					       pm_build_path(e->path, e->path_len, e->flags),
+					       e->flags);
+	const char *path;
 
-	if (!path) {
-		r->user_drops++;
+	if (!ev)
 		return;
-	}
-	ev = queue_event(r, &e->hdr, snapshot(r, &e->task, NULL, KEEP_CLONED), &e->task, 0);
-	if (!ev) {
-		free(path);
-		return;
-	}
-	ev->file_path = path;
-	ev->file_path_truncated = e->flags & PM_EXEC_PATH_CUT;
+	path = ev->file_path;
 	ev->base_address = e->addr >= e->pgoff ? e->addr - e->pgoff : e->addr;
 	ev->memory_size = e->len;
 	ev->code = (struct pm_code_facts){

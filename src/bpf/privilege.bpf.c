@@ -551,6 +551,29 @@ int pm_exit_pidfd_getfd(struct pm_sys_exit *ctx)
 #define PM_PROT_EXEC 0x4
 #define PM_MAP_ANONYMOUS 0x20
 
+/* A ModuleLoad record for `file` mapped executable at [addr, addr + len). */
+static __always_inline void pm_module_emit(struct task_struct *task, struct file *file,
+					   __u64 addr, __u64 len, __u64 pgoff)
+{
+	struct pm_module_event *ev = pm_reserve(sizeof(*ev), PM_DROP_MODULE_LOAD);
+	__u32 flags = 0, ncomps;
+
+	if (!ev)
+		return;
+	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
+	ev->hdr.type = PM_EVENT_MODULE_LOAD;
+	ev->hdr.size = sizeof(*ev);
+	__builtin_memset(&ev->task, 0, sizeof(ev->task));
+	pm_fill_task(&ev->task, task);
+	pm_fill_file(&ev->file, file);
+	ev->addr = addr;
+	ev->len = len;
+	ev->pgoff = pgoff;
+	ev->path_len = pm_walk_path(&file->f_path, task, ev->path, false, &flags, &ncomps);
+	ev->flags = flags;
+	pm_submit(ev);
+}
+
 /*
  * mmap of a file with PROT_EXEC: the dynamic loader maps each shared
  * object's code segment this way (LD_PRELOAD, DT_NEEDED, dlopen), once per
@@ -561,9 +584,7 @@ int pm_exit_mmap(struct pm_sys_exit *ctx)
 {
 	struct task_struct *task;
 	struct pt_regs *regs;
-	struct pm_module_event *ev;
 	struct file *file;
-	__u32 flags = 0, ncomps;
 
 	if (ctx->ret < 0 && ctx->ret > -4096) /* an error, not an address */
 		return 0;
@@ -573,23 +594,9 @@ int pm_exit_mmap(struct pm_sys_exit *ctx)
 	    (PT_REGS_PARM4_SYSCALL(regs) & PM_MAP_ANONYMOUS))
 		return 0;
 	file = pm_fd_file(task, (int)PT_REGS_PARM5_SYSCALL(regs));
-	if (!file)
-		return 0;
-	ev = pm_reserve(sizeof(*ev), PM_DROP_MODULE_LOAD);
-	if (!ev)
-		return 0;
-	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
-	ev->hdr.type = PM_EVENT_MODULE_LOAD;
-	ev->hdr.size = sizeof(*ev);
-	__builtin_memset(&ev->task, 0, sizeof(ev->task));
-	pm_fill_task(&ev->task, task);
-	pm_fill_file(&ev->file, file);
-	ev->addr = ctx->ret;
-	ev->len = PT_REGS_PARM2_SYSCALL(regs);
-	ev->pgoff = PM_SYSCALL_ARG6(regs);
-	ev->path_len = pm_walk_path(&file->f_path, task, ev->path, false, &flags, &ncomps);
-	ev->flags = flags;
-	pm_submit(ev);
+	if (file)
+		pm_module_emit(task, file, ctx->ret, PT_REGS_PARM2_SYSCALL(regs),
+			       PM_SYSCALL_ARG6(regs));
 	return 0;
 }
 
@@ -620,8 +627,6 @@ int pm_exit_mprotect(struct pm_sys_exit *ctx)
 	struct task_struct *task;
 	struct pt_regs *regs;
 	struct pm_vma_facts v = {};
-	struct pm_module_event *ev;
-	__u32 flags = 0, ncomps;
 
 	if (ctx->ret != 0)
 		return 0;
@@ -630,21 +635,7 @@ int pm_exit_mprotect(struct pm_sys_exit *ctx)
 	if (!(PT_REGS_PARM3_SYSCALL(regs) & PM_PROT_EXEC) ||
 	    bpf_find_vma(task, PT_REGS_PARM1_SYSCALL(regs), pm_vma_facts_cb, &v, 0) || !v.file)
 		return 0;
-	ev = pm_reserve(sizeof(*ev), PM_DROP_MODULE_LOAD);
-	if (!ev)
-		return 0;
-	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
-	ev->hdr.type = PM_EVENT_MODULE_LOAD;
-	ev->hdr.size = sizeof(*ev);
-	__builtin_memset(&ev->task, 0, sizeof(ev->task));
-	pm_fill_task(&ev->task, task);
-	pm_fill_file(&ev->file, v.file);
-	ev->addr = v.start;
-	ev->len = v.end - v.start;
-	ev->pgoff = v.pgoff << 12; /* PAGE_SHIFT */
-	ev->path_len = pm_walk_path(&v.file->f_path, task, ev->path, false, &flags, &ncomps);
-	ev->flags = flags;
-	pm_submit(ev);
+	pm_module_emit(task, v.file, v.start, v.end - v.start, v.pgoff << 12 /* PAGE_SHIFT */);
 	return 0;
 }
 
