@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "names.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -91,24 +92,19 @@ int pm_cap_from_name(const char *name)
 	return -1;
 }
 
-void pm_json_caps(struct json_buf *b, uint64_t caps, unsigned cap_last)
+/* The names of the bits of caps, " | "-joined (cap_last as pm_json_caps). */
+static void join_caps(struct joiner *j, uint64_t caps, unsigned cap_last)
 {
-	struct joiner j = { .len = 0 };
-	uint64_t all;
-	unsigned bit;
+	uint64_t all = cap_last >= 63 ? UINT64_MAX : (2ULL << cap_last) - 1;
 
-	/* No kernel has cap_last_cap 0: it means "could not read", and
-	 * CAP_CHOWN alone must not print as ALL_CAPS. */
-	if (!cap_last)
-		cap_last = PM_CAP_LAST_KNOWN;
-	all = cap_last >= 63 ? UINT64_MAX : (2ULL << cap_last) - 1;
+	j->len = 0;
+	j->s[0] = '\0';
 	/* bits above cap_last cannot be set by this kernel: ignore them */
 	if ((caps & all) == all) {
-		json_str(b, "ALL_CAPS");
+		join_add(j, "ALL_CAPS");
 		return;
 	}
-	j.s[0] = '\0';
-	for (bit = 0; bit < 64; bit++) {
+	for (unsigned bit = 0; bit < 64; bit++) {
 		char num[sizeof("CAP_64")];
 		const char *name;
 
@@ -119,9 +115,41 @@ void pm_json_caps(struct json_buf *b, uint64_t caps, unsigned cap_last)
 			snprintf(num, sizeof(num), "CAP_%u", bit);
 			name = num;
 		}
-		join_add(&j, name);
+		join_add(j, name);
 	}
-	json_strn(b, j.s, j.len);
+}
+
+/*
+ * A host has few distinct capability sets, and every process object
+ * carries three of them: the last few joined strings are kept, per
+ * thread, keyed by (caps, cap_last).
+ */
+#define CAPS_MEMO_SLOTS 8
+
+struct caps_memo {
+	uint64_t caps;
+	unsigned cap_last;
+	bool used;
+	struct joiner j;
+};
+
+void pm_json_caps(struct json_buf *b, uint64_t caps, unsigned cap_last)
+{
+	static _Thread_local struct caps_memo memo[CAPS_MEMO_SLOTS];
+	struct caps_memo *m;
+
+	/* No kernel has cap_last_cap 0: it means "could not read", and
+	 * CAP_CHOWN alone must not print as ALL_CAPS. */
+	if (!cap_last)
+		cap_last = PM_CAP_LAST_KNOWN;
+	m = &memo[(caps ^ (caps >> 17) ^ (caps >> 35)) % CAPS_MEMO_SLOTS];
+	if (!m->used || m->caps != caps || m->cap_last != cap_last) {
+		join_caps(&m->j, caps, cap_last);
+		m->caps = caps;
+		m->cap_last = cap_last;
+		m->used = true;
+	}
+	json_strn(b, m->j.s, m->j.len);
 }
 
 const char *pm_signal_name(int sig, char *buf, size_t len)

@@ -55,6 +55,7 @@ void pm_process_put(struct pm_process *p)
 	if (!p || --p->refs)
 		return;
 	pm_image_put(p->image);
+	free(p->rendered);
 	free(p);
 }
 
@@ -66,6 +67,8 @@ struct pm_process *pm_process_clone(const struct pm_process *src)
 		return NULL;
 	*p = *src;
 	p->refs = 1;
+	p->rendered = NULL; /* the copy is about to differ from src */
+	p->rendered_len = 0;
 	pm_image_get(p->image);
 	return p;
 }

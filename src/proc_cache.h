@@ -46,6 +46,15 @@ struct pm_process {
 	char exec_id[33];
 	const char *container_id; /* owned by struct pm_containers; NULL: none */
 	struct pm_image *image;
+	/*
+	 * This snapshot's process object as render_bombini.c writes it, kept
+	 * once its hash is settled: a process object is rendered for every
+	 * event of the process and of its children, and caching the bytes of
+	 * a pure function of an immutable snapshot changes nothing else.
+	 * Owned; never copied by pm_process_clone.
+	 */
+	char *rendered;
+	size_t rendered_len;
 };
 
 struct pm_image *pm_image_new(void);

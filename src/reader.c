@@ -220,8 +220,21 @@ static struct pm_process *snapshot(struct pm_reader *r, const struct pm_task *t,
 				   struct pm_image *img, int cloned)
 {
 	struct pm_process *old = pm_proc_cache_lookup(r->cache, t->pid, t->start_ns);
-	struct pm_process *p = old ? pm_process_clone(old) : pm_process_new();
+	struct pm_process *p;
 
+	/*
+	 * A record that changes nothing (a module load, the exit, most
+	 * ProcessEvents) keeps the snapshot the cache has, and with it the
+	 * process object already rendered for it.
+	 */
+	if (old && !img && old->image && (cloned == KEEP_CLONED || cloned == old->cloned)) {
+		struct pm_process now = *old;
+
+		fill_from_task(&now, t);
+		if (!memcmp(&now, old, sizeof(now)))
+			return pm_process_get(old);
+	}
+	p = old ? pm_process_clone(old) : pm_process_new();
 	if (!p) {
 		pm_image_put(img);
 		return NULL;

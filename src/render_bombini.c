@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <linux/types.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hash.h"
@@ -76,8 +77,8 @@ static void kv_caps(struct json_buf *b, const char *key, uint64_t caps,
 }
 
 /* The process object of the seed, field for field, then procmon's own. */
-static void render_process(struct json_buf *b, const struct pm_process *p,
-			   const struct pm_render_ctx *ctx)
+static void render_process_fields(struct json_buf *b, const struct pm_process *p,
+				  const struct pm_render_ctx *ctx)
 {
 	const struct pm_image *img = p->image;
 
@@ -114,6 +115,36 @@ static void render_process(struct json_buf *b, const struct pm_process *p,
 	if (img && img->path_truncated)
 		json_kv_bool(b, "binary_path_truncated", true);
 	json_obj_end(b);
+}
+
+/*
+ * The process object, rendered once per snapshot: an exec storm renders
+ * the same parent in every event, and the capability names alone are
+ * ~2 KiB per object. Not kept while the hash is pending, since the
+ * object gains binary_ima_hash when it is done.
+ */
+static void render_process(struct json_buf *b, const struct pm_process *p,
+			   const struct pm_render_ctx *ctx)
+{
+	struct pm_process *memo = (struct pm_process *)p; /* only the cache changes */
+	const struct pm_image *img = p->image;
+	size_t start = b->len;
+
+	if (p->rendered) {
+		json_raw(b, p->rendered, p->rendered_len);
+		return;
+	}
+	render_process_fields(b, p, ctx);
+	if (b->oom || (img && img->hash && pm_hash_state(img->hash) == PM_HASH_PENDING))
+		return;
+	/* the object, without the member separator that may precede it */
+	if (b->data[start] == ',')
+		start++;
+	memo->rendered = malloc(b->len - start);
+	if (memo->rendered) {
+		memcpy(memo->rendered, b->data + start, b->len - start);
+		memo->rendered_len = b->len - start;
+	}
 }
 
 /* The `process_event` object of a ProcessEvent; ids and sets are those
