@@ -40,9 +40,9 @@
 #define PM_DROP_REPORT_NS (10 * NSEC_PER_SEC)
 #define PM_SWEEP_NS (60 * NSEC_PER_SEC) /* see pm_proc_scan_sweep */
 /*
- * The BPF side wakes us only when a backlog builds (see pm_wakeup_bytes),
- * so the loop also reads the ring buffer on every pass: this is the
- * delivery latency bound for a quiet system, well under one second.
+ * The BPF side wakes us at most every 10 ms (see pm_wakeup_flag), so the
+ * loop also reads the ring buffer on every pass: the records that came
+ * after the last wake-up of a burst wait at most this long.
  */
 #define PM_POLL_MS 100
 #define PM_POLL_HASH_WAIT_MS 20

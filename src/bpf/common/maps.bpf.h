@@ -69,18 +69,39 @@ static __always_inline void pm_count_drop(__u32 category)
 }
 
 /*
- * Backlog (bytes) above which a write wakes the reader. Below it records
- * wait for the reader's next periodic pass (at most PM_POLL_MS later):
- * waking it for every record cost the exec path ~10 us and a storm of
- * execs ~30% of its speed (bench/exec_storm.sh). Set from user space.
+ * When to wake the reader. Waking it for every record cost the exec path
+ * ~10 us and a storm of execs ~30% of its speed (bench/exec_storm.sh), so
+ * a record wakes it only when the last wake-up is PM_WAKEUP_GAP_NS old or
+ * a backlog of pm_wakeup_bytes (set from user space) is waiting. A lone
+ * event is read at once, a burst at most PM_WAKEUP_GAP_NS late, and the
+ * tail of a burst on the reader's next periodic pass (PM_POLL_MS). The
+ * time is shared by both BPF objects and all CPUs; a race between CPUs
+ * costs one wake-up more or less, nothing else.
  */
+#define PM_WAKEUP_GAP_NS (10 * 1000 * 1000)
+
 const volatile __u64 pm_wakeup_bytes = 1 << 20;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} pm_last_wakeup SEC(".maps");
 
 static __always_inline __u64 pm_wakeup_flag(void)
 {
-	return bpf_ringbuf_query(&pm_events, BPF_RB_AVAIL_DATA) >= pm_wakeup_bytes
-		       ? BPF_RB_FORCE_WAKEUP
-		       : BPF_RB_NO_WAKEUP;
+	__u32 zero = 0;
+	__u64 *last = bpf_map_lookup_elem(&pm_last_wakeup, &zero);
+	__u64 now = bpf_ktime_get_ns();
+
+	if ((last && now - *last >= PM_WAKEUP_GAP_NS) ||
+	    bpf_ringbuf_query(&pm_events, BPF_RB_AVAIL_DATA) >= pm_wakeup_bytes) {
+		if (last)
+			*last = now;
+		return BPF_RB_FORCE_WAKEUP;
+	}
+	return BPF_RB_NO_WAKEUP;
 }
 
 /* Copy a finished record into the ring buffer, counting the loss if full. */
