@@ -48,7 +48,7 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define DEFAULT_RING_BUFFER_KB 16384
+#define DEFAULT_RING_BUFFER_KB 8192
 #define RING_BUFFER_KB_MIN 64
 #define RING_BUFFER_KB_MAX 1048576
 

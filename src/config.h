@@ -78,7 +78,7 @@ extern const size_t pm_default_config_yaml_len;
 
 /*
  * Parse YAML text into cfg (which is first reset to "everything off",
- * format bombini, stdout, no hash, ring_buffer_kb 16384). `name` is used in
+ * format bombini, stdout, no hash, ring_buffer_kb 8192). `name` is used in
  * messages. Returns 0, or -EINVAL with a message "NAME:LINE: key 'K': ..."
  * written to err. Warnings (accepted-but-unused Bombini keys) go through
  * pm_log_warn().

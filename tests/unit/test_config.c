@@ -106,7 +106,7 @@ static void test_default_config(void **state)
 	assert_int_equal(cfg.format, PM_FORMAT_BOMBINI);
 	assert_null(cfg.output);
 	assert_true(cfg.hash);
-	assert_int_equal(cfg.ring_buffer_kb, 16384);
+	assert_int_equal(cfg.ring_buffer_kb, 8192);
 
 	assert_true(cfg.setuid.enabled);
 	assert_true(cfg.setgid.enabled);
@@ -204,7 +204,7 @@ static void test_bombini_example(void **state)
 	assert_false(cfg.sensitive_process_access.enabled);
 	assert_int_equal(cfg.format, PM_FORMAT_BOMBINI);
 	assert_null(cfg.output);
-	assert_int_equal(cfg.ring_buffer_kb, 16384);
+	assert_int_equal(cfg.ring_buffer_kb, 8192);
 	pm_config_free(&cfg);
 }
 
@@ -283,7 +283,7 @@ static void test_empty_file(void **state)
 		assert_int_equal(cfg.format, PM_FORMAT_BOMBINI);
 		assert_null(cfg.output);
 		assert_false(cfg.hash);
-		assert_int_equal(cfg.ring_buffer_kb, 16384);
+		assert_int_equal(cfg.ring_buffer_kb, 8192);
 		assert_false(cfg.setuid.enabled);
 		assert_false(cfg.existing_process.enabled);
 		assert_false(cfg.sensitive_process_access.enabled);
