@@ -170,8 +170,8 @@ lost_at_exit() {
 }
 
 # Parse an output file; print "lines bad exec:clone:exit[,exec:clone:exit]"
-# for the storms whose pids follow (their /bin/true children, args-free,
-# whose parent is exec_storm).
+# for the storms whose pids follow (their /bin/true children, with the args
+# "bench exec-storm", whose parent is exec_storm).
 analyze() {
 	"$PYTHON" - "$@" <<'EOF'
 import json, sys
@@ -193,7 +193,7 @@ for raw in f:
         continue
     if t == "ProcessExec":
         c = want.get(par.get("pid"))
-        if (c and p.get("filename") == "true" and p.get("args") == ""
+        if (c and p.get("filename") == "true" and p.get("args") == "bench exec-storm"
                 and par.get("filename") == "exec_storm"):
             c[0] += 1
     elif t == "ProcessClone":
