@@ -8,12 +8,19 @@
  *                         hook runs each time (named pipes, /proc/PID/mem)
  *   loop dlopen N LIB     dlopen(LIB) + dlclose: maps and unmaps a shared
  *                         object (what module loads will watch)
+ *   loop openmap N PATH LIB
+ *                         open(PATH) + mmap of its first page PROT_READ +
+ *                         munmap + close, then dlopen(LIB) + dlclose: the
+ *                         file and mapping work of a program starting up.
+ *                         LIB must be a library this program does not link
+ *                         (e.g. libz.so.1), so that each dlopen maps it anew.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,8 +39,10 @@ int main(int argc, char **argv)
 	const char *what = argc > 1 ? argv[1] : "";
 	double t0;
 
-	if (n <= 0 || (strcmp(what, "getppid") && argc < 4)) {
-		fprintf(stderr, "usage: loop getppid N | loop open N PATH | loop dlopen N LIB\n");
+	if (n <= 0 || (strcmp(what, "getppid") && argc < 4) ||
+	    (!strcmp(what, "openmap") && argc < 5)) {
+		fprintf(stderr, "usage: loop getppid N | loop open N PATH | loop dlopen N LIB"
+				" | loop openmap N PATH LIB\n");
 		return 2;
 	}
 	t0 = now_s();
@@ -48,6 +57,27 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			close(fd);
+		} else if (!strcmp(what, "openmap")) {
+			int fd = open(argv[3], O_RDONLY | O_CLOEXEC);
+			void *p, *h;
+
+			if (fd < 0) {
+				perror(argv[3]);
+				return 1;
+			}
+			p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+			if (p == MAP_FAILED) {
+				perror("mmap");
+				return 1;
+			}
+			munmap(p, 4096);
+			close(fd);
+			h = dlopen(argv[4], RTLD_NOW | RTLD_LOCAL);
+			if (!h) {
+				fprintf(stderr, "%s\n", dlerror());
+				return 1;
+			}
+			dlclose(h);
 		} else {
 			void *h = dlopen(argv[3], RTLD_NOW | RTLD_LOCAL);
 
