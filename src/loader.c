@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-#define _GNU_SOURCE /* vasprintf */
+#define _GNU_SOURCE /* vasprintf, memmem, memrchr */
 #include "loader.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,21 +198,58 @@ static int fill_filter_maps(struct pm_loader *l, const struct pm_config *cfg)
 	return pm_filter_for_each_id(cfg, add_filter_id, l->process->maps.pm_filter_ids);
 }
 
-/* Whether the kernel's symbol table gives `name` an address (kptr_restrict
- * shows every address as 0: libbpf then resolves the symbol to 0 too). */
-static bool kernel_has_symbol(const char *name)
+/*
+ * The address /proc/kallsyms gives the kernel symbol `name`, or 0 (also
+ * when kptr_restrict shows every address as 0). Read in large chunks and
+ * searched as text: the file has over 100,000 lines, and a line-by-line
+ * sscanf of it was a noticeable part of procmon's start-up.
+ */
+static uint64_t kernel_symbol_addr(const char *name)
 {
-	char line[512], sym[256];
-	unsigned long long addr = 0;
-	bool found = false;
-	FILE *f = fopen("/proc/kallsyms", "re");
+	enum { CHUNK = 1 << 18 };
+	char needle[128], *buf, *hit = NULL;
+	size_t have = 0, nlen;
+	uint64_t addr = 0;
+	int fd;
 
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "%llx %*s %255s", &addr, sym) == 2 && !strcmp(sym, name);
-	fclose(f);
-	return found && addr;
+	nlen = (size_t)snprintf(needle, sizeof(needle), " %s\n", name);
+	if (nlen >= sizeof(needle) || !(buf = malloc(CHUNK + 1)))
+		return 0;
+	fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
+	while (fd >= 0 && !hit) {
+		ssize_t n = read(fd, buf + have, CHUNK - have);
+		char *line_end;
+
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		hit = memmem(buf, have, needle, nlen);
+		if (hit)
+			break;
+		/* keep the last partial line: the name may straddle two reads */
+		line_end = memrchr(buf, '\n', have);
+		if (line_end) {
+			have -= (size_t)(line_end + 1 - buf);
+			memmove(buf, line_end + 1, have);
+		} else {
+			have = 0;
+		}
+	}
+	if (hit) {
+		/* "ffffffff817a4b80 t mem_open": the address starts the line, and
+		 * the type letter sits between it and the name */
+		char *line = hit;
+
+		while (line > buf && line[-1] != '\n')
+			line--;
+		if (hit - line > 2 && hit[-2] == ' ')
+			addr = strtoull(line, NULL, 16);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return addr;
 }
 
 /* The privilege programs, sharing every map of the process object. */
@@ -253,8 +291,9 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 	err = ensure_tracefs();
 	if (err)
 		return err;
-	/* the weak ksym that recognises /proc/PID/mem: say so when it is missing */
-	if (program_wanted(cfg, "pm_exit_ptrace") && !kernel_has_symbol("mem_open"))
+	/* what recognises /proc/PID/mem: say so when it is missing */
+	if (program_wanted(cfg, "pm_exit_ptrace") == 1 &&
+	    !(l->privilege->rodata->pm_mem_open = kernel_symbol_addr("mem_open")))
 		pm_log_warn("this kernel exports no mem_open symbol: opening /proc/PID/mem "
 			    "will not be reported as PtraceAccessCheck");
 	bpf_object__for_each_map(map, l->privilege->obj) {

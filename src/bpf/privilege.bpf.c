@@ -53,9 +53,13 @@ struct pm_sys_exit {
 	long ret;
 };
 
-/* .open of /proc/PID/mem's file_operations: identifies the file whatever
- * path opened it. Weak: 0 when the kernel does not export the symbol. */
-extern const void mem_open __ksym __weak;
+/*
+ * The address of .open of /proc/PID/mem's file_operations (mem_open):
+ * identifies the file whatever path opened it. Set from /proc/kallsyms by
+ * user space, 0 when the kernel shows no such symbol. Not a __ksym: libbpf
+ * would read all of /proc/kallsyms once more at every start.
+ */
+const volatile __u64 pm_mem_open = 0;
 
 /* What a sys_enter noted for its sys_exit, per thread. */
 struct pm_pending {
@@ -767,7 +771,7 @@ static __always_inline int pm_on_open(struct pm_sys_exit *ctx)
 		pm_open_fifo(task, file);
 		return 0;
 	}
-	if (!pm_want_proc_mem || !&mem_open || (void *)file->f_op->open != &mem_open)
+	if (!pm_want_proc_mem || !pm_mem_open || (__u64)file->f_op->open != pm_mem_open)
 		return 0;
 	pi = container_of(BPF_CORE_READ(file, f_inode), struct proc_inode, vfs_inode);
 	/* f_mode: opened for writing is thread_injection's "writes memory" */
