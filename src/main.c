@@ -42,10 +42,14 @@
 #define PM_SWEEP_NS (60 * NSEC_PER_SEC) /* see pm_proc_scan_sweep */
 /*
  * The BPF side wakes us at most every 10 ms (see pm_wakeup_flag), so the
- * loop also reads the ring buffer on every pass: the records that came
- * after the last wake-up of a burst wait at most this long.
+ * records that come after the last wake-up of a burst bring no wake-up of
+ * their own. After a pass that read records the loop therefore looks again
+ * within PM_POLL_BURST_MS, and only a pass that found nothing lets it sleep
+ * PM_POLL_MS: a burst's tail waits ~10 ms, not 100, and an idle host still
+ * costs ten wake-ups a second.
  */
 #define PM_POLL_MS 100
+#define PM_POLL_BURST_MS 10
 #define PM_POLL_HASH_WAIT_MS 20
 
 /* A reader that stopped reading cannot hold procmon at exit longer. */
@@ -365,16 +369,19 @@ static int run(struct daemon *d)
 {
 	uint64_t next_expire = 0, next_report = 0;
 	uint64_t next_sweep = pm_clock_ns(CLOCK_MONOTONIC) + PM_SWEEP_NS;
-	int err;
+	int err, timeout_ms = PM_POLL_MS;
 
 	while (!stop_requested) {
 		uint64_t now;
+		int polled;
 
 		/* short polls while an event waits for its hash */
-		err = ring_buffer__poll(d->rb, d->reader.queue.head ? PM_POLL_HASH_WAIT_MS
-								    : PM_POLL_MS);
+		if (d->reader.queue.head && timeout_ms > PM_POLL_HASH_WAIT_MS)
+			timeout_ms = PM_POLL_HASH_WAIT_MS;
+		err = polled = ring_buffer__poll(d->rb, timeout_ms);
 		if (err >= 0)
 			err = ring_buffer__consume(d->rb);
+		timeout_ms = polled > 0 || err > 0 ? PM_POLL_BURST_MS : PM_POLL_MS;
 		if (err < 0 && err != -EINTR) {
 			pm_log_error("reading the ring buffer: %s", strerror(-err));
 			return EXIT_RUNTIME;

@@ -74,7 +74,7 @@ static __always_inline void pm_count_drop(__u32 category)
  * a record wakes it only when the last wake-up is PM_WAKEUP_GAP_NS old or
  * a backlog of pm_wakeup_bytes (set from user space) is waiting. A lone
  * event is read at once, a burst at most PM_WAKEUP_GAP_NS late, and the
- * tail of a burst on the reader's next periodic pass (PM_POLL_MS). The
+ * tail of a burst on the reader's next pass, PM_POLL_BURST_MS later. The
  * time is shared by both BPF objects and all CPUs; a race between CPUs
  * costs one wake-up more or less, nothing else.
  */
