@@ -269,6 +269,9 @@ static void write_event(struct daemon *d, const struct pm_event *ev)
 		pm_sink_line(&d->sink, d->line.data, d->line.len);
 		d->events_written++;
 	}
+	/* the process's last event: its memoized rendering has served */
+	if (ev->type == PM_EVENT_EXIT && ev->proc)
+		pm_process_close_memo(ev->proc);
 }
 
 /*

@@ -73,6 +73,14 @@ struct pm_process *pm_process_clone(const struct pm_process *src)
 	return p;
 }
 
+void pm_process_close_memo(struct pm_process *p)
+{
+	free(p->rendered);
+	p->rendered = NULL;
+	p->rendered_len = 0;
+	p->memo_closed = true;
+}
+
 uint64_t pm_clock_tick_ns(void)
 {
 	static uint64_t tick_ns;
@@ -102,12 +110,16 @@ struct pm_cache_slot {
 	struct pm_process *p;
 	uint64_t exited_ns; /* 0 while running */
 	struct pm_cache_slot *next;
+	struct pm_cache_slot *exit_next; /* exited slots, in exit order */
 };
 
 struct pm_proc_cache {
 	struct pm_cache_slot **buckets;
 	size_t nbuckets; /* power of two */
 	size_t count;
+	/* the exited slots, oldest exit first: they leave in this order */
+	struct pm_cache_slot *exit_head, **exit_tail;
+	size_t exited;
 };
 
 #define PM_CACHE_MIN_BUCKETS 4096
@@ -119,6 +131,7 @@ struct pm_proc_cache *pm_proc_cache_new(void)
 	if (!c)
 		return NULL;
 	c->nbuckets = PM_CACHE_MIN_BUCKETS;
+	c->exit_tail = &c->exit_head;
 	c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
 	if (!c->buckets) {
 		free(c);
@@ -221,33 +234,48 @@ int pm_proc_cache_update(struct pm_proc_cache *c, struct pm_process *p)
 	return 0;
 }
 
+/* Drop the oldest exited slot (the head of the exit list). */
+static void drop_oldest_exited(struct pm_proc_cache *c)
+{
+	struct pm_cache_slot *s = c->exit_head, **sp = &c->buckets[bucket_of(c, s->p->pid)];
+
+	while (*sp != s)
+		sp = &(*sp)->next;
+	*sp = s->next;
+	c->exit_head = s->exit_next;
+	if (!c->exit_head)
+		c->exit_tail = &c->exit_head;
+	c->exited--;
+	c->count--;
+	pm_process_put(s->p);
+	free(s);
+}
+
+static void mark_slot_exited(struct pm_proc_cache *c, struct pm_cache_slot *s, uint64_t now_ns)
+{
+	if (s->exited_ns)
+		return;
+	s->exited_ns = now_ns ? now_ns : 1;
+	s->exit_next = NULL;
+	*c->exit_tail = s;
+	c->exit_tail = &s->exit_next;
+	if (++c->exited > PM_CACHE_EXITED_MAX)
+		drop_oldest_exited(c);
+}
+
 void pm_proc_cache_mark_exited(struct pm_proc_cache *c, uint32_t pid, uint64_t start_ns,
 			       uint64_t now_ns)
 {
 	struct pm_cache_slot **sp = find_slot(c, pid, start_ns);
 
 	if (sp)
-		(*sp)->exited_ns = now_ns ? now_ns : 1;
+		mark_slot_exited(c, *sp, now_ns);
 }
 
 void pm_proc_cache_expire(struct pm_proc_cache *c, uint64_t now_ns, uint64_t linger_ns)
 {
-	for (size_t i = 0; i < c->nbuckets; i++) {
-		struct pm_cache_slot **sp = &c->buckets[i];
-
-		while (*sp) {
-			struct pm_cache_slot *s = *sp;
-
-			if (s->exited_ns && s->exited_ns + linger_ns <= now_ns) {
-				*sp = s->next;
-				pm_process_put(s->p);
-				free(s);
-				c->count--;
-			} else {
-				sp = &s->next;
-			}
-		}
-	}
+	while (c->exit_head && c->exit_head->exited_ns + linger_ns <= now_ns)
+		drop_oldest_exited(c);
 }
 
 size_t pm_proc_cache_size(const struct pm_proc_cache *c)
@@ -261,7 +289,7 @@ void pm_proc_cache_sweep(struct pm_proc_cache *c, uint64_t now_ns,
 	for (size_t i = 0; i < c->nbuckets; i++)
 		for (struct pm_cache_slot *s = c->buckets[i]; s; s = s->next)
 			if (!s->exited_ns && gone(s->p, arg))
-				s->exited_ns = now_ns ? now_ns : 1;
+				mark_slot_exited(c, s, now_ns);
 }
 
 void pm_proc_cache_for_each(struct pm_proc_cache *c,

@@ -55,6 +55,9 @@ struct pm_process {
 	 */
 	char *rendered;
 	size_t rendered_len;
+	/* Its ProcessExit is written: no more rendering is memoized, so the
+	 * memory of a process's rendering lasts as long as the process. */
+	bool memo_closed;
 };
 
 struct pm_image *pm_image_new(void);
@@ -66,6 +69,9 @@ struct pm_process *pm_process_get(struct pm_process *p);
 void pm_process_put(struct pm_process *p);
 /* A new snapshot copying p (refs 1, shared image and strings re-referenced). */
 struct pm_process *pm_process_clone(const struct pm_process *p);
+/* Free p's memoized rendering and keep none from now on (its last event,
+ * the ProcessExit, is written; a late child event renders it afresh). */
+void pm_process_close_memo(struct pm_process *p);
 
 /*
  * Start times identify process instances in clock ticks: /proc/PID/stat
@@ -94,12 +100,20 @@ struct pm_process *pm_proc_cache_lookup(struct pm_proc_cache *c, uint32_t pid,
 /* Make p the current snapshot of its process (takes a reference). */
 int pm_proc_cache_update(struct pm_proc_cache *c, struct pm_process *p);
 
-/* The process ended at now_ns: keep it for late lookups (children whose
- * events were recorded before the reparenting), then drop it. */
+/*
+ * The process ended at now_ns: keep it for late lookups (children whose
+ * events were recorded before the reparenting), then drop it: after
+ * linger_ns (pm_proc_cache_expire), or sooner once more than
+ * PM_CACHE_EXITED_MAX exited processes are kept, oldest exit first, so a
+ * host that creates processes faster than they expire cannot grow the
+ * cache without bound.
+ */
+#define PM_CACHE_EXITED_MAX 8192
 void pm_proc_cache_mark_exited(struct pm_proc_cache *c, uint32_t pid,
 			       uint64_t start_ns, uint64_t now_ns);
 
-/* Drop processes that exited more than linger_ns before now_ns. */
+/* Drop processes that exited more than linger_ns before now_ns (cost:
+ * the number dropped, not the cache size). */
 void pm_proc_cache_expire(struct pm_proc_cache *c, uint64_t now_ns, uint64_t linger_ns);
 
 size_t pm_proc_cache_size(const struct pm_proc_cache *c);

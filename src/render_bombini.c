@@ -135,7 +135,8 @@ static void render_process(struct json_buf *b, const struct pm_process *p,
 		return;
 	}
 	render_process_fields(b, p, ctx);
-	if (b->oom || (img && img->hash && pm_hash_state(img->hash) == PM_HASH_PENDING))
+	if (b->oom || p->memo_closed ||
+	    (img && img->hash && pm_hash_state(img->hash) == PM_HASH_PENDING))
 		return;
 	/* the object, without the member separator that may precede it */
 	if (b->data[start] == ',')

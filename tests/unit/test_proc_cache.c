@@ -96,6 +96,35 @@ static void test_exited_processes_linger_then_expire(void **state)
 	pm_proc_cache_free(c);
 }
 
+static void test_exited_processes_beyond_the_cap_leave_oldest_first(void **state)
+{
+	struct pm_proc_cache *c = pm_proc_cache_new();
+	const uint32_t extra = 10, n = PM_CACHE_EXITED_MAX + extra;
+
+	(void)state;
+	insert(c, proc(1, 1));
+	for (uint32_t pid = 2; pid < 2 + n; pid++) {
+		insert(c, proc(pid, 1));
+		pm_proc_cache_mark_exited(c, pid, 1, pid);
+	}
+	/* faster than they could expire: still at most the cap kept */
+	assert_int_equal(pm_proc_cache_size(c), 1 + PM_CACHE_EXITED_MAX);
+	assert_null(pm_proc_cache_lookup(c, 2, 1));
+	assert_null(pm_proc_cache_lookup(c, 1 + extra, 1));
+	assert_non_null(pm_proc_cache_lookup(c, 2 + extra, 1));
+	assert_non_null(pm_proc_cache_lookup(c, 1, 1)); /* running: kept */
+	/* marking an exited process again does not count it twice */
+	pm_proc_cache_mark_exited(c, 2 + extra, 1, 1);
+	assert_int_equal(pm_proc_cache_size(c), 1 + PM_CACHE_EXITED_MAX);
+	/* expiry takes them in exit order, the running one stays */
+	pm_proc_cache_expire(c, 2 + extra + 100 + 1000, 1000);
+	assert_null(pm_proc_cache_lookup(c, 2 + extra + 100, 1));
+	assert_non_null(pm_proc_cache_lookup(c, 2 + extra + 101, 1));
+	pm_proc_cache_expire(c, UINT64_MAX / 2, 1000);
+	assert_int_equal(pm_proc_cache_size(c), 1);
+	pm_proc_cache_free(c);
+}
+
 static bool pid_5_is_gone(const struct pm_process *p, void *arg)
 {
 	(void)arg;
@@ -164,6 +193,7 @@ int main(void)
 		cmocka_unit_test(test_proc_start_is_the_same_instance),
 		cmocka_unit_test(test_update_replaces_snapshot_but_events_keep_theirs),
 		cmocka_unit_test(test_exited_processes_linger_then_expire),
+		cmocka_unit_test(test_exited_processes_beyond_the_cap_leave_oldest_first),
 		cmocka_unit_test(test_sweep_marks_vanished_processes_exited),
 		cmocka_unit_test(test_grows_past_initial_buckets),
 		cmocka_unit_test(test_clone_shares_image_by_reference),

@@ -2,7 +2,8 @@
 /*
  * What makes rendering cheap must not change what is rendered: a record
  * that changes nothing keeps its process snapshot, a snapshot's process
- * object is rendered once (but not while its hash is pending), and the
+ * object is rendered once (but not while its hash is pending, nor after
+ * its ProcessExit is written), and the
  * capability-name strings are memoized per set.
  */
 #include <stdarg.h>
@@ -136,6 +137,15 @@ static void test_process_object_memo(void **state)
 	assert_non_null(strstr(second, "\"binary_ima_hash\":\"sha256:00ff\""));
 	third = render(ev, &ctx);
 	assert_string_equal(second, third); /* from the memo, byte for byte */
+
+	/* once its ProcessExit is written, nothing is memoized for it again,
+	 * and it still renders the same */
+	pm_process_close_memo(p);
+	assert_null(p->rendered);
+	free(third);
+	third = render(ev, &ctx);
+	assert_null(p->rendered);
+	assert_string_equal(second, third);
 
 	/* a clone of the snapshot starts without the memo of the original */
 	ev->proc = pm_process_clone(p);
