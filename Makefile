@@ -16,7 +16,7 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu17 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD) \
-	    -DPROCMON_VERSION='"$(VERSION)"' -D_FILE_OFFSET_BITS=64
+	    -D_FILE_OFFSET_BITS=64
 LDLIBS   := -lbpf -lelf -lz -lcrypto -lyaml -lpthread
 BPFCFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Isrc/bpf -I$(BUILD) -Wall -Werror
 
@@ -93,6 +93,14 @@ $(BUILD)/default_config.c: config/procmon.yaml scripts/embed.sh | $(BUILD)
 $(BUILD)/obj/default_config.o: $(BUILD)/default_config.c | $(BUILD)/obj
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
+# Rewritten only when the version changes, so main.o is rebuilt exactly
+# then, and --version never names an older commit than the one built.
+$(BUILD)/version.h: FORCE | $(BUILD)
+	$(Q)v='#define PROCMON_VERSION "$(VERSION)"'; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" > $@
+
+$(BUILD)/obj/main.o: $(BUILD)/version.h
+
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/procmon/events.h $(BPF_SKELS) | $(BUILD)/obj
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -114,3 +122,5 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+FORCE:

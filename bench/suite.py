@@ -29,11 +29,11 @@ no-loss soak, and event latency through a FIFO during an LAT_N-exec storm.
 
 Knobs (environment variables; empty means the default):
   PROCMON        build/procmon   the procmon binary measured
-  ROUNDS         5        rounds of exec, exec2, getppid, openmap
+  ROUNDS         7        rounds of exec, exec2, getppid, openmap
   BUILD_ROUNDS   5        rounds of build
   N              3000     execs per storm (exec, exec2)
-  GETPPID_N      1500000  getppid calls per run
-  OPENMAP_N      6000     open/mmap/dlopen iterations per run
+  GETPPID_N      4000000  getppid calls per run
+  OPENMAP_N      15000    open/mmap/dlopen iterations per run
   OPENMAP_PATH   /etc/hostname   file opened and mapped
   OPENMAP_LIB    libz.so.1       library dlopen'ed (the loop does not link it)
   BUILD_JOBS     2        make -j for the build workload
@@ -112,11 +112,11 @@ def knob(name, default, kind=int):
 
 
 PROCMON = knob("PROCMON", "build/procmon", str)
-ROUNDS = knob("ROUNDS", 5)
+ROUNDS = knob("ROUNDS", 7)
 BUILD_ROUNDS = knob("BUILD_ROUNDS", 5)
 N = knob("N", 3000)
-GETPPID_N = knob("GETPPID_N", 1_500_000)
-OPENMAP_N = knob("OPENMAP_N", 6000)
+GETPPID_N = knob("GETPPID_N", 4_000_000)
+OPENMAP_N = knob("OPENMAP_N", 15000)
 OPENMAP_PATH = knob("OPENMAP_PATH", "/etc/hostname", str)
 OPENMAP_LIB = knob("OPENMAP_LIB", "libz.so.1", str)
 BUILD_JOBS = knob("BUILD_JOBS", 2)

@@ -32,6 +32,7 @@
 #include "render.h"
 #include "sink.h"
 #include "timefmt.h"
+#include "version.h" /* generated: build/version.h */
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
