@@ -340,8 +340,6 @@ static __always_inline struct task_struct *pm_pid_task(struct pid *pid)
 }
 
 /* The open file at `fd` of the current task, or NULL. */
-/* A kernel pointer read as a number, typed again for direct (fault-safe) loads. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 /*
  * The open file at `fd` of `task` (the current one), or NULL. Runs at

@@ -3,32 +3,46 @@
 #ifndef PROCMON_TASK_BPF_H
 #define PROCMON_TASK_BPF_H
 
-static __always_inline void pm_fill_task(struct pm_task *t, struct task_struct *task)
-{
-	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
-	const struct cred *cred = BPF_CORE_READ(task, cred);
+/* A kernel pointer read as a number, typed again for direct (fault-safe)
+ * loads. The verifier inlines it: no call is made. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
-	t->pid = BPF_CORE_READ(task, tgid);
-	t->tid = BPF_CORE_READ(task, pid);
-	t->ppid = BPF_CORE_READ(parent, tgid);
+/*
+ * Direct loads through a BTF pointer, not BPF_CORE_READ: each
+ * bpf_probe_read_kernel() is a helper call, and these ~20 reads run for
+ * every event (at every clone, exec, exit and module load). The verifier
+ * makes a load through an untrusted BTF pointer fault-safe (a bad pointer
+ * reads as 0, as probe_read would have), and CO-RE still relocates every
+ * field. The cast lets callers pass any task pointer, also one read as a
+ * number (a tracer found through ->parent).
+ */
+static __always_inline void pm_fill_task(struct pm_task *t, struct task_struct *any)
+{
+	struct task_struct *task = bpf_rdonly_cast(any, bpf_core_type_id_kernel(struct task_struct));
+	struct task_struct *parent = task->real_parent;
+	const struct cred *cred = task->cred;
+
+	t->pid = task->tgid;
+	t->tid = task->pid;
+	t->ppid = parent->tgid;
 	/*
 	 * The leader's start time identifies the process instance: together
 	 * with the pid it survives pid reuse, and user space derives exec_id
 	 * and cache keys from it.
 	 */
-	t->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
-	t->parent_start_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
-	t->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	t->start_ns = task->group_leader->start_boottime;
+	t->parent_start_ns = parent->group_leader->start_boottime;
+	t->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
 
-	t->uid = BPF_CORE_READ(cred, uid.val);
-	t->euid = BPF_CORE_READ(cred, euid.val);
-	t->gid = BPF_CORE_READ(cred, gid.val);
-	t->egid = BPF_CORE_READ(cred, egid.val);
-	t->auid = BPF_CORE_READ(task, loginuid.val);
-	t->cap_effective = BPF_CORE_READ(cred, cap_effective.val);
-	t->cap_permitted = BPF_CORE_READ(cred, cap_permitted.val);
-	t->cap_inheritable = BPF_CORE_READ(cred, cap_inheritable.val);
-	BPF_CORE_READ_STR_INTO(&t->comm, task, comm);
+	t->uid = cred->uid.val;
+	t->euid = cred->euid.val;
+	t->gid = cred->gid.val;
+	t->egid = cred->egid.val;
+	t->auid = task->loginuid.val;
+	t->cap_effective = cred->cap_effective.val;
+	t->cap_permitted = cred->cap_permitted.val;
+	t->cap_inheritable = cred->cap_inheritable.val;
+	bpf_probe_read_kernel_str(&t->comm, sizeof(t->comm), task->comm);
 }
 
 #endif /* PROCMON_TASK_BPF_H */
