@@ -35,25 +35,29 @@ static __always_inline struct mount *pm_real_mount(struct vfsmount *vfsmnt)
 	return container_of(vfsmnt, struct mount, mnt);
 }
 
-/* The inode facts of `file` (struct pm_file_facts). */
-static __always_inline void pm_fill_file(struct pm_file_facts *f, struct file *file)
+/* The inode facts of `file` (struct pm_file_facts): direct loads, as
+ * pm_fill_task does, since this runs for every exec and module load. */
+static __always_inline void pm_fill_file(struct pm_file_facts *f, struct file *any)
 {
-	struct inode *inode = BPF_CORE_READ(file, f_inode);
-	struct mount *mnt = pm_real_mount(BPF_CORE_READ(file, f_path.mnt));
+	struct file *file = bpf_rdonly_cast(any, bpf_core_type_id_kernel(struct file));
+	struct inode *inode = file->f_inode;
+	/* container_of leaves the vfsmount's type: cast again */
+	struct mount *mnt = bpf_rdonly_cast(pm_real_mount(file->f_path.mnt),
+					    bpf_core_type_id_kernel(struct mount));
 
-	f->ino = BPF_CORE_READ(inode, i_ino);
-	f->isize = BPF_CORE_READ(inode, i_size);
-	f->mtime_sec = BPF_CORE_READ(inode, i_mtime_sec);
-	f->mtime_nsec = BPF_CORE_READ(inode, i_mtime_nsec);
-	f->ctime_sec = BPF_CORE_READ(inode, i_ctime_sec);
+	f->ino = inode->i_ino;
+	f->isize = inode->i_size;
+	f->mtime_sec = inode->i_mtime_sec;
+	f->mtime_nsec = inode->i_mtime_nsec;
+	f->ctime_sec = inode->i_ctime_sec;
 	/* bit 31 is I_CTIME_QUERIED (multigrain timestamps), not time */
-	f->ctime_nsec = BPF_CORE_READ(inode, i_ctime_nsec) & ~(1u << 31);
+	f->ctime_nsec = inode->i_ctime_nsec & ~(1u << 31);
 	/* not i_sb->s_dev: btrfs subvolumes report another st_dev */
-	f->mnt_id = BPF_CORE_READ(mnt, mnt_id);
-	f->nlink = BPF_CORE_READ(inode, __i_nlink);
-	f->mode = BPF_CORE_READ(inode, i_mode);
-	f->owner_uid = BPF_CORE_READ(inode, i_uid.val);
-	f->owner_gid = BPF_CORE_READ(inode, i_gid.val);
+	f->mnt_id = mnt->mnt_id;
+	f->nlink = inode->__i_nlink;
+	f->mode = inode->i_mode;
+	f->owner_uid = inode->i_uid.val;
+	f->owner_gid = inode->i_gid.val;
 }
 
 /* d_unlinked(): unhashed and not its own parent. */
