@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Exec-storm benchmark: procmon off vs on, interleaved. See docs/benchmarks.md.
 #
-#   make bench                       (or bench/exec_storm.sh from the repo root)
+#   bench/exec_storm.sh              (from the repo root, after make)
 #   ROUNDS=5 N=3000 PAR_ROUNDS=2 bench/exec_storm.sh
 #
 # Scenario 1, ROUNDS rounds, each one storm (N x fork+execve(/bin/true)+waitpid)
@@ -364,7 +364,7 @@ if ((PAR_ROUNDS > 0)); then
 fi
 [ -z "$BPF_ONE" ] || printf '  %-44s %s\n' "kernel BPF time per program run, one storm" "$BPF_ONE"
 echo
-echo "reproduce: ROUNDS=$ROUNDS N=$N PAR_ROUNDS=$PAR_ROUNDS make bench"
+echo "reproduce: ROUNDS=$ROUNDS N=$N PAR_ROUNDS=$PAR_ROUNDS bench/exec_storm.sh"
 [ "$PROCMON" = build/procmon ] || echo "           (with PROCMON=$PROCMON bench/exec_storm.sh instead of make)"
 ((FAILED == 0)) || echo "some measurements failed: see the '!!' messages on stderr"
 exit "$FAILED"

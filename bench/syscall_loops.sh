@@ -9,7 +9,7 @@
 #   dlopen   dlopen+dlclose of a shared object
 # See docs/benchmarks.md.
 #
-#   bench/syscall_loops.sh           (make bench runs it after the exec storm)
+#   bench/syscall_loops.sh           (from the repo root, after make)
 #   ROUNDS=8 N=5000000 N_OPEN=1000000 N_DLOPEN=20000 bench/syscall_loops.sh
 #   LOOPS="getppid" bench/syscall_loops.sh
 #
