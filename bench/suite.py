@@ -277,6 +277,8 @@ def possible_cpus():
 
 class Monitor:
     name = "?"
+    err = None  # its stderr file
+    out = None  # its output file: removed after the run unless KEEP
 
     def __init__(self):
         self.proc = None
@@ -294,7 +296,14 @@ class Monitor:
             raise BenchError(f"{self.name} exited early (status {rc}){self.err_tail()}")
 
     def err_tail(self):
-        return ""
+        """The last lines of the monitor's stderr file, for error messages."""
+        if not self.err:
+            return ""
+        try:
+            with open(self.err, errors="replace") as f:
+                return ": " + " | ".join(f.read().strip().splitlines()[-3:])
+        except OSError:
+            return ""
 
     def cpu_ns(self):
         total = 0
@@ -351,6 +360,10 @@ class Monitor:
     def delivered(self, pids):
         return None
 
+    def cleanup_files(self):
+        if not KEEP and self.out and os.path.isfile(self.out):
+            os.remove(self.out)
+
 
 class StderrTee(threading.Thread):
     """Copies a child's stderr pipe to a file; notes when the ready line came."""
@@ -382,13 +395,6 @@ class Procmon(Monitor):
         super().__init__()
         self.out = output or os.path.join(DIR, "procmon.jsonl")
         self.err = os.path.join(DIR, "procmon.err")
-
-    def err_tail(self):
-        try:
-            with open(self.err, errors="replace") as f:
-                return ": " + " | ".join(f.read().strip().splitlines()[-3:])
-        except OSError:
-            return ""
 
     def start(self, idle=True):
         if os.path.isfile(self.out):
@@ -432,9 +438,6 @@ class Procmon(Monitor):
     def delivered(self, pids):
         return count_procmon_execs(self.out, pids)
 
-    def cleanup_files(self):
-        if not KEEP and os.path.isfile(self.out):
-            os.remove(self.out)
 
 
 def count_procmon_execs(path, pids):
@@ -491,7 +494,7 @@ class Auditd(Monitor):
 
     def __init__(self):
         super().__init__()
-        self.log = os.path.join(AUDIT_DIR, "audit.log")
+        self.log = self.out = os.path.join(AUDIT_DIR, "audit.log")
         self.err = os.path.join(AUDIT_DIR, "auditd.err")
 
     @classmethod
@@ -530,13 +533,6 @@ plugin_dir = {os.path.join(AUDIT_DIR, "plugins.d")}
 
     def cpu_pids(self):
         return [self.proc.pid] + ([self.kauditd] if self.kauditd else [])
-
-    def err_tail(self):
-        try:
-            with open(self.err, errors="replace") as f:
-                return ": " + " | ".join(f.read().strip().splitlines()[-3:])
-        except OSError:
-            return ""
 
     def start(self):
         st = audit_status()
@@ -599,9 +595,6 @@ plugin_dir = {os.path.join(AUDIT_DIR, "plugins.d")}
                         want[int(m.group(1))] += 1
         return want, 0
 
-    def cleanup_files(self):
-        if not KEEP and os.path.exists(self.log):
-            os.remove(self.log)
 
 
 class Execsnoop(Monitor):
@@ -611,13 +604,6 @@ class Execsnoop(Monitor):
         super().__init__()
         self.out = os.path.join(DIR, "execsnoop.txt")
         self.err = os.path.join(DIR, "execsnoop.err")
-
-    def err_tail(self):
-        try:
-            with open(self.err, errors="replace") as f:
-                return ": " + " | ".join(f.read().strip().splitlines()[-3:])
-        except OSError:
-            return ""
 
     def fd_kinds(self):
         kinds = {}
@@ -673,9 +659,6 @@ class Execsnoop(Monitor):
                     want[parts[2]] += 1
         return {int(k): v for k, v in want.items()}, 0
 
-    def cleanup_files(self):
-        if not KEEP and os.path.exists(self.out):
-            os.remove(self.out)
 
 
 MONITOR_CLASSES = {"procmon": Procmon, "auditd": Auditd, "execsnoop": Execsnoop}
@@ -1014,12 +997,30 @@ def phase_ready():
     return res
 
 
+def procmon_phase(name, pm, res, body):
+    """Run body() with procmon `pm`: False, the failure noted as a problem of
+    the phase, when it raised BenchError. Either way pm's files are removed
+    and its notes kept in res."""
+    try:
+        body()
+        return True
+    except BenchError as e:
+        problem(f"{name}: {e}")
+        pm.kill()
+        return False
+    finally:
+        pm.cleanup_files()
+        if pm.notes:
+            res["notes"] = pm.notes
+
+
 def phase_memory():
     log(f"== memory: procmon VmRSS over {MEM_LIFETIMES} process lifetimes "
         f"(fork + _exit + wait, {MEM_PAR} loops in parallel), a sample every {MEM_STEP}")
     pm = Procmon()
     res = {"samples": []}
-    try:
+
+    def soak():
         pm.start()
         hwm, rss = pm.mem()
         res["samples"].append({"lifetimes": 0, "rss_kb": rss, "hwm_kb": hwm})
@@ -1041,14 +1042,9 @@ def phase_memory():
         hwm, rss = pm.mem()
         res["after_6s"] = {"rss_kb": rss, "hwm_kb": hwm}
         res.update(pm.stop())
-    except BenchError as e:
-        problem(f"memory: {e}")
-        pm.kill()
+
+    if not procmon_phase("memory", pm, res, soak):
         return res
-    finally:
-        pm.cleanup_files()
-        if pm.notes:
-            res["notes"] = pm.notes
     s = res["samples"]
     # "Flat": a bounded cache fills up to its bound (PM_CACHE_EXITED_MAX
     # exited processes lingering), then stays. Growth is taken over the
@@ -1072,7 +1068,8 @@ def phase_soak():
     log(f"== no-loss soak: 2 exec storms in parallel for {SOAK_S} s, procmon on")
     pm = Procmon()
     res = {}
-    try:
+
+    def soak():
         pm.start()
         w = storms(2, 0, ["-t", str(SOAK_S)])
         res["drain_s"] = pm.drain()
@@ -1083,14 +1080,9 @@ def phase_soak():
         res["delivered"] = sum(got.values())
         res["bad_lines"] = bad
         res["seconds"] = w["seconds"]
-    except BenchError as e:
-        problem(f"soak: {e}")
-        pm.kill()
+
+    if not procmon_phase("soak", pm, res, soak):
         return res
-    finally:
-        pm.cleanup_files()
-        if pm.notes:
-            res["notes"] = pm.notes
     log(f"  execs {res['happened']} ({', '.join(str(s[1]) for s in res['storms'])}), "
         f"in the output {res['delivered']}, lost counters {res['lost']}, "
         f"ongoing-loss lines {res['ongoing_loss_lines']}")
