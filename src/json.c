@@ -233,19 +233,33 @@ static bool is_plain_ascii(const unsigned char *s, size_t n)
 void json_key(struct json_buf *b, const char *key)
 {
 	size_t n = key ? strlen(key) : 0;
+	uint64_t bit = b->depth ? 1ULL << (b->depth - 1) : 0;
+	char *o;
 
-	sep(b);
-	if (b->depth)
-		b->need_comma &= ~(1ULL << (b->depth - 1));
-	putc1(b, '"');
-	/* Keys are procmon's own field names, a few plain bytes each: a
-	 * straight copy, where the general escaper's set-up cost more than
-	 * the key (it ran ~140k times in a 2000-exec storm). */
-	if (is_plain_ascii((const unsigned char *)key, n))
-		put(b, key, n);
-	else
+	/* Keys are procmon's own field names, a few plain bytes each: the
+	 * separator, the quoted key and the colon in one reserve and copy,
+	 * where the general path cost more than the key (it ran ~140k times
+	 * in a 2000-exec storm). */
+	if (!is_plain_ascii((const unsigned char *)key, n)) {
+		sep(b);
+		b->need_comma &= ~bit;
+		putc1(b, '"');
 		json_escape_bytes(b, key, n);
-	put(b, "\":", 2);
+		put(b, "\":", 2);
+		return;
+	}
+	if (!reserve(b, n + 4))
+		return;
+	o = b->data + b->len;
+	if (b->need_comma & bit)
+		*o++ = ',';
+	b->need_comma &= ~bit; /* the value that follows writes no comma */
+	*o++ = '"';
+	memcpy(o, key, n);
+	o += n;
+	*o++ = '"';
+	*o++ = ':';
+	b->len = (size_t)(o - b->data);
 }
 
 void json_escape_bytes(struct json_buf *b, const char *str, size_t n)
