@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # procmon's CPU time per exec over one exec storm, without the suite:
-# schedstat (ns on CPU) of all procmon's threads from its ready line until
-# 1.5 s after the storm. See docs/performance.md.
+# schedstat (ns on CPU) of all procmon's threads from 1 s after its ready
+# line until 1.5 s after the storm. See docs/performance.md.
 #
 #   bench/cpu_per_exec.sh [N]                 (from the repo root, after make)
 #   PROCMON=/other/build/procmon bench/cpu_per_exec.sh 3000
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 N=${1:-3000}
 PROCMON=${PROCMON:-build/procmon}
@@ -17,13 +18,8 @@ rm -f "$DIR/cpe.jsonl"
 "$PROCMON" --output "$DIR/cpe.jsonl" 2>"$DIR/cpe.err" &
 pm=$!
 trap 'kill $pm 2>/dev/null || true' EXIT
-for _ in $(seq 600); do
-	grep -q "^procmon: ready" "$DIR/cpe.err" && break
-	kill -0 $pm 2>/dev/null || { cat "$DIR/cpe.err" >&2; exit 1; }
-	sleep 0.05
-done
-grep -q "^procmon: ready" "$DIR/cpe.err" || { echo "procmon not ready after 30 s" >&2; exit 1; }
-sleep 1 # its start-up hashing done
+pm_wait_ready $pm "$DIR/cpe.err" || exit 1
+sleep 1 # its start-up hashing done (pm_wait_idle's 10 ms ticks can call it idle between bursts)
 cpu() { cat /proc/$pm/task/*/schedstat | awk '{ t += $1 } END { print t }'; }
 c0=$(cpu)
 "$DIR/exec_storm" "$N" >/dev/null

@@ -79,7 +79,6 @@ EXECSNOOP = "/usr/sbin/execsnoop"
 
 WINDOW = 0.25  # s, one CPU-idle check
 IDLE_NS = 2_000_000  # less CPU than this in a window counts as idle
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 TARGET_RATIO = {"exec": 1.05, "exec2": 1.05, "getppid": 1.05, "openmap": 1.05, "build": 1.02}
 TARGET_CPU_US = 20.0
@@ -204,17 +203,6 @@ def sched_ns(pid):
     return total
 
 
-def stat_ticks_s(pid):
-    """utime + stime of pid in seconds (clock ticks), all threads."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            s = f.read()
-    except OSError:
-        return None
-    f = s[s.rindex(")") + 2:].split()
-    return (int(f[11]) + int(f[12])) / CLK_TCK
-
-
 def proc_mem(pid):
     out = {}
     try:
@@ -313,9 +301,6 @@ class Monitor:
                 raise BenchError(f"{self.name}: process {p} is gone")
             total += v
         return total
-
-    def cpu_ticks(self):
-        return sum(stat_ticks_s(p) or 0 for p in self.cpu_pids())
 
     def mem(self):
         return proc_mem(self.proc.pid)
@@ -803,7 +788,7 @@ def timed_run(wl, mode):
         rec["first_pass_s"] = round(time.monotonic() - t0, 4)
         if mon:
             mon.wait_idle()
-            cpu0, ticks0 = mon.cpu_ns(), mon.cpu_ticks()
+            cpu0 = mon.cpu_ns()
         if "prepare" in d:
             d["prepare"]()
         w = d["run"]()
@@ -814,7 +799,6 @@ def timed_run(wl, mode):
         if mon:
             rec["drain_s"] = round(mon.drain(), 3)
             rec["cpu_ns"] = mon.cpu_ns() - cpu0
-            rec["cpu_ticks_s"] = round(mon.cpu_ticks() - ticks0, 3)
             rec["vm_hwm_kb"], rec["vm_rss_kb"] = mon.mem()
             rec.update(mon.stop())
             if d.get("storm"):
@@ -1053,7 +1037,6 @@ def phase_memory():
     if first and first is not s[-1]:
         res["growth_kb"] = s[-1]["rss_kb"] - first["rss_kb"]
         res["growth_from"] = first["lifetimes"]
-        res["first_kb"] = first["rss_kb"]
     res["max_rss_kb"] = max([x["rss_kb"] for x in s] + [res["after_6s"]["rss_kb"]])
     log("  " + "  ".join(f"{x['lifetimes'] // 1000}k:{x['rss_kb'] / 1024:.1f}" for x in s)
         + f"  +6s:{res['after_6s']['rss_kb'] / 1024:.1f}  (MiB)")

@@ -142,7 +142,6 @@ void json_arr_end(struct json_buf *b)
 	close_container(b, ']');
 }
 
-
 /*
  * Bytes 0x00..0x7f: 0 means copied as is, otherwise the character after
  * the backslash ('u' for \u00XX).

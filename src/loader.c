@@ -265,7 +265,7 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 			     (filter->cred[PM_HOOK_USER_NS].flags & PM_CF_CAPS);
 	struct bpf_program *prog;
 	struct bpf_map *map;
-	bool any = false;
+	bool any = false, want_proc_mem;
 	int err;
 
 	l->privilege = privilege_bpf__open();
@@ -292,10 +292,13 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 	if (err)
 		return err;
 	/* what recognises /proc/PID/mem: say so when it is missing */
-	if (program_wanted(cfg, "pm_exit_ptrace") == 1 &&
-	    !(l->privilege->rodata->pm_mem_open = kernel_symbol_addr("mem_open")))
-		pm_log_warn("this kernel exports no mem_open symbol: opening /proc/PID/mem "
-			    "will not be reported as PtraceAccessCheck");
+	want_proc_mem = program_wanted(cfg, "pm_exit_ptrace") == 1;
+	if (want_proc_mem) {
+		l->privilege->rodata->pm_mem_open = kernel_symbol_addr("mem_open");
+		if (!l->privilege->rodata->pm_mem_open)
+			pm_log_warn("this kernel exports no mem_open symbol: opening "
+				    "/proc/PID/mem will not be reported as PtraceAccessCheck");
+	}
 	bpf_object__for_each_map(map, l->privilege->obj) {
 		struct bpf_map *shared;
 
@@ -310,7 +313,7 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 	l->privilege->rodata->pm_note_at_enter = note_at_enter;
 	l->privilege->rodata->pm_want_ptrace_requests = cfg->thread_injection.enabled;
 	l->privilege->rodata->pm_want_named_pipe = cfg->named_pipe.enabled;
-	l->privilege->rodata->pm_want_proc_mem = program_wanted(cfg, "pm_exit_ptrace") == 1;
+	l->privilege->rodata->pm_want_proc_mem = want_proc_mem;
 	return privilege_bpf__load(l->privilege);
 }
 

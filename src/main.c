@@ -373,11 +373,12 @@ static int run(struct daemon *d)
 {
 	uint64_t next_expire = 0, next_report = 0;
 	uint64_t next_sweep = pm_clock_ns(CLOCK_MONOTONIC) + PM_SWEEP_NS;
-	int err, timeout_ms = PM_POLL_MS;
+	bool busy = false; /* the last pass read records */
+	int err;
 
 	while (!stop_requested) {
 		uint64_t now;
-		int polled;
+		int timeout_ms = busy ? PM_POLL_BURST_MS : PM_POLL_MS, polled;
 
 		/* short polls while an event waits for its hash */
 		if (d->reader.queue.head && timeout_ms > PM_POLL_HASH_WAIT_MS)
@@ -385,7 +386,7 @@ static int run(struct daemon *d)
 		err = polled = ring_buffer__poll(d->rb, timeout_ms);
 		if (err >= 0)
 			err = ring_buffer__consume(d->rb);
-		timeout_ms = polled > 0 || err > 0 ? PM_POLL_BURST_MS : PM_POLL_MS;
+		busy = polled > 0 || err > 0;
 		if (err < 0 && err != -EINTR) {
 			pm_log_error("reading the ring buffer: %s", strerror(-err));
 			return EXIT_RUNTIME;

@@ -339,8 +339,6 @@ static __always_inline struct task_struct *pm_pid_task(struct pid *pid)
 	return first ? container_of(first, struct task_struct, pid_links[PIDTYPE_PID]) : NULL;
 }
 
-/* The open file at `fd` of the current task, or NULL. */
-
 /*
  * The open file at `fd` of `task` (the current one), or NULL. Runs at
  * every open's exit: direct BTF loads (fault-safe, no helper call), one
