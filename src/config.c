@@ -39,12 +39,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
 #include "log.h"
 #include "names.h"
 #include "procmon/events.h"
+#include "safe_file.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1118,17 +1120,36 @@ out:
 	return ret;
 }
 
-/* The whole file, read through fd so that pipes and /proc work too. */
-static int read_file(const char *path, char **text, size_t *len)
+/*
+ * The whole file, read through fd so that pipes and /proc work too. The
+ * file decides what the sensor watches: one another user could have
+ * written is refused (safe_file.h), with the reason in why.
+ */
+static int read_file(const char *path, char **text, size_t *len, char *why, size_t whylen)
 {
 	size_t cap = 0, n = 0;
 	char *buf = NULL, *nb;
+	struct stat st;
 	ssize_t r;
 	int fd, ret = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO with no writer must not hang the start */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st)) {
+		ret = -errno;
+	} else if (S_ISDIR(st.st_mode)) {
+		ret = -EISDIR;
+	} else {
+		ret = pm_safe_check_read(path, &st, why, whylen);
+		if (!ret && fcntl(fd, F_SETFL, 0))
+			ret = -errno;
+	}
+	if (ret) {
+		close(fd);
+		return ret;
+	}
 	for (;;) {
 		if (n == cap) {
 			if (cap >= CONFIG_MAX_BYTES) {
@@ -1167,17 +1188,18 @@ static int read_file(const char *path, char **text, size_t *len)
 int pm_config_load_file(struct pm_config *cfg, const char *path, char *err,
 			size_t errlen)
 {
-	char *text = NULL;
+	char *text = NULL, why[1024];
 	size_t len = 0;
 	int ret;
 
-	ret = read_file(path, &text, &len);
+	ret = read_file(path, &text, &len, why, sizeof(why));
 	if (ret) {
 		/* leave cfg as a failed parse would: freed and zeroed */
 		memset(cfg, 0, sizeof(*cfg));
-		if (err && errlen)
-			snprintf(err, errlen, "%s: cannot read: %s", path,
-				 strerror(-ret));
+		if (err && errlen && ret == -EPERM)
+			snprintf(err, errlen, "refusing the configuration %s", why);
+		else if (err && errlen)
+			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
 		return ret;
 	}
 	ret = pm_config_parse(cfg, path, text, len, err, errlen);

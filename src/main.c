@@ -8,6 +8,7 @@
  */
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <getopt.h>
 #include <malloc.h>
@@ -58,14 +59,11 @@
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
-static volatile sig_atomic_t final_flush_expired;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		reopen_requested = 1;
-	else if (sig == SIGALRM)
-		final_flush_expired = 1;
 	else
 		stop_requested = 1;
 }
@@ -257,19 +255,16 @@ struct daemon {
 	struct pm_identities *identities; /* CodeIdentity's seen pairs; NULL: off */
 	char hostname[256];
 	struct json_buf line;
-	uint64_t events_written;
 };
 
 static void write_event(struct daemon *d, const struct pm_event *ev)
 {
 	json_reset(&d->line);
 	d->render_event(&d->line, ev, &d->render);
-	if (d->line.oom) {
+	if (d->line.oom)
 		d->reader.user_drops++;
-	} else {
+	else
 		pm_sink_line(&d->sink, d->line.data, d->line.len);
-		d->events_written++;
-	}
 	/* the process's last event: its memoized rendering has served */
 	if (ev->type == PM_EVENT_EXIT && ev->proc)
 		pm_process_close_memo(ev->proc);
@@ -358,6 +353,7 @@ static void report_drops(struct daemon *d, bool at_exit)
 			n += snprintf(kernel + n, sizeof(kernel) - n, "%s%s=%llu", n ? " " : "",
 				      drop_names[i], (unsigned long long)k[i]);
 	}
+	pm_sink_report(&d->sink);
 	if (!at_exit && !total)
 		return;
 	(total ? pm_log_warn : pm_log_info)(
@@ -365,7 +361,7 @@ static void report_drops(struct daemon *d, bool at_exit)
 		"events written: %llu; hashes skipped: %llu",
 		at_exit ? "at exit" : "ongoing", kernel, (unsigned long long)d->reader.user_drops,
 		(unsigned long long)d->reader.malformed, (unsigned long long)d->sink.lines_lost,
-		(unsigned long long)d->events_written,
+		(unsigned long long)d->sink.lines_written,
 		(unsigned long long)pm_hasher_skipped(d->reader.hasher));
 }
 
@@ -396,9 +392,13 @@ static int run(struct daemon *d)
 		if (pm_sink_flush(&d->sink, &stop_requested) == -EPIPE)
 			return EXIT_RUNTIME;
 		if (reopen_requested) {
+			char why[512];
+
 			reopen_requested = 0;
-			if (pm_sink_reopen(&d->sink))
-				pm_log_error("reopening %s failed", d->cfg.output);
+			if (pm_sink_reopen(&d->sink, why, sizeof(why)))
+				pm_log_error("not reopening the output: %s; still writing to the "
+					     "file open before",
+					     why);
 		}
 		now = pm_clock_ns(CLOCK_MONOTONIC);
 		if (now >= next_expire) {
@@ -425,13 +425,11 @@ static int run(struct daemon *d)
 		     (unsigned long long)d->reader.queue.len);
 	for (drain_events(d, false); d->reader.queue.head; drain_events(d, false))
 		poll(NULL, 0, PM_POLL_HASH_WAIT_MS);
-	alarm(PM_FINAL_FLUSH_S);
-	if (pm_sink_flush(&d->sink, &final_flush_expired) == -EINTR) {
+	if (pm_sink_flush_within(&d->sink, PM_FINAL_FLUSH_S * 1000) == -ETIMEDOUT) {
 		pm_log_warn("output blocked for %d s at exit: giving up on what is left",
 			    PM_FINAL_FLUSH_S);
 		pm_sink_discard(&d->sink);
 	}
-	alarm(0);
 	return 0;
 }
 
@@ -501,16 +499,16 @@ static double ms_since(uint64_t t0_ns)
 static int start(struct daemon *d)
 {
 	uint64_t t0 = pm_clock_ns(CLOCK_MONOTONIC);
-	char msg[256];
+	char msg[1024];
 	int n, err;
 
 	if (pm_loader_check_environment(msg, sizeof(msg))) {
 		pm_log_error("%s", msg);
 		return EXIT_RUNTIME;
 	}
-	err = pm_sink_open(&d->sink, d->cfg.output);
+	err = pm_sink_open(&d->sink, d->cfg.output, msg, sizeof(msg));
 	if (err) {
-		pm_log_error("cannot open output %s: %s", d->cfg.output, strerror(-err));
+		pm_log_error("output: %s", err == -ENOMEM ? strerror(ENOMEM) : msg);
 		return EXIT_RUNTIME;
 	}
 	d->reader.cache = pm_proc_cache_new();
@@ -603,17 +601,45 @@ static void shutdown_daemon(struct daemon *d)
 	pm_config_free(&d->cfg);
 }
 
+/*
+ * Started with a standard descriptor closed (`procmon >&-`), the first
+ * file procmon opens would become fd 0, 1 or 2, and events or messages
+ * would go into it. Fill the gaps with /dev/null; say whether stdout was
+ * there at all (events to a closed stdout would be lost, not written).
+ */
+static bool stdout_was_open(void)
+{
+	bool open_1 = true;
+
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (fd == STDOUT_FILENO)
+			open_1 = false;
+		/* the lowest free descriptor: this one */
+		if (open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			abort();
+	}
+	return open_1;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct options opts = { 0 };
 	struct daemon d = { 0 };
+	bool have_stdout = stdout_was_open();
 	int ret;
 
 	ret = parse_args(argc, argv, &opts);
 	if (ret >= 0)
 		return ret;
 	ret = load_config(&d.cfg, &opts);
+	if (ret < 0 && !d.cfg.output && !have_stdout) {
+		pm_log_error("standard output is closed: no place for the events "
+			     "(give --output FILE, or an open stdout)");
+		ret = EXIT_RUNTIME;
+	}
 	if (ret >= 0) {
 		pm_config_free(&d.cfg);
 		return ret;
@@ -623,8 +649,10 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* past a file-size limit, a write fails with EFBIG and is counted,
+	 * instead of the default action killing the sensor */
+	signal(SIGXFSZ, SIG_IGN);
 
 	ret = start(&d);
 	if (ret < 0)

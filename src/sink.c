@@ -5,44 +5,64 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "safe_file.h"
 
-static int open_output(const char *path)
+#define NSEC_PER_MSEC 1000000ull
+/* A wait for a slow reader looks at its give-up flag at least this often,
+ * so a signal that lands just before poll() is seen within this time. */
+#define WAIT_SLICE_MS 100
+#define REOPEN_EVERY_NS (1000 * NSEC_PER_MSEC)
+#define NO_DEADLINE UINT64_MAX
+
+static uint64_t now_ns(void)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	struct timespec ts;
 
-	return fd < 0 ? -errno : fd;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-int pm_sink_open(struct pm_sink *s, const char *path)
+static const char *name(const struct pm_sink *s)
 {
+	return s->path ? s->path : "stdout";
+}
+
+int pm_sink_open(struct pm_sink *s, const char *path, char *why, size_t whylen)
+{
+	struct stat st;
+
 	memset(s, 0, sizeof(*s));
 	json_init(&s->out);
 	s->fd = STDOUT_FILENO;
-	if (!path)
+	if (!path) {
+		s->regular = !fstat(s->fd, &st) && S_ISREG(st.st_mode);
 		return 0;
+	}
 	s->path = strdup(path);
 	if (!s->path)
 		return -ENOMEM;
-	s->fd = open_output(path);
+	s->fd = pm_safe_open_append(path, why, whylen);
+	s->regular = true; /* pm_safe_open_append opens nothing else */
 	return s->fd < 0 ? s->fd : 0;
 }
 
-int pm_sink_reopen(struct pm_sink *s)
+int pm_sink_reopen(struct pm_sink *s, char *why, size_t whylen)
 {
 	int fd;
 
 	if (!s->path)
 		return 0;
-	fd = open_output(s->path);
+	fd = pm_safe_open_append(s->path, why, whylen);
 	if (fd < 0)
 		return fd; /* keep writing to the old file rather than nowhere */
-	close(s->fd);
+	if (s->fd >= 0)
+		close(s->fd);
 	s->fd = fd;
 	return 0;
 }
@@ -57,7 +77,9 @@ void pm_sink_line(struct pm_sink *s, const char *line, size_t len)
 		s->out.len = before;
 		s->out.oom = false;
 		s->lines_lost++;
+		return;
 	}
+	s->pending++;
 }
 
 static uint64_t count_lines(const char *p, size_t n)
@@ -71,62 +93,156 @@ static uint64_t count_lines(const char *p, size_t n)
 	return lines;
 }
 
-/* Keep out[from, len) for the next flush. */
-static void keep_from(struct pm_sink *s, size_t from)
+/* The first `done` queued bytes reached the output: count the lines they
+ * end, keep the rest queued. */
+static void wrote(struct pm_sink *s, size_t done)
 {
-	memmove(s->out.data, s->out.data + from, s->out.len - from);
-	s->out.len -= from;
+	uint64_t lines;
+
+	if (done == s->out.len) {
+		s->lines_written += s->pending;
+		s->pending = 0;
+		s->out.len = 0;
+		return;
+	}
+	lines = count_lines(s->out.data, done);
+	s->lines_written += lines;
+	s->pending -= lines;
+	memmove(s->out.data, s->out.data + done, s->out.len - done);
+	s->out.len -= done;
+}
+
+void pm_sink_discard(struct pm_sink *s)
+{
+	s->lines_lost += s->pending;
+	s->pending = 0;
+	s->out.len = 0;
 }
 
 /*
- * A write failed at `done`. If that is inside a line, its rest stays
- * queued (the next flush completes it); the lines after it are lost.
+ * Take the last `partial` bytes of a line back out of the file, so that
+ * it ends on a line boundary again. Only when those bytes are still its
+ * end: a file truncated meanwhile (logrotate's copytruncate) is left alone.
  */
-static void drop_after_error(struct pm_sink *s, size_t done)
-{
-	const char *start = s->out.data + done;
-	const char *eol = memchr(start, '\n', s->out.len - done);
-	bool mid_line = done > 0 && s->out.data[done - 1] != '\n';
-	size_t keep = mid_line && eol ? (size_t)(eol + 1 - start) : 0;
-
-	s->lines_lost += count_lines(start + keep, s->out.len - done - keep);
-	s->out.len = done + keep;
-	keep_from(s, done);
-}
-
-/*
- * Write the queue. `wait` false: only what the output takes at once: a
- * file all of it, a pipe or FIFO PIPE_BUF bytes per poll that says there
- * is room (a write that size never blocks), anything else nothing; the
- * rest stays queued: -EAGAIN.
- */
-static int flush(struct pm_sink *s, const volatile sig_atomic_t *give_up, bool wait)
+static bool cut_back(struct pm_sink *s, size_t partial)
 {
 	struct stat st;
-	bool known = !fstat(s->fd, &st);
-	bool regular = known && S_ISREG(st.st_mode);
-	size_t done = 0;
+	off_t at;
+	char c;
 
-	/* a terminal or socket may block on a PIPE_BUF write that poll
-	 * allowed: not waiting means not writing to them here */
-	if (!wait && !regular && !(known && S_ISFIFO(st.st_mode)))
-		return s->out.len ? -EAGAIN : 0;
+	if (fstat(s->fd, &st))
+		return false;
+	at = st.st_size - (off_t)partial;
+	if (at < 0 || (at > 0 && (pread(s->fd, &c, 1, at - 1) != 1 || c != '\n')))
+		return false;
+	return ftruncate(s->fd, at) == 0;
+}
 
-	while (done < s->out.len) {
+/* A write failed with err after `done` bytes: the output ends on a line
+ * boundary again, or the cut line's rest stays queued to complete it. */
+static int write_failed(struct pm_sink *s, size_t done, int err)
+{
+	size_t whole = done, keep;
+
+	s->write_errors++;
+	if (err != -EPIPE)
+		pm_log_error_limited(&s->errors, "writing events to %s: %s", name(s),
+				     strerror(-err));
+	while (whole && s->out.data[whole - 1] != '\n')
+		whole--;
+	if (whole == done || (s->regular && cut_back(s, done - whole))) {
+		wrote(s, whole);
+		pm_sink_discard(s);
+		return err;
+	}
+	wrote(s, done);
+	keep = (char *)memchr(s->out.data, '\n', s->out.len) + 1 - s->out.data;
+	s->lines_lost += s->pending - 1;
+	s->pending = 1;
+	s->out.len = keep;
+	return err;
+}
+
+/* 0 once fd takes a write, or -EINTR (give_up), -EAGAIN (deadline 0: no
+ * waiting), -ETIMEDOUT (deadline passed). */
+static int wait_writable(struct pm_sink *s, const volatile sig_atomic_t *give_up,
+			 uint64_t deadline)
+{
+	for (;;) {
 		struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
+		uint64_t now = deadline && deadline != NO_DEADLINE ? now_ns() : 0;
+		int ms = WAIT_SLICE_MS, r;
+
+		if (give_up && *give_up)
+			return -EINTR;
+		if (!deadline)
+			ms = 0;
+		else if (now >= deadline)
+			return -ETIMEDOUT;
+		else if (deadline != NO_DEADLINE && (deadline - now) / NSEC_PER_MSEC < WAIT_SLICE_MS)
+			ms = (deadline - now) / NSEC_PER_MSEC + 1;
+		r = poll(&pfd, 1, ms);
+		if (r > 0) /* writable, or an error that write() will report */
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r == 0 && !deadline)
+			return -EAGAIN;
+	}
+}
+
+/*
+ * A removed output file (its directory cleaned up, the file deleted)
+ * still takes writes that nobody will ever read: write a new one at the
+ * same path instead, and while that cannot be, count the lines as lost.
+ */
+static int output_removed(struct pm_sink *s)
+{
+	char why[512];
+	struct stat st;
+	uint64_t now;
+
+	if (!s->path || fstat(s->fd, &st) || st.st_nlink)
+		return 0;
+	now = now_ns();
+	if (now >= s->reopen_next_ns) {
+		s->reopen_next_ns = now + REOPEN_EVERY_NS;
+		if (!pm_sink_reopen(s, why, sizeof(why))) {
+			pm_log_warn("output %s was removed: writing to a new one", s->path);
+			return 0;
+		}
+		pm_log_error_limited(&s->errors, "output %s was removed and cannot be recreated "
+				     "(%s): counting events as lost until it can",
+				     s->path, why);
+	}
+	pm_sink_discard(s);
+	return -ENOENT;
+}
+
+/*
+ * Write the queue. A regular file takes it all at once. Anything else (a
+ * pipe, a terminal, a socket) is written PIPE_BUF bytes per poll that
+ * says there is room, a write that size never blocks, until deadline
+ * (CLOCK_MONOTONIC ns; 0: no waiting at all; NO_DEADLINE) or give_up.
+ */
+static int flush(struct pm_sink *s, const volatile sig_atomic_t *give_up, uint64_t deadline)
+{
+	size_t done = 0;
+	int err;
+
+	if (!s->out.len)
+		return 0;
+	if (s->regular && (err = output_removed(s)))
+		return err;
+	while (done < s->out.len) {
 		size_t len = s->out.len - done;
 		ssize_t n;
 
-		/* checked before every write: an interrupted pipe write that
-		 * had written something returns that count, not EINTR */
-		if (give_up && *give_up) {
-			keep_from(s, done);
-			return -EINTR;
-		}
-		if (!wait && !regular) {
-			if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT)) {
-				keep_from(s, done);
-				return -EAGAIN;
+		if (!s->regular) {
+			err = wait_writable(s, give_up, deadline);
+			if (err) {
+				wrote(s, done);
+				return err;
 			}
 			len = len < PIPE_BUF ? len : PIPE_BUF;
 		}
@@ -135,44 +251,39 @@ static int flush(struct pm_sink *s, const volatile sig_atomic_t *give_up, bool w
 			done += n;
 			continue;
 		}
-		if (errno == EINTR)
+		/* EAGAIN: an inherited non-blocking stdout, polled again */
+		if (errno == EINTR || (errno == EAGAIN && !s->regular))
 			continue;
-		if (errno == EAGAIN && !wait) {
-			keep_from(s, done);
-			return -EAGAIN;
-		}
-		if (errno == EAGAIN) { /* an inherited non-blocking stdout */
-			poll(&pfd, 1, 1000);
-			continue;
-		}
-		n = -errno;
-		pm_log_error("writing events: %s", strerror(-n));
-		drop_after_error(s, done);
-		return n;
+		return write_failed(s, done, -errno);
 	}
-	s->out.len = 0;
+	wrote(s, done);
 	return 0;
 }
 
 int pm_sink_flush(struct pm_sink *s, const volatile sig_atomic_t *give_up)
 {
-	return flush(s, give_up, true);
+	return flush(s, give_up, NO_DEADLINE);
 }
 
 int pm_sink_flush_nowait(struct pm_sink *s)
 {
-	return flush(s, NULL, false);
+	return flush(s, NULL, 0);
 }
 
-void pm_sink_discard(struct pm_sink *s)
+int pm_sink_flush_within(struct pm_sink *s, unsigned ms)
 {
-	s->lines_lost += count_lines(s->out.data, s->out.len);
-	s->out.len = 0;
+	return flush(s, NULL, now_ns() + ms * NSEC_PER_MSEC);
+}
+
+void pm_sink_report(struct pm_sink *s)
+{
+	pm_log_limit_flush(&s->errors);
 }
 
 void pm_sink_close(struct pm_sink *s)
 {
 	pm_sink_discard(s);
+	pm_sink_report(s);
 	if (s->path && s->fd >= 0)
 		close(s->fd);
 	free(s->path);

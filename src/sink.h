@@ -1,40 +1,61 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Where event lines go: stdout or an append-only file (0600, reopened on
- * SIGHUP for log rotation). Sinks only move bytes. */
+/*
+ * Where event lines go: stdout or an append-only file (checked and opened
+ * by safe_file.c, reopened on SIGHUP for log rotation). Sinks only move
+ * bytes, and count every line: queued = written + lost + pending.
+ *
+ * A file never holds part of a line: a write cut short (a full disk, a
+ * file-size limit) is cut back to the last whole line with ftruncate, and
+ * the lines that could not be written are counted as lost. A pipe cannot
+ * be cut back, so there the rest of a cut line stays queued and completes
+ * it on the next write.
+ */
 #ifndef PROCMON_SINK_H
 #define PROCMON_SINK_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "json.h"
+#include "log.h"
 
 struct pm_sink {
 	int fd;
-	char *path; /* NULL for stdout */
-	struct json_buf out; /* lines not yet written */
-	uint64_t lines_lost; /* lines that could not be queued or written */
+	char *path;    /* NULL for stdout */
+	bool regular;  /* fd is a regular file: cut back on errors, never waits */
+	struct json_buf out; /* lines not yet written, from a line's start */
+	uint64_t pending;    /* lines in out */
+	uint64_t lines_written; /* lines that reached the output */
+	uint64_t lines_lost;    /* lines that could not be queued or written */
+	uint64_t write_errors;  /* failed writes */
+	uint64_t reopen_next_ns; /* a removed output is recreated at most this often */
+	struct pm_log_limit errors; /* write errors, rate-limited on stderr */
 };
 
-int pm_sink_open(struct pm_sink *s, const char *path);
-int pm_sink_reopen(struct pm_sink *s);
+/* 0, or -errno with why filled in (a refused or unopenable file). */
+int pm_sink_open(struct pm_sink *s, const char *path, char *why, size_t whylen);
+/* Open the output path anew (SIGHUP): on failure the old file stays. */
+int pm_sink_reopen(struct pm_sink *s, char *why, size_t whylen);
 /* Queue one line (a newline is added). */
 void pm_sink_line(struct pm_sink *s, const char *line, size_t len);
 /*
- * Write everything queued. A write that blocks (a reader that stopped
- * reading) is abandoned when a signal interrupts it and *give_up is set:
- * -EINTR, with the unwritten bytes kept for a later flush. Other errors
- * count the lines that could not be written as lost; a line cut by the
- * error keeps its unwritten rest, so the output never holds two lines
- * glued together. -EPIPE when the reader went away.
+ * Write everything queued. A reader that stopped reading is waited for
+ * until *give_up is set (a signal): then -EINTR, with the unwritten lines
+ * kept for a later flush. Other errors count the lines that could not be
+ * written as lost. -EPIPE when the reader went away.
  */
 int pm_sink_flush(struct pm_sink *s, const volatile sig_atomic_t *give_up);
 /* Write what the output takes without waiting: 0 when all of it went,
  * -EAGAIN when some stays queued, or an error as pm_sink_flush. */
 int pm_sink_flush_nowait(struct pm_sink *s);
+/* As pm_sink_flush, waiting at most ms milliseconds: -ETIMEDOUT then. */
+int pm_sink_flush_within(struct pm_sink *s, unsigned ms);
 /* Count whatever is still queued as lost and drop it. */
 void pm_sink_discard(struct pm_sink *s);
+/* Print what the rate limit held back (the periodic report). */
+void pm_sink_report(struct pm_sink *s);
 void pm_sink_close(struct pm_sink *s);
 
 #endif

@@ -163,6 +163,7 @@ class Procmon:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             with self.cond:
                 self.stderr_lines.append(line)
+                self.cond.notify_all()
             if READY_RE.search(line):
                 self.ready.set()
         self.ready.set()  # unblock wait_ready; it then sees the exit
@@ -172,6 +173,15 @@ class Procmon:
     def stderr_tail(self, n=20):
         with self.cond:
             return "\n".join(self.stderr_lines[-n:])
+
+    def wait_stderr(self, pred, timeout=EVENT_TIMEOUT):
+        """The first stderr line for which pred is true, waited for."""
+        def found():
+            return next((l for l in self.stderr_lines if pred(l)), None)
+        with self.cond:
+            line = self.cond.wait_for(found, timeout)
+        assert line is not None, f"no such line on stderr:\n{self.stderr_tail()}"
+        return line
 
     def wait_ready(self, timeout=READY_TIMEOUT):
         if not self.ready.wait(timeout):

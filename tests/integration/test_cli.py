@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from helpers import (
-    PROCMON, REPO, STOP_TIMEOUT, Procmon, parse_line,
+    PROCMON, READY_RE, READY_TIMEOUT, REPO, STOP_TIMEOUT, Procmon, parse_line,
     run_procmon_to_exit,
 )
 
@@ -37,6 +37,20 @@ def run_marker():
 
 def is_marker_exec(ev, tag):
     return ev.get("type") == "ProcessExec" and ev["process"].get("args") == tag
+
+
+def wait_ready_line(proc, timeout=READY_TIMEOUT):
+    """Read proc's stderr (a pipe) up to the ready line: what it read."""
+    deadline = time.monotonic() + timeout
+    stderr = b""
+    while not READY_RE.search(stderr.decode(errors="replace")):
+        left = deadline - time.monotonic()
+        assert left > 0, f"no ready line within {timeout} s: {stderr!r}"
+        if select.select([proc.stderr], [], [], left)[0]:
+            chunk = os.read(proc.stderr.fileno(), 65536)
+            assert chunk, f"procmon exited before ready: {stderr!r}"
+            stderr += chunk
+    return stderr
 
 
 # --------------------------------------------------------------------------
@@ -91,14 +105,17 @@ def test_output_file_created_0600(tmp_path):
 
 def test_output_fifo_delivers_within_one_second(tmp_path):
     """Contract 3: each event reaches its output within one second, also
-    when the output is a pipe that procmon opened itself."""
+    when the output is a FIFO (procmon's stdout, `procmon > FIFO`)."""
     fifo = tmp_path / "events.fifo"
     os.mkfifo(fifo)
-    # our read end first, so procmon's O_WRONLY open does not block
+    # our read end first, so the O_WRONLY open for procmon does not block
     rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    procmon = Procmon("--output", str(fifo))
+    wfd = os.open(fifo, os.O_WRONLY)
+    proc = subprocess.Popen([str(PROCMON)], stdin=subprocess.DEVNULL,
+                            stdout=wfd, stderr=subprocess.PIPE)
+    os.close(wfd)
     try:
-        procmon.wait_ready()
+        wait_ready_line(proc)
         tag = run_marker()
         started = time.monotonic()
         buf = b""
@@ -109,10 +126,31 @@ def test_output_fifo_delivers_within_one_second(tmp_path):
             ready, _, _ = select.select([rfd], [], [], left)
             if ready:
                 buf += os.read(rfd, 1 << 20)
+        proc.send_signal(signal.SIGTERM)
+        # keep reading: the final flush must not block on a full FIFO
+        while proc.poll() is None:
+            if select.select([rfd], [], [], 0.1)[0]:
+                os.read(rfd, 1 << 20)
+        status = proc.wait(STOP_TIMEOUT)
     finally:
-        status = procmon.stop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
         os.close(rfd)
-    assert status == 0, procmon.stderr_tail()
+    assert status == 0, proc.stderr.read().decode(errors="replace")
+
+
+def test_output_fifo_planted_at_the_path_is_refused_without_hanging(tmp_path):
+    """Contract 9: --output must name a regular file. A FIFO planted there
+    (with nobody reading it, so a plain open would block forever) is
+    refused at once with a message naming it."""
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo, 0o600)
+    run = subprocess.run([str(PROCMON), "--output", str(fifo)],
+                         stdin=subprocess.DEVNULL, capture_output=True,
+                         timeout=STOP_TIMEOUT)
+    assert run.returncode == 1, run
+    assert str(fifo) in run.stderr.decode() and b"not a regular file" in run.stderr
 
 
 def test_sigterm_with_blocked_output_exits_and_counts_lost_lines():
@@ -122,11 +160,7 @@ def test_sigterm_with_blocked_output_exits_and_counts_lost_lines():
     proc = subprocess.Popen([str(PROCMON)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        stderr = b""
-        while b"procmon: ready" not in stderr:
-            line = proc.stderr.readline()
-            assert line, f"procmon exited before ready: {stderr!r}"
-            stderr += line
+        stderr = wait_ready_line(proc)
         # nobody reads stdout: a few hundred events fill the 64 KiB pipe
         for _ in range(300):
             subprocess.run(["/bin/true"], check=True)
@@ -150,7 +184,9 @@ def test_output_file_appended(tmp_path):
     out.write_bytes(b'{"preexisting":true}\n')
     out.chmod(0o644)
     tag = run_with_output(out)
-    assert oct(os.stat(out).st_mode & 0o7777) == oct(0o644)
+    # contract 9: events are not for others to read; the group's read
+    # access is the administrator's choice (logrotate's `create 0640`)
+    assert oct(os.stat(out).st_mode & 0o7777) == oct(0o640)
     events = read_events(out)
     assert events[0] == {"preexisting": True}
     assert any(is_marker_exec(e, tag) for e in events[1:])
