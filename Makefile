@@ -61,9 +61,12 @@ all: $(BUILD)/procmon
 deps:
 	$(Q)scripts/install-deps.sh
 
-run: deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(BUILD)/procmon
+# stdout is the event stream (`make run | jq`): everything else, the build
+# lines and make's own messages included, goes to stderr.
+run:
+	@$(MAKE) --no-print-directory deps >&2
+	@$(MAKE) --no-print-directory all >&2
+	@exec $(BUILD)/procmon
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(PROG_BINS)
