@@ -26,6 +26,19 @@ else
 Q := @
 endif
 
+# What building needs, checked once and only when something is to be built,
+# so a fresh machine gets one line naming the fix instead of a failure
+# halfway through (`make run` and `make test` install it first).
+DEPS_HEADERS := bpf/libbpf.h gelf.h zlib.h openssl/evp.h yaml.h
+comma := ,
+hash := \#
+missing_tools = $(foreach t,$(CC) $(CLANG) $(BPFTOOL),$(if $(shell command -v $(t) 2>/dev/null),,$(t)))
+missing_header = $(if $(shell command -v $(CC) 2>/dev/null),$(shell printf '$(hash)include <%s>\n' \
+	$(DEPS_HEADERS) | $(CC) -E -x c - -o /dev/null 2>&1 | \
+	sed -n 's/.*fatal error: \(.*\): No such file.*/\1/p'))
+DEPS_MISSING = $(eval DEPS_MISSING := $(strip $(missing_tools) $(missing_header)))$(DEPS_MISSING)
+check_deps = $(if $(DEPS_MISSING),$(error procmon: $(subst $() $(),$(comma) ,$(DEPS_MISSING)) not found: run 'make deps' (or scripts/install-deps.sh) as root))
+
 BPF_SRCS  := $(wildcard src/bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst src/bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst src/bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
@@ -48,9 +61,12 @@ all: $(BUILD)/procmon
 deps:
 	$(Q)scripts/install-deps.sh
 
-run: deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(BUILD)/procmon
+# stdout is the event stream (`make run | jq`): everything else, the build
+# lines and make's own messages included, goes to stderr.
+run:
+	@$(MAKE) --no-print-directory deps >&2
+	@$(MAKE) --no-print-directory all >&2
+	@exec $(BUILD)/procmon
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(PROG_BINS)
@@ -74,10 +90,12 @@ $(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/progs:
 	$(Q)mkdir -p $@
 
 $(BUILD)/vmlinux.h: | $(BUILD)
+	$(check_deps)
 	@echo "  GEN     $@"
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
 $(BUILD)/%.bpf.o: src/bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
+	$(check_deps)
 	@echo "  BPF     $@"
 	$(Q)$(CLANG) $(BPFCFLAGS) -c $< -o $@
 
@@ -102,10 +120,12 @@ $(BUILD)/version.h: FORCE | $(BUILD)
 $(BUILD)/obj/main.o: $(BUILD)/version.h
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/procmon/events.h $(BPF_SKELS) | $(BUILD)/obj
+	$(check_deps)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/procmon: $(OBJS)
+	$(check_deps)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 

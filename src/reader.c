@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE /* FNM_CASEFOLD */
 #include "reader.h"
 
 #include <errno.h>
@@ -100,7 +101,7 @@ char *pm_fifo_path(const char *dir, size_t dir_len, uint32_t flags, const char *
 static bool name_redacted(const char *name, const struct pm_strlist *globs)
 {
 	for (size_t i = 0; i < globs->n; i++)
-		if (!fnmatch(globs->v[i], name, 0))
+		if (!fnmatch(globs->v[i], name, FNM_CASEFOLD)) /* db_password is one too */
 			return true;
 	return false;
 }

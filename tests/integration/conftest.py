@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import helpers
 from helpers import Procmon, ProcmonView, PROCMON, REPO
 
 
@@ -63,15 +64,49 @@ def _exec_friendly(path):
     return not flags & (os.ST_NOSUID | os.ST_NOEXEC) and os.access(path, os.W_OK)
 
 
+def _traversable_by_all(path):
+    """True when every directory from / down to path has the x bit for
+    others, so uid 65534 can reach what is under it."""
+    p = Path(os.path.realpath(path))
+    return all(os.stat(d).st_mode & 0o001 for d in (p, *p.parents))
+
+
+def _shared_dir(prefix):
+    """A fresh root-owned 0755 directory on a mount without nosuid/noexec,
+    that uid 65534 can reach but not write (pytest's tmp_path is 0700, /tmp
+    may be nosuid, and the checkout may sit under a 0700 directory)."""
+    bases = [tempfile.gettempdir(), "/tmp", str(REPO / "build")]
+    base = next((b for b in bases if os.path.isdir(b) and _exec_friendly(b)
+                 and _traversable_by_all(b)), None)
+    if base is None:
+        pytest.fail(f"none of {bases} is on a mount without nosuid/noexec "
+                    "and reachable by every user")
+    d = os.path.realpath(tempfile.mkdtemp(prefix=prefix, dir=base))
+    os.chmod(d, 0o755)
+    return Path(d)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_progs():
+    """The trigger programs, copied from build/progs for the session into a
+    directory every user can reach: runas execs them as 65534. prog()
+    returns paths in it; removed at the end."""
+    d = _shared_dir("procmon-progs-")
+    if helpers.PROGS.is_dir():
+        for f in helpers.PROGS.iterdir():
+            if f.is_file():
+                shutil.copyfile(f, d / f.name)
+                os.chmod(d / f.name, 0o755)  # whatever the builder's umask was
+    helpers.progs_dir = d
+    yield d
+    helpers.progs_dir = helpers.PROGS
+    shutil.rmtree(d)
+
+
 @pytest.fixture
 def exec_dir():
     """A fresh 0755 directory on a mount without nosuid/noexec, reachable by
-    uid 65534 (pytest's tmp_path is 0700 and /tmp may be nosuid)."""
-    bases = [tempfile.gettempdir(), str(REPO / "build")]
-    base = next((b for b in bases if os.path.isdir(b) and _exec_friendly(b)), None)
-    if base is None:
-        pytest.fail(f"none of {bases} is on a mount without nosuid/noexec")
-    d = os.path.realpath(tempfile.mkdtemp(prefix="procmon-test-", dir=base))
-    os.chmod(d, 0o755)
-    yield Path(d)
+    uid 65534."""
+    d = _shared_dir("procmon-test-")
+    yield d
     shutil.rmtree(d)

@@ -19,6 +19,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 PROCMON = REPO / "build" / "procmon"
 PROGS = REPO / "build" / "progs"
+# Where the trigger programs run from: a root-owned 0755 copy of PROGS made
+# for the session (conftest.py), since runas execs them as uid 65534, which
+# may not be able to traverse the checkout (a 0700 home or mktemp -d).
+progs_dir = PROGS
 
 READY_TIMEOUT = 20  # seconds for procmon to attach and scan /proc
 EVENT_TIMEOUT = 10  # seconds for one awaited event
@@ -514,10 +518,11 @@ def root_exec_caps():
 
 
 def prog(name):
-    """A trigger program by name (build/progs/NAME), or any path."""
+    """A trigger program by name (the session's copy of build/progs/NAME,
+    runnable by any user), or any path."""
     if "/" in str(name):
         return str(name)
-    path = PROGS / name
+    path = progs_dir / name
     assert path.exists(), f"{path} is missing: run `make progs`"
     return str(path)
 

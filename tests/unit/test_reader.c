@@ -153,6 +153,24 @@ static void test_redact_env(void **state)
 	free(out);
 }
 
+/* Names match case-insensitively: db_password is a password too. */
+static void test_redact_env_ignores_case(void **state)
+{
+	static char *globs_v[] = { "*PASSWORD*", "*Token*" };
+	const struct pm_strlist globs = { globs_v, 2 };
+	static const char env[] = "db_password=hunter2\0Db_PassWord=x\0gh_token=t\0path=/bin";
+	static const char want[] = "db_password=<redacted>\0Db_PassWord=<redacted>\0"
+				   "gh_token=<redacted>\0path=/bin";
+	size_t len;
+	char *out = pm_redact_env(env, sizeof(env) - 1, &globs, &len);
+
+	(void)state;
+	assert_non_null(out);
+	assert_int_equal(len, sizeof(want));
+	assert_memory_equal(out, want, sizeof(want));
+	free(out);
+}
+
 static void test_fifo_path(void **state)
 {
 	static const char dir[] = "sub\0tmp\0"; /* /tmp/sub, leaf first */
@@ -197,6 +215,7 @@ int main(void)
 		cmocka_unit_test(test_build_path_max_components),
 		cmocka_unit_test(test_secureexec),
 		cmocka_unit_test(test_redact_env),
+		cmocka_unit_test(test_redact_env_ignores_case),
 		cmocka_unit_test(test_fifo_path),
 		cmocka_unit_test(test_filename_from_exe),
 	};
