@@ -13,19 +13,25 @@
 #include <stdint.h>
 
 #include "injection.h"
+#include "procmon/events.h"
 #include "proc_cache.h"
 
 #define PM_HASH_WAIT_NS (300 * 1000000ull)
 
-/* Events user space derives; numbered apart from the kernel's enum pm_event_type. */
-enum pm_derived_event_type {
-	PM_EVENT_EXISTING_PROCESS = 64, /* a process running when procmon started */
-	PM_EVENT_SENSITIVE_ACCESS = 65, /* a granted access to a sensitive process */
-	PM_EVENT_ENVIRONMENT = 66,      /* the environment of a new exec */
-	PM_EVENT_CODE_IDENTITY = 67,    /* first exec of a (path, hash) pair */
-	PM_EVENT_ONGOING_IDENTITY = 68, /* every exec, with its hash */
-	PM_EVENT_THREAD_INJECTION = 69, /* memory written, then execution changed */
+/* One row of PM_EVENT_TABLE (include/procmon/events.h), for user space. */
+struct pm_event_info {
+	const char *native;      /* native `type`; NULL: never written */
+	const char *subtype;     /* ProcessEvent's process_event.type, or NULL */
+	const char *limacharlie; /* LimaCharlie routing.event_type */
+	const char *config;      /* the configuration block that enables it; NULL: always on */
+	uint8_t record;          /* enum pm_record_kind */
+	uint8_t drop;            /* enum pm_drop_category */
 };
+
+/* The row of an event type; NULL for a number no row has. */
+const struct pm_event_info *pm_event_info(uint32_t type);
+/* Each drop category's name in the loss report (PM_DROP_TABLE); NULL: unused. */
+extern const char *const pm_drop_names[PM_DROP_MAX];
 
 /* What CodeIdentity and OngoingIdentity report of an executed or mapped file. */
 struct pm_code_facts {

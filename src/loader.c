@@ -33,63 +33,58 @@ struct pm_loader {
 };
 
 /*
- * Which configuration block each privilege program serves: a program is
- * loaded and attached only when its block is enabled. The ptrace-class
- * programs also serve sensitive_process_access and thread_injection.
+ * What each configuration block needs of the privilege object: the BPF
+ * programs it loads and attaches, by exact name. A program several blocks
+ * list is loaded when any of them is on; one that no block lists is an
+ * error at start-up, so a new program cannot be forgotten here. The
+ * sys_enter programs load only when a filter needs the state before the
+ * call (see open_privilege).
  */
-#define PTRACE_CLASS offsetof(struct pm_config, ptrace_access_check)
+#define SETID_PROGRAMS(call) "pm_enter_" #call, "pm_exit_" #call
+/* every way to reach another process's memory or execution */
+#define ACCESS_PROGRAMS                                                                   \
+	"pm_exit_ptrace", "pm_exit_process_vm_readv", "pm_exit_process_vm_writev",        \
+		"pm_exit_pidfd_getfd", "pm_exit_open", "pm_exit_openat", "pm_exit_openat2"
+#define BLOCK(name, ...) { #name, offsetof(struct pm_config, name), { __VA_ARGS__, NULL } }
 
-static const struct {
-	const char *prefix; /* program names starting with it */
-	size_t hook;        /* offsetof(struct pm_config, <block>) */
-} privilege_programs[] = {
-	{ "pm_enter_setuid", offsetof(struct pm_config, setuid) },
-	{ "pm_exit_setuid", offsetof(struct pm_config, setuid) },
-	{ "pm_enter_setreuid", offsetof(struct pm_config, setuid) },
-	{ "pm_exit_setreuid", offsetof(struct pm_config, setuid) },
-	{ "pm_enter_setresuid", offsetof(struct pm_config, setuid) },
-	{ "pm_exit_setresuid", offsetof(struct pm_config, setuid) },
-	{ "pm_enter_setfsuid", offsetof(struct pm_config, setuid) },
-	{ "pm_exit_setfsuid", offsetof(struct pm_config, setuid) },
-	{ "pm_enter_setgid", offsetof(struct pm_config, setgid) },
-	{ "pm_exit_setgid", offsetof(struct pm_config, setgid) },
-	{ "pm_enter_setregid", offsetof(struct pm_config, setgid) },
-	{ "pm_exit_setregid", offsetof(struct pm_config, setgid) },
-	{ "pm_enter_setresgid", offsetof(struct pm_config, setgid) },
-	{ "pm_exit_setresgid", offsetof(struct pm_config, setgid) },
-	{ "pm_enter_setfsgid", offsetof(struct pm_config, setgid) },
-	{ "pm_exit_setfsgid", offsetof(struct pm_config, setgid) },
-	{ "pm_enter_capset", offsetof(struct pm_config, capset) },
-	{ "pm_exit_capset", offsetof(struct pm_config, capset) },
-	{ "pm_exit_prctl", offsetof(struct pm_config, prctl) },
-	{ "pm_enter_unshare", offsetof(struct pm_config, create_user_ns) },
-	{ "pm_exit_unshare", offsetof(struct pm_config, create_user_ns) },
-	{ "pm_exit_clone", offsetof(struct pm_config, create_user_ns) }, /* and clone3 */
-	{ "pm_exit_ptrace", PTRACE_CLASS },
-	{ "pm_exit_process_vm_", PTRACE_CLASS },
-	{ "pm_exit_pidfd_getfd", PTRACE_CLASS },
-	{ "pm_exit_open", PTRACE_CLASS }, /* and openat*; also named_pipe */
-	{ "pm_exit_mknod", offsetof(struct pm_config, named_pipe) }, /* and mknodat */
-	{ "pm_exit_mmap", offsetof(struct pm_config, module_load) },
-	{ "pm_exit_mprotect", offsetof(struct pm_config, module_load) },
+static const struct block_needs {
+	const char *block;
+	size_t hook; /* offsetof(struct pm_config, <block>): its struct pm_hook */
+	const char *programs[12];
+} block_needs[] = {
+	BLOCK(setuid, SETID_PROGRAMS(setuid), SETID_PROGRAMS(setreuid), SETID_PROGRAMS(setresuid),
+	      SETID_PROGRAMS(setfsuid)),
+	BLOCK(setgid, SETID_PROGRAMS(setgid), SETID_PROGRAMS(setregid), SETID_PROGRAMS(setresgid),
+	      SETID_PROGRAMS(setfsgid)),
+	BLOCK(capset, SETID_PROGRAMS(capset)),
+	BLOCK(prctl, "pm_exit_prctl"),
+	BLOCK(create_user_ns, SETID_PROGRAMS(unshare), "pm_exit_clone", "pm_exit_clone3"),
+	BLOCK(ptrace_access_check, ACCESS_PROGRAMS),
+	BLOCK(sensitive_process_access, ACCESS_PROGRAMS),
+	BLOCK(thread_injection, ACCESS_PROGRAMS),
+	/* mkfifo makes a pipe, open(2) opens one */
+	BLOCK(named_pipe, "pm_exit_mknod", "pm_exit_mknodat", "pm_exit_open", "pm_exit_openat",
+	      "pm_exit_openat2"),
+	BLOCK(module_load, "pm_exit_mmap", "pm_exit_mprotect"),
 };
 
-/* 1: load prog, 0: leave it out, -1: it is in no table entry. */
+/* 1: load prog, 0: leave it out, -1: no block lists it. */
 static int program_wanted(const struct pm_config *cfg, const char *prog)
 {
-	for (size_t i = 0; i < sizeof(privilege_programs) / sizeof(privilege_programs[0]); i++) {
-		size_t off = privilege_programs[i].hook;
+	int wanted = -1;
 
-		if (strncmp(prog, privilege_programs[i].prefix,
-			    strlen(privilege_programs[i].prefix)))
-			continue;
-		return ((const struct pm_hook *)((const char *)cfg + off))->enabled ||
-		       (off == PTRACE_CLASS && (cfg->sensitive_process_access.enabled ||
-						cfg->thread_injection.enabled)) ||
-		       (!strcmp(privilege_programs[i].prefix, "pm_exit_open") &&
-			cfg->named_pipe.enabled);
+	for (size_t i = 0; i < sizeof(block_needs) / sizeof(block_needs[0]); i++) {
+		const struct block_needs *b = &block_needs[i];
+
+		for (const char *const *p = b->programs; *p; p++) {
+			if (strcmp(*p, prog))
+				continue;
+			if (((const struct pm_hook *)((const char *)cfg + b->hook))->enabled)
+				return 1;
+			wanted = 0;
+		}
 	}
-	return -1;
+	return wanted;
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)

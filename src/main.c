@@ -184,20 +184,6 @@ static unsigned read_cap_last(void)
 	return v;
 }
 
-/* The first 32 bits of the boot id: exec_ids differ across reboots. */
-static uint32_t read_boot_id_prefix(void)
-{
-	unsigned v = 0;
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-
-	if (f) {
-		if (fscanf(f, "%8x", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v;
-}
-
 /*
  * The key that makes process atoms this host's: SHA-256 of the machine id
  * and the boot id. Atoms are exec_ids (unique per boot) XOR this, so two
@@ -323,20 +309,6 @@ static void drain_events(struct daemon *d, bool force)
 	}
 }
 
-/* Kernel drop counters by enum pm_drop_category, as the loss report names them. */
-static const char *const drop_names[PM_DROP_MAX] = {
-	[PM_DROP_EXEC] = "exec",
-	[PM_DROP_CLONE] = "clone",
-	[PM_DROP_EXIT] = "exit",
-	[PM_DROP_CREDS] = "setid/capset",
-	[PM_DROP_PRCTL] = "prctl",
-	[PM_DROP_USER_NS] = "user_ns",
-	[PM_DROP_PTRACE] = "ptrace_access",
-	[PM_DROP_REMOTE_THREAD] = "remote_thread",
-	[PM_DROP_NAMED_PIPE] = "named_pipe",
-	[PM_DROP_MODULE_LOAD] = "module_load",
-};
-
 /* Every loss, kernel and user space: logged every PM_DROP_REPORT_NS while
  * any is non-zero (so a log reader sees it whenever it looks), and at exit. */
 static void report_drops(struct daemon *d, bool at_exit)
@@ -349,9 +321,9 @@ static void report_drops(struct daemon *d, bool at_exit)
 	total = d->reader.user_drops + d->reader.malformed + d->sink.lines_lost;
 	for (unsigned i = 0; i < PM_DROP_MAX; i++) {
 		total += k[i];
-		if (drop_names[i] && n < sizeof(kernel))
+		if (pm_drop_names[i] && n < sizeof(kernel))
 			n += snprintf(kernel + n, sizeof(kernel) - n, "%s%s=%llu", n ? " " : "",
-				      drop_names[i], (unsigned long long)k[i]);
+				      pm_drop_names[i], (unsigned long long)k[i]);
 	}
 	pm_sink_report(&d->sink);
 	if (!at_exit && !total)
@@ -511,21 +483,7 @@ static int start(struct daemon *d)
 		pm_log_error("output: %s", err == -ENOMEM ? strerror(ENOMEM) : msg);
 		return EXIT_RUNTIME;
 	}
-	d->reader.cache = pm_proc_cache_new();
-	d->reader.containers = pm_containers_new();
-	d->reader.boot_id_prefix = read_boot_id_prefix();
-	d->reader.report_ptrace_access = d->cfg.ptrace_access_check.enabled;
-	d->reader.report_remote_thread = d->cfg.remote_thread.enabled;
-	if (d->cfg.thread_injection.enabled &&
-	    !(d->reader.injections = calloc(1, sizeof(*d->reader.injections))))
-		return EXIT_RUNTIME;
-	if (d->cfg.sensitive_process_access.enabled)
-		d->reader.sensitive = &d->cfg.sensitive_processes;
-	if (d->cfg.process_environment.enabled)
-		d->reader.redact = &d->cfg.redact;
-	if (!d->reader.cache || !d->reader.containers)
-		return EXIT_RUNTIME;
-	if (d->cfg.hash && !(d->reader.hasher = pm_hasher_new(PM_HASH_CACHE_MAX)))
+	if (pm_reader_init(&d->reader, &d->cfg))
 		return EXIT_RUNTIME;
 	if (d->cfg.code_identity.enabled && !(d->identities = pm_identities_new(PM_IDENTITY_MAX)))
 		return EXIT_RUNTIME;
@@ -588,13 +546,8 @@ static void shutdown_daemon(struct daemon *d)
 		report_drops(d, true);
 	ring_buffer__free(d->rb);
 	pm_loader_close(d->loader);
-	while (d->reader.queue.head)
-		pm_event_free(pm_event_queue_pop_ready(&d->reader.queue, 0, true));
-	pm_hasher_free(d->reader.hasher);
+	pm_reader_free(&d->reader);
 	pm_identities_free(d->identities);
-	free(d->reader.injections);
-	pm_proc_cache_free(d->reader.cache);
-	pm_containers_free(d->reader.containers);
 	pm_sink_close(&d->sink);
 	json_free(&d->line);
 	pm_users_free((struct pm_users *)d->render.users);

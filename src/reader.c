@@ -17,6 +17,53 @@
 #include "procmon/events.h"
 #include "timefmt.h"
 
+/* The first 32 bits of the boot id: exec_ids differ across reboots. */
+static uint32_t read_boot_id_prefix(void)
+{
+	unsigned v = 0;
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	if (f) {
+		if (fscanf(f, "%8x", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+int pm_reader_init(struct pm_reader *r, const struct pm_config *cfg)
+{
+	memset(r, 0, sizeof(*r));
+	r->cache = pm_proc_cache_new();
+	r->containers = pm_containers_new();
+	r->boot_id_prefix = read_boot_id_prefix();
+	r->report_ptrace_access = cfg->ptrace_access_check.enabled;
+	r->report_remote_thread = cfg->remote_thread.enabled;
+	if (cfg->thread_injection.enabled)
+		r->injections = calloc(1, sizeof(*r->injections));
+	if (cfg->sensitive_process_access.enabled)
+		r->sensitive = &cfg->sensitive_processes;
+	if (cfg->process_environment.enabled)
+		r->redact = &cfg->redact;
+	if (cfg->hash)
+		r->hasher = pm_hasher_new(PM_HASH_CACHE_MAX);
+	if (!r->cache || !r->containers || (cfg->thread_injection.enabled && !r->injections) ||
+	    (cfg->hash && !r->hasher))
+		return -ENOMEM;
+	return 0;
+}
+
+void pm_reader_free(struct pm_reader *r)
+{
+	while (r->queue.head)
+		pm_event_free(pm_event_queue_pop_ready(&r->queue, 0, true));
+	pm_hasher_free(r->hasher);
+	free(r->injections);
+	pm_proc_cache_free(r->cache);
+	pm_containers_free(r->containers);
+	memset(r, 0, sizeof(*r));
+}
+
 /* include/uapi/linux/personality.h */
 #define PER_CLEAR_ON_SETID (0x0400000 | 0x0040000 | 0x0200000 | 0x0100000)
 
@@ -565,9 +612,11 @@ static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 	const struct pm_header *headers[3];
 	size_t n = 0;
 
-	if ((type == PM_EVENT_PTRACE_ACCESS && r->report_ptrace_access) ||
-	    (type == PM_EVENT_REMOTE_THREAD && r->report_remote_thread) ||
-	    type < PM_EVENT_PTRACE_ACCESS)
+	/* the kernel sends the other ProcessEvents only when their block is on;
+	 * these two serve thread_injection and sensitive_process_access too */
+	if (type == PM_EVENT_PTRACE_ACCESS ? r->report_ptrace_access
+	    : type == PM_EVENT_REMOTE_THREAD ? r->report_remote_thread
+					     : pm_event_info(type)->native != NULL)
 		headers[n++] = &e->hdr;
 	if (type == PM_EVENT_PTRACE_ACCESS && granted && target && r->sensitive &&
 	    pm_is_sensitive_target(target, r->sensitive))
@@ -666,42 +715,39 @@ static void on_module(struct pm_reader *r, const struct pm_module_event *e)
 		}, e->task.pid, path);
 }
 
+/* Dispatch by record shape (the event table's RECORD column), each checked
+ * whole first: an event of an existing shape needs nothing here. */
 int pm_reader_on_record(void *ctx, void *data, size_t size)
 {
 	struct pm_reader *r = ctx;
 	const struct pm_header *h = data;
+	const struct pm_event_info *info;
 
 	if (size < sizeof(*h) || h->size > size)
 		goto malformed;
-	switch (h->type) {
-	case PM_EVENT_EXEC:
+	info = pm_event_info(h->type);
+	switch (info ? info->record : PM_RECORD_NONE) {
+	case PM_RECORD_EXEC:
 		if (!exec_record_valid(data, size))
 			goto malformed;
 		on_exec(r, data);
 		return 0;
-	case PM_EVENT_CLONE:
+	case PM_RECORD_CLONE:
 		if (size < sizeof(struct pm_clone_event))
 			goto malformed;
 		on_clone(r, data);
 		return 0;
-	case PM_EVENT_EXIT:
+	case PM_RECORD_EXIT:
 		if (size < sizeof(struct pm_exit_event))
 			goto malformed;
 		on_exit_record(r, data);
 		return 0;
-	case PM_EVENT_SETUID:
-	case PM_EVENT_SETGID:
-	case PM_EVENT_SETCAPS:
-	case PM_EVENT_PRCTL:
-	case PM_EVENT_CREATE_USER_NS:
-	case PM_EVENT_PTRACE_ACCESS:
-	case PM_EVENT_REMOTE_THREAD:
-	case PM_EVENT_PTRACE_REQUEST:
+	case PM_RECORD_PRIV:
 		if (size < sizeof(struct pm_priv_event))
 			goto malformed;
 		on_priv(r, data);
 		return 0;
-	case PM_EVENT_MODULE_LOAD: {
+	case PM_RECORD_MODULE: {
 		const struct pm_module_event *m = data;
 
 		/* sent at its used length, or whole */
@@ -711,8 +757,7 @@ int pm_reader_on_record(void *ctx, void *data, size_t size)
 		on_module(r, m);
 		return 0;
 	}
-	case PM_EVENT_NEW_NAMED_PIPE:
-	case PM_EVENT_OPEN_NAMED_PIPE: {
+	case PM_RECORD_FIFO: {
 		const struct pm_fifo_event *f = data;
 
 		if (size < sizeof(*f) || f->dir_len > PM_PATH_MAX || f->name_len > PM_PATH_MAX)

@@ -32,6 +32,11 @@ struct pm_reader {
 	uint64_t user_drops; /* events lost to allocation failure */
 };
 
+/* Set up a reader for cfg (which must outlive it): 0 or -ENOMEM. */
+int pm_reader_init(struct pm_reader *r, const struct pm_config *cfg);
+/* Free what pm_reader_init made and every event still queued. */
+void pm_reader_free(struct pm_reader *r);
+
 /*
  * Queue an event of `type` about p (a reference is taken), stamped now,
  * with p's parent from the cache: for what user space itself reports

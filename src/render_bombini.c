@@ -14,38 +14,6 @@
 #include "procmon/events.h"
 #include "timefmt.h"
 
-static const char *const type_names[] = {
-	[PM_EVENT_EXEC] = "ProcessExec",
-	[PM_EVENT_CLONE] = "ProcessClone",
-	[PM_EVENT_EXIT] = "ProcessExit",
-	[PM_EVENT_SETUID] = "ProcessEvent",
-	[PM_EVENT_SETGID] = "ProcessEvent",
-	[PM_EVENT_SETCAPS] = "ProcessEvent",
-	[PM_EVENT_PRCTL] = "ProcessEvent",
-	[PM_EVENT_CREATE_USER_NS] = "ProcessEvent",
-	[PM_EVENT_PTRACE_ACCESS] = "ProcessEvent",
-	[PM_EVENT_EXISTING_PROCESS] = "ExistingProcess",
-	[PM_EVENT_SENSITIVE_ACCESS] = "SensitiveProcessAccess",
-	[PM_EVENT_ENVIRONMENT] = "ProcessEnvironment",
-	[PM_EVENT_REMOTE_THREAD] = "NewRemoteThread",
-	[PM_EVENT_NEW_NAMED_PIPE] = "NewNamedPipe",
-	[PM_EVENT_OPEN_NAMED_PIPE] = "OpenNamedPipe",
-	[PM_EVENT_MODULE_LOAD] = "ModuleLoad",
-	[PM_EVENT_CODE_IDENTITY] = "CodeIdentity",
-	[PM_EVENT_ONGOING_IDENTITY] = "OngoingIdentity",
-	[PM_EVENT_THREAD_INJECTION] = "ThreadInjection",
-};
-
-/* process_event.type */
-static const char *const process_event_names[] = {
-	[PM_EVENT_SETUID] = "Setuid",
-	[PM_EVENT_SETGID] = "Setgid",
-	[PM_EVENT_SETCAPS] = "Setcaps",
-	[PM_EVENT_PRCTL] = "Prctl",
-	[PM_EVENT_CREATE_USER_NS] = "CreateUserNs",
-	[PM_EVENT_PTRACE_ACCESS] = "PtraceAccessCheck",
-};
-
 /* PtraceAccessCheck's `access`: how the access was made (procmon's own). */
 static const char *const access_names[] = {
 	[PM_ACCESS_PTRACE_ATTACH] = "PTRACE_ATTACH",
@@ -159,7 +127,7 @@ static void render_process_event(struct json_buf *b, const struct pm_event *ev,
 	uint32_t type = ev->type == PM_EVENT_SENSITIVE_ACCESS ? PM_EVENT_PTRACE_ACCESS : ev->type;
 
 	json_obj_begin(b);
-	json_kv_str(b, "type", process_event_names[type]);
+	json_kv_str(b, "type", pm_event_info(type)->subtype);
 	switch (type) {
 	case PM_EVENT_SETUID:
 		json_kv_u64(b, "euid", p->euid);
@@ -270,20 +238,16 @@ static void render_details(struct json_buf *b, const struct pm_event *ev,
 {
 	char sig[16];
 
+	/* a ProcessEvent sub-type, or the access a SensitiveProcessAccess is */
+	if (pm_event_info(ev->type)->subtype || ev->type == PM_EVENT_SENSITIVE_ACCESS) {
+		json_key(b, "process_event");
+		render_process_event(b, ev, ctx);
+		return;
+	}
 	switch (ev->type) {
 	case PM_EVENT_EXIT:
 		json_kv_u64(b, "exit_code", (ev->exit_code >> 8) & 0xff);
 		json_kv_str(b, "signal", pm_signal_name(ev->exit_code & 0x7f, sig, sizeof(sig)));
-		break;
-	case PM_EVENT_SETUID:
-	case PM_EVENT_SETGID:
-	case PM_EVENT_SETCAPS:
-	case PM_EVENT_PRCTL:
-	case PM_EVENT_CREATE_USER_NS:
-	case PM_EVENT_PTRACE_ACCESS:
-	case PM_EVENT_SENSITIVE_ACCESS:
-		json_key(b, "process_event");
-		render_process_event(b, ev, ctx);
 		break;
 	case PM_EVENT_REMOTE_THREAD:
 		render_remote_thread(b, ev, ctx);
@@ -328,7 +292,7 @@ void pm_render_bombini(struct json_buf *b, const struct pm_event *ev,
 		       const struct pm_render_ctx *ctx)
 {
 	json_obj_begin(b);
-	json_kv_str(b, "type", type_names[ev->type]);
+	json_kv_str(b, "type", pm_event_info(ev->type)->native);
 	json_key(b, "process");
 	render_process(b, ev->proc, ctx);
 	json_key(b, "parent");

@@ -21,28 +21,6 @@
 #include "procmon/events.h"
 #include "timefmt.h"
 
-static const char *const event_types[] = {
-	[PM_EVENT_EXEC] = "NEW_PROCESS",
-	[PM_EVENT_CLONE] = "PROCESS_CLONE",
-	[PM_EVENT_EXIT] = "TERMINATE_PROCESS",
-	[PM_EVENT_SETUID] = "SETUID",
-	[PM_EVENT_SETGID] = "SETGID",
-	[PM_EVENT_SETCAPS] = "SETCAPS",
-	[PM_EVENT_PRCTL] = "PRCTL",
-	[PM_EVENT_CREATE_USER_NS] = "CREATE_USER_NS",
-	[PM_EVENT_PTRACE_ACCESS] = "REMOTE_PROCESS_HANDLE",
-	[PM_EVENT_REMOTE_THREAD] = "NEW_REMOTE_THREAD",
-	[PM_EVENT_NEW_NAMED_PIPE] = "NEW_NAMED_PIPE",
-	[PM_EVENT_OPEN_NAMED_PIPE] = "OPEN_NAMED_PIPE",
-	[PM_EVENT_MODULE_LOAD] = "MODULE_LOAD",
-	[PM_EVENT_EXISTING_PROCESS] = "EXISTING_PROCESS",
-	[PM_EVENT_SENSITIVE_ACCESS] = "SENSITIVE_PROCESS_ACCESS",
-	[PM_EVENT_ENVIRONMENT] = "PROCESS_ENVIRONMENT",
-	[PM_EVENT_CODE_IDENTITY] = "CODE_IDENTITY",
-	[PM_EVENT_ONGOING_IDENTITY] = "ONGOING_IDENTITY",
-	[PM_EVENT_THREAD_INJECTION] = "THREAD_INJECTION",
-};
-
 void pm_atom(const char exec_id[33], const uint8_t key[16], char out[33])
 {
 	static const char digits[] = "0123456789abcdef";
@@ -329,7 +307,7 @@ static void envelope(struct json_buf *b, const struct pm_event *ev, uint32_t typ
 
 	shown.type = type;
 	json_obj_begin(b);
-	routing(b, event_types[type], ev->ktime_ns, ev->proc, ev->parent, ev->target, ctx);
+	routing(b, pm_event_info(type)->limacharlie, ev->ktime_ns, ev->proc, ev->parent, ev->target, ctx);
 	json_key(b, "event");
 	json_obj_begin(b);
 	event_fields(b, &shown, ctx);
@@ -375,7 +353,7 @@ static void events_begin(struct json_buf *b, const struct pm_event *ev,
 			 const struct pm_render_ctx *ctx)
 {
 	json_obj_begin(b);
-	routing(b, event_types[ev->type], ev->ktime_ns, ev->proc, ev->parent, ev->target, ctx);
+	routing(b, pm_event_info(ev->type)->limacharlie, ev->ktime_ns, ev->proc, ev->parent, ev->target, ctx);
 	json_key(b, "event");
 	json_obj_begin(b);
 	json_key(b, "EVENTS");

@@ -22,43 +22,91 @@
 #define PM_ARGS_MAX 32768  /* bytes of argv copied at exec (power of two) */
 #define PM_ENV_MAX 32768   /* bytes of the environment copied at exec, when asked */
 
-enum pm_event_type {
-	PM_EVENT_EXEC = 1,
-	PM_EVENT_CLONE = 2,
-	PM_EVENT_EXIT = 3,
-	/* ProcessEvent sub-types: one record shape, struct pm_priv_event */
-	PM_EVENT_SETUID = 4,
-	PM_EVENT_SETGID = 5,
-	PM_EVENT_SETCAPS = 6,
-	PM_EVENT_PRCTL = 7,
-	PM_EVENT_CREATE_USER_NS = 8,
-	PM_EVENT_PTRACE_ACCESS = 9,
-	/* a thread created in a process another one ptraces: pm_priv_event,
-	 * task the tracer, target the new thread */
-	PM_EVENT_REMOTE_THREAD = 10,
-	/* a ptrace request that changes the tracee (thread_injection's
-	 * observations, not an event of its own): pm_priv_event, arg[0] the
-	 * request, arg[1] its address */
-	PM_EVENT_PTRACE_REQUEST = 11,
-	PM_EVENT_NEW_NAMED_PIPE = 12,  /* struct pm_fifo_event */
-	PM_EVENT_OPEN_NAMED_PIPE = 13, /* struct pm_fifo_event */
-	PM_EVENT_MODULE_LOAD = 14,     /* struct pm_module_event */
+/*
+ * Every event procmon reports, one row each: the kernel's records and the
+ * events user space derives from them alike. Adding an event: a row here,
+ * a BPF program (kernel events), its fields in render_bombini.c and
+ * render_limacharlie.c, an entry in docs/events.md. Columns:
+ *
+ *   NAME    PM_EVENT_<NAME>
+ *   NUM     its number: the ring buffer's ABI, pinned (64 and up: derived in
+ *           user space, never in a record)
+ *   RECORD  the record shape that carries it (enum pm_record_kind)
+ *   TYPE    native `type`
+ *   SUB     ProcessEvent's `process_event.type`, or 0
+ *   LC      LimaCharlie `routing.event_type`
+ *   CONFIG  the configuration block that enables it, or 0 (always on)
+ *   DROP    the category its failed reservations count in (PM_DROP_<DROP>)
+ *
+ * PTRACE_REQUEST is an observation for ThreadInjection, never written.
+ * User space expands the strings; the BPF side only the enum.
+ */
+#define PM_EVENT_TABLE(X)                                                                                    \
+	X(EXEC, 1, EXEC, "ProcessExec", 0, "NEW_PROCESS", 0, EXEC)                                          \
+	X(CLONE, 2, CLONE, "ProcessClone", 0, "PROCESS_CLONE", 0, CLONE)                                    \
+	X(EXIT, 3, EXIT, "ProcessExit", 0, "TERMINATE_PROCESS", 0, EXIT)                                    \
+	X(SETUID, 4, PRIV, "ProcessEvent", "Setuid", "SETUID", "setuid", CREDS)                             \
+	X(SETGID, 5, PRIV, "ProcessEvent", "Setgid", "SETGID", "setgid", CREDS)                             \
+	X(SETCAPS, 6, PRIV, "ProcessEvent", "Setcaps", "SETCAPS", "capset", CREDS)                          \
+	X(PRCTL, 7, PRIV, "ProcessEvent", "Prctl", "PRCTL", "prctl", PRCTL)                                 \
+	X(CREATE_USER_NS, 8, PRIV, "ProcessEvent", "CreateUserNs", "CREATE_USER_NS", "create_user_ns",     \
+	  USER_NS)                                                                                           \
+	X(PTRACE_ACCESS, 9, PRIV, "ProcessEvent", "PtraceAccessCheck", "REMOTE_PROCESS_HANDLE",             \
+	  "ptrace_access_check", PTRACE)                                                                     \
+	X(REMOTE_THREAD, 10, PRIV, "NewRemoteThread", 0, "NEW_REMOTE_THREAD", "remote_thread",              \
+	  REMOTE_THREAD)                                                                                     \
+	X(PTRACE_REQUEST, 11, PRIV, 0, 0, 0, "thread_injection", PTRACE)                                     \
+	X(NEW_NAMED_PIPE, 12, FIFO, "NewNamedPipe", 0, "NEW_NAMED_PIPE", "named_pipe", NAMED_PIPE)          \
+	X(OPEN_NAMED_PIPE, 13, FIFO, "OpenNamedPipe", 0, "OPEN_NAMED_PIPE", "named_pipe", NAMED_PIPE)       \
+	X(MODULE_LOAD, 14, MODULE, "ModuleLoad", 0, "MODULE_LOAD", "module_load", MODULE_LOAD)              \
+	X(EXISTING_PROCESS, 64, NONE, "ExistingProcess", 0, "EXISTING_PROCESS", "existing_process", NONE)   \
+	X(SENSITIVE_ACCESS, 65, NONE, "SensitiveProcessAccess", 0, "SENSITIVE_PROCESS_ACCESS",             \
+	  "sensitive_process_access", NONE)                                                                  \
+	X(ENVIRONMENT, 66, NONE, "ProcessEnvironment", 0, "PROCESS_ENVIRONMENT", "process_environment",    \
+	  NONE)                                                                                              \
+	X(CODE_IDENTITY, 67, NONE, "CodeIdentity", 0, "CODE_IDENTITY", "code_identity", NONE)               \
+	X(ONGOING_IDENTITY, 68, NONE, "OngoingIdentity", 0, "ONGOING_IDENTITY", "ongoing_identity", NONE)   \
+	X(THREAD_INJECTION, 69, NONE, "ThreadInjection", 0, "THREAD_INJECTION", "thread_injection", NONE)
+
+#define PM_EVENT_ENUM_ROW(name, num, ...) PM_EVENT_##name = num,
+enum pm_event_type { PM_EVENT_TABLE(PM_EVENT_ENUM_ROW) PM_EVENT_TYPE_END };
+#undef PM_EVENT_ENUM_ROW
+
+/* The record shapes of the ring buffer; NONE: derived in user space. */
+enum pm_record_kind {
+	PM_RECORD_NONE = 0,
+	PM_RECORD_EXEC,   /* struct pm_exec_event */
+	PM_RECORD_CLONE,  /* struct pm_clone_event */
+	PM_RECORD_EXIT,   /* struct pm_exit_event */
+	PM_RECORD_PRIV,   /* struct pm_priv_event */
+	PM_RECORD_FIFO,   /* struct pm_fifo_event */
+	PM_RECORD_MODULE, /* struct pm_module_event */
+	PM_RECORD_KINDS,
 };
 
-/* Ring-buffer reservation failures are counted per category. */
+/*
+ * Ring-buffer reservation failures are counted per category: X(NAME,
+ * number, the name the loss report gives it). NONE counts nothing.
+ */
+#define PM_DROP_TABLE(X)                  \
+	X(EXEC, 0, "exec")                \
+	X(CLONE, 1, "clone")              \
+	X(EXIT, 2, "exit")                \
+	X(CREDS, 3, "setid/capset")       \
+	X(PRCTL, 4, "prctl")              \
+	X(USER_NS, 5, "user_ns")          \
+	X(PTRACE, 6, "ptrace_access")     \
+	X(REMOTE_THREAD, 7, "remote_thread") \
+	X(NAMED_PIPE, 8, "named_pipe")    \
+	X(MODULE_LOAD, 9, "module_load")
+
+#define PM_DROP_ENUM_ROW(name, num, ...) PM_DROP_##name = num,
 enum pm_drop_category {
-	PM_DROP_EXEC = 0,
-	PM_DROP_CLONE = 1,
-	PM_DROP_EXIT = 2,
-	PM_DROP_CREDS = 3,   /* Setuid, Setgid, Setcaps */
-	PM_DROP_PRCTL = 4,
-	PM_DROP_USER_NS = 5,
-	PM_DROP_PTRACE = 6,
-	PM_DROP_REMOTE_THREAD = 7,
-	PM_DROP_NAMED_PIPE = 8,
-	PM_DROP_MODULE_LOAD = 9,
+	PM_DROP_TABLE(PM_DROP_ENUM_ROW)
 	PM_DROP_MAX = 16, /* room for the hook families of later issues */
+	PM_DROP_NONE = PM_DROP_MAX,
 };
+#undef PM_DROP_ENUM_ROW
 
 /* pm_exec_event.flags */
 enum pm_exec_flags {
