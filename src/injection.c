@@ -3,22 +3,30 @@
 
 #include <string.h>
 
-static const char *const step_names[PM_STEP_KINDS] = {
-	[PM_STEP_ATTACH] = "PTRACE_ATTACH",
-	[PM_STEP_SEIZE] = "PTRACE_SEIZE",
-	[PM_STEP_POKETEXT] = "PTRACE_POKETEXT",
-	[PM_STEP_POKEDATA] = "PTRACE_POKEDATA",
-	[PM_STEP_VM_WRITEV] = "PROCESS_VM_WRITEV",
-	[PM_STEP_PROC_MEM_WRITE] = "PROC_PID_MEM_WRITE",
-	[PM_STEP_POKEUSER_IP] = "PTRACE_POKEUSER",
-	[PM_STEP_SETREGS] = "PTRACE_SETREGS",
-	[PM_STEP_SETREGSET] = "PTRACE_SETREGSET",
-	[PM_STEP_REMOTE_THREAD] = "NEW_REMOTE_THREAD",
+/* How each step is shown, in both formats. */
+static const struct pm_injection_step_info steps[PM_STEP_KINDS] = {
+	[PM_STEP_ATTACH] = { .name = "PTRACE_ATTACH", .is_access = true },
+	[PM_STEP_SEIZE] = { .name = "PTRACE_SEIZE", .is_access = true },
+	[PM_STEP_POKETEXT] = { .name = "PTRACE_POKETEXT", .has_address = true },
+	[PM_STEP_POKEDATA] = { .name = "PTRACE_POKEDATA", .has_address = true },
+	[PM_STEP_VM_WRITEV] = { .name = "PROCESS_VM_WRITEV", .is_access = true },
+	[PM_STEP_PROC_MEM_WRITE] = { .name = "PROC_PID_MEM_WRITE", .is_access = true },
+	[PM_STEP_POKEUSER_IP] = { .name = "PTRACE_POKEUSER", .has_address = true },
+	[PM_STEP_SETREGS] = { .name = "PTRACE_SETREGS" },
+	[PM_STEP_SETREGSET] = { .name = "PTRACE_SETREGSET" },
+	[PM_STEP_REMOTE_THREAD] = { .name = "NEW_REMOTE_THREAD", .has_thread = true },
 };
+
+const struct pm_injection_step_info *pm_injection_step_info(uint32_t kind)
+{
+	static const struct pm_injection_step_info unknown = { .name = "UNKNOWN" };
+
+	return kind < PM_STEP_KINDS && steps[kind].name ? &steps[kind] : &unknown;
+}
 
 const char *pm_injection_step_name(uint32_t kind)
 {
-	return kind < PM_STEP_KINDS && step_names[kind] ? step_names[kind] : "UNKNOWN";
+	return pm_injection_step_info(kind)->name;
 }
 
 static bool writes_memory(uint32_t kind)

@@ -55,6 +55,15 @@ struct pm_injections {
 	struct pm_injection_trail pairs[PM_INJECTION_PAIRS];
 };
 
+/* How a step is shown (the same rule for both formats). */
+struct pm_injection_step_info {
+	const char *name; /* "PTRACE_POKETEXT" ... */
+	bool is_access;   /* an access to the target (LimaCharlie: REMOTE_PROCESS_HANDLE) */
+	bool has_address; /* carries the address it wrote */
+	bool has_thread;  /* carries the new thread's id */
+};
+
+const struct pm_injection_step_info *pm_injection_step_info(uint32_t kind);
 /* "PTRACE_POKETEXT" ... the name a step is shown by. */
 const char *pm_injection_step_name(uint32_t kind);
 

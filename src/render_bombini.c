@@ -217,13 +217,13 @@ static void render_injection(struct json_buf *b, const struct pm_event *ev,
 	json_arr_begin(b);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct pm_injection_step *s = &t->steps[i];
+		const struct pm_injection_step_info *how = pm_injection_step_info(s->kind);
 
 		json_obj_begin(b);
-		json_kv_str(b, "type", pm_injection_step_name(s->kind));
-		if (s->kind == PM_STEP_POKETEXT || s->kind == PM_STEP_POKEDATA ||
-		    s->kind == PM_STEP_POKEUSER_IP)
+		json_kv_str(b, "type", how->name);
+		if (how->has_address)
 			json_kv_u64(b, "address", s->addr);
-		if (s->kind == PM_STEP_REMOTE_THREAD)
+		if (how->has_thread)
 			json_kv_u64(b, "thread_id", s->thread_id);
 		kv_time(b, "timestamp", s->ktime_ns, ctx);
 		json_obj_end(b);

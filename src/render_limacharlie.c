@@ -323,23 +323,20 @@ static void envelope(struct json_buf *b, const struct pm_event *ev, uint32_t typ
 static void injection_step(struct json_buf *b, const struct pm_event *ev,
 			   const struct pm_injection_step *s, const struct pm_render_ctx *ctx)
 {
-	const char *type = pm_injection_step_name(s->kind);
+	const struct pm_injection_step_info *how = pm_injection_step_info(s->kind);
 	struct pm_event step = *ev;
 
-	if (s->kind <= PM_STEP_SEIZE || s->kind == PM_STEP_VM_WRITEV ||
-	    s->kind == PM_STEP_PROC_MEM_WRITE)
-		type = "REMOTE_PROCESS_HANDLE";
 	step.ktime_ns = s->ktime_ns;
 	json_obj_begin(b);
-	routing(b, type, s->ktime_ns, ev->proc, ev->parent, ev->target, ctx);
+	routing(b, how->is_access ? "REMOTE_PROCESS_HANDLE" : how->name, s->ktime_ns, ev->proc,
+		ev->parent, ev->target, ctx);
 	json_key(b, "event");
 	json_obj_begin(b);
-	if (strcmp(type, pm_injection_step_name(s->kind)))
-		json_kv_str(b, "ACCESS", pm_injection_step_name(s->kind));
-	if (s->kind == PM_STEP_POKETEXT || s->kind == PM_STEP_POKEDATA ||
-	    s->kind == PM_STEP_POKEUSER_IP)
+	if (how->is_access)
+		json_kv_str(b, "ACCESS", how->name);
+	if (how->has_address)
 		json_kv_u64(b, "ADDRESS", s->addr);
-	if (s->kind == PM_STEP_REMOTE_THREAD)
+	if (how->has_thread)
 		json_kv_u64(b, "THREAD_ID", s->thread_id);
 	source_and_target(b, &step, ctx);
 	json_kv_u64(b, "TIMESTAMP", unix_ms(s->ktime_ns, ctx));
