@@ -15,19 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "yaml_schema.h"
+
 enum pm_format {
 	PM_FORMAT_BOMBINI = 0,
 	PM_FORMAT_LIMACHARLIE = 1,
-};
-
-struct pm_strlist {
-	char **v;
-	size_t n;
-};
-
-struct pm_idlist {
-	uint32_t *v;
-	size_t n;
 };
 
 /* Bombini cred_filter: uid_filter OR cap_filter. */
@@ -71,6 +63,9 @@ struct pm_config {
 	struct pm_hook sensitive_process_access;
 	struct pm_strlist sensitive_processes;
 };
+
+/* enum pm_format of a format name (len bytes), or -EINVAL. */
+int pm_format_from_name(const char *name, size_t len);
 
 /* The text of config/procmon.yaml, embedded at build time. */
 extern const char pm_default_config_yaml[];

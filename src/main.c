@@ -149,15 +149,14 @@ static int load_config(struct pm_config *cfg, const struct options *o)
 		return EXIT_USAGE;
 	}
 	if (o->format) {
-		if (!strcmp(o->format, "bombini")) {
-			cfg->format = PM_FORMAT_BOMBINI;
-		} else if (!strcmp(o->format, "limacharlie")) {
-			cfg->format = PM_FORMAT_LIMACHARLIE;
-		} else {
+		int format = pm_format_from_name(o->format, strlen(o->format));
+
+		if (format < 0) {
 			pm_log_error("--format: unknown format '%s' (bombini or limacharlie)",
 				     o->format);
 			return EXIT_USAGE;
 		}
+		cfg->format = format;
 	}
 	if ((cfg->code_identity.enabled || cfg->ongoing_identity.enabled) && !cfg->hash)
 		pm_log_warn("code_identity and ongoing_identity report hashes: without "

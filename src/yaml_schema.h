@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A YAML schema walker (yaml_schema.c): tables of keys, a walk that
+ * checks types and names file:line:key in every error, and the helpers a
+ * key with its own rules parses with.
+ */
+#ifndef PROCMON_YAML_SCHEMA_H
+#define PROCMON_YAML_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <yaml.h>
+
+struct pm_strlist {
+	char **v;
+	size_t n;
+};
+
+struct pm_idlist {
+	uint32_t *v;
+	size_t n;
+};
+
+struct pm_yaml_ctx {
+	yaml_document_t *doc;
+	const char *name;
+	char *err;
+	size_t errlen;
+	char path[256]; /* dotted key of the node being parsed */
+	size_t plen;
+};
+
+enum pm_yaml_type {
+	PM_YAML_BOOL,    /* bool */
+	PM_YAML_IDLIST,  /* struct pm_idlist of uint32 */
+	PM_YAML_STRLIST, /* struct pm_strlist, elements of at most .max bytes */
+	PM_YAML_MAP,     /* nested mapping described by .sub */
+	PM_YAML_FUNC,    /* anything else: .fn */
+};
+
+/*
+ * One key of a mapping. The value lives at base + off, where base is what
+ * the enclosing mapping was given; PM_YAML_MAP hands base + off down to .sub.
+ */
+struct pm_yaml_field {
+	const char *key;
+	enum pm_yaml_type type;
+	size_t off;
+	const struct pm_yaml_field *sub;
+	int (*fn)(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p);
+	size_t max;
+	const char *alias_of; /* same setting as another key of the table */
+};
+
+
+/* A table's last row. */
+#define PM_YAML_END { .key = NULL }
+
+/*
+ * Parse text (named `name` in messages) against the top-level table, into
+ * base. 0, or -EINVAL/-ENOMEM with "NAME:LINE: key 'a.b': what" in err.
+ */
+int pm_yaml_parse(const char *name, const char *text, size_t len,
+		  const struct pm_yaml_field *top, void *base, char *err, size_t errlen);
+
+/* For keys with their own rules (PM_YAML_FUNC). Each failure returns
+ * -EINVAL with the message in the context's err. */
+int pm_yaml_fail(struct pm_yaml_ctx *c, const yaml_node_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int pm_yaml_fail_at(struct pm_yaml_ctx *c, size_t line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void pm_yaml_errf(struct pm_yaml_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+size_t pm_yaml_line(const yaml_node_t *n);
+/* "a mapping", "a list", "null", "'abc'" or "the string 'abc'", into buf. */
+const char *pm_yaml_describe(const yaml_node_t *n, char *buf, size_t len);
+const char *pm_yaml_scalar(const yaml_node_t *n);
+/* Exact comparison: a scalar may hold NUL bytes ("true\0x" is not true). */
+bool pm_yaml_scalar_is(const yaml_node_t *n, const char *s);
+bool pm_yaml_is_null(const yaml_node_t *n);
+int pm_yaml_bool(struct pm_yaml_ctx *c, const yaml_node_t *n, bool *out);
+/* A non-negative integer no larger than max. */
+int pm_yaml_uint(struct pm_yaml_ctx *c, const yaml_node_t *n, uint64_t max, uint64_t *out);
+/* Any non-null scalar of at most max bytes, as a fresh C string. */
+int pm_yaml_str(struct pm_yaml_ctx *c, const yaml_node_t *n, size_t max, char **out);
+const yaml_node_t *pm_yaml_node(struct pm_yaml_ctx *c, int id);
+/* n is a list: its length in *count. */
+int pm_yaml_list(struct pm_yaml_ctx *c, const yaml_node_t *n, size_t *count);
+/* Append ".key" (or "[index]" when key is NULL) to the key path shown in
+ * messages; returns what pm_yaml_path_pop restores. */
+size_t pm_yaml_path_push(struct pm_yaml_ctx *c, const yaml_node_t *key, size_t index);
+void pm_yaml_path_pop(struct pm_yaml_ctx *c, size_t old);
+
+/* Lists: parsed whole before they replace *out, so a failure leaves the
+ * old list (a default, or nothing) intact. */
+int pm_strlist_parse(struct pm_yaml_ctx *c, const yaml_node_t *n, size_t max,
+		     struct pm_strlist *out);
+int pm_idlist_parse(struct pm_yaml_ctx *c, const yaml_node_t *n, struct pm_idlist *out);
+int pm_strlist_set(struct pm_strlist *l, const char *const *v, size_t n);
+void pm_strlist_free(struct pm_strlist *l);
+void pm_idlist_free(struct pm_idlist *l);
+
+#endif
