@@ -486,7 +486,8 @@ static uint32_t injection_step(const struct pm_priv_event *e, bool granted)
 		case PM_ACCESS_PTRACE_SEIZE:
 			return PM_STEP_SEIZE;
 		case PM_ACCESS_VM_WRITEV:
-			return PM_STEP_VM_WRITEV;
+			/* granted but faulted (EFAULT): nothing was written */
+			return e->ret > 0 ? PM_STEP_VM_WRITEV : 0;
 		case PM_ACCESS_PROC_MEM:
 			return e->arg[0] & PM_FMODE_WRITE ? PM_STEP_PROC_MEM_WRITE : 0;
 		}
@@ -555,7 +556,8 @@ static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 	bool with_target = type == PM_EVENT_PTRACE_ACCESS || type == PM_EVENT_REMOTE_THREAD ||
 			   type == PM_EVENT_PTRACE_REQUEST;
 	struct pm_process *target = with_target ? access_target(r, e) : NULL;
-	bool granted = e->ret >= 0;
+	/* EFAULT: process_vm_* got past the access check, then the copy failed */
+	bool granted = e->ret >= 0 || (type == PM_EVENT_PTRACE_ACCESS && e->ret == -EFAULT);
 	struct pm_injection_trail *injection = observe_injection(r, e, p, target, granted);
 	struct pm_header derived[2] = {
 		{ .type = PM_EVENT_SENSITIVE_ACCESS, .ktime_ns = e->hdr.ktime_ns },
