@@ -20,10 +20,18 @@ struct pm_cgroup_entry {
 	struct pm_cgroup_entry *next;
 };
 
+/* A container id found in /proc/PID/cgroup, kept for the life of procmon. */
+struct pm_id_entry {
+	char id[PM_CONTAINER_ID_LEN + 1];
+	struct pm_id_entry *next;
+};
+
 struct pm_containers {
 	struct pm_cgroup_entry *buckets[PM_CGROUP_BUCKETS];
-	char *cgroup2_mount; /* NULL: no cgroup v2 here, no container ids */
+	struct pm_id_entry *ids[PM_CGROUP_BUCKETS];
+	char *cgroup2_mount; /* NULL: no cgroup v2 here */
 	int mount_fd;        /* its root directory, for open_by_handle_at() */
+	bool v1;             /* cgroup v1 hierarchies are mounted */
 };
 
 int pm_container_id_from_cgroup_path(const char *path, char out[PM_CONTAINER_ID_LEN + 1])
@@ -51,20 +59,24 @@ int pm_container_id_from_cgroup_path(const char *path, char out[PM_CONTAINER_ID_
 	return 1;
 }
 
-/* Where cgroup v2 is mounted, from /proc/self/mountinfo (field 5 is the
- * mount point, the type follows the " - " separator). */
-static char *find_cgroup2_mount(void)
+/* Where cgroup v2 is mounted, and whether v1 hierarchies are, from
+ * /proc/self/mountinfo (field 5 is the mount point, the type follows the
+ * " - " separator). */
+static char *find_cgroup_mounts(bool *v1)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[4096], mnt[4096], *found = NULL;
 
+	*v1 = false;
 	if (!f)
 		return NULL;
-	while (!found && fgets(line, sizeof(line), f)) {
+	while (fgets(line, sizeof(line), f)) {
 		const char *sep = strstr(line, " - ");
 
-		if (sep && !strncmp(sep + 3, "cgroup2 ", 8) &&
-		    sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
+		if (sep && !strncmp(sep + 3, "cgroup ", 7))
+			*v1 = true;
+		else if (!found && sep && !strncmp(sep + 3, "cgroup2 ", 8) &&
+			 sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
 			found = strdup(mnt);
 	}
 	fclose(f);
@@ -77,7 +89,7 @@ struct pm_containers *pm_containers_new(void)
 
 	if (!c)
 		return NULL;
-	c->cgroup2_mount = find_cgroup2_mount();
+	c->cgroup2_mount = find_cgroup_mounts(&c->v1);
 	c->mount_fd = c->cgroup2_mount
 			      ? open(c->cgroup2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
 			      : -1;
@@ -96,6 +108,10 @@ void pm_containers_free(struct pm_containers *c)
 			free(e->container_id);
 			free(e);
 		}
+		for (struct pm_id_entry *e = c->ids[i], *next; e; e = next) {
+			next = e->next;
+			free(e);
+		}
 	}
 	if (c->mount_fd >= 0)
 		close(c->mount_fd);
@@ -103,27 +119,58 @@ void pm_containers_free(struct pm_containers *c)
 	free(c);
 }
 
-/* The cgroup v2 path of pid ("0::/system.slice/docker-<id>.scope"). */
-static bool read_cgroup_path(uint32_t pid, char *buf, size_t len)
+/*
+ * From /proc/PID/cgroup: the cgroup v2 path of pid ("0::/system.slice/
+ * docker-<id>.scope" gives "/system.slice/docker-<id>.scope") into v2, ""
+ * when there is none, and, when `v1_id` is not NULL, the container id the
+ * first cgroup v1 hierarchy line names ("8:pids:/docker/<id>"), "" when
+ * none does. False when the file cannot be read (the process is gone).
+ */
+static bool read_cgroup_file(uint32_t pid, char *v2, size_t len,
+			     char v1_id[PM_CONTAINER_ID_LEN + 1])
 {
 	char path[64], line[4096];
-	bool found = false;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
 	f = fopen(path, "re");
 	if (!f)
 		return false;
+	v2[0] = '\0';
+	if (v1_id)
+		v1_id[0] = '\0';
 	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
+		const char *colon = strchr(line, ':');
+
 		line[strcspn(line, "\n")] = '\0';
-		snprintf(buf, len, "%s", line + 3);
-		found = true;
-		break;
+		if (!strncmp(line, "0::", 3))
+			snprintf(v2, len, "%s", line + 3);
+		else if (v1_id && !v1_id[0] && colon && (colon = strchr(colon + 1, ':')))
+			pm_container_id_from_cgroup_path(colon + 1, v1_id);
 	}
 	fclose(f);
-	return found;
+	return true;
+}
+
+/* A container id found outside the cgroup table, kept once. */
+static const char *intern_id(struct pm_containers *c, const char *id)
+{
+	unsigned h = 0;
+	struct pm_id_entry *e, **b;
+
+	for (int i = 0; i < 8; i++) /* the id is random hex: its start will do */
+		h = h * 31 + (unsigned char)id[i];
+	b = &c->ids[h & (PM_CGROUP_BUCKETS - 1)];
+
+	for (e = *b; e; e = e->next)
+		if (!strcmp(e->id, id))
+			return e->id;
+	if (!(e = malloc(sizeof(*e))))
+		return NULL;
+	memcpy(e->id, id, sizeof(e->id));
+	e->next = *b;
+	*b = e;
+	return e->id;
 }
 
 static struct pm_cgroup_entry **bucket(struct pm_containers *c, uint64_t cgroup_id)
@@ -201,16 +248,48 @@ const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id)
 	return e ? e->container_id : NULL;
 }
 
+/*
+ * On a host with cgroup v1 hierarchies (v1 only, or hybrid with v2 beside
+ * them), a runtime's cgroupfs driver puts a container in /docker/<id> of
+ * the v1 hierarchies, while in the default (v2) hierarchy, the only one
+ * the BPF side reads, it stays where its runtime was (the root of a v1-
+ * only host). There the id comes from /proc/PID/cgroup.
+ */
+static const char *lookup_v1(struct pm_containers *c, uint32_t pid)
+{
+	char v2[PATH_MAX], id[PM_CONTAINER_ID_LEN + 1];
+
+	if (!c->v1 || !read_cgroup_file(pid, v2, sizeof(v2), id) || !id[0])
+		return NULL;
+	return intern_id(c, id);
+}
+
+const char *pm_containers_lookup_task(struct pm_containers *c, uint64_t cgroup_id, uint32_t pid,
+				      bool inherit, const char *inherited)
+{
+	const char *id = pm_containers_lookup(c, cgroup_id);
+
+	if (id || !c->v1)
+		return id;
+	return inherit ? inherited : lookup_v1(c, pid);
+}
+
 const char *pm_containers_lookup_pid(struct pm_containers *c, uint32_t pid)
 {
-	char path[PATH_MAX], dir[PATH_MAX * 2];
+	char path[PATH_MAX], dir[PATH_MAX * 2], id[PM_CONTAINER_ID_LEN + 1];
+	const char *found = NULL;
 	struct stat st;
 
-	if (!c->cgroup2_mount || !read_cgroup_path(pid, path, sizeof(path)))
+	if (!read_cgroup_file(pid, path, sizeof(path), c->v1 ? id : NULL))
 		return NULL;
-	snprintf(dir, sizeof(dir), "%s%s", c->cgroup2_mount, path);
-	if (stat(dir, &st))
-		return NULL;
-	remember(c, st.st_ino, path);
-	return pm_containers_lookup(c, st.st_ino);
+	if (c->cgroup2_mount && path[0]) {
+		snprintf(dir, sizeof(dir), "%s%s", c->cgroup2_mount, path);
+		if (!stat(dir, &st)) {
+			remember(c, st.st_ino, path);
+			found = pm_containers_lookup(c, st.st_ino);
+		}
+	}
+	if (!found && c->v1 && id[0])
+		found = intern_id(c, id);
+	return found;
 }

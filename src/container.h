@@ -4,12 +4,14 @@
  * after its 64-hex id (docker-<id>.scope, cri-containerd-<id>.scope,
  * crio-<id>.scope, libpod-<id>.scope, /docker/<id>, kubepods .../<id>).
  * Each cgroup is resolved once and remembered by its kernel id, which on
- * cgroup v2 is the inode number of its directory. This needs cgroup v2 (the id the BPF side
- * reads is the default hierarchy's); on a v1-only host there are none.
+ * cgroup v2 is the inode number of its directory (the id the BPF side
+ * reads is the default hierarchy's). Where cgroup v1 hierarchies hold the
+ * containers (v1-only or hybrid hosts), /proc/PID/cgroup is read instead.
  */
 #ifndef PROCMON_CONTAINER_H
 #define PROCMON_CONTAINER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +30,15 @@ void pm_containers_free(struct pm_containers *c);
  * unknown id is resolved with open_by_handle_at() on the cgroup v2 mount,
  * in constant time. The string is owned by the cache. */
 const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id);
+
+/*
+ * Same, and when cgroup v1 hierarchies are mounted and the default
+ * hierarchy's cgroup names no container: `inherited` when `inherit` (a
+ * new child, in its forker's cgroups), else the first v1 hierarchy that
+ * names one in /proc/PID/cgroup (NULL when the process is gone).
+ */
+const char *pm_containers_lookup_task(struct pm_containers *c, uint64_t cgroup_id, uint32_t pid,
+				      bool inherit, const char *inherited);
 
 /* Same, for a running process whose cgroup id is not known (/proc scan). */
 const char *pm_containers_lookup_pid(struct pm_containers *c, uint32_t pid);

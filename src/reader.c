@@ -265,7 +265,7 @@ static struct pm_image *image_from_comm(const struct pm_task *t)
 enum { KEEP_CLONED = -1 };
 
 static struct pm_process *snapshot(struct pm_reader *r, const struct pm_task *t,
-				   struct pm_image *img, int cloned)
+				   struct pm_image *img, int cloned, const struct pm_process *forker)
 {
 	struct pm_process *old = pm_proc_cache_lookup(r->cache, t->pid, t->start_ns);
 	struct pm_process *p;
@@ -298,9 +298,13 @@ static struct pm_process *snapshot(struct pm_reader *r, const struct pm_task *t,
 	}
 	if (cloned != KEEP_CLONED)
 		p->cloned = cloned;
-	/* a process changes cgroup rarely; resolve on start and exec only */
+	/* a process changes cgroup rarely; resolve on start and exec only. A
+	 * child starts in its forker's cgroups: where /proc would be read (v1
+	 * hierarchies) it takes the forker's id instead */
 	if (!old || img)
-		p->container_id = pm_containers_lookup(r->containers, t->cgroup_id);
+		p->container_id = pm_containers_lookup_task(r->containers, t->cgroup_id, t->pid,
+							    forker != NULL,
+							    forker ? forker->container_id : NULL);
 	if (!old)
 		pm_process_set_exec_id(p, r->boot_id_prefix);
 	if (pm_proc_cache_update(r->cache, p)) {
@@ -428,7 +432,7 @@ static void on_exec(struct pm_reader *r, const struct pm_exec_event *e)
 		r->user_drops++;
 		return;
 	}
-	p = snapshot(r, &e->task, img, false);
+	p = snapshot(r, &e->task, img, false, NULL);
 	queue_event(r, &e->hdr, pm_process_get(p), &e->task, 0);
 	if (r->redact && (e->env_len || (e->flags & PM_EXEC_ENV_UNREADABLE)))
 		queue_environment(r, e, p);
@@ -442,14 +446,15 @@ static void on_clone(struct pm_reader *r, const struct pm_clone_event *e)
 	struct pm_process *forker = pm_proc_cache_lookup(r->cache, e->forker_pid,
 							 e->forker_start_ns);
 	/* until it execs, a child runs the binary of the process that forked it */
-	struct pm_process *p = snapshot(r, t, forker ? pm_image_get(forker->image) : NULL, true);
+	struct pm_process *p = snapshot(r, t, forker ? pm_image_get(forker->image) : NULL, true,
+				       forker);
 
 	queue_event(r, &e->hdr, p, t, 0);
 }
 
 static void on_exit_record(struct pm_reader *r, const struct pm_exit_event *e)
 {
-	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED);
+	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED, NULL);
 
 	pm_proc_cache_mark_exited(r->cache, e->task.pid, e->task.start_ns,
 				  pm_clock_ns(CLOCK_MONOTONIC));
@@ -467,7 +472,7 @@ static struct pm_process *access_target(struct pm_reader *r, const struct pm_pri
 	uint32_t pid;
 
 	if (e->target.pid)
-		return snapshot(r, &e->target, NULL, KEEP_CLONED);
+		return snapshot(r, &e->target, NULL, KEEP_CLONED, NULL);
 	if (e->pidns_level || !e->target_vpid)
 		return NULL;
 	/* ptrace and process_vm_* take any thread's id: its process is the target */
@@ -534,7 +539,8 @@ static uint32_t injection_step(const struct pm_priv_event *e, bool granted)
 		case PM_ACCESS_PTRACE_SEIZE:
 			return PM_STEP_SEIZE;
 		case PM_ACCESS_VM_WRITEV:
-			return PM_STEP_VM_WRITEV;
+			/* granted but faulted (EFAULT): nothing was written */
+			return e->ret > 0 ? PM_STEP_VM_WRITEV : 0;
 		case PM_ACCESS_PROC_MEM:
 			return e->arg[0] & PM_FMODE_WRITE ? PM_STEP_PROC_MEM_WRITE : 0;
 		}
@@ -598,12 +604,13 @@ static struct pm_injection_trail *observe_injection(struct pm_reader *r,
 static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 {
 	/* the caller's credentials as the call left them: the cache follows */
-	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED);
+	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED, NULL);
 	uint32_t type = e->hdr.type;
 	bool with_target = type == PM_EVENT_PTRACE_ACCESS || type == PM_EVENT_REMOTE_THREAD ||
 			   type == PM_EVENT_PTRACE_REQUEST;
 	struct pm_process *target = with_target ? access_target(r, e) : NULL;
-	bool granted = e->ret >= 0;
+	/* EFAULT: process_vm_* got past the access check, then the copy failed */
+	bool granted = e->ret >= 0 || (type == PM_EVENT_PTRACE_ACCESS && e->ret == -EFAULT);
 	struct pm_injection_trail *injection = observe_injection(r, e, p, target, granted);
 	struct pm_header derived[2] = {
 		{ .type = PM_EVENT_SENSITIVE_ACCESS, .ktime_ns = e->hdr.ktime_ns },
@@ -659,7 +666,7 @@ static struct pm_event *queue_file_event(struct pm_reader *r, const struct pm_he
 		r->user_drops++;
 		return NULL;
 	}
-	ev = queue_event(r, h, snapshot(r, t, NULL, KEEP_CLONED), t, 0);
+	ev = queue_event(r, h, snapshot(r, t, NULL, KEEP_CLONED, NULL), t, 0);
 	if (!ev) {
 		free(path);
 		return NULL;

@@ -165,7 +165,9 @@ static void render_process_event(struct json_buf *b, const struct pm_event *ev,
 			json_kv_str(b, "access", access_names[d->access]);
 		if (!ev->target && d->target_vpid)
 			json_kv_u64(b, "child_pid", d->target_vpid);
-		if (d->ret == -EPERM || d->ret == -EACCES) /* denied: the error the caller got */
+		/* denied (EPERM, EACCES), or granted and then faulted (EFAULT):
+		 * the error the caller got */
+		if (d->ret < 0)
 			json_kv_str(b, "error", strerrorname_np(-d->ret));
 		break;
 	}

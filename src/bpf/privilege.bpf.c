@@ -141,6 +141,15 @@ static __always_inline struct pt_regs *pm_syscall_regs(struct task_struct *task)
 	return (struct pt_regs *)bpf_task_pt_regs(task);
 }
 
+/* libbpf 1.1 has no PT_REGS_PARM6_SYSCALL */
+#if defined(__TARGET_ARCH_x86)
+#define PM_SYSCALL_ARG6(regs) ((regs)->r9)
+#elif defined(__TARGET_ARCH_arm64)
+#define PM_SYSCALL_ARG6(regs) ((regs)->regs[5])
+#else
+#error "PM_SYSCALL_ARG6: add this architecture's sixth syscall argument register"
+#endif
+
 /* ---- Setuid, Setgid ---- */
 
 /*
@@ -490,17 +499,85 @@ int pm_exit_ptrace(struct pm_sys_exit *ctx)
 	return 0;
 }
 
+#define EFAULT 14
+#define PM_UIO_MAXIOV 1024 /* include/uapi/linux/uio.h UIO_MAXIOV */
+
+/* One iovec array, as process_vm_rw() copies and checks it. */
+struct pm_iov_scan {
+	const struct iovec *vec;
+	__u64 user_end; /* local buffers must end below it (access_ok); 0: remote */
+	bool ok;
+};
+
+static long pm_iov_step(__u32 i, void *ctx)
+{
+	struct pm_iov_scan *s = ctx;
+	struct iovec v;
+	__u64 base, end;
+
+	if (bpf_probe_read_user(&v, sizeof(v), &s->vec[i]) || (long)v.iov_len < 0) {
+		s->ok = false;
+		return 1;
+	}
+	base = (__u64)v.iov_base;
+	end = base + v.iov_len;
+	if (s->user_end && (end < base || end >= s->user_end)) {
+		s->ok = false;
+		return 1;
+	}
+	return 0;
+}
+
 /*
- * process_vm_readv/writev copy nothing and check nothing when the iovecs
- * are empty (they return 0): only bytes moved prove the access.
+ * Did a process_vm_* call that failed with EFAULT get past mm_access()?
+ * process_vm_rw() faults before the check only on its own arguments: an
+ * iovec array it cannot copy (lvec, then rvec), or a local buffer that is
+ * not a user address (import_iovec's access_ok). With both arrays
+ * readable and every local buffer in user space, the EFAULT came after
+ * the check granted access: from the remote range (pin_user_pages_remote)
+ * or from copying into a local buffer. (Empty iovecs return 0 first, bad
+ * counts or flags EINVAL, a missing target ESRCH, a refusal EPERM.) The
+ * arrays are read again here, at the call's return: only the caller's
+ * own threads, racing their own call, could make the answer differ from
+ * what the kernel saw, about a call that moved no byte.
+ */
+static __always_inline bool pm_vm_access_checked(struct task_struct *task, struct pt_regs *regs)
+{
+	unsigned long liovcnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	unsigned long riovcnt = PT_REGS_PARM5_CORE_SYSCALL(regs);
+	struct pm_iov_scan s = {
+		.vec = (const struct iovec *)PT_REGS_PARM2_CORE_SYSCALL(regs),
+		.user_end = BPF_CORE_READ(task, mm, task_size),
+		.ok = true,
+	};
+
+	if (PM_SYSCALL_ARG6(regs) != 0 || !liovcnt || liovcnt > PM_UIO_MAXIOV || !riovcnt ||
+	    riovcnt > PM_UIO_MAXIOV || !s.user_end)
+		return false;
+	bpf_loop(liovcnt, pm_iov_step, &s, 0);
+	if (!s.ok)
+		return false;
+	s.vec = (const struct iovec *)PT_REGS_PARM4_CORE_SYSCALL(regs);
+	s.user_end = 0;
+	bpf_loop(riovcnt, pm_iov_step, &s, 0);
+	return s.ok;
+}
+
+/*
+ * process_vm_readv/writev: bytes moved, a refusal, or a copy that faulted
+ * after access was granted (EFAULT, see above). With empty iovecs they
+ * copy nothing and check nothing (they return 0): no access.
  */
 static __always_inline int pm_on_vm_access(struct pm_sys_exit *ctx, __u32 access)
 {
-	if (ctx->ret > 0 || ctx->ret == -EPERM || ctx->ret == -EACCES)
-		pm_access_event(access, PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ctx->ret,
-				NULL,
-				PT_REGS_PARM1_CORE_SYSCALL(pm_syscall_regs(bpf_get_current_task_btf())),
-				0);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = pm_syscall_regs(task);
+	long ret = ctx->ret;
+
+	if (ret > 0 || ret == -EPERM || ret == -EACCES ||
+	    (ret == -EFAULT && pm_vm_access_checked(task, regs)))
+		pm_access_event(access, PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ret,
+				NULL, PT_REGS_PARM1_CORE_SYSCALL(regs), 0);
 	return 0;
 }
 
@@ -538,15 +615,6 @@ int pm_exit_pidfd_getfd(struct pm_sys_exit *ctx)
 }
 
 /* ---- ModuleLoad ---- */
-
-/* libbpf 1.1 has no PT_REGS_PARM6_SYSCALL */
-#if defined(__TARGET_ARCH_x86)
-#define PM_SYSCALL_ARG6(regs) ((regs)->r9)
-#elif defined(__TARGET_ARCH_arm64)
-#define PM_SYSCALL_ARG6(regs) ((regs)->regs[5])
-#else
-#error "PM_SYSCALL_ARG6: add this architecture's sixth syscall argument register"
-#endif
 
 #define PM_PROT_EXEC 0x4
 #define PM_MAP_ANONYMOUS 0x20

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from helpers import Procmon, is_event
+from helpers import Procmon, is_event, prog
 
 CONTAINER_ID = uuid.uuid4().hex + uuid.uuid4().hex  # 64 hex digits
 
@@ -78,5 +78,80 @@ def test_container_id_from_cgroup(container_cgroup):
     assert exec_["process"]["container_id"] == CONTAINER_ID
     assert exit_["process"]["container_id"] == CONTAINER_ID
     # the parent (this test, outside any container) has none
+    assert "container_id" not in exec_["parent"]
+    assert "container_id" not in outside_exec["process"]
+
+
+V1_ID = uuid.uuid4().hex + uuid.uuid4().hex
+
+
+@pytest.fixture
+def v1_container_cgroup(tmp_path):
+    """/docker/<id> in a cgroup v1 hierarchy of its own (a named one, no
+    controllers), as a runtime's cgroupfs driver makes them on a v1 or
+    hybrid host. The default (v2) hierarchy, the only one the BPF side
+    reads, does not name the container there."""
+    mnt = tmp_path / "cgroup-v1"
+    mnt.mkdir()
+    name = f"pmtest{uuid.uuid4().hex[:8]}"
+    if subprocess.run(["mount", "-t", "cgroup", "-o", f"none,name={name}", "cgroup",
+                       str(mnt)]).returncode:
+        pytest.skip("this kernel cannot mount a cgroup v1 hierarchy")
+    cg = mnt / "docker" / V1_ID
+    cg.mkdir(parents=True)
+    try:
+        yield cg
+    finally:
+        cg.rmdir()  # its processes have exited
+        cg.parent.rmdir()
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def start_in_cgroup(cg, *args):
+    """wait_line (args after its exit status), moved into cg before it execs;
+    alive until its stdin is closed."""
+    p = subprocess.Popen(
+        ["/bin/sh", "-c", f'echo $$ > {cg}/cgroup.procs && exec "$@"', "sh",
+         str(prog("wait_line")), "0", *args],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert p.stdout.readline().startswith(b"ready ")
+    return p
+
+
+def test_container_id_from_a_cgroup_v1_hierarchy(v1_container_cgroup):
+    """The container's cgroup is in a v1 hierarchy: its id comes from
+    /proc/PID/cgroup, for a process running before procmon started
+    (ExistingProcess) and for one that execs while it runs."""
+    old = start_in_cgroup(v1_container_cgroup, "old")
+    new = None
+    procmon = Procmon()
+    try:
+        procmon.wait_ready()
+        existing = procmon.wait_for(lambda e: is_event(e, "ExistingProcess", old.pid),
+                                    what="ExistingProcess of the old process")
+        tag = f"v1-container-{uuid.uuid4().hex}"
+        new = start_in_cgroup(v1_container_cgroup, tag)
+        exec_ = procmon.wait_for(
+            lambda e: e["type"] == "ProcessExec" and e["process"]["args"] == f"0 {tag}",
+            what="exec inside the v1 container cgroup")
+        new.communicate(b"\n", timeout=10)
+        exit_ = procmon.wait_for(lambda e: is_event(e, "ProcessExit", new.pid),
+                                 what="its exit")
+        outside = subprocess.run(["/bin/true", "outside-v1"], check=True)
+        assert outside.returncode == 0
+        outside_exec = procmon.wait_for(
+            lambda e: e["type"] == "ProcessExec" and e["process"]["args"] == "outside-v1",
+            what="exec outside")
+    finally:
+        old.communicate(b"\n", timeout=10)
+        if new and new.returncode is None:
+            new.communicate(b"\n", timeout=10)
+        status = procmon.stop()
+    assert status == 0, procmon.stderr_tail()
+
+    assert existing["process"]["container_id"] == V1_ID
+    assert exec_["process"]["pid"] == new.pid
+    assert exec_["process"]["container_id"] == V1_ID
+    assert exit_["process"]["container_id"] == V1_ID
     assert "container_id" not in exec_["parent"]
     assert "container_id" not in outside_exec["process"]

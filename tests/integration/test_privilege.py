@@ -249,6 +249,31 @@ def test_empty_process_vm_call_is_no_access(pm, target):
     assert pm.events_of("SensitiveProcessAccess", run.pid) == []
 
 
+def test_granted_access_that_faults_is_reported_with_the_error(pm, exec_dir):
+    """process_vm_readv/writev at an unmapped remote address: the kernel
+    granted access (mm_access), then the copy faulted. Reported, with
+    EFAULT, as Bombini's hook reports the check whatever the copy does; a
+    target named sshd makes it a SensitiveProcessAccess too. A call that
+    faults on its own arguments (unreadable iovec array, a kernel address
+    as buffer) before any check is no access."""
+    target = Target(exec_dir, "sshd")
+    try:
+        t = target.pid
+        steps = [f"vm-fault-read:{t}", f"vm-fault-write:{t}", f"vm-badvec:{t}",
+                 f"vm-badbuf:{t}"]
+        run = priv_calls(*steps, expect={s: -errno.EFAULT for s in steps})
+        evs = access_events(pm, run.pid)
+    finally:
+        target.close()
+    assert [(a, e["mode"], e["error"]) for a, e in evs] == [
+        ("process_vm_readv", ATTACH_REAL, "EFAULT"),
+        ("process_vm_writev", ATTACH_REAL, "EFAULT")]
+    for _, e in evs:
+        target.check_child(e["child"])
+    sensitive = pm.events_of("SensitiveProcessAccess", run.pid)
+    assert [e["process_event"] for e in sensitive] == [e for _, e in evs]
+
+
 def test_denied_access_is_reported_with_the_error(pm, target):
     """nobody trying to reach a root process: refused, and reported."""
     t = target.pid

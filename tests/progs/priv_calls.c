@@ -19,6 +19,13 @@
  *   vm-read:PID  vm-write:PID   (one byte of the target's first writable
  *                                mapping; write writes it back unchanged)
  *   vm-empty:PID                process_vm_readv with no iovecs (checks nothing)
+ *   vm-fault-read:PID  vm-fault-write:PID
+ *                               one byte at the target's address 8 (never
+ *                               mapped): access is checked, then EFAULT
+ *   vm-badvec:PID               process_vm_readv with an unreadable local
+ *                               iovec array: EFAULT before any check
+ *   vm-badbuf:PID               a local buffer at a kernel address: EFAULT
+ *                               before any check
  *   mem:PATH                    open PATH (a /proc/.../mem form) read-only
  *   mem-at:DIR,NAME             openat(open(DIR), NAME)
  *   pidfd-getfd:PID             pidfd_getfd(pidfd_open(PID), 0)
@@ -94,6 +101,28 @@ static long vm_access(long pid, int write)
 	else if (write) /* still make the write call, to be reported as denied */
 		r = ret_of(syscall(SYS_process_vm_writev, pid, &local, 1, &remote, 1, 0));
 	return r;
+}
+
+/* process_vm_* calls that fault: "fault-read", "fault-write" after the
+ * access check, "badvec", "badbuf" before it. */
+static long vm_fault(long pid, const char *how)
+{
+	char byte = 0;
+	struct iovec local = { &byte, 1 };
+	struct iovec remote = { (void *)8, 1 };
+	long nr = SYS_process_vm_readv;
+	const void *lvec = &local;
+
+	if (!strcmp(how, "fault-write")) {
+		nr = SYS_process_vm_writev;
+	} else if (!strcmp(how, "badvec")) {
+		lvec = (void *)8;
+		remote.iov_base = (void *)writable_mapping(pid);
+	} else if (!strcmp(how, "badbuf")) {
+		local.iov_base = (void *)0xffff888000000000UL;
+		remote.iov_base = (void *)writable_mapping(pid);
+	}
+	return ret_of(syscall(nr, pid, lvec, 1, &remote, 1, 0));
 }
 
 /* dlopen(lib), then the start of the first /proc/self/maps line of it. */
@@ -217,6 +246,9 @@ static long step(const char *name, const char *arg)
 		return ptrace_and_detach(PTRACE_ATTACH, a);
 	if (!strcmp(name, "ptrace-seize"))
 		return ptrace_and_detach(PTRACE_SEIZE, a);
+	if (!strncmp(name, "vm-fault-", 9) || !strcmp(name, "vm-badvec") ||
+	    !strcmp(name, "vm-badbuf"))
+		return vm_fault(a, name + 3);
 	if (!strcmp(name, "vm-read"))
 		return vm_access(a, 0);
 	if (!strcmp(name, "vm-write"))
