@@ -225,8 +225,10 @@ def storm_counts(events, tag):
     for ev in events:
         if ev.get("type") != "ProcessExec":
             continue
-        args = ev.get("process", {}).get("args", "")
-        if args.startswith(prefix):
+        proc = ev.get("process", {})
+        args = proc.get("args", "")
+        # the storm's own exec ("storm TAG N") has the same prefix
+        if proc.get("filename") == "true" and args.startswith(prefix):
             i = int(args[len(prefix):])
             counts[i] = counts.get(i, 0) + 1
     return counts
