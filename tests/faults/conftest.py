@@ -42,10 +42,10 @@ def procmon_built():
 
 @pytest.fixture
 def tiny_tmpfs(tmp_path):
-    """A 64 KiB tmpfs mounted on a fresh directory, unmounted afterwards."""
+    """A 1 MiB tmpfs mounted on a fresh directory, unmounted afterwards."""
     mnt = tmp_path / "tiny"
     mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mnt)],
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mnt)],
                    check=True)
     try:
         yield mnt
