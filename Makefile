@@ -70,13 +70,18 @@ run:
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(PROG_BINS)
-	$(Q)$(MAKE) --no-print-directory unit integration
+	$(Q)$(MAKE) --no-print-directory unit integration faults
 
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 integration: $(BUILD)/procmon $(PROG_BINS)
 	$(Q)$(PYTHON) -m pytest -p no:cacheprovider -rs -v tests/integration
+
+# fault injection: full disk, rotation, signals, bad files (docs/testing.md)
+.PHONY: faults
+faults: $(BUILD)/procmon $(PROG_BINS)
+	$(Q)$(PYTHON) -m pytest -p no:cacheprovider -rs -v tests/faults
 
 progs: $(PROG_BINS)
 

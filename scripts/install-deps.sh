@@ -12,6 +12,7 @@ packages=(
 	python3 python3-pytest # integration test driver
 	libcap2-bin   # setcap, for the FILE_CAPS test
 	btrfs-progs   # a btrfs subvolume, for the hash identity test
+	logrotate     # the fault tests rotate the output with the real logrotate
 )
 
 missing=()
