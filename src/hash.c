@@ -71,6 +71,8 @@ static struct pm_hash_entry *hash_get(struct pm_hash_entry *e)
 void pm_hash_put(struct pm_hash_entry *e)
 {
 	if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		if (e->fd >= 0)
+			close(e->fd);
 		free(e->path);
 		free(e);
 	}
@@ -129,7 +131,7 @@ out:
 }
 
 static int open_if_same(const char *path, const struct pm_file_id *id);
-
+static int reopen_if_same(int fd, const char *what, const struct pm_file_id *id);
 /*
  * In the worker, never on the event path: opening and statx of a file on a
  * FUSE or dead NFS mount may never return, and that must not stop events.
@@ -141,10 +143,18 @@ static void hash_job(struct pm_hasher *h, struct pm_hash_entry *e)
 	char exe[32];
 	int fd;
 
-	/* /proc/PID/exe reaches the inode itself, deleted or memfd included,
-	 * while the process lives; the path is the fallback once it is gone */
+	/* the file the reader pinned at once (memfd, deleted: nothing else
+	 * reaches it once the process is gone); else /proc/PID/exe, which
+	 * reaches the inode itself while the process lives; the path is the
+	 * fallback once it is gone */
+	fd = e->fd >= 0 ? reopen_if_same(e->fd, "pinned exe", &e->id) : -1;
+	if (e->fd >= 0) {
+		close(e->fd);
+		e->fd = -1;
+	}
 	snprintf(exe, sizeof(exe), "/proc/%u/exe", e->pid);
-	fd = open_if_same(exe, &e->id);
+	if (fd < 0)
+		fd = open_if_same(exe, &e->id);
 	if (fd < 0 && e->path)
 		fd = open_if_same(e->path, &e->id);
 	/* changed while we read it: the digest may mix two contents */
@@ -239,27 +249,43 @@ uint64_t pm_hasher_skipped(const struct pm_hasher *h)
  */
 static int open_if_same(const char *path, const struct pm_file_id *id)
 {
-	struct pm_file_id got = { 0 };
-	char self[32];
-	int fd = open(path, O_PATH | O_CLOEXEC), rfd = -1;
+	int fd = open(path, O_PATH | O_CLOEXEC), rfd;
 
 	if (fd < 0)
 		return -1;
+	rfd = reopen_if_same(fd, path, id);
+	close(fd);
+	return rfd;
+}
+
+/* An O_PATH fd reopened for reading if it is exactly `id`, else -1. */
+static int reopen_if_same(int fd, const char *what, const struct pm_file_id *id)
+{
+	struct pm_file_id got = { 0 };
+	char self[32];
+
 	if (pm_file_id_of_fd(fd, &got) == 0 && pm_file_id_equal(&got, id)) {
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-		rfd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	} else if (pm_log_verbose) {
+		return open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	}
+	if (pm_log_verbose)
 		pm_log_debug("%s: not the executed file: mnt %llu/%llu ino %llu/%llu size %lld/%lld "
 			     "mtime %lld.%u/%lld.%u ctime %lld.%u/%lld.%u",
-			     path, (unsigned long long)got.mnt_id, (unsigned long long)id->mnt_id,
+			     what, (unsigned long long)got.mnt_id, (unsigned long long)id->mnt_id,
 			     (unsigned long long)got.ino, (unsigned long long)id->ino,
 			     (long long)got.size, (long long)id->size, (long long)got.mtime_sec,
 			     got.mtime_nsec, (long long)id->mtime_sec, id->mtime_nsec,
 			     (long long)got.ctime_sec, got.ctime_nsec, (long long)id->ctime_sec,
 			     id->ctime_nsec);
-	}
-	close(fd);
-	return rfd;
+	return -1;
+}
+
+int pm_hasher_pin_exe(uint32_t pid)
+{
+	char exe[32];
+
+	snprintf(exe, sizeof(exe), "/proc/%u/exe", pid);
+	return open(exe, O_PATH | O_CLOEXEC);
 }
 
 static size_t bucket_of(const struct pm_file_id *id)
@@ -299,27 +325,31 @@ static void cache_insert(struct pm_hasher *h, struct pm_hash_entry *e)
 }
 
 struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file_id *id,
-				       uint32_t pid, const char *path)
+				       uint32_t pid, const char *path, int pin)
 {
 	struct pm_hash_entry *e;
 	bool full;
 
 	/* a failed entry is not an answer: the failure may have been passing */
 	for (e = h->buckets[bucket_of(id)]; e; e = e->next)
-		if (pm_file_id_equal(&e->id, id) && pm_hash_state(e) != PM_HASH_FAILED)
+		if (pm_file_id_equal(&e->id, id) && pm_hash_state(e) != PM_HASH_FAILED) {
+			if (pin >= 0)
+				close(pin);
 			return hash_get(e);
+		}
 	if (id->size > PM_HASH_MAX_BYTES) {
 		h->skipped++;
-		return NULL;
+		goto fail;
 	}
 	e = calloc(1, sizeof(*e));
 	if (!e || (path && path[0] == '/' && !(e->path = strdup(path)))) {
 		free(e);
 		h->skipped++;
-		return NULL;
+		goto fail;
 	}
 	e->id = *id;
 	e->pid = pid;
+	e->fd = pin;
 
 	pthread_mutex_lock(&h->lock);
 	full = h->queued >= PM_HASH_QUEUE_MAX;
@@ -328,7 +358,7 @@ struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file
 		free(e->path);
 		free(e);
 		h->skipped++;
-		return NULL;
+		goto fail;
 	}
 	e->refs = 3; /* the cache, the job, the caller */
 	cache_insert(h, e);
@@ -341,4 +371,8 @@ struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file
 	pthread_cond_signal(&h->cond);
 	pthread_mutex_unlock(&h->lock);
 	return e;
+fail:
+	if (pin >= 0)
+		close(pin);
+	return NULL;
 }

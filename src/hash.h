@@ -54,6 +54,7 @@ struct pm_hash_entry {
 	struct pm_hash_entry *next;     /* cache chain */
 	struct pm_hash_entry *age_next; /* cache insertion order, oldest first */
 	struct pm_hash_entry *job_next;
+	int fd;       /* the file, opened early by the caller (owned), or -1 */
 	uint32_t pid; /* for /proc/PID/exe, tried first */
 	char *path;   /* the fallback, or NULL */
 };
@@ -71,11 +72,18 @@ void pm_hasher_free(struct pm_hasher *h);
  * Either is first opened O_PATH, which opens no device, FIFO or other
  * special file, and read only when its statx matches id exactly, so the
  * digest is never that of other content (the entry is then FAILED).
+ * `pin`, when not -1, is an O_PATH fd of the file opened early (from
+ * pm_hasher_pin_exe()); it is tried first, checked the same way, and
+ * always taken over (closed when done or not needed).
  * Returns NULL, counted as skipped, when the file is too large or the
  * queue is full.
  */
 struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file_id *id,
-				       uint32_t pid, const char *path);
+				       uint32_t pid, const char *path, int pin);
+
+/* /proc/PID/exe opened O_PATH (one open: no statx, no driver open, so it
+ * cannot block on a hung mount), or -1: holds the inode for the hasher. */
+int pm_hasher_pin_exe(uint32_t pid);
 
 int pm_hash_state(const struct pm_hash_entry *e);
 void pm_hash_put(struct pm_hash_entry *e);

@@ -122,7 +122,7 @@ static struct pm_image *scan_image(struct pm_reader *r, uint32_t pid, const char
 		if (fstat(fd, &st) == 0 && st.st_nlink == 0)
 			img->secureexec |= PM_SECUREEXEC_FILELESS_EXEC;
 		if (r->hasher && pm_file_id_of_fd(fd, &id) == 0)
-			img->hash = pm_hasher_lookup(r->hasher, &id, pid, NULL);
+			img->hash = pm_hasher_lookup(r->hasher, &id, pid, NULL, -1);
 	}
 	if (fd >= 0)
 		close(fd);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "names.h"
@@ -350,14 +351,26 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 		.egid = t->egid,
 	};
 	const char *data = e->data;
+	/*
+	 * First of all: a file with no link (memfd, deleted) is reachable
+	 * only through the process, which may exit within milliseconds, and
+	 * its content then is gone. Hold it now (the kernel side woke us at
+	 * once for this record); the hasher checks and reads it later.
+	 */
+	int pin = r->hasher && e->file.nlink == 0 ? pm_hasher_pin_exe(e->task.pid) : -1;
 	struct pm_image *img = pm_image_new();
 
-	if (!img)
+	if (!img) {
+		if (pin >= 0)
+			close(pin);
 		return NULL;
+	}
 	img->filename = strndup(data, strnlen(data, PM_NAME_MAX));
 	img->binary_path = pm_build_path(data + PM_NAME_MAX, e->path_len, e->flags);
 	img->args = pm_join_args(data + PM_NAME_MAX + e->path_len, e->args_len, &img->args_len);
 	if (!img->filename || !img->binary_path || !img->args) {
+		if (pin >= 0)
+			close(pin);
 		pm_image_put(img);
 		return NULL;
 	}
@@ -386,7 +399,7 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 					     PM_EXEC_PATH_DELETED));
 
 		img->hash = pm_hasher_lookup(r->hasher, &id, e->task.pid,
-					     path_ok ? img->binary_path : NULL);
+					     path_ok ? img->binary_path : NULL, pin);
 	}
 	return img;
 }
@@ -719,7 +732,7 @@ static void on_module(struct pm_reader *r, const struct pm_module_event *e)
 			.mtime_nsec = e->file.mtime_nsec,
 			.ctime_sec = e->file.ctime_sec,
 			.ctime_nsec = e->file.ctime_nsec,
-		}, e->task.pid, path);
+		}, e->task.pid, path, -1);
 }
 
 /* Dispatch by record shape (the event table's RECORD column), each checked

@@ -195,7 +195,13 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	pm_barrier_var(size);
 	if (size > sizeof(*s))
 		goto lost;
-	pm_emit(ev, size, PM_DROP_EXEC);
+	/*
+	 * A file without a link (memfd, deleted) can be read only through the
+	 * process, which may be gone in a millisecond: the reader pins it via
+	 * /proc/PID/exe as soon as it reads this record, so wake it now. Such
+	 * execs are rare; the others keep the batched wake-ups.
+	 */
+	pm_emit_wake(ev, size, PM_DROP_EXEC, ev->file.nlink == 0);
 	if (pm_want_interp)
 		pm_interp_module(task);
 	return 0;

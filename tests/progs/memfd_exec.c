@@ -6,6 +6,8 @@
  * the same pid first execs this program, then the memfd:
  *   filename "memfd:fileless-exec-test",
  *   binary_path "/memfd:fileless-exec-test (deleted)", args "fileless-exec-test".
+ *
+ *   memfd_exec [SRC]   copies SRC instead of /bin/true
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -39,21 +41,23 @@ static void copy_fd(int from, int to)
 		die("read");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	const char *from = argc > 1 ? argv[1] : "/bin/true";
+
 	int mfd = memfd_create("fileless-exec-test", 0);
 	if (mfd < 0)
 		die("memfd_create");
 
-	int src = open("/bin/true", O_RDONLY | O_CLOEXEC);
+	int src = open(from, O_RDONLY | O_CLOEXEC);
 	if (src < 0)
-		die("open /bin/true");
+		die(from);
 	copy_fd(src, mfd);
 	close(src);
 
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
-	char *argv[] = { "memfd-test", "fileless-exec-test", NULL };
-	execve(path, argv, environ);
+	char *args[] = { "memfd-test", "fileless-exec-test", NULL };
+	execve(path, args, environ);
 	die("execve memfd");
 }

@@ -84,13 +84,13 @@ static void test_digest_of_identified_file(void **state)
 	snprintf(path, sizeof(path), "%s/abc", dir);
 	write_file(path, "abc");
 	id = id_of(path);
-	e = pm_hasher_lookup(h, &id, NO_PID, path);
+	e = pm_hasher_lookup(h, &id, NO_PID, path, -1);
 	assert_non_null(e);
 	assert_int_equal(settle(e), PM_HASH_DONE);
 	/* FIPS 180-2 test vector for "abc" */
 	assert_string_equal(e->hex, "sha256:ba7816bf8f01cfea414140de5dae2223"
 				    "b00361a396177a9cb410ff61f20015ad");
-	again = pm_hasher_lookup(h, &id, NO_PID, path); /* cached, same entry */
+	again = pm_hasher_lookup(h, &id, NO_PID, path, -1); /* cached, same entry */
 	assert_ptr_equal(again, e);
 	pm_hash_put(again);
 	pm_hash_put(e);
@@ -100,7 +100,7 @@ static void test_digest_of_identified_file(void **state)
 /* The worker refuses the file: the entry ends FAILED, with no digest. */
 static void assert_refused(struct pm_hasher *h, const struct pm_file_id *id, const char *path)
 {
-	struct pm_hash_entry *e = pm_hasher_lookup(h, id, NO_PID, path);
+	struct pm_hash_entry *e = pm_hasher_lookup(h, id, NO_PID, path, -1);
 
 	assert_non_null(e);
 	assert_int_equal(settle(e), PM_HASH_FAILED);
@@ -139,7 +139,7 @@ static void test_too_large_is_skipped_and_counted(void **state)
 	struct pm_file_id id = { .size = PM_HASH_MAX_BYTES + 1 };
 
 	(void)state;
-	assert_null(pm_hasher_lookup(h, &id, NO_PID, "/nonexistent"));
+	assert_null(pm_hasher_lookup(h, &id, NO_PID, "/nonexistent", -1));
 	assert_int_equal(pm_hasher_skipped(h), 1);
 	pm_hasher_free(h);
 }
@@ -158,7 +158,7 @@ static void test_cache_is_bounded_and_entries_outlive_eviction(void **state)
 		snprintf(path, sizeof(path), "%s/f%d", dir, i);
 		write_file(path, "x");
 		id = id_of(path);
-		e = pm_hasher_lookup(h, &id, NO_PID, path);
+		e = pm_hasher_lookup(h, &id, NO_PID, path, -1);
 		assert_non_null(e);
 		assert_int_equal(settle(e), PM_HASH_DONE);
 		if (i == 0)

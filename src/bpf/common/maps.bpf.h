@@ -104,11 +104,18 @@ static __always_inline __u64 pm_wakeup_flag(void)
 	return BPF_RB_NO_WAKEUP;
 }
 
-/* Copy a finished record into the ring buffer, counting the loss if full. */
+/* Copy a finished record into the ring buffer, counting the loss if full;
+ * `now`: wake the reader at once, whatever pm_wakeup_flag() says. */
+static __always_inline void pm_emit_wake(void *rec, __u64 size, __u32 category, bool now)
+{
+	if (bpf_ringbuf_output(&pm_events, rec, size,
+			       now ? BPF_RB_FORCE_WAKEUP : pm_wakeup_flag()))
+		pm_count_drop(category);
+}
+
 static __always_inline void pm_emit(void *rec, __u64 size, __u32 category)
 {
-	if (bpf_ringbuf_output(&pm_events, rec, size, pm_wakeup_flag()))
-		pm_count_drop(category);
+	pm_emit_wake(rec, size, category, false);
 }
 
 /* Room for a fixed-size record filled in place, or NULL (loss counted). */
