@@ -132,6 +132,18 @@ static int check_chain(const char *dir, char real[PATH_MAX], char *why, size_t n
 	}
 }
 
+/* A directory's refusal said of the file it holds: "FILE: DIR: why". */
+static int for_file(const char *path, int err, char *why, size_t n)
+{
+	char inner[1024];
+
+	if (err && why && n) {
+		snprintf(inner, sizeof(inner), "%s", why);
+		snprintf(why, n, "%s: %s", path, inner);
+	}
+	return err;
+}
+
 int pm_safe_check_dir_chain(const char *dir, char *why, size_t whylen)
 {
 	char real[PATH_MAX];
@@ -184,7 +196,7 @@ int pm_safe_open_append(const char *path, char *why, size_t n)
 		errno = -err;
 		return failed(why, n, "use as an output file", path);
 	}
-	err = check_chain(dir, real, why, n);
+	err = for_file(path, check_chain(dir, real, why, n), why, n);
 	if (err)
 		return err;
 	/* open through the checked directory, not the path again */
@@ -232,9 +244,10 @@ int pm_safe_open_append(const char *path, char *why, size_t n)
 			     path, (unsigned long)st.st_nlink);
 		goto fail;
 	}
-	/* events are for root: an existing file loses what others could read */
-	if ((st.st_mode & S_IRWXO) && fchmod(fd, st.st_mode & 07770)) {
-		err = failed(why, n, "make it private (chmod o-rwx)", path);
+	/* events are for root alone (command lines, environments): an
+	 * existing file loses what its group and others could read */
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) && fchmod(fd, st.st_mode & 07700)) {
+		err = failed(why, n, "make it private (chmod go-rwx)", path);
 		goto fail;
 	}
 	flags = fcntl(fd, F_GETFL);
@@ -261,7 +274,7 @@ int pm_safe_check_read(const char *path, const struct stat *st, char *why, size_
 		errno = -err;
 		return failed(why, n, "read", path);
 	}
-	err = check_chain(dir, real, why, n);
+	err = for_file(path, check_chain(dir, real, why, n), why, n);
 	if (err)
 		return err;
 	/* the name itself may be a link: then it must be root's, and so must
@@ -276,7 +289,7 @@ int pm_safe_check_read(const char *path, const struct stat *st, char *why, size_
 				      "%s: symbolic link owned by uid %lu: another user decides "
 				      "what it leads to; " FIX_OWNER,
 				      path, (unsigned long)lst.st_uid, path, path);
-		return check_chain(dir, real, why, n);
+		return for_file(path, check_chain(dir, real, why, n), why, n);
 	}
 	return 0;
 }

@@ -184,9 +184,8 @@ def test_output_file_appended(tmp_path):
     out.write_bytes(b'{"preexisting":true}\n')
     out.chmod(0o644)
     tag = run_with_output(out)
-    # contract 9: events are not for others to read; the group's read
-    # access is the administrator's choice (logrotate's `create 0640`)
-    assert oct(os.stat(out).st_mode & 0o7777) == oct(0o640)
+    # contract 9: events are root's alone; an existing file is made private
+    assert oct(os.stat(out).st_mode & 0o7777) == oct(0o600)
     events = read_events(out)
     assert events[0] == {"preexisting": True}
     assert any(is_marker_exec(e, tag) for e in events[1:])

@@ -109,9 +109,7 @@ def run_briefly(*args):
 
 def test_sticky_root_directory_is_accepted_and_files_are_private(tmp_path):
     """/tmp-like directories are fine (nobody can rename root's file in
-    them); an existing root file loses what others could do with it (its
-    group's read access is the administrator's choice: logrotate's
-    `create 0640 root adm`)."""
+    them); an existing root file readable by others is made private."""
     d = tmp_path / "shared"
     d.mkdir()
     d.chmod(0o1777)
@@ -120,7 +118,7 @@ def test_sticky_root_directory_is_accepted_and_files_are_private(tmp_path):
     out.chmod(0o644)
     status, stderr = run_briefly("--output", out)
     assert status == 0, stderr
-    assert mode(out) == 0o640
+    assert mode(out) == 0o600
     assert out.read_text().endswith("\n")  # ExistingProcess events at least
 
 
