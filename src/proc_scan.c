@@ -17,60 +17,8 @@
 
 #include "log.h"
 #include "names.h"
+#include "procfs.h"
 #include "procmon/events.h"
-
-static const char deleted_suffix[] = " (deleted)";
-
-char *pm_filename_from_exe(const char *exe)
-{
-	const char *slash = strrchr(exe, '/');
-	const char *name = slash ? slash + 1 : exe;
-	size_t n = strlen(name), sl = sizeof(deleted_suffix) - 1;
-
-	if (n >= sl && !strcmp(name + n - sl, deleted_suffix))
-		n -= sl;
-	return strndup(name, n);
-}
-
-/* Read a small /proc file into buf (NUL-terminated); bytes read or -1. */
-static ssize_t read_file(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n, total = 0;
-
-	if (fd < 0)
-		return -1;
-	while ((size_t)total < size - 1 && (n = read(fd, buf + total, size - 1 - total)) > 0)
-		total += n;
-	close(fd);
-	buf[total] = '\0';
-	return total;
-}
-
-/* ppid and start time (ticks) from /proc/PID/stat; comm may hold any byte,
- * so the fields are counted from its closing parenthesis. */
-static int parse_stat(const char *stat, uint32_t *ppid, uint64_t *start_ticks)
-{
-	const char *p = strrchr(stat, ')');
-	unsigned long long v;
-	int field = 2;
-
-	if (!p)
-		return -EINVAL;
-	for (p++; *p && field < 22; p++) {
-		if (*p != ' ')
-			continue;
-		field++;
-		if (field == 4 && sscanf(p + 1, "%u", ppid) != 1)
-			return -EINVAL;
-		if (field == 22) {
-			if (sscanf(p + 1, "%llu", &v) != 1)
-				return -EINVAL;
-			*start_ticks = v;
-		}
-	}
-	return field == 22 ? 0 : -EINVAL;
-}
 
 static void parse_status(const char *status, struct pm_process *p)
 {
@@ -127,7 +75,7 @@ static struct pm_image *scan_image(struct pm_reader *r, uint32_t pid, const char
 	if (fd >= 0)
 		close(fd);
 	snprintf(path, sizeof(path), "/proc/%u/cmdline", pid);
-	n = read_file(path, args, PM_ARGS_MAX + 1);
+	n = pm_procfs_read(path, args, PM_ARGS_MAX + 1);
 	if (n < 0)
 		n = 0;
 	/* a full buffer means there may be more: say so rather than guess */
@@ -153,13 +101,13 @@ static int scan_one(struct pm_reader *r, uint32_t pid)
 	char comm[PM_COMM_LEN + 1] = "";
 
 	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	if (read_file(path, buf, sizeof(buf)) <= 0)
+	if (pm_procfs_read(path, buf, sizeof(buf)) <= 0)
 		return -ENOENT;
 	p = pm_process_new();
 	if (!p)
 		return -ENOMEM;
 	p->pid = p->tid = pid;
-	if (parse_stat(buf, &p->ppid, &start_ticks)) {
+	if (pm_procfs_parse_stat(buf, &p->ppid, &start_ticks)) {
 		pm_process_put(p);
 		return -EINVAL;
 	}
@@ -170,11 +118,11 @@ static int scan_one(struct pm_reader *r, uint32_t pid)
 	p->start_ns = start_ticks * pm_clock_tick_ns();
 
 	snprintf(path, sizeof(path), "/proc/%u/status", pid);
-	if (read_file(path, buf, sizeof(buf)) > 0)
+	if (pm_procfs_read(path, buf, sizeof(buf)) > 0)
 		parse_status(buf, p);
 	snprintf(path, sizeof(path), "/proc/%u/loginuid", pid);
 	p->auid = UINT32_MAX;
-	if (read_file(path, buf, sizeof(buf)) > 0)
+	if (pm_procfs_read(path, buf, sizeof(buf)) > 0)
 		sscanf(buf, "%u", &p->auid);
 	p->image = scan_image(r, pid, comm);
 	p->container_id = pm_containers_lookup_pid(r->containers, pid);
@@ -206,57 +154,6 @@ int pm_proc_scan(struct pm_reader *r)
 	}
 	closedir(d);
 	return n;
-}
-
-int pm_proc_start_ns(uint32_t pid, uint64_t *start_ns)
-{
-	char path[64], buf[4096];
-	uint64_t start_ticks;
-	uint32_t ppid;
-
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	if (read_file(path, buf, sizeof(buf)) <= 0 || parse_stat(buf, &ppid, &start_ticks))
-		return -ENOENT;
-	*start_ns = start_ticks * pm_clock_tick_ns();
-	return 0;
-}
-
-uint32_t pm_proc_tgid(uint32_t tid)
-{
-	char path[64], buf[16384];
-	const char *tgid;
-
-	snprintf(path, sizeof(path), "/proc/%u/status", tid);
-	if (read_file(path, buf, sizeof(buf)) <= 0 || !(tgid = strstr(buf, "\nTgid:")))
-		return 0;
-	return strtoul(tgid + 6, NULL, 10);
-}
-
-bool pm_proc_gone(uint32_t pid, uint64_t start_ns)
-{
-	char path[64], buf[4096], status[16384];
-	const char *threads;
-	uint64_t start_ticks;
-	uint32_t ppid;
-
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	if (read_file(path, buf, sizeof(buf)) <= 0 || parse_stat(buf, &ppid, &start_ticks))
-		return true;
-	if (start_ticks != pm_start_ticks(start_ns))
-		return true; /* the pid was reused */
-	/* the state follows the last ')' (comm may hold any byte) */
-	if (strrchr(buf, ')')[2] != 'Z')
-		return false;
-	/*
-	 * A zombie keeps its /proc entry until reaped. But a leader that
-	 * ended with pthread_exit is a zombie too while its other threads
-	 * run: the process is alive until the last thread ends.
-	 */
-	snprintf(path, sizeof(path), "/proc/%u/status", pid);
-	if (read_file(path, status, sizeof(status)) <= 0)
-		return true;
-	threads = strstr(status, "\nThreads:");
-	return !threads || strtoul(threads + 9, NULL, 10) <= 1;
 }
 
 static bool process_gone(const struct pm_process *p, void *arg)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "decode.h"
 #include "container.h"
 #include "event.h"
 #include "hash.h"
@@ -51,41 +52,5 @@ bool pm_is_sensitive_target(const struct pm_process *target, const struct pm_str
 
 /* ring_buffer_sample_fn: always returns 0 so one bad record stops nothing. */
 int pm_reader_on_record(void *ctx, void *data, size_t size);
-
-/*
- * Pure helpers, unit-tested.
- * pm_join_args: argv as the kernel sent it (NUL-separated, maybe cut) to
- * argv[1..] joined by single spaces. Returns a malloc'd buffer and its
- * length in *out_len, NULL on allocation failure.
- * pm_build_path: components leaf first, NUL-terminated, into the string
- * d_path would print (see PM_EXEC_PATH_* flags). Malloc'd, NULL on OOM.
- */
-char *pm_join_args(const char *argv, size_t len, size_t *out_len);
-char *pm_build_path(const char *comps, size_t len, uint32_t flags);
-
-/*
- * The environment as the kernel sent it (NAME=VALUE strings, each
- * NUL-terminated; the last may be cut) with the value of every variable
- * whose name matches one of the globs (fnmatch) replaced by "<redacted>".
- * Malloc'd, its length in *out_len; NULL on allocation failure.
- */
-char *pm_redact_env(const char *env, size_t len, const struct pm_strlist *globs,
-		    size_t *out_len);
-
-/*
- * A FIFO's path from a pm_fifo_event: the walked components (dir, leaf
- * first, see pm_build_path) and, for a creation, the name given to mknod
- * (absolute, or relative to dir). Malloc'd; NULL on allocation failure.
- */
-char *pm_fifo_path(const char *dir, size_t dir_len, uint32_t flags, const char *name,
-		   size_t name_len);
-
-/* What secureexec is derived from, all in the exec record. */
-struct pm_secureexec_facts {
-	uint32_t per_clear;   /* linux_binprm.per_clear */
-	uint32_t mode, nlink; /* of the executed inode */
-	uint32_t uid, euid, gid, egid; /* after the exec */
-};
-unsigned pm_secureexec_flags(const struct pm_secureexec_facts *f);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "proc_cache.h"
 #include "proc_scan.h"
+#include "procfs.h"
 
 static int hold[2]; /* the surviving thread runs until this pipe closes */
 

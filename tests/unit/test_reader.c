@@ -14,6 +14,7 @@
 #include "names.h"
 #include "proc_scan.h"
 #include "procmon/events.h"
+#include "procfs.h"
 #include "reader.h"
 
 static void check_args(const char *argv, size_t len, const char *want, size_t want_len)
