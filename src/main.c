@@ -237,7 +237,6 @@ struct daemon {
 	struct pm_reader reader;
 	struct pm_render_ctx render;
 	pm_renderer render_event;
-	struct pm_identities *identities; /* CodeIdentity's seen pairs; NULL: off */
 	char hostname[256];
 	struct json_buf line;
 };
@@ -255,42 +254,9 @@ static void write_event(struct daemon *d, const struct pm_event *ev)
 		pm_process_close_memo(ev->proc);
 }
 
-/*
- * CodeIdentity and OngoingIdentity follow the ProcessExec or ModuleLoad
- * they come from, once its hash is known (one whose hash missed its wait
- * has none; a later exec or load of the file brings it, from the hash
- * cache).
- */
-static void write_identities(struct daemon *d, const struct pm_event *from)
+static void write_derived(void *d, const struct pm_event *ev)
 {
-	const struct pm_image *img = from->proc ? from->proc->image : NULL;
-	struct pm_event ev = *from;
-
-	if (from->type == PM_EVENT_EXEC && img) {
-		ev.code = (struct pm_code_facts){
-			.path = img->binary_path,
-			.hash = img->hash,
-			.size = img->size,
-			.mtime_sec = img->mtime_sec,
-			.mode = img->mode,
-			.owner_uid = img->owner_uid,
-			.owner_gid = img->owner_gid,
-		};
-	} else if (from->type == PM_EVENT_MODULE_LOAD) {
-		ev.code.hash = from->module_hash;
-	} else {
-		return;
-	}
-	if (!ev.code.hash || pm_hash_state(ev.code.hash) != PM_HASH_DONE)
-		return;
-	if (d->identities && pm_identity_first(d->identities, ev.code.path, ev.code.hash->hex)) {
-		ev.type = PM_EVENT_CODE_IDENTITY;
-		write_event(d, &ev);
-	}
-	if (d->cfg.ongoing_identity.enabled) {
-		ev.type = PM_EVENT_ONGOING_IDENTITY;
-		write_event(d, &ev);
-	}
+	write_event(d, ev);
 }
 
 /* Render and queue for output every event that may leave now. */
@@ -303,7 +269,7 @@ static void drain_events(struct daemon *d, bool force)
 	d->render.boot_to_unix_ns = pm_clock_ns(CLOCK_REALTIME) - pm_clock_ns(CLOCK_BOOTTIME);
 	while ((ev = pm_event_queue_pop_ready(&d->reader.queue, now, force))) {
 		write_event(d, ev);
-		write_identities(d, ev);
+		pm_derive_identities(&d->reader.derive, ev, write_derived, d);
 		pm_event_free(ev);
 	}
 }
@@ -484,8 +450,6 @@ static int start(struct daemon *d)
 	}
 	if (pm_reader_init(&d->reader, &d->cfg))
 		return EXIT_RUNTIME;
-	if (d->cfg.code_identity.enabled && !(d->identities = pm_identities_new(PM_IDENTITY_MAX)))
-		return EXIT_RUNTIME;
 	d->render.cap_last = read_cap_last();
 	d->render_event = d->cfg.format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
 								 : pm_render_bombini;
@@ -546,7 +510,6 @@ static void shutdown_daemon(struct daemon *d)
 	ring_buffer__free(d->rb);
 	pm_loader_close(d->loader);
 	pm_reader_free(&d->reader);
-	pm_identities_free(d->identities);
 	pm_sink_close(&d->sink);
 	json_free(&d->line);
 	pm_users_free((struct pm_users *)d->render.users);

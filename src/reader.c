@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "derive.h"
 #include "log.h"
 #include "names.h"
 #include "procfs.h"
@@ -39,15 +40,11 @@ int pm_reader_init(struct pm_reader *r, const struct pm_config *cfg)
 	r->boot_id_prefix = read_boot_id_prefix();
 	r->report_ptrace_access = cfg->ptrace_access_check.enabled;
 	r->report_remote_thread = cfg->remote_thread.enabled;
-	if (cfg->thread_injection.enabled)
-		r->injections = calloc(1, sizeof(*r->injections));
-	if (cfg->sensitive_process_access.enabled)
-		r->sensitive = &cfg->sensitive_processes;
 	if (cfg->process_environment.enabled)
 		r->redact = &cfg->redact;
 	if (cfg->hash)
 		r->hasher = pm_hasher_new(PM_HASH_CACHE_MAX);
-	if (!r->cache || !r->containers || (cfg->thread_injection.enabled && !r->injections) ||
+	if (!r->cache || !r->containers || pm_derive_init(&r->derive, cfg) ||
 	    (cfg->hash && !r->hasher))
 		return -ENOMEM;
 	return 0;
@@ -58,7 +55,7 @@ void pm_reader_free(struct pm_reader *r)
 	while (r->queue.head)
 		pm_event_free(pm_event_queue_pop_ready(&r->queue, 0, true));
 	pm_hasher_free(r->hasher);
-	free(r->injections);
+	pm_derive_free(&r->derive);
 	pm_proc_cache_free(r->cache);
 	pm_containers_free(r->containers);
 	memset(r, 0, sizeof(*r));
@@ -332,18 +329,6 @@ static struct pm_process *access_target(struct pm_reader *r, const struct pm_pri
 	return pm_process_get(pm_proc_cache_lookup(r->cache, pid, start_ns));
 }
 
-bool pm_is_sensitive_target(const struct pm_process *target, const struct pm_strlist *names)
-{
-	const char *name = target->image ? target->image->filename : NULL;
-
-	if (target->pid == 1)
-		return true;
-	for (size_t i = 0; name && i < names->n; i++)
-		if (!strcmp(names->v[i], name))
-			return true;
-	return false;
-}
-
 struct pm_event *pm_reader_queue_process(struct pm_reader *r, uint32_t type,
 					 struct pm_process *p)
 {
@@ -363,87 +348,6 @@ struct pm_event *pm_reader_queue_process(struct pm_reader *r, uint32_t type,
 	return queue_event(r, &h, pm_process_get(p), &t, 0);
 }
 
-/* x86-64: offsetof(struct user, regs.rip) */
-#define PM_USER_IP_OFFSET (16 * 8)
-#define PM_NT_PRSTATUS 1
-#define PM_FMODE_WRITE 0x2
-/* include/uapi/linux/ptrace.h */
-#define PTRACE_POKETEXT 4
-#define PTRACE_POKEDATA 5
-#define PTRACE_POKEUSER 6
-#define PTRACE_SETREGS 13
-#define PTRACE_SETREGSET 0x4205
-
-/* The ThreadInjection step a record is, or 0. */
-static uint32_t injection_step(const struct pm_priv_event *e, bool granted)
-{
-	switch (e->hdr.type) {
-	case PM_EVENT_REMOTE_THREAD:
-		return PM_STEP_REMOTE_THREAD;
-	case PM_EVENT_PTRACE_ACCESS:
-		if (!granted)
-			return 0;
-		switch (e->access) {
-		case PM_ACCESS_PTRACE_ATTACH:
-			return PM_STEP_ATTACH;
-		case PM_ACCESS_PTRACE_SEIZE:
-			return PM_STEP_SEIZE;
-		case PM_ACCESS_VM_WRITEV:
-			/* granted but faulted (EFAULT): nothing was written */
-			return e->ret > 0 ? PM_STEP_VM_WRITEV : 0;
-		case PM_ACCESS_PROC_MEM:
-			return e->arg[0] & PM_FMODE_WRITE ? PM_STEP_PROC_MEM_WRITE : 0;
-		}
-		return 0;
-	case PM_EVENT_PTRACE_REQUEST:
-		switch (e->arg[0]) {
-		case PTRACE_POKETEXT:
-			return PM_STEP_POKETEXT;
-		case PTRACE_POKEDATA:
-			return PM_STEP_POKEDATA;
-		case PTRACE_POKEUSER:
-			return e->arg[1] == PM_USER_IP_OFFSET ? PM_STEP_POKEUSER_IP : 0;
-		case PTRACE_SETREGS:
-			return PM_STEP_SETREGS;
-		case PTRACE_SETREGSET:
-			return e->arg[1] == PM_NT_PRSTATUS ? PM_STEP_SETREGSET : 0;
-		}
-	}
-	return 0;
-}
-
-/* Feed the injection tracker; a ThreadInjection to queue, or NULL. */
-static struct pm_injection_trail *observe_injection(struct pm_reader *r,
-						    const struct pm_priv_event *e,
-						    const struct pm_process *source,
-						    const struct pm_process *target, bool granted)
-{
-	struct pm_injection_step step = {
-		.kind = injection_step(e, granted),
-		.ktime_ns = e->hdr.ktime_ns,
-		.addr = e->arg[1],
-		.thread_id = e->target.tid,
-	};
-	struct pm_injection_trail trail, *out;
-
-	if (!r->injections || !step.kind || !source || !target)
-		return NULL;
-	/* instances by start tick: exact ns and /proc's ticks name one process */
-	if (!pm_injection_observe(r->injections,
-				  (struct pm_injection_key){ source->pid,
-							     pm_start_ticks(source->start_ns) },
-				  (struct pm_injection_key){ target->pid,
-							     pm_start_ticks(target->start_ns) },
-				  &step, &trail))
-		return NULL;
-	out = malloc(sizeof(*out));
-	if (out)
-		*out = trail;
-	else
-		r->user_drops++;
-	return out;
-}
-
 /*
  * A record about another process: PtraceAccessCheck, NewRemoteThread, a
  * ptrace request (never reported itself), or one of the other
@@ -461,7 +365,8 @@ static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 	struct pm_process *target = with_target ? access_target(r, e) : NULL;
 	/* EFAULT: process_vm_* got past the access check, then the copy failed */
 	bool granted = e->ret >= 0 || (type == PM_EVENT_PTRACE_ACCESS && e->ret == -EFAULT);
-	struct pm_injection_trail *injection = observe_injection(r, e, p, target, granted);
+	struct pm_injection_trail *injection =
+		pm_derive_injection(&r->derive, e, p, target, granted, &r->user_drops);
 	struct pm_header derived[2] = {
 		{ .type = PM_EVENT_SENSITIVE_ACCESS, .ktime_ns = e->hdr.ktime_ns },
 		{ .type = PM_EVENT_THREAD_INJECTION, .ktime_ns = e->hdr.ktime_ns },
@@ -475,8 +380,8 @@ static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 	    : type == PM_EVENT_REMOTE_THREAD ? r->report_remote_thread
 					     : pm_event_info(type)->native != NULL)
 		headers[n++] = &e->hdr;
-	if (type == PM_EVENT_PTRACE_ACCESS && granted && target && r->sensitive &&
-	    pm_is_sensitive_target(target, r->sensitive))
+	if (type == PM_EVENT_PTRACE_ACCESS && granted &&
+	    pm_derive_sensitive_access(&r->derive, target))
 		headers[n++] = &derived[0];
 	if (injection)
 		headers[n++] = &derived[1];

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "decode.h"
+#include "derive.h"
 #include "container.h"
 #include "event.h"
 #include "hash.h"
@@ -26,8 +27,7 @@ struct pm_reader {
 	uint32_t boot_id_prefix;
 	bool report_ptrace_access;           /* ptrace_access_check is on */
 	bool report_remote_thread;           /* remote_thread is on */
-	struct pm_injections *injections;    /* thread_injection's tracker; NULL: off */
-	const struct pm_strlist *sensitive;  /* sensitive_process_access.processes; NULL: off */
+	struct pm_derive derive;             /* the events derived from the decoded ones */
 	const struct pm_strlist *redact;     /* process_environment.redact globs */
 	uint64_t malformed; /* records that failed validation (dropped, counted) */
 	uint64_t user_drops; /* events lost to allocation failure */
@@ -46,9 +46,6 @@ void pm_reader_free(struct pm_reader *r);
 struct pm_event *pm_reader_queue_process(struct pm_reader *r, uint32_t type,
 					 struct pm_process *p);
 
-/* Whether an access to target reaches a sensitive process: PID 1, or one
- * whose binary name is in the list. */
-bool pm_is_sensitive_target(const struct pm_process *target, const struct pm_strlist *names);
 
 /* ring_buffer_sample_fn: always returns 0 so one bad record stops nothing. */
 int pm_reader_on_record(void *ctx, void *data, size_t size);
