@@ -15,7 +15,9 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu17 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD) \
+# src/ by pipeline stage (docs/design.md): each room's headers by name
+ROOMS    := collect enrich render output config
+CFLAGS   += -std=gnu17 -Wall -Wextra -Werror -Iinclude -Isrc $(ROOMS:%=-Isrc/%) -I$(BUILD) \
 	    -D_FILE_OFFSET_BITS=64
 LDLIBS   := -lbpf -lelf -lz -lcrypto -lyaml -lpthread
 BPFCFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Isrc/bpf -I$(BUILD) -Wall -Werror
@@ -42,9 +44,10 @@ check_deps = $(if $(DEPS_MISSING),$(error procmon: $(subst $() $(),$(comma) ,$(D
 BPF_SRCS  := $(wildcard src/bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst src/bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst src/bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-BPF_HDRS  := $(wildcard src/bpf/common/*.bpf.h) include/procmon/events.h
+BPF_HDRS  := $(wildcard src/bpf/common/*.bpf.h src/bpf/syscalls/*.bpf.h) include/procmon/events.h
 
-SRCS      := $(wildcard src/*.c)
+SRCS      := $(wildcard src/*.c $(ROOMS:%=src/%/*.c))
+HDRS      := $(wildcard src/*.h $(ROOMS:%=src/%/*.h))
 OBJS      := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS)) $(BUILD)/obj/default_config.o
 LIB_OBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 
@@ -124,9 +127,10 @@ $(BUILD)/version.h: FORCE | $(BUILD)
 
 $(BUILD)/obj/main.o: $(BUILD)/version.h
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/procmon/events.h $(BPF_SKELS) | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c $(HDRS) include/procmon/events.h $(BPF_SKELS) | $(BUILD)/obj
 	$(check_deps)
 	@echo "  CC      $@"
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/procmon: $(OBJS)
@@ -143,7 +147,7 @@ $(BUILD)/progs/%: tests/progs/%.c | $(BUILD)/progs
 	$(Q)$(CC) -O1 -g -std=gnu17 -Wall -Wextra -Werror $< -o $@ -lpthread
 
 format:
-	clang-format -i src/*.c src/*.h src/bpf/*.c src/bpf/common/*.h include/procmon/*.h
+	clang-format -i $(SRCS) $(HDRS) src/bpf/*.c src/bpf/common/*.h include/procmon/*.h
 
 clean:
 	rm -rf $(BUILD)

@@ -22,7 +22,7 @@ from faultkit import NOBODY, exit_report, read_lines, refused, is_exec_with_args
 
 BAD_CONFIG = 2
 RUNTIME = 1
-CONFIG_MAX_BYTES = 16 << 20  # src/config.c
+CONFIG_MAX_BYTES = 16 << 20  # src/config/config.c
 VALID = "format: bombini\n"
 
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of the configuration loader (src/config.c). */
+/* Unit tests of the configuration loader (src/config/config.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

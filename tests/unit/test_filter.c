@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The configuration's filters as the BPF side gets them (src/filter.c). */
+/* The configuration's filters as the BPF side gets them (src/collect/filter.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* ThreadInjection's correlation of steps (src/injection.c). */
+/* ThreadInjection's correlation of steps (src/enrich/injection.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

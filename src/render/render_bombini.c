@@ -205,7 +205,7 @@ static void render_code_identity(struct json_buf *b, const struct pm_code_facts 
 	json_obj_end(b);
 }
 
-/* The target and the correlated steps, in order (src/injection.h). */
+/* The target and the correlated steps, in order (src/enrich/injection.h). */
 static void render_injection(struct json_buf *b, const struct pm_event *ev,
 			     const struct pm_render_ctx *ctx)
 {

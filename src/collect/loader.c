@@ -22,23 +22,23 @@
 #include "filter.h"
 #include "log.h"
 #include "names.h"
-#include "privilege.skel.h"
+#include "syscalls.skel.h"
 #include "process.skel.h"
 
 struct pm_loader {
 	struct process_bpf *process;
-	struct privilege_bpf *privilege; /* NULL when no ProcessEvent hook is on */
+	struct syscalls_bpf *syscalls; /* NULL when no block needs a syscall program */
 	bool binary_filter; /* process_filter has names, paths or prefixes */
 	int ncpus;
 };
 
 /*
- * What each configuration block needs of the privilege object: the BPF
+ * What each configuration block needs of the syscalls object: the BPF
  * programs it loads and attaches, by exact name. A program several blocks
  * list is loaded when any of them is on; one that no block lists is an
  * error at start-up, so a new program cannot be forgotten here. The
  * sys_enter programs load only when a filter needs the state before the
- * call (see open_privilege).
+ * call (see open_syscalls).
  */
 #define SETID_PROGRAMS(call) "pm_enter_" #call, "pm_exit_" #call
 /* every way to reach another process's memory or execution */
@@ -247,8 +247,8 @@ static uint64_t kernel_symbol_addr(const char *name)
 	return addr;
 }
 
-/* The privilege programs, sharing every map of the process object. */
-static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
+/* The per-syscall programs, sharing every map of the process object. */
+static int open_syscalls(struct pm_loader *l, const struct pm_config *cfg,
 			  const struct pm_filter_conf *filter)
 {
 	/*
@@ -263,10 +263,10 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 	bool any = false, want_proc_mem;
 	int err;
 
-	l->privilege = privilege_bpf__open();
-	if (!l->privilege)
+	l->syscalls = syscalls_bpf__open();
+	if (!l->syscalls)
 		return -errno;
-	bpf_object__for_each_program(prog, l->privilege->obj) {
+	bpf_object__for_each_program(prog, l->syscalls->obj) {
 		const char *name = bpf_program__name(prog);
 		int wanted = program_wanted(cfg, name);
 		bool enter = !strncmp(name, "pm_enter_", strlen("pm_enter_"));
@@ -279,8 +279,8 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 		any |= wanted;
 	}
 	if (!any) {
-		privilege_bpf__destroy(l->privilege);
-		l->privilege = NULL;
+		syscalls_bpf__destroy(l->syscalls);
+		l->syscalls = NULL;
 		return 0;
 	}
 	err = ensure_tracefs();
@@ -289,12 +289,12 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 	/* what recognises /proc/PID/mem: say so when it is missing */
 	want_proc_mem = program_wanted(cfg, "pm_exit_ptrace") == 1;
 	if (want_proc_mem) {
-		l->privilege->rodata->pm_mem_open = kernel_symbol_addr("mem_open");
-		if (!l->privilege->rodata->pm_mem_open)
+		l->syscalls->rodata->pm_mem_open = kernel_symbol_addr("mem_open");
+		if (!l->syscalls->rodata->pm_mem_open)
 			pm_log_warn("this kernel exports no mem_open symbol: opening "
 				    "/proc/PID/mem will not be reported as PtraceAccessCheck");
 	}
-	bpf_object__for_each_map(map, l->privilege->obj) {
+	bpf_object__for_each_map(map, l->syscalls->obj) {
 		struct bpf_map *shared;
 
 		if (bpf_map__is_internal(map))
@@ -303,13 +303,13 @@ static int open_privilege(struct pm_loader *l, const struct pm_config *cfg,
 		if (shared && (err = bpf_map__reuse_fd(map, bpf_map__fd(shared))))
 			return err;
 	}
-	l->privilege->rodata->pm_wakeup_bytes = l->process->rodata->pm_wakeup_bytes;
-	l->privilege->rodata->pm_filter = *filter;
-	l->privilege->rodata->pm_note_at_enter = note_at_enter;
-	l->privilege->rodata->pm_want_ptrace_requests = cfg->thread_injection.enabled;
-	l->privilege->rodata->pm_want_named_pipe = cfg->named_pipe.enabled;
-	l->privilege->rodata->pm_want_proc_mem = want_proc_mem;
-	return privilege_bpf__load(l->privilege);
+	l->syscalls->rodata->pm_wakeup_bytes = l->process->rodata->pm_wakeup_bytes;
+	l->syscalls->rodata->pm_filter = *filter;
+	l->syscalls->rodata->pm_note_at_enter = note_at_enter;
+	l->syscalls->rodata->pm_want_ptrace_requests = cfg->thread_injection.enabled;
+	l->syscalls->rodata->pm_want_named_pipe = cfg->named_pipe.enabled;
+	l->syscalls->rodata->pm_want_proc_mem = want_proc_mem;
+	return syscalls_bpf__load(l->syscalls);
 }
 
 int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
@@ -361,16 +361,16 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 		pm_log_error("failed to set up the filters: %s", strerror(-err));
 		goto fail;
 	}
-	err = open_privilege(l, cfg, &filter);
+	err = open_syscalls(l, cfg, &filter);
 	if (err) {
-		pm_log_error("failed to load the privilege-event BPF programs: %s",
+		pm_log_error("failed to load the syscall BPF programs: %s",
 			     strerror(-err));
 		goto fail;
 	}
 	/* every map is filled before the first program runs */
 	err = process_bpf__attach(l->process);
-	if (!err && l->privilege)
-		err = privilege_bpf__attach(l->privilege);
+	if (!err && l->syscalls)
+		err = syscalls_bpf__attach(l->syscalls);
 	if (err) {
 		pm_log_error("failed to attach BPF programs: %s", strerror(-err));
 		goto fail;
@@ -458,8 +458,8 @@ static void detach_in_parallel(struct bpf_object_skeleton *s)
 
 void pm_loader_detach(struct pm_loader *l)
 {
-	if (l->privilege)
-		detach_in_parallel(l->privilege->skeleton);
+	if (l->syscalls)
+		detach_in_parallel(l->syscalls->skeleton);
 	process_bpf__detach(l->process);
 }
 
@@ -467,7 +467,7 @@ void pm_loader_close(struct pm_loader *l)
 {
 	if (!l)
 		return;
-	privilege_bpf__destroy(l->privilege);
+	syscalls_bpf__destroy(l->syscalls);
 	process_bpf__destroy(l->process);
 	free(l);
 }
