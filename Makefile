@@ -12,7 +12,12 @@ BPFTOOL  ?= bpftool
 PYTHON   ?= /usr/bin/python3
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
 
-VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# The release (the VERSION file) and, in a git checkout, the commit built:
+# 0.9.0+g1a2b3c4, or 0.9.0+g1a2b3c4.dirty with uncommitted changes. Also
+# the Debian package's version, which allows neither '-' nor '_' here.
+RELEASE  := $(shell cat VERSION)
+COMMIT   := $(shell git describe --always --dirty=.dirty --exclude='*' 2>/dev/null)
+VERSION  := $(RELEASE)$(if $(COMMIT),+g$(COMMIT))
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu17 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD) \
