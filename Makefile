@@ -4,6 +4,8 @@
 #   make run      install missing deps, build, run with the default config
 #   make test     install missing deps, build, run unit + integration tests
 #   make bench    benchmarks: procmon beside auditd and execsnoop (bench/suite.py)
+#   make install  install as a service (PREFIX=/usr/local, DESTDIR); make uninstall
+#   make deb      build/procmon_VERSION_ARCH.deb (docs/service.md)
 
 BUILD    := build
 CC       ?= gcc
@@ -12,7 +14,12 @@ BPFTOOL  ?= bpftool
 PYTHON   ?= /usr/bin/python3
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
 
-VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# The release (the VERSION file) and, in a git checkout, the commit built:
+# 0.9.0+g1a2b3c4, or 0.9.0+g1a2b3c4.dirty with uncommitted changes. Also
+# the Debian package's version, which allows neither '-' nor '_' here.
+RELEASE  := $(shell cat VERSION)
+COMMIT   := $(shell git describe --always --dirty=.dirty --exclude='*' 2>/dev/null)
+VERSION  := $(RELEASE)$(if $(COMMIT),+g$(COMMIT))
 
 CFLAGS   ?= -O2 -g
 # src/ by pipeline stage (docs/design.md): each room's headers by name
@@ -56,7 +63,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 PROG_SRCS := $(wildcard tests/progs/*.c)
 PROG_BINS := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRCS))
 
-.PHONY: all deps run test unit integration progs bench clean format
+.PHONY: all deps run test unit integration progs bench clean format install uninstall deb
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/procmon
@@ -145,6 +152,98 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 $(BUILD)/progs/%: tests/progs/%.c | $(BUILD)/progs
 	@echo "  PROG    $@"
 	$(Q)$(CC) -O1 -g -std=gnu17 -Wall -Wextra -Werror $< -o $@ -lpthread
+
+# ---- Installing (docs/service.md) ----
+#
+# PREFIX holds the program, the unit and the man pages; the configuration
+# and the logrotate snippet go to /etc, the events to /var/log/procmon,
+# whatever PREFIX is (with DESTDIR in front of all of them). systemd reads
+# units from /usr/local/lib/systemd/system as well; for PREFIX=/usr the
+# unit goes where Debian 12 packages put theirs, /lib/systemd/system.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SYSCONFDIR ?= /etc
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+LOGDIR     := /var/log/procmon
+PKG        := $(BUILD)/packaging
+
+# The unit, with the paths of this installation.
+$(PKG)/procmon.service: packaging/procmon.service.in FORCE | $(BUILD)
+	$(Q)mkdir -p $(PKG)
+	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@.tmp && mv $@.tmp $@
+
+# The configuration the service runs with: the built-in one, writing to
+# $(LOGDIR)/procmon.jsonl instead of stdout (the journal).
+$(PKG)/procmon.yaml: config/procmon.yaml | $(BUILD)
+	$(Q)mkdir -p $(PKG)
+	$(Q){ echo '# procmon configuration: procmon.service runs procmon --config $(SYSCONFDIR)/procmon/procmon.yaml.'; \
+	  echo '# procmon.yaml(5) and docs/configuration.md describe every key. procmon refuses'; \
+	  echo '# this file if anyone but root can write it (or a directory above it).'; \
+	  sed '1,/^$$/d; s|^output: stdout$$|output: $(LOGDIR)/procmon.jsonl|' $<; } > $@.tmp
+	$(Q)grep -qx 'output: $(LOGDIR)/procmon.jsonl' $@.tmp || \
+	  { echo "procmon: config/procmon.yaml has no 'output: stdout' line to point at $(LOGDIR)" >&2; exit 1; }
+	$(Q)mv $@.tmp $@
+
+INSTALL_FILES := $(BUILD)/procmon $(PKG)/procmon.service $(PKG)/procmon.yaml \
+	packaging/procmon.logrotate packaging/man/procmon.8 packaging/man/procmon.yaml.5
+
+# Files under /etc are the administrator's once there: never overwritten.
+install: $(INSTALL_FILES)
+	install -D -m 0755 $(BUILD)/procmon $(DESTDIR)$(SBINDIR)/procmon
+	install -D -m 0644 $(PKG)/procmon.service $(DESTDIR)$(UNITDIR)/procmon.service
+	install -D -m 0644 packaging/man/procmon.8 $(DESTDIR)$(MANDIR)/man8/procmon.8
+	install -D -m 0644 packaging/man/procmon.yaml.5 $(DESTDIR)$(MANDIR)/man5/procmon.yaml.5
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/procmon $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	install -d -m 0700 $(DESTDIR)$(LOGDIR)
+	@set -e; for f in $(PKG)/procmon.yaml:procmon/procmon.yaml packaging/procmon.logrotate:logrotate.d/procmon; do \
+	  src=$${f%%:*}; dst=$(DESTDIR)$(SYSCONFDIR)/$${f#*:}; \
+	  if [ -e "$$dst" ]; then echo "  KEEP    $$dst (exists; the new one is $$src)"; \
+	  else echo "install -m 0644 $$src $$dst"; install -m 0644 "$$src" "$$dst"; fi; done
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; \
+	  echo "procmon installed: systemctl enable --now procmon"; fi
+
+# Removes what install put there; /etc files only when unchanged, the
+# events directory only when empty.
+uninstall: $(PKG)/procmon.yaml
+	rm -f $(DESTDIR)$(SBINDIR)/procmon $(DESTDIR)$(UNITDIR)/procmon.service \
+	  $(DESTDIR)$(MANDIR)/man8/procmon.8 $(DESTDIR)$(MANDIR)/man5/procmon.yaml.5
+	@set -e; for f in $(PKG)/procmon.yaml:procmon/procmon.yaml packaging/procmon.logrotate:logrotate.d/procmon; do \
+	  src=$${f%%:*}; dst=$(DESTDIR)$(SYSCONFDIR)/$${f#*:}; \
+	  if cmp -s "$$src" "$$dst"; then echo "rm -f $$dst"; rm -f "$$dst"; \
+	  elif [ -e "$$dst" ]; then echo "  KEEP    $$dst (changed since installed)"; fi; done
+	-rmdir --ignore-fail-on-non-empty $(DESTDIR)$(SYSCONFDIR)/procmon $(DESTDIR)$(LOGDIR) 2>/dev/null
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+
+# ---- The Debian package ----
+#
+# The files of `make install PREFIX=/usr` staged under $(DEB_ROOT), man
+# pages gzipped as Debian has them, Depends: from dpkg-shlibdeps (the
+# libraries build/procmon links), and maintainer scripts that enable and
+# start the unit only where systemd runs.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB      := $(BUILD)/procmon_$(VERSION)_$(DEB_ARCH).deb
+DEB_ROOT := $(BUILD)/deb/root
+
+deb: $(BUILD)/procmon
+	$(Q)rm -rf $(BUILD)/deb
+	$(Q)$(MAKE) --no-print-directory install PREFIX=/usr DESTDIR=$(abspath $(DEB_ROOT)) >/dev/null
+	$(Q)gzip -9n $(DEB_ROOT)/usr/share/man/man8/procmon.8 $(DEB_ROOT)/usr/share/man/man5/procmon.yaml.5
+	$(Q)install -d -m 0755 $(DEB_ROOT)/DEBIAN
+	$(Q)install -m 0755 packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm $(DEB_ROOT)/DEBIAN/
+	$(Q)printf '%s\n' /etc/procmon/procmon.yaml /etc/logrotate.d/procmon > $(DEB_ROOT)/DEBIAN/conffiles
+	$(Q)mkdir -p $(BUILD)/deb/debian && printf 'Source: procmon\n\nPackage: procmon\nArchitecture: any\n' \
+	  > $(BUILD)/deb/debian/control
+	$(Q)cd $(BUILD)/deb && dpkg-shlibdeps -O root/usr/sbin/procmon 2>/dev/null | \
+	  sed -n 's/^shlibs:Depends=//p' > depends
+	$(Q)test -s $(BUILD)/deb/depends || { echo "procmon: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+	$(Q)sed -e 's|@VERSION@|$(VERSION)|; s|@ARCH@|$(DEB_ARCH)|' \
+	  -e "s|@DEPENDS@|$$(cat $(BUILD)/deb/depends)|" \
+	  -e "s|@SIZE@|$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)|" \
+	  packaging/deb/control > $(DEB_ROOT)/DEBIAN/control
+	$(Q)dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB) >/dev/null
+	@echo "  DEB     $(DEB)"
 
 format:
 	clang-format -i $(SRCS) $(HDRS) src/bpf/*.c src/bpf/common/*.h include/procmon/*.h

@@ -12,7 +12,10 @@ packages=(
 	python3 python3-pytest # integration test driver
 	libcap2-bin   # setcap, for the FILE_CAPS test
 	btrfs-progs   # a btrfs subvolume, for the hash identity test
-	logrotate     # the fault tests rotate the output with the real logrotate
+	systemd       # systemd-analyze verify / security of procmon.service
+	mandoc        # mandoc -Tlint of the man pages
+	logrotate     # the fault tests and the shipped snippet, against a live procmon
+	dpkg-dev      # make deb: dpkg-shlibdeps computes Depends:
 )
 
 missing=()

@@ -17,8 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +29,7 @@
 #include "proc_scan.h"
 #include "reader.h"
 #include "render.h"
+#include "service.h"
 #include "sink.h"
 #include "timefmt.h"
 #include "version.h" /* generated: build/version.h */
@@ -208,27 +207,6 @@ static void host_atom_key(uint8_t key[16])
 	memcpy(key, digest, 16);
 }
 
-/* systemd's readiness protocol, without libsystemd. */
-static void notify_ready(void)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t n;
-	int fd;
-
-	if (!path || !path[0] || (n = strlen(path)) >= sizeof(sa.sun_path))
-		return;
-	memcpy(sa.sun_path, path, n);
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = '\0';
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa,
-	       offsetof(struct sockaddr_un, sun_path) + n);
-	close(fd);
-}
-
 struct daemon {
 	struct pm_config cfg;
 	struct pm_sink sink;
@@ -350,6 +328,7 @@ static int run(struct daemon *d)
 			report_drops(d, false);
 			next_report = now + PM_DROP_REPORT_NS;
 		}
+		pm_service_watchdog(now);
 	}
 	/*
 	 * Stop: detach first so nothing is committed after the last read,
@@ -499,7 +478,7 @@ static int start(struct daemon *d)
 	pm_log_debug("start-up: ready at %.1f ms", ms_since(t0));
 	pm_log_info("ready: %d processes known, writing events to %s", n,
 		    d->cfg.output ? d->cfg.output : "stdout");
-	notify_ready();
+	pm_service_ready();
 	return -1;
 }
 

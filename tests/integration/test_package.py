@@ -1,0 +1,128 @@
+"""The Debian package: `make deb`, then dpkg -i, the installed program and
+unit, dpkg -r (only the conffiles stay) and dpkg -P (nothing stays).
+
+It installs into this machine, so it holds dpkg's frontend lock for the
+whole test (as apt does, handing it to dpkg with DPKG_FRONTEND_LOCKED)
+and always purges what it installed. A procmon package installed before
+the test is somebody's: the test is skipped rather than touch it.
+"""
+
+import fcntl
+import os
+import re
+import signal
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO, STOP_TIMEOUT
+from test_service import run_make
+
+LOCK = "/var/lib/dpkg/lock-frontend"
+LOCK_TIMEOUT = 120  # s: another apt or dpkg run finishing
+
+# What the package owns besides its directories (docs/service.md).
+FILES = ["/usr/sbin/procmon", "/lib/systemd/system/procmon.service",
+         "/usr/share/man/man8/procmon.8.gz", "/usr/share/man/man5/procmon.yaml.5.gz"]
+CONFFILES = ["/etc/procmon/procmon.yaml", "/etc/logrotate.d/procmon"]
+DIRS = ["/var/log/procmon", "/etc/procmon"]
+
+
+def package_status():
+    p = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "procmon"],
+                       capture_output=True, text=True)
+    return p.stdout.strip() if p.returncode == 0 else ""
+
+
+@contextmanager
+def dpkg_frontend_lock():
+    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o640)
+
+    def too_long(*_):
+        raise TimeoutError(f"{LOCK} held by another process for {LOCK_TIMEOUT}s")
+
+    old = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(LOCK_TIMEOUT)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX)  # blocks until apt/dpkg elsewhere is done
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
+def dpkg(*args):
+    env = dict(os.environ, DPKG_FRONTEND_LOCKED="1", DEBIAN_FRONTEND="noninteractive")
+    p = subprocess.run(["dpkg", *args], env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, f"dpkg {' '.join(args)}:\n{p.stdout}\n{p.stderr}"
+    return p
+
+
+def test_deb_installs_runs_and_removes_cleanly():
+    if package_status():
+        pytest.skip(f"a procmon package is already installed ({package_status()}): "
+                    "not touching it")
+    run_make("deb")
+    # the release, then the commit built (.dirty for uncommitted changes)
+    version = subprocess.run([str(REPO / "build" / "procmon"), "--version"],
+                             capture_output=True, text=True).stdout.split()[1]
+    release = (REPO / "VERSION").read_text().strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                            capture_output=True, text=True).stdout.strip()
+    assert re.fullmatch(re.escape(release) + r"\+g" + commit + r"(\.dirty)?", version), \
+        (version, release, commit)
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True,
+                          text=True).stdout.strip()
+    deb = REPO / "build" / f"procmon_{version}_{arch}.deb"
+    assert deb.exists(), sorted(p.name for p in (REPO / "build").glob("*.deb"))
+    fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Version", "Depends"],
+                            capture_output=True, text=True).stdout
+    # Depends from dpkg-shlibdeps: the libraries procmon links, versioned
+    assert f"Version: {version}\n" in fields and "libbpf1 (>= " in fields, fields
+
+    with dpkg_frontend_lock():
+        try:
+            dpkg("-i", str(deb))
+            assert package_status() == "install ok installed"
+            for f in FILES + CONFFILES:
+                assert os.path.isfile(f), f
+            assert os.stat("/var/log/procmon").st_mode & 0o7777 == 0o700
+            listed = dpkg("-s", "procmon").stdout
+            assert all(c in listed for c in CONFFILES), listed  # Conffiles: ...
+
+            v = subprocess.run(["/usr/sbin/procmon", "--version"], capture_output=True,
+                               text=True, timeout=STOP_TIMEOUT)
+            assert v.returncode == 0 and v.stdout == f"procmon {version}\n", v
+            h = subprocess.run(["/usr/sbin/procmon", "--help"], capture_output=True,
+                               text=True, timeout=STOP_TIMEOUT)
+            assert h.returncode == 0 and "--config" in h.stdout, h
+            # man pages included: Documentation=man:procmon(8) is checked
+            a = subprocess.run(["systemd-analyze", "verify",
+                                "/lib/systemd/system/procmon.service"],
+                               capture_output=True, text=True, timeout=60)
+            assert a.returncode == 0 and not a.stderr.strip(), a.stderr
+            # enabled only where systemd runs (it is not PID 1 here)
+            wants = Path("/etc/systemd/system/multi-user.target.wants/procmon.service")
+            assert wants.exists() == os.path.isdir("/run/systemd/system")
+
+            dpkg("-r", "procmon")
+            assert package_status() == "deinstall ok config-files"
+            for f in FILES:
+                assert not os.path.lexists(f), f"{f} left after dpkg -r"
+            assert not os.path.exists("/var/log/procmon")
+            for f in CONFFILES:
+                assert os.path.isfile(f), f"conffile {f} removed by dpkg -r"
+
+            dpkg("-P", "procmon")
+            assert package_status() == ""
+            for f in FILES + CONFFILES + DIRS:
+                assert not os.path.lexists(f), f"{f} left after dpkg -P"
+        finally:
+            if package_status():
+                dpkg("-P", "procmon")
