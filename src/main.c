@@ -252,6 +252,15 @@ static void drain_events(struct daemon *d, bool force)
 	}
 }
 
+/* Write what may leave; when an event still waits for its hash, give
+ * the hasher a moment (its wait is bounded: PM_HASH_WAIT_NS). */
+static void drain_and_wait(struct daemon *d)
+{
+	drain_events(d, false);
+	if (d->reader.queue.head)
+		poll(NULL, 0, PM_POLL_HASH_WAIT_MS);
+}
+
 /* Every loss, kernel and user space: logged every PM_DROP_REPORT_NS while
  * any is non-zero (so a log reader sees it whenever it looks), and at exit. */
 static void report_drops(struct daemon *d, bool at_exit)
@@ -297,8 +306,9 @@ static int run(struct daemon *d)
 		err = polled = ring_buffer__poll(d->rb, timeout_ms);
 		if (err >= 0)
 			err = ring_buffer__consume(d->rb);
-		busy = polled > 0 || err > 0;
-		if (err < 0 && err != -EINTR) {
+		/* -EAGAIN: the reader paused on a full queue (PM_QUEUE_PAUSE) */
+		busy = polled > 0 || err > 0 || err == -EAGAIN;
+		if (err < 0 && err != -EINTR && err != -EAGAIN) {
 			pm_log_error("reading the ring buffer: %s", strerror(-err));
 			return EXIT_RUNTIME;
 		}
@@ -336,11 +346,12 @@ static int run(struct daemon *d)
 	 * have the rest of their (bounded) wait, then write it all.
 	 */
 	pm_loader_detach(d->loader);
-	err = ring_buffer__consume(d->rb);
+	while ((err = ring_buffer__consume(d->rb)) == -EAGAIN)
+		drain_and_wait(d);
 	pm_log_debug("stop: %d records read, %llu events queued", err,
 		     (unsigned long long)d->reader.queue.len);
-	for (drain_events(d, false); d->reader.queue.head; drain_events(d, false))
-		poll(NULL, 0, PM_POLL_HASH_WAIT_MS);
+	while (d->reader.queue.head)
+		drain_and_wait(d);
 	if (pm_sink_flush_within(&d->sink, PM_FINAL_FLUSH_S * 1000) == -ETIMEDOUT) {
 		pm_log_warn("output blocked for %d s at exit: giving up on what is left",
 			    PM_FINAL_FLUSH_S);
@@ -388,8 +399,8 @@ static int report_existing(struct daemon *d)
 		pm_reader_queue_process(&d->reader, PM_EVENT_EXISTING_PROCESS, all[i]);
 	free(all);
 	/* hashes have their usual bounded wait, then everything goes out */
-	for (drain_events(d, false); d->reader.queue.head; drain_events(d, false))
-		poll(NULL, 0, PM_POLL_HASH_WAIT_MS);
+	while (d->reader.queue.head)
+		drain_and_wait(d);
 	return pm_sink_flush_nowait(&d->sink) == -EPIPE ? -EPIPE : 0;
 }
 

@@ -479,9 +479,8 @@ static void on_module(struct pm_reader *r, const struct pm_module_event *e)
 
 /* Dispatch by record shape (the event table's RECORD column), each checked
  * whole first: an event of an existing shape needs nothing here. */
-int pm_reader_on_record(void *ctx, void *data, size_t size)
+static void on_record(struct pm_reader *r, void *data, size_t size)
 {
-	struct pm_reader *r = ctx;
 	const struct pm_header *h = data;
 	const struct pm_event_info *info;
 
@@ -493,22 +492,22 @@ int pm_reader_on_record(void *ctx, void *data, size_t size)
 		if (!exec_record_valid(data, size))
 			goto malformed;
 		on_exec(r, data);
-		return 0;
+		return;
 	case PM_RECORD_CLONE:
 		if (size < sizeof(struct pm_clone_event))
 			goto malformed;
 		on_clone(r, data);
-		return 0;
+		return;
 	case PM_RECORD_EXIT:
 		if (size < sizeof(struct pm_exit_event))
 			goto malformed;
 		on_exit_record(r, data);
-		return 0;
+		return;
 	case PM_RECORD_PRIV:
 		if (size < sizeof(struct pm_priv_event))
 			goto malformed;
 		on_priv(r, data);
-		return 0;
+		return;
 	case PM_RECORD_MODULE: {
 		const struct pm_module_event *m = data;
 
@@ -517,7 +516,7 @@ int pm_reader_on_record(void *ctx, void *data, size_t size)
 		    offsetof(struct pm_module_event, path) + m->path_len > size)
 			goto malformed;
 		on_module(r, m);
-		return 0;
+		return;
 	}
 	case PM_RECORD_FIFO: {
 		const struct pm_fifo_event *f = data;
@@ -525,11 +524,19 @@ int pm_reader_on_record(void *ctx, void *data, size_t size)
 		if (size < sizeof(*f) || f->dir_len > PM_PATH_MAX || f->name_len > PM_PATH_MAX)
 			goto malformed;
 		on_fifo(r, f);
-		return 0;
+		return;
 	}
 	}
 malformed:
 	r->malformed++;
 	pm_log_debug("malformed record: type %u, %zu bytes", size >= sizeof(*h) ? h->type : 0, size);
-	return 0;
+}
+
+int pm_reader_on_record(void *ctx, void *data, size_t size)
+{
+	struct pm_reader *r = ctx;
+
+	on_record(r, data, size);
+	/* enough decoded for now: the caller drains before it reads on */
+	return r->queue.len >= PM_QUEUE_PAUSE ? -EAGAIN : 0;
 }

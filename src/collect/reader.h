@@ -47,7 +47,18 @@ struct pm_event *pm_reader_queue_process(struct pm_reader *r, uint32_t type,
 					 struct pm_process *p);
 
 
-/* ring_buffer_sample_fn: always returns 0 so one bad record stops nothing. */
+/*
+ * The queue's length at which the reader stops taking records until the
+ * caller has drained it: a flood (a tracer tracing procmon's own reads
+ * makes one) must fill the ring buffer, where the kernel counts what it
+ * drops, not procmon's memory, and must not keep the main loop from
+ * seeing a SIGTERM.
+ */
+#define PM_QUEUE_PAUSE 65536
+
+/* ring_buffer_sample_fn: 0, or -EAGAIN once PM_QUEUE_PAUSE events wait
+ * (the record itself is taken): drain, then read on. A bad record is
+ * counted (malformed), never an error. */
 int pm_reader_on_record(void *ctx, void *data, size_t size);
 
 #endif
