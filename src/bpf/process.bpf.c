@@ -233,10 +233,7 @@ static __always_inline void pm_remote_thread(struct task_struct *creator,
 	if (!ev)
 		return;
 	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
-	ev->hdr.type = PM_EVENT_REMOTE_THREAD;
-	ev->hdr.size = sizeof(*ev);
-	pm_fill_task(&ev->task, tracer);
+	pm_record_start(&ev->hdr, PM_EVENT_REMOTE_THREAD, sizeof(*ev), &ev->task, tracer);
 	pm_fill_task(&ev->target, thread);
 	pm_submit(ev);
 }
@@ -253,10 +250,7 @@ int BPF_PROG(pm_clone, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	}
 	__builtin_memset(&ev, 0, sizeof(ev));
-	ev.hdr.ktime_ns = bpf_ktime_get_boot_ns();
-	ev.hdr.type = PM_EVENT_CLONE;
-	ev.hdr.size = sizeof(ev);
-	pm_fill_task(&ev.task, child);
+	pm_record_start(&ev.hdr, PM_EVENT_CLONE, sizeof(ev), &ev.task, child);
 	ev.forker_pid = BPF_CORE_READ(parent, tgid);
 	ev.forker_start_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
 	if (pm_filter.process & PM_PF_BINARY) {
@@ -284,10 +278,7 @@ int BPF_PROG(pm_exit, struct task_struct *task, bool group_dead)
 	if (!group_dead)
 		return 0;
 	__builtin_memset(&ev, 0, sizeof(ev));
-	ev.hdr.ktime_ns = bpf_ktime_get_boot_ns();
-	ev.hdr.type = PM_EVENT_EXIT;
-	ev.hdr.size = sizeof(ev);
-	pm_fill_task(&ev.task, task);
+	pm_record_start(&ev.hdr, PM_EVENT_EXIT, sizeof(ev), &ev.task, task);
 	/* the status wait(2) would report, as wait_task_zombie() computes it */
 	signal = BPF_CORE_READ(task, signal);
 	if (BPF_CORE_READ(signal, flags) & SIGNAL_GROUP_EXIT)

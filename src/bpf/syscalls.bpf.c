@@ -132,10 +132,7 @@ static __always_inline struct pm_priv_event *pm_priv_begin(__u32 type, __u32 cat
 	if (!ev)
 		return NULL;
 	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->hdr.ktime_ns = bpf_ktime_get_boot_ns();
-	ev->hdr.type = type;
-	ev->hdr.size = sizeof(*ev);
-	pm_fill_task(&ev->task, task);
+	pm_record_start(&ev->hdr, type, sizeof(*ev), &ev->task, task);
 	return ev;
 }
 

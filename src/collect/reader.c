@@ -477,56 +477,68 @@ static void on_module(struct pm_reader *r, const struct pm_module_event *e)
 		}, e->task.pid, path, -1);
 }
 
+/* Whether size bytes hold a whole record of this shape, its variable
+ * parts within their limits (each is sent at its used length). */
+static bool record_whole(uint32_t kind, const void *data, size_t size)
+{
+	const struct pm_module_event *m = data;
+	const struct pm_fifo_event *f = data;
+
+	switch (kind) {
+	case PM_RECORD_EXEC:
+		return exec_record_valid(data, size);
+	case PM_RECORD_CLONE:
+		return size >= sizeof(struct pm_clone_event);
+	case PM_RECORD_EXIT:
+		return size >= sizeof(struct pm_exit_event);
+	case PM_RECORD_PRIV:
+		return size >= sizeof(struct pm_priv_event);
+	case PM_RECORD_MODULE:
+		return size >= offsetof(struct pm_module_event, path) &&
+		       m->path_len <= PM_PATH_MAX &&
+		       offsetof(struct pm_module_event, path) + m->path_len <= size;
+	case PM_RECORD_FIFO:
+		return size >= sizeof(*f) && f->dir_len <= PM_PATH_MAX &&
+		       f->name_len <= PM_PATH_MAX;
+	}
+	return false;
+}
+
+#define RECORD_HANDLER(fn, record)                                      \
+	static void fn##_record(struct pm_reader *r, const void *data)         \
+	{                                                                      \
+		fn(r, (const struct record *)data);                            \
+	}
+RECORD_HANDLER(on_exec, pm_exec_event)
+RECORD_HANDLER(on_clone, pm_clone_event)
+RECORD_HANDLER(on_exit_record, pm_exit_event)
+RECORD_HANDLER(on_priv, pm_priv_event)
+RECORD_HANDLER(on_module, pm_module_event)
+RECORD_HANDLER(on_fifo, pm_fifo_event)
+
+/* Who takes a whole record of each shape. */
+static void (*const record_handlers[PM_RECORD_KINDS])(struct pm_reader *r, const void *data) = {
+	[PM_RECORD_EXEC] = on_exec_record,	 [PM_RECORD_CLONE] = on_clone_record,
+	[PM_RECORD_EXIT] = on_exit_record_record, [PM_RECORD_PRIV] = on_priv_record,
+	[PM_RECORD_MODULE] = on_module_record,	 [PM_RECORD_FIFO] = on_fifo_record,
+};
+
 /* Dispatch by record shape (the event table's RECORD column), each checked
  * whole first: an event of an existing shape needs nothing here. */
 static void on_record(struct pm_reader *r, void *data, size_t size)
 {
 	const struct pm_header *h = data;
 	const struct pm_event_info *info;
+	uint32_t kind;
 
 	if (size < sizeof(*h) || h->size > size)
 		goto malformed;
 	info = pm_event_info(h->type);
-	switch (info ? info->record : PM_RECORD_NONE) {
-	case PM_RECORD_EXEC:
-		if (!exec_record_valid(data, size))
-			goto malformed;
-		on_exec(r, data);
-		return;
-	case PM_RECORD_CLONE:
-		if (size < sizeof(struct pm_clone_event))
-			goto malformed;
-		on_clone(r, data);
-		return;
-	case PM_RECORD_EXIT:
-		if (size < sizeof(struct pm_exit_event))
-			goto malformed;
-		on_exit_record(r, data);
-		return;
-	case PM_RECORD_PRIV:
-		if (size < sizeof(struct pm_priv_event))
-			goto malformed;
-		on_priv(r, data);
-		return;
-	case PM_RECORD_MODULE: {
-		const struct pm_module_event *m = data;
-
-		/* sent at its used length, or whole */
-		if (size < offsetof(struct pm_module_event, path) || m->path_len > PM_PATH_MAX ||
-		    offsetof(struct pm_module_event, path) + m->path_len > size)
-			goto malformed;
-		on_module(r, m);
-		return;
-	}
-	case PM_RECORD_FIFO: {
-		const struct pm_fifo_event *f = data;
-
-		if (size < sizeof(*f) || f->dir_len > PM_PATH_MAX || f->name_len > PM_PATH_MAX)
-			goto malformed;
-		on_fifo(r, f);
-		return;
-	}
-	}
+	kind = info ? info->record : PM_RECORD_NONE;
+	if (!record_whole(kind, data, size))
+		goto malformed;
+	record_handlers[kind](r, data);
+	return;
 malformed:
 	r->malformed++;
 	pm_log_debug("malformed record: type %u, %zu bytes", size >= sizeof(*h) ? h->type : 0, size);

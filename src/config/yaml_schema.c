@@ -332,36 +332,78 @@ void pm_idlist_free(struct pm_idlist *l)
 	l->n = 0;
 }
 
+/* Each item of list n, with its index in the key path of messages. */
+static int each_item(struct pm_yaml_ctx *c, const yaml_node_t *n, size_t count,
+		     int (*item)(struct pm_yaml_ctx *c, const yaml_node_t *node, void *arg),
+		     void *arg)
+{
+	for (size_t i = 0; i < count; i++) {
+		size_t old = pm_yaml_path_push(c, NULL, i);
+		int ret = item(c, pm_yaml_node(c, n->data.sequence.items.start[i]), arg);
+
+		pm_yaml_path_pop(c, old);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* n's length in *count and a zeroed array for as many items in *v. */
+static int new_items(struct pm_yaml_ctx *c, const yaml_node_t *n, size_t item_size,
+		     size_t *count, void **v)
+{
+	int ret = pm_yaml_list(c, n, count);
+
+	*v = NULL;
+	if (ret || !*count)
+		return ret;
+	*v = calloc(*count, item_size);
+	if (!*v) {
+		pm_yaml_errf(c, "%s: out of memory", c->name);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int id_item(struct pm_yaml_ctx *c, const yaml_node_t *node, void *arg)
+{
+	struct pm_idlist *l = arg;
+	uint64_t v = 0;
+	int ret = pm_yaml_uint(c, node, UINT32_MAX, &v);
+
+	if (!ret)
+		l->v[l->n++] = (uint32_t)v;
+	return ret;
+}
+
+struct str_items {
+	struct pm_strlist l;
+	size_t max;
+};
+
+static int str_item(struct pm_yaml_ctx *c, const yaml_node_t *node, void *arg)
+{
+	struct str_items *s = arg;
+	int ret = pm_yaml_str(c, node, s->max, &s->l.v[s->l.n]);
+
+	if (!ret)
+		s->l.n++;
+	return ret;
+}
+
 /* Parse into a new list and swap it in only when it is complete, so a
  * failure leaves the old list (a default, or nothing) intact. */
-int pm_idlist_parse(struct pm_yaml_ctx *c, const yaml_node_t *n,
-			struct pm_idlist *out)
+int pm_idlist_parse(struct pm_yaml_ctx *c, const yaml_node_t *n, struct pm_idlist *out)
 {
 	struct pm_idlist l = { 0 };
-	size_t count = 0, i, old;
-	uint64_t v = 0;
-	int ret;
+	size_t count = 0;
+	int ret = new_items(c, n, sizeof(*l.v), &count, (void **)&l.v);
 
-	ret = pm_yaml_list(c, n, &count);
-	if (ret)
+	if (!ret)
+		ret = each_item(c, n, count, id_item, &l);
+	if (ret) {
+		pm_idlist_free(&l);
 		return ret;
-	if (count) {
-		l.v = calloc(count, sizeof(*l.v));
-		if (!l.v) {
-			pm_yaml_errf(c, "%s: out of memory", c->name);
-			return -ENOMEM;
-		}
-	}
-	for (i = 0; i < count; i++) {
-		old = pm_yaml_path_push(c, NULL, i);
-		ret = pm_yaml_uint(c, pm_yaml_node(c, n->data.sequence.items.start[i]),
-			       UINT32_MAX, &v);
-		pm_yaml_path_pop(c, old);
-		if (ret) {
-			pm_idlist_free(&l);
-			return ret;
-		}
-		l.v[l.n++] = (uint32_t)v;
 	}
 	pm_idlist_free(out);
 	*out = l;
@@ -369,36 +411,20 @@ int pm_idlist_parse(struct pm_yaml_ctx *c, const yaml_node_t *n,
 }
 
 int pm_strlist_parse(struct pm_yaml_ctx *c, const yaml_node_t *n, size_t max,
-			 struct pm_strlist *out)
+		     struct pm_strlist *out)
 {
-	struct pm_strlist l = { 0 };
-	size_t count = 0, i, old;
-	int ret;
+	struct str_items s = { .max = max };
+	size_t count = 0;
+	int ret = new_items(c, n, sizeof(*s.l.v), &count, (void **)&s.l.v);
 
-	ret = pm_yaml_list(c, n, &count);
-	if (ret)
+	if (!ret)
+		ret = each_item(c, n, count, str_item, &s);
+	if (ret) {
+		pm_strlist_free(&s.l);
 		return ret;
-	if (count) {
-		l.v = calloc(count, sizeof(*l.v));
-		if (!l.v) {
-			pm_yaml_errf(c, "%s: out of memory", c->name);
-			return -ENOMEM;
-		}
 	}
-	for (i = 0; i < count; i++) {
-		old = pm_yaml_path_push(c, NULL, i);
-		ret = pm_yaml_str(c, pm_yaml_node(c, n->data.sequence.items.start[i]), max,
-			      &l.v[i]);
-		pm_yaml_path_pop(c, old);
-		if (ret) {
-			l.n = i;
-			pm_strlist_free(&l);
-			return ret;
-		}
-	}
-	l.n = count;
 	pm_strlist_free(out);
-	*out = l;
+	*out = s.l;
 	return 0;
 }
 

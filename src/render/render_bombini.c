@@ -130,19 +130,16 @@ static void render_process_event(struct json_buf *b, const struct pm_event *ev,
 	json_kv_str(b, "type", pm_event_info(type)->subtype);
 	switch (type) {
 	case PM_EVENT_SETUID:
-		json_kv_u64(b, "euid", p->euid);
-		json_kv_u64(b, "uid", p->uid);
-		json_kv_u64(b, "fsuid", d->fsid);
+	case PM_EVENT_SETGID: {
+		bool gid = type == PM_EVENT_SETGID;
+
+		json_kv_u64(b, gid ? "egid" : "euid", gid ? p->egid : p->euid);
+		json_kv_u64(b, gid ? "gid" : "uid", gid ? p->gid : p->uid);
+		json_kv_u64(b, gid ? "fsgid" : "fsuid", d->fsid);
 		json_key(b, "flags");
 		pm_json_setid_flags(b, d->flags);
 		break;
-	case PM_EVENT_SETGID:
-		json_kv_u64(b, "egid", p->egid);
-		json_kv_u64(b, "gid", p->gid);
-		json_kv_u64(b, "fsgid", d->fsid);
-		json_key(b, "flags");
-		pm_json_setid_flags(b, d->flags);
-		break;
+	}
 	case PM_EVENT_SETCAPS:
 		kv_caps(b, "effective", p->cap_effective, ctx);
 		kv_caps(b, "inheritable", p->cap_inheritable, ctx);

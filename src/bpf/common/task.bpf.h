@@ -45,4 +45,14 @@ static __always_inline void pm_fill_task(struct pm_task *t, struct task_struct *
 	bpf_probe_read_kernel_str(&t->comm, sizeof(t->comm), task->comm);
 }
 
+/* The start of a record: its header, stamped now, and the task's facts. */
+static __always_inline void pm_record_start(struct pm_header *h, __u32 type, __u32 size,
+					    struct pm_task *t, struct task_struct *task)
+{
+	h->ktime_ns = bpf_ktime_get_boot_ns();
+	h->type = type;
+	h->size = size;
+	pm_fill_task(t, task);
+}
+
 #endif /* PROCMON_TASK_BPF_H */
