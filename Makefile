@@ -17,7 +17,7 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu17 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD) \
 	    -D_FILE_OFFSET_BITS=64
-LDLIBS   := -lbpf -lelf -lz -lcrypto -lyaml -lpthread
+LDLIBS   := -lbpf -lelf -lz -lcrypto -lyaml -lnats -lpthread
 BPFCFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Isrc/bpf -I$(BUILD) -Wall -Werror
 
 ifeq ($(V),1)
@@ -29,7 +29,7 @@ endif
 # What building needs, checked once and only when something is to be built,
 # so a fresh machine gets one line naming the fix instead of a failure
 # halfway through (`make run` and `make test` install it first).
-DEPS_HEADERS := bpf/libbpf.h gelf.h zlib.h openssl/evp.h yaml.h
+DEPS_HEADERS := bpf/libbpf.h gelf.h zlib.h openssl/evp.h yaml.h nats/nats.h
 comma := ,
 hash := \#
 missing_tools = $(foreach t,$(CC) $(CLANG) $(BPFTOOL),$(if $(shell command -v $(t) 2>/dev/null),,$(t)))
@@ -44,7 +44,7 @@ BPF_OBJS  := $(patsubst src/bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst src/bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS  := $(wildcard src/bpf/common/*.bpf.h) include/procmon/events.h
 
-SRCS      := $(wildcard src/*.c)
+SRCS      := $(wildcard src/*.c) $(wildcard src/output/*.c)
 OBJS      := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS)) $(BUILD)/obj/default_config.o
 LIB_OBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 
@@ -56,7 +56,7 @@ PROG_BINS := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRCS))
 .PHONY: all deps run test unit integration progs bench clean format
 .DELETE_ON_ERROR:
 
-all: $(BUILD)/procmon
+all: $(BUILD)/procmon $(BUILD)/procmon-tail
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -119,15 +119,22 @@ $(BUILD)/version.h: FORCE | $(BUILD)
 
 $(BUILD)/obj/main.o: $(BUILD)/version.h
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/procmon/events.h $(BPF_SKELS) | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/output/*.h) include/procmon/events.h $(BPF_SKELS) | $(BUILD)/obj
 	$(check_deps)
 	@echo "  CC      $@"
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/procmon: $(OBJS)
 	$(check_deps)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# The fleet consumer: reads the JetStream stream procmon publishes to.
+$(BUILD)/procmon-tail: tools/procmon-tail.c | $(BUILD)
+	$(check_deps)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS) $< -o $@ -lnats
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 	@echo "  TEST    $@"
