@@ -545,11 +545,14 @@ static int parse_output(struct ctx *c, const yaml_node_t *n, void *p)
 		return ret;
 	if (!*s) {
 		free(s);
-		return fail(c, n, "expected stdout or a file path, got ''");
+		return fail(c, n, "expected stdout, none or a file path, got ''");
 	}
 	free(*out);
 	*out = NULL;
-	if (!strcmp(s, "stdout"))
+	/* output: none (NATS only) */
+	((struct pm_config *)((char *)out - offsetof(struct pm_config, output)))->output_none =
+		!strcmp(s, "none");
+	if (!strcmp(s, "stdout") || !strcmp(s, "none"))
 		free(s);
 	else
 		*out = s;
@@ -774,6 +777,147 @@ static const struct field sensitive_process_access_fields[] = {
 	END
 };
 
+/* ---- the nats block (fleet output, src/output/fleet.h) ---- */
+
+static int nats_string(struct ctx *c, const yaml_node_t *n, void *p, size_t max,
+		       const char *(*check)(const char *))
+{
+	char **out = p, *s = NULL;
+	const char *bad;
+	int ret = get_str(c, n, max, &s);
+
+	if (ret)
+		return ret;
+	if (check && (bad = check(s))) {
+		free(s);
+		return fail(c, n, "%s", bad);
+	}
+	free(*out);
+	*out = s;
+	return 0;
+}
+
+static int parse_nats_str(struct ctx *c, const yaml_node_t *n, void *p)
+{
+	return nats_string(c, n, p, GLOB_LEN_MAX, NULL);
+}
+
+static int parse_nats_stream(struct ctx *c, const yaml_node_t *n, void *p)
+{
+	return nats_string(c, n, p, 255, pm_nats_check_stream);
+}
+
+static int parse_nats_prefix(struct ctx *c, const yaml_node_t *n, void *p)
+{
+	return nats_string(c, n, p, 200, pm_nats_check_prefix);
+}
+
+static const char *check_abs_path(const char *s)
+{
+	return s[0] == '/' ? NULL : "expected an absolute path";
+}
+
+static int parse_nats_dir(struct ctx *c, const yaml_node_t *n, void *p)
+{
+	return nats_string(c, n, p, PATH_LEN_MAX, check_abs_path);
+}
+
+/* creds and TLS files: "" (none), or a file procmon can read now. */
+static int parse_nats_file(struct ctx *c, const yaml_node_t *n, void *p)
+{
+	char **out = p;
+	int ret = nats_string(c, n, p, PATH_LEN_MAX, NULL), fd;
+
+	if (ret || !**out)
+		return ret;
+	fd = open(*out, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return fail(c, n, "cannot read %s: %s", *out, strerror(errno));
+	close(fd);
+	return 0;
+}
+
+static int parse_nats_servers(struct ctx *c, const yaml_node_t *n, void *p)
+{
+	struct pm_nats_config *nc = p;
+	struct pm_strlist l = { 0 };
+	const char *bad;
+	int ret = parse_strlist(c, n, PATH_LEN_MAX, &l);
+
+	if (ret)
+		return ret;
+	if (!l.n)
+		return fail(c, n, "at least one server URL is needed");
+	for (size_t i = 0; i < l.n; i++) {
+		if ((bad = pm_nats_check_url(l.v[i]))) {
+			size_t old = path_push(c, NULL, i);
+
+			ret = fail(c, node(c, n->data.sequence.items.start[i]), "'%s': %s",
+				   l.v[i], bad);
+			path_pop(c, old);
+			strlist_free(&l);
+			return ret;
+		}
+	}
+	for (size_t i = 0; i < nc->n_servers; i++)
+		free(nc->servers[i]);
+	free(nc->servers);
+	nc->servers = l.v;
+	nc->n_servers = l.n;
+	return 0;
+}
+
+static int parse_nats_mb(struct ctx *c, const yaml_node_t *n, void *p)
+{
+	uint64_t v = 0;
+	int ret = get_uint(c, n, 1 << 24, &v);
+
+	if (ret)
+		return ret;
+	if (!v)
+		return fail(c, n, "must be at least 1");
+	*(uint64_t *)p = v;
+	return 0;
+}
+
+#define NATS_OFF(member) offsetof(struct pm_nats_config, member)
+
+static const struct field nats_tls_fields[] = {
+	FIELD("ca", F_FUNC, NATS_OFF(tls_ca), .fn = parse_nats_file),
+	FIELD("cert", F_FUNC, NATS_OFF(tls_cert), .fn = parse_nats_file),
+	FIELD("key", F_FUNC, NATS_OFF(tls_key), .fn = parse_nats_file),
+	END
+};
+
+static const struct field nats_fields[] = {
+	FIELD("enabled", F_BOOL, NATS_OFF(enabled)),
+	FIELD("servers", F_FUNC, 0, .fn = parse_nats_servers),
+	FIELD("stream", F_FUNC, NATS_OFF(stream), .fn = parse_nats_stream),
+	FIELD("create_stream", F_BOOL, NATS_OFF(create_stream)),
+	FIELD("subject_prefix", F_FUNC, NATS_OFF(subject_prefix), .fn = parse_nats_prefix),
+	FIELD("spool_dir", F_FUNC, NATS_OFF(spool_dir), .fn = parse_nats_dir),
+	FIELD("spool_max_mb", F_FUNC, NATS_OFF(spool_max_mb), .fn = parse_nats_mb),
+	FIELD("token", F_FUNC, NATS_OFF(token), .fn = parse_nats_str),
+	FIELD("user", F_FUNC, NATS_OFF(user), .fn = parse_nats_str),
+	FIELD("password", F_FUNC, NATS_OFF(password), .fn = parse_nats_str),
+	FIELD("creds", F_FUNC, NATS_OFF(creds), .fn = parse_nats_file),
+	FIELD("tls", F_MAP, 0, .sub = nats_tls_fields),
+	END
+};
+
+static int parse_map(struct ctx *c, const yaml_node_t *n, const struct field *fields, char *base);
+
+/* The block, then what its keys must agree on. */
+static int parse_nats(struct ctx *c, const yaml_node_t *n, void *p)
+{
+	const char *bad;
+	int ret = parse_map(c, n, nats_fields, p);
+
+	if (!ret && (bad = pm_nats_check(p)))
+		ret = fail(c, n, "%s", bad);
+	return ret;
+}
+
 #define HOOK(name, table) FIELD(#name, F_MAP, CFG_OFF(name), .sub = (table))
 
 static const struct field top_fields[] = {
@@ -804,6 +948,7 @@ static const struct field top_fields[] = {
 	HOOK(thread_injection, hook_fields),
 	FIELD("sensitive_process_access", F_MAP, 0,
 	      .sub = sensitive_process_access_fields),
+	FIELD("nats", F_FUNC, CFG_OFF(nats), .fn = parse_nats),
 	END
 };
 
@@ -958,6 +1103,8 @@ static int config_reset(struct pm_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->format = PM_FORMAT_BOMBINI;
 	cfg->ring_buffer_kb = DEFAULT_RING_BUFFER_KB;
+	if (pm_nats_config_defaults(&cfg->nats))
+		return -ENOMEM;
 	if (strlist_set(&cfg->redact, default_redact,
 			ARRAY_SIZE(default_redact)) ||
 	    strlist_set(&cfg->sensitive_processes, default_sensitive,
@@ -1234,5 +1381,6 @@ void pm_config_free(struct pm_config *cfg)
 	strlist_free(&cfg->redact);
 	strlist_free(&cfg->sensitive_processes);
 	free(cfg->output);
+	pm_nats_config_free(&cfg->nats);
 	memset(cfg, 0, sizeof(*cfg));
 }

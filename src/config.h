@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "output/fleet.h" /* struct pm_nats_config */
+
 enum pm_format {
 	PM_FORMAT_BOMBINI = 0,
 	PM_FORMAT_LIMACHARLIE = 1,
@@ -70,6 +72,10 @@ struct pm_config {
 	struct pm_strlist redact; /* process_environment.redact globs */
 	struct pm_hook sensitive_process_access;
 	struct pm_strlist sensitive_processes;
+
+	/* fleet output (contract section 8) */
+	bool output_none; /* output: none (NATS only) */
+	struct pm_nats_config nats;
 };
 
 /* The text of config/procmon.yaml, embedded at build time. */
