@@ -75,8 +75,9 @@ test: deps
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: $(BUILD)/procmon $(PROG_BINS)
+integration: $(BUILD)/procmon $(BUILD)/procmon-tail $(PROG_BINS)
 	$(Q)$(PYTHON) -m pytest -p no:cacheprovider -rs -v tests/integration
+	$(Q)$(PYTHON) -m pytest -p no:cacheprovider -rs -v tests/fleet
 
 progs: $(PROG_BINS)
 

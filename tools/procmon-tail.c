@@ -282,23 +282,18 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 	natsMsg_Destroy(msg);
 }
 
-/* How many stored messages match the filter (catch-up with nothing to read). */
-static int64_t stored_matching(jsCtx *js, const char *stream, const char *filter)
+/* Catch-up with nothing stored from the start on: the consumer has
+ * nothing pending (and the callback, nothing to say it is done). */
+static bool nothing_pending(natsSubscription *sub)
 {
-	jsOptions o;
-	jsStreamInfo *si = NULL;
-	int64_t n = -1;
+	jsConsumerInfo *ci = NULL;
+	bool none = false;
 
-	jsOptions_Init(&o);
-	o.Stream.Info.SubjectsFilter = filter;
-	if (js_GetStreamInfo(&si, js, stream, &o, NULL) != NATS_OK)
-		return -1;
-	n = 0;
-	if (si->State.Subjects)
-		for (int i = 0; i < si->State.Subjects->Count; i++)
-			n += si->State.Subjects->List[i].Msgs;
-	jsStreamInfo_Destroy(si);
-	return n;
+	if (natsSubscription_GetConsumerInfo(&ci, sub, NULL, NULL) == NATS_OK) {
+		none = ci->NumPending == 0 && ci->Delivered.Consumer == 0;
+		jsConsumerInfo_Destroy(ci);
+	}
+	return none;
 }
 
 int main(int argc, char **argv)
@@ -464,18 +459,6 @@ int main(int argc, char **argv)
 			nats_GetLastError(NULL) ? nats_GetLastError(NULL) : natsStatus_GetText(s));
 		return 1;
 	}
-	if (r.catch_up) {
-		int64_t n = stored_matching(js, stream, subject);
-
-		if (n < 0) {
-			fprintf(stderr, "procmon-tail: stream %s on %s: %s\n", stream, servers[0],
-				nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "not found");
-			ret = 1;
-			goto out;
-		}
-		if (n == 0)
-			r.done = true; /* nothing stored that matches */
-	}
 	jsSubOptions_Init(&so);
 	so.Stream = stream;
 	so.Ordered = true; /* ephemeral, flow control, heartbeats, in order */
@@ -484,16 +467,18 @@ int main(int argc, char **argv)
 						 : js_DeliverNew;
 	if (start == 't')
 		so.Config.OptStartTime = since;
-	if (!r.done) {
-		s = js_Subscribe(&sub, js, subject, on_msg, &r, NULL, &so, &jerr);
-		if (s != NATS_OK) {
-			fprintf(stderr, "procmon-tail: subscribing to %s in stream %s: %s\n", subject,
-				stream,
-				nats_GetLastError(NULL) ? nats_GetLastError(NULL)
-							: natsStatus_GetText(s));
-			ret = 1;
-			goto out;
-		}
+	s = js_Subscribe(&sub, js, subject, on_msg, &r, NULL, &so, &jerr);
+	if (s != NATS_OK) {
+		fprintf(stderr, "procmon-tail: subscribing to %s in stream %s on %s: %s\n", subject,
+			stream, servers[0],
+			nats_GetLastError(NULL) ? nats_GetLastError(NULL) : natsStatus_GetText(s));
+		ret = 1;
+		goto out;
+	}
+	if (r.catch_up && nothing_pending(sub)) {
+		pthread_mutex_lock(&r.mu);
+		r.done = true;
+		pthread_mutex_unlock(&r.mu);
 	}
 	pthread_mutex_lock(&r.mu);
 	while (!r.done && !interrupted) {
