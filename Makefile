@@ -26,7 +26,7 @@ CFLAGS   ?= -O2 -g
 ROOMS    := collect enrich render output config
 CFLAGS   += -std=gnu17 -Wall -Wextra -Werror -Iinclude -Isrc $(ROOMS:%=-Isrc/%) -I$(BUILD) \
 	    -D_FILE_OFFSET_BITS=64
-LDLIBS   := -lbpf -lelf -lz -lcrypto -lyaml -lpthread
+LDLIBS   := -lbpf -lelf -lz -lcrypto -lyaml -lnats -lpthread
 BPFCFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Isrc/bpf -I$(BUILD) -Wall -Werror
 
 ifeq ($(V),1)
@@ -38,7 +38,7 @@ endif
 # What building needs, checked once and only when something is to be built,
 # so a fresh machine gets one line naming the fix instead of a failure
 # halfway through (`make run` and `make test` install it first).
-DEPS_HEADERS := bpf/libbpf.h gelf.h zlib.h openssl/evp.h yaml.h
+DEPS_HEADERS := bpf/libbpf.h gelf.h zlib.h openssl/evp.h yaml.h nats/nats.h
 comma := ,
 hash := \#
 missing_tools = $(foreach t,$(CC) $(CLANG) $(BPFTOOL),$(if $(shell command -v $(t) 2>/dev/null),,$(t)))
@@ -66,7 +66,7 @@ PROG_BINS := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRCS))
 .PHONY: all deps run test unit integration progs bench clean format install uninstall deb
 .DELETE_ON_ERROR:
 
-all: $(BUILD)/procmon
+all: $(BUILD)/procmon $(BUILD)/procmon-tail
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -85,8 +85,9 @@ test: deps
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: $(BUILD)/procmon $(PROG_BINS)
+integration: $(BUILD)/procmon $(BUILD)/procmon-tail $(PROG_BINS)
 	$(Q)$(PYTHON) -m pytest -p no:cacheprovider -rs -v tests/integration
+	$(Q)$(PYTHON) -m pytest -p no:cacheprovider -rs -v tests/fleet
 
 # fault injection: full disk, rotation, signals, bad files (docs/testing.md)
 .PHONY: faults
@@ -144,6 +145,12 @@ $(BUILD)/procmon: $(OBJS)
 	$(check_deps)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# The fleet consumer: reads the JetStream stream procmon publishes to.
+$(BUILD)/procmon-tail: tools/procmon-tail.c | $(BUILD)
+	$(check_deps)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS) $< -o $@ -lnats
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 	@echo "  TEST    $@"

@@ -8,6 +8,8 @@ packages=(
 	libbpf-dev bpftool libelf-dev zlib1g-dev # BPF loading, skeletons, vmlinux.h
 	libssl-dev    # SHA-256 (OpenSSL EVP)
 	libyaml-dev   # configuration
+	libnats-dev   # fleet output: NATS JetStream client (nats.c)
+	nats-server   # fleet tests: real JetStream servers on loopback ports
 	libcmocka-dev # unit tests
 	python3 python3-pytest # integration test driver
 	libcap2-bin   # setcap, for the FILE_CAPS test

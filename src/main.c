@@ -26,6 +26,7 @@
 #include "json.h"
 #include "loader.h"
 #include "log.h"
+#include "fleet.h"
 #include "proc_scan.h"
 #include "reader.h"
 #include "render.h"
@@ -55,8 +56,11 @@
 
 /* A reader that stopped reading cannot hold procmon at exit longer. */
 #define PM_FINAL_FLUSH_S 5
+/* SIGTERM waits this long for NATS acks; the rest stays spooled */
+#define PM_FLEET_FINAL_MS 5000
 
 static volatile sig_atomic_t stop_requested;
+static const char *o_config_name; /* --config, for messages */
 static volatile sig_atomic_t reopen_requested;
 
 static void on_signal(int sig)
@@ -69,13 +73,14 @@ static void on_signal(int sig)
 
 static const char usage[] =
 	"usage: procmon [--config FILE] [--format bombini|limacharlie] [--output FILE] [-v]\n"
-	"               [--version] [--help]\n"
+	"               [--nats URL] [--version] [--help]\n"
 	"\n"
 	"Reports process activity on this host as one JSON object per line.\n"
 	"\n"
 	"  --config FILE   YAML configuration (default: the built-in config/procmon.yaml)\n"
 	"  --format NAME   output schema: bombini (default) or limacharlie\n"
 	"  --output FILE   append events to FILE (created 0600) instead of stdout\n"
+	"  --nats URL      also publish every event to NATS JetStream at URL (docs/fleet.md)\n"
 	"  -v              debug logging to stderr\n"
 	"  --version       print the version and exit\n"
 	"  --help          print this help and exit\n"
@@ -87,6 +92,7 @@ struct options {
 	const char *config;
 	const char *format;
 	const char *output;
+	const char *nats; /* --nats URL */
 };
 
 /* Returns -1 to go on, or the exit status. */
@@ -96,6 +102,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "nats", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -113,6 +120,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'o':
 			o->output = optarg;
+			break;
+		case 'N':
+			o->nats = optarg;
 			break;
 		case 'v':
 			pm_log_verbose = true;
@@ -165,6 +175,25 @@ static int load_config(struct pm_config *cfg, const struct options *o)
 		cfg->output = strdup(o->output);
 		if (!cfg->output)
 			return EXIT_RUNTIME;
+		cfg->output_none = false;
+	}
+	/* fleet output: --nats URL enables it with that server */
+	if (o->nats) {
+		const char *bad = pm_nats_check_url(o->nats);
+
+		if (bad) {
+			pm_log_error("--nats '%s': %s", o->nats, bad);
+			return EXIT_USAGE;
+		}
+		if (pm_nats_config_set_server(&cfg->nats, o->nats))
+			return EXIT_RUNTIME;
+		cfg->nats.enabled = true;
+	}
+	if (cfg->output_none && !cfg->nats.enabled) {
+		pm_log_error("%s: output: none without nats.enabled: true (or --nats URL) "
+			     "would send the events nowhere",
+			     o->config ? o->config : "configuration");
+		return EXIT_USAGE;
 	}
 	return -1;
 }
@@ -217,16 +246,26 @@ struct daemon {
 	pm_renderer render_event;
 	char hostname[256];
 	struct json_buf line;
+	/* fleet output and identity (contract section 8) */
+	struct pm_fleet *fleet; /* NULL: NATS off */
+	struct pm_event_ids ids;
+	char event_id[37];
 };
 
 static void write_event(struct daemon *d, const struct pm_event *ev)
 {
 	json_reset(&d->line);
+	d->render.seq = pm_event_ids_next(&d->ids, d->event_id);
+	d->render.event_id = d->event_id;
 	d->render_event(&d->line, ev, &d->render);
-	if (d->line.oom)
+	if (d->line.oom) {
 		d->reader.user_drops++;
-	else
-		pm_sink_line(&d->sink, d->line.data, d->line.len);
+	} else {
+		if (!d->cfg.output_none)
+			pm_sink_line(&d->sink, d->line.data, d->line.len);
+		if (d->fleet)
+			pm_fleet_line(d->fleet, d->line.data, d->line.len, d->event_id);
+	}
 	/* the process's last event: its memoized rendering has served */
 	if (ev->type == PM_EVENT_EXIT && ev->proc)
 		pm_process_close_memo(ev->proc);
@@ -278,6 +317,7 @@ static void report_drops(struct daemon *d, bool at_exit)
 				      pm_drop_names[i], (unsigned long long)k[i]);
 	}
 	pm_sink_report(&d->sink);
+	pm_fleet_report(d->fleet, at_exit);
 	if (!at_exit && !total)
 		return;
 	(total ? pm_log_warn : pm_log_info)(
@@ -316,6 +356,8 @@ static int run(struct daemon *d)
 		/* a SIGTERM while the output blocks ends the loop, not the data */
 		if (pm_sink_flush(&d->sink, &stop_requested) == -EPIPE)
 			return EXIT_RUNTIME;
+		if (d->fleet)
+			pm_fleet_flush(d->fleet);
 		if (reopen_requested) {
 			char why[512];
 
@@ -357,6 +399,7 @@ static int run(struct daemon *d)
 			    PM_FINAL_FLUSH_S);
 		pm_sink_discard(&d->sink);
 	}
+	pm_fleet_stop(d->fleet, PM_FLEET_FINAL_MS);
 	return 0;
 }
 
@@ -401,6 +444,8 @@ static int report_existing(struct daemon *d)
 	/* hashes have their usual bounded wait, then everything goes out */
 	while (d->reader.queue.head)
 		drain_and_wait(d);
+	if (d->fleet)
+		pm_fleet_flush(d->fleet);
 	return pm_sink_flush_nowait(&d->sink) == -EPIPE ? -EPIPE : 0;
 }
 
@@ -438,15 +483,22 @@ static int start(struct daemon *d)
 		pm_log_error("output: %s", err == -ENOMEM ? strerror(ENOMEM) : msg);
 		return EXIT_RUNTIME;
 	}
+	/* fleet identity in every event; the fleet output when configured */
+	if (gethostname(d->hostname, sizeof(d->hostname) - 1))
+		strcpy(d->hostname, "localhost");
+	d->render.hostname = d->hostname;
+	pm_event_ids_init(&d->ids);
+	if (d->cfg.nats.enabled &&
+	    (err = pm_fleet_open(&d->fleet, &d->cfg.nats, d->hostname, &d->ids, msg, sizeof(msg)))) {
+		pm_log_error("%s: %s", o_config_name ? o_config_name : "configuration", msg);
+		return err == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE;
+	}
 	if (pm_reader_init(&d->reader, &d->cfg))
 		return EXIT_RUNTIME;
 	d->render.cap_last = read_cap_last();
 	d->render_event = d->cfg.format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
 								 : pm_render_bombini;
 	if (d->cfg.format == PM_FORMAT_LIMACHARLIE) {
-		if (gethostname(d->hostname, sizeof(d->hostname) - 1))
-			strcpy(d->hostname, "localhost");
-		d->render.hostname = d->hostname;
 		host_atom_key(d->render.atom_key);
 		d->render.users = pm_users_load();
 	}
@@ -487,8 +539,9 @@ static int start(struct daemon *d)
 		return EXIT_RUNTIME;
 	}
 	pm_log_debug("start-up: ready at %.1f ms", ms_since(t0));
-	pm_log_info("ready: %d processes known, writing events to %s", n,
-		    d->cfg.output ? d->cfg.output : "stdout");
+	pm_log_info("ready: %d processes known, writing events to %s%s%s", n,
+		    d->cfg.output_none ? "no local output" : d->cfg.output ? d->cfg.output : "stdout",
+		    d->fleet ? " and NATS " : "", d->fleet ? d->cfg.nats.servers[0] : "");
 	pm_service_ready();
 	return -1;
 }
@@ -501,6 +554,7 @@ static void shutdown_daemon(struct daemon *d)
 	pm_loader_close(d->loader);
 	pm_reader_free(&d->reader);
 	pm_sink_close(&d->sink);
+	pm_fleet_close(d->fleet);
 	json_free(&d->line);
 	pm_users_free((struct pm_users *)d->render.users);
 	pm_config_free(&d->cfg);
@@ -540,7 +594,8 @@ int main(int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	ret = load_config(&d.cfg, &opts);
-	if (ret < 0 && !d.cfg.output && !have_stdout) {
+	o_config_name = opts.config;
+	if (ret < 0 && !d.cfg.output && !d.cfg.output_none && !have_stdout) {
 		pm_log_error("standard output is closed: no place for the events "
 			     "(give --output FILE, or an open stdout)");
 		ret = EXIT_RUNTIME;

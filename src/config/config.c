@@ -104,9 +104,10 @@ static int parse_format(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 	return 0;
 }
 
+/* output: stdout, none (the fleet output alone) or a file; p is the config */
 static int parse_output(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 {
-	char **out = p;
+	struct pm_config *cfg = p;
 	char *s = NULL;
 	int ret;
 
@@ -115,14 +116,15 @@ static int parse_output(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 		return ret;
 	if (!*s) {
 		free(s);
-		return pm_yaml_fail(c, n, "expected stdout or a file path, got ''");
+		return pm_yaml_fail(c, n, "expected stdout, none or a file path, got ''");
 	}
-	free(*out);
-	*out = NULL;
-	if (!strcmp(s, "stdout"))
+	free(cfg->output);
+	cfg->output = NULL;
+	cfg->output_none = !strcmp(s, "none");
+	if (!strcmp(s, "stdout") || cfg->output_none)
 		free(s);
 	else
-		*out = s;
+		cfg->output = s;
 	return 0;
 }
 
@@ -344,11 +346,150 @@ static const struct pm_yaml_field sensitive_process_access_fields[] = {
 	END
 };
 
+/* ---- the nats block (fleet output, src/output/fleet.h) ---- */
+
+static int nats_string(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p, size_t max,
+		       const char *(*check)(const char *))
+{
+	char **out = p, *s = NULL;
+	const char *bad;
+	int ret = pm_yaml_str(c, n, max, &s);
+
+	if (ret)
+		return ret;
+	if (check && (bad = check(s))) {
+		free(s);
+		return pm_yaml_fail(c, n, "%s", bad);
+	}
+	free(*out);
+	*out = s;
+	return 0;
+}
+
+static int parse_nats_str(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return nats_string(c, n, p, GLOB_LEN_MAX, NULL);
+}
+
+static int parse_nats_stream(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return nats_string(c, n, p, 255, pm_nats_check_stream);
+}
+
+static int parse_nats_prefix(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return nats_string(c, n, p, 200, pm_nats_check_prefix);
+}
+
+static const char *check_abs_path(const char *s)
+{
+	return s[0] == '/' ? NULL : "expected an absolute path";
+}
+
+static int parse_nats_dir(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return nats_string(c, n, p, PATH_LEN_MAX, check_abs_path);
+}
+
+/* creds and TLS files: "" (none), or a file procmon can read now. */
+static int parse_nats_file(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	char **out = p;
+	int ret = nats_string(c, n, p, PATH_LEN_MAX, NULL), fd;
+
+	if (ret || !**out)
+		return ret;
+	fd = open(*out, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return pm_yaml_fail(c, n, "cannot read %s: %s", *out, strerror(errno));
+	close(fd);
+	return 0;
+}
+
+static int parse_nats_servers(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	struct pm_nats_config *nc = p;
+	struct pm_strlist l = { 0 };
+	const char *bad;
+	int ret = pm_strlist_parse(c, n, PATH_LEN_MAX, &l);
+
+	if (ret)
+		return ret;
+	if (!l.n)
+		return pm_yaml_fail(c, n, "at least one server URL is needed");
+	for (size_t i = 0; i < l.n; i++) {
+		if ((bad = pm_nats_check_url(l.v[i]))) {
+			size_t old = pm_yaml_path_push(c, NULL, i);
+
+			ret = pm_yaml_fail(c, pm_yaml_node(c, n->data.sequence.items.start[i]),
+					   "'%s': %s", l.v[i], bad);
+			pm_yaml_path_pop(c, old);
+			pm_strlist_free(&l);
+			return ret;
+		}
+	}
+	for (size_t i = 0; i < nc->n_servers; i++)
+		free(nc->servers[i]);
+	free(nc->servers);
+	nc->servers = l.v;
+	nc->n_servers = l.n;
+	return 0;
+}
+
+static int parse_nats_mb(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	uint64_t v = 0;
+	int ret = pm_yaml_uint(c, n, 1 << 24, &v);
+
+	if (ret)
+		return ret;
+	if (!v)
+		return pm_yaml_fail(c, n, "must be at least 1");
+	*(uint64_t *)p = v;
+	return 0;
+}
+
+#define NATS_OFF(member) offsetof(struct pm_nats_config, member)
+
+static const struct pm_yaml_field nats_tls_fields[] = {
+	FIELD("ca", FUNC, NATS_OFF(tls_ca), .fn = parse_nats_file),
+	FIELD("cert", FUNC, NATS_OFF(tls_cert), .fn = parse_nats_file),
+	FIELD("key", FUNC, NATS_OFF(tls_key), .fn = parse_nats_file),
+	END
+};
+
+static const struct pm_yaml_field nats_fields[] = {
+	FIELD("enabled", BOOL, NATS_OFF(enabled)),
+	FIELD("servers", FUNC, 0, .fn = parse_nats_servers),
+	FIELD("stream", FUNC, NATS_OFF(stream), .fn = parse_nats_stream),
+	FIELD("create_stream", BOOL, NATS_OFF(create_stream)),
+	FIELD("subject_prefix", FUNC, NATS_OFF(subject_prefix), .fn = parse_nats_prefix),
+	FIELD("spool_dir", FUNC, NATS_OFF(spool_dir), .fn = parse_nats_dir),
+	FIELD("spool_max_mb", FUNC, NATS_OFF(spool_max_mb), .fn = parse_nats_mb),
+	FIELD("token", FUNC, NATS_OFF(token), .fn = parse_nats_str),
+	FIELD("user", FUNC, NATS_OFF(user), .fn = parse_nats_str),
+	FIELD("password", FUNC, NATS_OFF(password), .fn = parse_nats_str),
+	FIELD("creds", FUNC, NATS_OFF(creds), .fn = parse_nats_file),
+	FIELD("tls", MAP, 0, .sub = nats_tls_fields),
+	END
+};
+
+/* The block, then what its keys must agree on. */
+static int parse_nats(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	const char *bad;
+	int ret = pm_yaml_parse_map(c, n, nats_fields, p);
+
+	if (!ret && (bad = pm_nats_check(p)))
+		ret = pm_yaml_fail(c, n, "%s", bad);
+	return ret;
+}
+
 #define HOOK(name, table) FIELD(#name, MAP, CFG_OFF(name), .sub = (table))
 
 static const struct pm_yaml_field top_fields[] = {
 	FIELD("format", FUNC, CFG_OFF(format), .fn = parse_format),
-	FIELD("output", FUNC, CFG_OFF(output), .fn = parse_output),
+	FIELD("output", FUNC, 0, .fn = parse_output),
 	FIELD("ima_hash", BOOL, CFG_OFF(hash)),
 	FIELD("hash", BOOL, CFG_OFF(hash), .alias_of = "ima_hash"),
 	FIELD("ring_buffer_kb", FUNC, CFG_OFF(ring_buffer_kb),
@@ -374,6 +515,7 @@ static const struct pm_yaml_field top_fields[] = {
 	HOOK(thread_injection, hook_fields),
 	FIELD("sensitive_process_access", MAP, 0,
 	      .sub = sensitive_process_access_fields),
+	FIELD("nats", FUNC, CFG_OFF(nats), .fn = parse_nats),
 	END
 };
 
@@ -382,6 +524,8 @@ static int config_reset(struct pm_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->format = PM_FORMAT_BOMBINI;
 	cfg->ring_buffer_kb = DEFAULT_RING_BUFFER_KB;
+	if (pm_nats_config_defaults(&cfg->nats))
+		return -ENOMEM;
 	if (pm_strlist_set(&cfg->redact, default_redact,
 			ARRAY_SIZE(default_redact)) ||
 	    pm_strlist_set(&cfg->sensitive_processes, default_sensitive,
@@ -549,5 +693,6 @@ void pm_config_free(struct pm_config *cfg)
 	pm_strlist_free(&cfg->redact);
 	pm_strlist_free(&cfg->sensitive_processes);
 	free(cfg->output);
+	pm_nats_config_free(&cfg->nats);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fleet.h" /* struct pm_nats_config */
 #include "yaml_schema.h"
 
 enum pm_format {
@@ -62,6 +63,10 @@ struct pm_config {
 	struct pm_strlist redact; /* process_environment.redact globs */
 	struct pm_hook sensitive_process_access;
 	struct pm_strlist sensitive_processes;
+
+	/* fleet output (contract section 8) */
+	bool output_none; /* output: none (NATS only) */
+	struct pm_nats_config nats;
 };
 
 /* enum pm_format of a format name (len bytes), or -EINVAL. */

@@ -451,9 +451,6 @@ int pm_strlist_set(struct pm_strlist *l, const char *const *v, size_t n)
 
 /* ---- the walk ---- */
 
-static int parse_map(struct pm_yaml_ctx *c, const yaml_node_t *n,
-		     const struct pm_yaml_field *fields, char *base);
-
 static const struct pm_yaml_field *find_field(const struct pm_yaml_field *fields,
 				      const yaml_node_t *key)
 {
@@ -512,15 +509,15 @@ static int parse_value(struct pm_yaml_ctx *c, const struct pm_yaml_field *f,
 	case PM_YAML_STRLIST:
 		return pm_strlist_parse(c, v, f->max, p);
 	case PM_YAML_MAP:
-		return parse_map(c, v, f->sub, p);
+		return pm_yaml_parse_map(c, v, f->sub, p);
 	case PM_YAML_FUNC:
 		return f->fn(c, v, p);
 	}
 	return pm_yaml_fail(c, v, "internal error: bad schema");
 }
 
-static int parse_map(struct pm_yaml_ctx *c, const yaml_node_t *n,
-		     const struct pm_yaml_field *fields, char *base)
+int pm_yaml_parse_map(struct pm_yaml_ctx *c, const yaml_node_t *n,
+		      const struct pm_yaml_field *fields, void *base)
 {
 	const yaml_node_pair_t *start = n->data.mapping.pairs.start;
 	const yaml_node_pair_t *pair, *prev;
@@ -704,7 +701,7 @@ int pm_yaml_parse(const char *name, const char *text, size_t len,
 					   "a mapping of keys",
 					   pm_yaml_describe(root, buf, sizeof(buf)));
 		else
-			ret = parse_map(&c, root, top, base);
+			ret = pm_yaml_parse_map(&c, root, top, base);
 	}
 	yaml_document_delete(&doc);
 out_parser:

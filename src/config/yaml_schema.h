@@ -64,6 +64,11 @@ struct pm_yaml_field {
 int pm_yaml_parse(const char *name, const char *text, size_t len,
 		  const struct pm_yaml_field *top, void *base, char *err, size_t errlen);
 
+/* A mapping by a table of its keys, into base (a block whose keys must
+ * then agree with each other parses itself with this, then checks). */
+int pm_yaml_parse_map(struct pm_yaml_ctx *c, const yaml_node_t *n,
+		      const struct pm_yaml_field *fields, void *base);
+
 /* For keys with their own rules (PM_YAML_FUNC). Each failure returns
  * -EINVAL with the message in the context's err. */
 int pm_yaml_fail(struct pm_yaml_ctx *c, const yaml_node_t *n, const char *fmt, ...)

@@ -17,6 +17,10 @@ struct pm_render_ctx {
 	const char *hostname;
 	uint8_t atom_key[16];        /* this host's: atoms differ between hosts */
 	const struct pm_users *users; /* USER_NAME */
+	/* fleet identity (contract section 8): host, event_id, seq of the
+	 * event being rendered; no event_id: not rendered (unit tests) */
+	const char *event_id;
+	uint64_t seq;
 };
 
 typedef void (*pm_renderer)(struct json_buf *b, const struct pm_event *ev,

@@ -301,5 +301,10 @@ void pm_render_bombini(struct json_buf *b, const struct pm_event *ev,
 		json_null(b);
 	render_details(b, ev, ctx);
 	kv_time(b, "timestamp", ev->ktime_ns, ctx);
+	if (ctx->event_id) { /* fleet identity */
+		json_kv_str(b, "host", ctx->hostname ? ctx->hostname : "");
+		json_kv_str(b, "event_id", ctx->event_id);
+		json_kv_u64(b, "seq", ctx->seq);
+	}
 	json_obj_end(b);
 }

@@ -129,9 +129,12 @@ static void process_fields(struct json_buf *b, const struct pm_process *p,
 	}
 }
 
+/* top: the line's own routing, which carries the fleet identity (contract
+ * section 8: event_id is the message id, and seq); nested ones keep a
+ * random event_id of their own. */
 static void routing(struct json_buf *b, const char *type, uint64_t ktime_ns,
 		    const struct pm_process *this, const struct pm_process *parent,
-		    const struct pm_process *target, const struct pm_render_ctx *ctx)
+		    const struct pm_process *target, const struct pm_render_ctx *ctx, bool top)
 {
 	uint8_t rnd[16];
 	char id[37];
@@ -142,8 +145,10 @@ static void routing(struct json_buf *b, const char *type, uint64_t ktime_ns,
 	json_obj_begin(b);
 	json_kv_str(b, "event_type", type);
 	json_kv_u64(b, "event_time", unix_ms(ktime_ns, ctx));
-	json_kv_str(b, "event_id", id);
+	json_kv_str(b, "event_id", top && ctx->event_id ? ctx->event_id : id);
 	json_kv_str(b, "hostname", ctx->hostname ? ctx->hostname : "");
+	if (top && ctx->event_id)
+		json_kv_u64(b, "seq", ctx->seq);
 	kv_atom(b, "this", this, ctx);
 	if (parent)
 		kv_atom(b, "parent", parent, ctx);
@@ -301,13 +306,14 @@ static void event_fields(struct json_buf *b, const struct pm_event *ev,
 
 /* One {"routing","event"} object; `type` overrides ev's event type. */
 static void envelope(struct json_buf *b, const struct pm_event *ev, uint32_t type,
-		     const struct pm_render_ctx *ctx)
+		     const struct pm_render_ctx *ctx, bool top)
 {
 	struct pm_event shown = *ev;
 
 	shown.type = type;
 	json_obj_begin(b);
-	routing(b, pm_event_info(type)->limacharlie, ev->ktime_ns, ev->proc, ev->parent, ev->target, ctx);
+	routing(b, pm_event_info(type)->limacharlie, ev->ktime_ns, ev->proc, ev->parent, ev->target,
+		ctx, top);
 	json_key(b, "event");
 	json_obj_begin(b);
 	event_fields(b, &shown, ctx);
@@ -329,7 +335,7 @@ static void injection_step(struct json_buf *b, const struct pm_event *ev,
 	step.ktime_ns = s->ktime_ns;
 	json_obj_begin(b);
 	routing(b, how->is_access ? "REMOTE_PROCESS_HANDLE" : how->name, s->ktime_ns, ev->proc,
-		ev->parent, ev->target, ctx);
+		ev->parent, ev->target, ctx, false);
 	json_key(b, "event");
 	json_obj_begin(b);
 	if (how->is_access)
@@ -350,7 +356,8 @@ static void events_begin(struct json_buf *b, const struct pm_event *ev,
 			 const struct pm_render_ctx *ctx)
 {
 	json_obj_begin(b);
-	routing(b, pm_event_info(ev->type)->limacharlie, ev->ktime_ns, ev->proc, ev->parent, ev->target, ctx);
+	routing(b, pm_event_info(ev->type)->limacharlie, ev->ktime_ns, ev->proc, ev->parent,
+		ev->target, ctx, true);
 	json_key(b, "event");
 	json_obj_begin(b);
 	json_key(b, "EVENTS");
@@ -378,7 +385,7 @@ void pm_render_limacharlie(struct json_buf *b, const struct pm_event *ev,
 		return;
 	}
 	if (ev->type != PM_EVENT_SENSITIVE_ACCESS) {
-		envelope(b, ev, ev->type, ctx);
+		envelope(b, ev, ev->type, ctx, true);
 		return;
 	}
 	/* the target process and the access, as in the seed */
@@ -389,13 +396,13 @@ void pm_render_limacharlie(struct json_buf *b, const struct pm_event *ev,
 					   .proc = ev->target };
 
 		json_obj_begin(b);
-		routing(b, "NEW_PROCESS", ev->ktime_ns, ev->target, NULL, NULL, ctx);
+		routing(b, "NEW_PROCESS", ev->ktime_ns, ev->target, NULL, NULL, ctx, false);
 		json_key(b, "event");
 		json_obj_begin(b);
 		event_fields(b, &target, ctx);
 		json_obj_end(b);
 		json_obj_end(b);
 	}
-	envelope(b, ev, PM_EVENT_PTRACE_ACCESS, ctx);
+	envelope(b, ev, PM_EVENT_PTRACE_ACCESS, ctx, false);
 	events_end(b, ev, ctx);
 }

@@ -1,0 +1,1158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fleet output: the NATS JetStream publisher (see fleet.h).
+ */
+#define _GNU_SOURCE
+#include "fleet.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "render.h"
+#include "spool.h"
+
+#define WINDOW 4096          /* messages published and not yet acknowledged */
+#define ACK_WAIT_MS 10000    /* an ack not back by then: send again */
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 10000
+#define SYNC_EVERY_MS 500    /* spool durable, cursor persisted */
+#define IDLE_WAIT_MS 100
+#define RESERVE 65536        /* seq numbers persisted ahead */
+#define STUCK_REJECTS 5      /* the same record refused this often: given up */
+#define DUPLICATE_WINDOW_NS (120ll * 1000000000)
+#define MAX_AGE_NS (7ll * 24 * 3600 * 1000000000)
+#define IDENTITY_FILE "identity"
+#define NSEC_PER_MSEC 1000000ull
+
+struct inflight {
+	natsMsg *msg;
+	uint64_t rn;
+	bool acked;
+};
+
+struct pm_fleet {
+	const struct pm_nats_config *cfg;
+	char host[256];     /* subject token */
+	char servers[512];  /* for messages */
+	char boot_id[40];
+	struct pm_spool *spool;
+	struct pm_event_ids *ids;
+	char *rec;          /* main thread: one spool record being built */
+	size_t reccap;
+
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* under mu */
+	bool stop, wake, connected, rewind, closed, ack_failed;
+	uintptr_t gen; /* the connection callbacks are about: stale ones are ignored */
+	uint64_t deadline_ns;
+	struct inflight ring[WINDOW];
+	size_t head, count;
+	uint64_t stuck_rn;
+	unsigned stuck_n;
+	uint64_t published, acked, duplicates, rejected, ack_errors, reconnects;
+	struct pm_log_limit ack_log;
+
+	/* publisher thread */
+	natsOptions *opts;
+	natsConnection *nc;
+	jsCtx *js;
+	bool stream_ok;
+	bool js_used; /* an async publish happened on js: it has a pending list */
+	char last_problem[512];
+	uint64_t last_problem_ns;
+	uint64_t reported[8];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* ---- configuration ---- */
+
+static int set_str(char **dst, const char *v)
+{
+	char *s = strdup(v);
+
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+int pm_nats_config_set_server(struct pm_nats_config *c, const char *url)
+{
+	char **v = calloc(1, sizeof(*v));
+
+	if (!v || !(v[0] = strdup(url))) {
+		free(v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n_servers; i++)
+		free(c->servers[i]);
+	free(c->servers);
+	c->servers = v;
+	c->n_servers = 1;
+	return 0;
+}
+
+int pm_nats_config_defaults(struct pm_nats_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->create_stream = true;
+	c->spool_max_mb = PM_NATS_DEFAULT_SPOOL_MAX_MB;
+	if (pm_nats_config_set_server(c, PM_NATS_DEFAULT_SERVER) ||
+	    set_str(&c->stream, PM_NATS_DEFAULT_STREAM) ||
+	    set_str(&c->subject_prefix, PM_NATS_DEFAULT_PREFIX) ||
+	    set_str(&c->spool_dir, PM_NATS_DEFAULT_SPOOL_DIR))
+		return -ENOMEM;
+	return 0;
+}
+
+void pm_nats_config_free(struct pm_nats_config *c)
+{
+	char **strs[] = { &c->stream,   &c->subject_prefix, &c->spool_dir, &c->token,
+			  &c->user,     &c->password,       &c->creds,     &c->tls_ca,
+			  &c->tls_cert, &c->tls_key };
+
+	for (size_t i = 0; i < c->n_servers; i++)
+		free(c->servers[i]);
+	free(c->servers);
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		free(*strs[i]);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool set(const char *s)
+{
+	return s && *s;
+}
+
+const char *pm_nats_check_url(const char *url)
+{
+	static const char *const schemes[] = { "nats://", "tls://" };
+	const char *rest = NULL, *p;
+
+	for (size_t i = 0; i < 2; i++)
+		if (!strncmp(url, schemes[i], strlen(schemes[i])))
+			rest = url + strlen(schemes[i]);
+	if (!rest)
+		return "not a NATS URL (nats://HOST[:PORT] or tls://HOST[:PORT])";
+	if ((p = strrchr(rest, '@')))
+		rest = p + 1; /* user:password@ */
+	if (!*rest || *rest == ':' || *rest == '/')
+		return "no host in the URL";
+	for (p = rest; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return "the URL holds a space or a control character";
+	p = strrchr(rest, ':');
+	if (p && !strchr(p, ']')) {
+		char *end;
+		long port = strtol(p + 1, &end, 10);
+
+		if (end == p + 1 || (*end && *end != '/') || port < 1 || port > 65535)
+			return "bad port in the URL";
+	}
+	return NULL;
+}
+
+const char *pm_nats_check_stream(const char *name)
+{
+	if (!*name)
+		return "a stream name must not be empty";
+	if (strlen(name) > 255)
+		return "a stream name is at most 255 bytes";
+	for (const char *p = name; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || strchr(".*>/\\", *p))
+			return "a stream name cannot hold '.', '*', '>', '/', '\\' or whitespace";
+	return NULL;
+}
+
+const char *pm_nats_check_prefix(const char *prefix)
+{
+	bool empty_token = true;
+
+	if (!*prefix)
+		return "the subject prefix must not be empty";
+	for (const char *p = prefix; *p; p++) {
+		if (*p <= ' ' || *p == 0x7f || *p == '*' || *p == '>')
+			return "a subject prefix cannot hold '*', '>' or whitespace";
+		if (*p == '.') {
+			if (empty_token)
+				return "a subject prefix cannot have an empty token ('..', or '.' at "
+				       "either end)";
+			empty_token = true;
+		} else {
+			empty_token = false;
+		}
+	}
+	if (empty_token)
+		return "a subject prefix cannot end with '.'";
+	return NULL;
+}
+
+const char *pm_nats_check(const struct pm_nats_config *c)
+{
+	int auth = set(c->token) + (set(c->user) || set(c->password)) + set(c->creds);
+
+	if (!c->n_servers)
+		return "nats.servers: at least one server URL is needed";
+	if (auth > 1)
+		return "nats: at most one of token, user + password, creds";
+	if (set(c->user) != set(c->password))
+		return "nats: user and password go together";
+	if (set(c->tls_cert) != set(c->tls_key))
+		return "nats.tls: cert and key go together";
+	if (c->spool_max_mb < 1)
+		return "nats.spool_max_mb: at least 1";
+	return NULL;
+}
+
+/* ---- event identity ---- */
+
+void pm_event_ids_init(struct pm_event_ids *ids)
+{
+	memset(ids, 0, sizeof(*ids));
+	if (getrandom(ids->prefix, sizeof(ids->prefix), 0) != sizeof(ids->prefix)) {
+		uint64_t t = now_ns() ^ ((uint64_t)getpid() << 32);
+
+		memcpy(ids->prefix, &t, sizeof(t));
+	}
+}
+
+static int write_identity(struct pm_fleet *f, uint64_t next)
+{
+	char path[4096], tmp[4200], line[160];
+	int fd, n, err = 0;
+
+	snprintf(path, sizeof(path), "%s/" IDENTITY_FILE, f->cfg->spool_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	n = snprintf(line, sizeof(line), "procmon-identity %s %02x%02x%02x%02x%02x%02x%02x%02x %" PRIu64 "\n",
+		     f->boot_id, f->ids->prefix[0], f->ids->prefix[1], f->ids->prefix[2],
+		     f->ids->prefix[3], f->ids->prefix[4], f->ids->prefix[5], f->ids->prefix[6],
+		     f->ids->prefix[7], next);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		err = -errno;
+	else if (write(fd, line, n) != n || fsync(fd))
+		err = errno ? -errno : -EIO;
+	if (fd >= 0)
+		close(fd);
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err) {
+		/* without it a restart must not reuse this prefix: a new one then */
+		unlink(tmp);
+		unlink(path);
+		pm_log_warn("nats: cannot record the event numbering in %s: %s", path,
+			    strerror(-err));
+	}
+	return err;
+}
+
+static void load_identity(struct pm_fleet *f)
+{
+	char path[4096], boot[64] = "", hex[32] = "";
+	unsigned long long next = 0;
+	FILE *in;
+
+	in = fopen("/proc/sys/kernel/random/boot_id", "re");
+	if (in) {
+		if (fscanf(in, "%39s", f->boot_id) != 1)
+			f->boot_id[0] = '\0';
+		fclose(in);
+	}
+	snprintf(path, sizeof(path), "%s/" IDENTITY_FILE, f->cfg->spool_dir);
+	in = fopen(path, "re");
+	if (in) {
+		if (fscanf(in, "procmon-identity %63s %31s %llu", boot, hex, &next) != 3)
+			next = 0;
+		fclose(in);
+	}
+	if (next && f->boot_id[0] && !strcmp(boot, f->boot_id) && strlen(hex) == 16) {
+		for (int i = 0; i < 8; i++) {
+			unsigned v;
+
+			sscanf(hex + 2 * i, "%2x", &v);
+			f->ids->prefix[i] = (uint8_t)v;
+		}
+		f->ids->seq = next - 1;
+	}
+	f->ids->fleet = f;
+	f->ids->reserved = f->ids->seq + 1 + RESERVE;
+	if (write_identity(f, f->ids->reserved))
+		f->ids->reserved = UINT64_MAX; /* nothing to keep up to date */
+}
+
+uint64_t pm_event_ids_next(struct pm_event_ids *ids, char id[37])
+{
+	uint64_t seq = ++ids->seq;
+	uint8_t b[16];
+
+	if (ids->fleet && seq >= ids->reserved) {
+		ids->reserved = seq + RESERVE;
+		if (write_identity(ids->fleet, ids->reserved))
+			ids->reserved = UINT64_MAX;
+	}
+	memcpy(b, ids->prefix, 8);
+	for (int i = 0; i < 8; i++)
+		b[8 + i] = (uint8_t)(seq >> (56 - 8 * i));
+	pm_uuid4_format(b, id);
+	return seq;
+}
+
+/* ---- subjects ---- */
+
+void pm_fleet_host_token(const char *host, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)host; *p && n + 1 < outlen; p++)
+		out[n++] = (*p <= ' ' || *p == 0x7f || *p == '.' || *p == '*' || *p == '>')
+				   ? '_'
+				   : (char)*p;
+	if (!n && outlen > 1)
+		out[n++] = '_';
+	out[n] = '\0';
+}
+
+const char *pm_fleet_line_type(const char *line, size_t len, char *buf, size_t buflen)
+{
+	static const char *const starts[] = { "{\"type\":\"", "{\"routing\":{\"event_type\":\"" };
+	const char *p = NULL, *end = line + len;
+	size_t n = 0;
+
+	for (size_t i = 0; i < 2 && !p; i++)
+		if (len > strlen(starts[i]) && !memcmp(line, starts[i], strlen(starts[i])))
+			p = line + strlen(starts[i]);
+	for (; p && p < end && *p != '"' && n + 1 < buflen; p++) {
+		char c = *p;
+
+		buf[n++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+					   (c >= '0' && c <= '9') || c == '_' || c == '-'
+				   ? c
+				   : '_';
+	}
+	if (!n) {
+		snprintf(buf, buflen, "unknown");
+		return buf;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* ---- main thread: into the spool ---- */
+
+/* A spool record: u8 length, "<host>.<type>", u8 length, event_id, line. */
+void pm_fleet_line(struct pm_fleet *f, const char *line, size_t len, const char *event_id)
+{
+	char type[64], suffix[330];
+	size_t sl, il = strlen(event_id), need;
+
+	pm_fleet_line_type(line, len, type, sizeof(type));
+	sl = (size_t)snprintf(suffix, sizeof(suffix), "%s.%s", f->host, type);
+	if (sl > 255)
+		sl = 255;
+	if (il > 255)
+		il = 255;
+	need = 2 + sl + il + len;
+	if (need > f->reccap) {
+		char *n = realloc(f->rec, need);
+
+		if (!n) {
+			pm_spool_append(f->spool, NULL, SIZE_MAX); /* counted as lost */
+			return;
+		}
+		f->rec = n;
+		f->reccap = need;
+	}
+	f->rec[0] = (char)sl;
+	memcpy(f->rec + 1, suffix, sl);
+	f->rec[1 + sl] = (char)il;
+	memcpy(f->rec + 2 + sl, event_id, il);
+	memcpy(f->rec + 2 + sl + il, line, len);
+	pm_spool_append(f->spool, f->rec, need);
+}
+
+void pm_fleet_flush(struct pm_fleet *f)
+{
+	if (!f->spool || pm_spool_commit(f->spool))
+		return;
+	pthread_mutex_lock(&f->mu);
+	f->wake = true;
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* ---- the publisher thread ---- */
+
+static const char *nats_why(natsStatus s)
+{
+	const char *e = nats_GetLastError(NULL);
+
+	return e && *e ? e : natsStatus_GetText(s);
+}
+
+/* A problem worth a line on stderr: once, again when it changes, and
+ * every minute while it lasts. */
+static void problem(struct pm_fleet *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct pm_fleet *f, const char *fmt, ...)
+{
+	char msg[512];
+	uint64_t now = now_ns();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (strcmp(msg, f->last_problem) || now - f->last_problem_ns > 60 * 1000000000ull) {
+		pm_log_warn("nats: %s; events are kept in %s and sent when it works", msg,
+			    f->cfg->spool_dir);
+		snprintf(f->last_problem, sizeof(f->last_problem), "%s", msg);
+		f->last_problem_ns = now;
+	}
+}
+
+static void url_of(natsConnection *nc, char *buf, size_t len)
+{
+	if (natsConnection_GetConnectedUrl(nc, buf, len) != NATS_OK || !*buf)
+		snprintf(buf, len, "?");
+}
+
+/* The one fleet output; connection callbacks carry their connection's
+ * generation as closure, so a late one about a closed connection is
+ * ignored. */
+static struct pm_fleet *the_fleet;
+
+static struct pm_fleet *fleet_of(void *closure)
+{
+	struct pm_fleet *f = the_fleet;
+
+	pthread_mutex_lock(&f->mu);
+	if (f->gen != (uintptr_t)closure) {
+		pthread_mutex_unlock(&f->mu);
+		return NULL;
+	}
+	return f; /* locked */
+}
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+	struct pm_fleet *f = fleet_of(closure);
+
+	(void)nc;
+	if (!f)
+		return;
+	if (f->connected && !f->stop)
+		pm_log_warn("nats: disconnected from %s: reconnecting, events are spooled",
+			    f->servers);
+	f->connected = false;
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+	struct pm_fleet *f;
+	char url[256];
+
+	url_of(nc, url, sizeof(url));
+	if (!(f = fleet_of(closure)))
+		return;
+	f->connected = true;
+	f->rewind = true;
+	f->reconnects++;
+	f->wake = true;
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	pm_log_info("nats: reconnected to %s", url);
+}
+
+static void on_closed(natsConnection *nc, void *closure)
+{
+	struct pm_fleet *f = fleet_of(closure);
+
+	(void)nc;
+	if (!f)
+		return;
+	f->closed = true;
+	f->connected = false;
+	f->wake = true;
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
+{
+	struct pm_fleet *f;
+	const char *why = NULL;
+
+	(void)sub;
+	if (natsConnection_GetLastError(nc, &why) != err || !why || !*why)
+		why = natsStatus_GetText(err);
+	if (!(f = fleet_of(closure)))
+		return;
+	pm_log_error_limited(&f->ack_log, "nats: %s: %s", f->servers, why);
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* The window's oldest messages, as far as they are acknowledged, move the
+ * spool's cursor (locked). */
+static void advance(struct pm_fleet *f)
+{
+	uint64_t upto = 0;
+
+	while (f->count && f->ring[f->head].acked) {
+		upto = f->ring[f->head].rn + 1;
+		f->head = (f->head + 1) % WINDOW;
+		f->count--;
+	}
+	if (upto)
+		pm_spool_ack(f->spool, upto);
+}
+
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+	struct pm_fleet *f = closure;
+
+	(void)js;
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < f->count; i++) {
+		struct inflight *e = &f->ring[(f->head + i) % WINDOW];
+
+		if (e->acked || e->msg != msg)
+			continue;
+		if (pa) {
+			e->acked = true;
+			f->acked++;
+			f->duplicates += pa->Duplicate;
+		} else {
+			int code = pae ? (int)pae->ErrCode : 0;
+			natsStatus st = pae ? pae->Err : NATS_ERR;
+
+			f->ack_errors++;
+			if (code && e->rn == f->stuck_rn && ++f->stuck_n >= STUCK_REJECTS) {
+				/* the server refuses this one event for good: do not let
+				 * it hold back every later one */
+				e->acked = true;
+				f->rejected++;
+				pm_log_error_limited(&f->ack_log,
+						     "nats: the server refuses an event for good "
+						     "(%s, error %d): dropped",
+						     pae->ErrText ? pae->ErrText : natsStatus_GetText(st),
+						     code);
+			} else {
+				if (code && e->rn != f->stuck_rn) {
+					f->stuck_rn = e->rn;
+					f->stuck_n = 1;
+				}
+				f->rewind = true;
+				f->ack_failed = true;
+				pm_log_error_limited(&f->ack_log,
+						     "nats: no acknowledgement from %s (%s%s%s): "
+						     "sending again",
+						     f->servers, natsStatus_GetText(st),
+						     pae && pae->ErrText ? ": " : "",
+						     pae && pae->ErrText ? pae->ErrText : "");
+			}
+		}
+		e->msg = NULL;
+		break;
+	}
+	advance(f);
+	f->wake = true;
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	natsMsg_Destroy(msg);
+}
+
+/* Forget what is in flight and read again from the cursor (locked). */
+static void rewind_window(struct pm_fleet *f)
+{
+	natsMsgList pl = { 0 };
+
+	/* (libnats 3.4 crashes asking a context that never published) */
+	if (f->js && f->js_used && js_PublishAsyncGetPendingList(&pl, f->js) == NATS_OK)
+		natsMsgList_Destroy(&pl);
+	f->head = f->count = 0;
+	f->rewind = false;
+	pm_spool_rewind(f->spool);
+}
+
+static void drop_connection(struct pm_fleet *f)
+{
+	pthread_mutex_lock(&f->mu);
+	rewind_window(f);
+	f->connected = false;
+	f->gen++;
+	pthread_mutex_unlock(&f->mu);
+	if (f->js)
+		jsCtx_Destroy(f->js);
+	f->js = NULL;
+	f->js_used = false;
+	if (f->nc) {
+		natsConnection_Close(f->nc);
+		natsConnection_Destroy(f->nc);
+	}
+	f->nc = NULL;
+	f->stream_ok = false;
+	pthread_mutex_lock(&f->mu);
+	f->closed = false;
+	pthread_mutex_unlock(&f->mu);
+}
+
+static int connect_once(struct pm_fleet *f)
+{
+	natsConnection *nc = NULL;
+	jsOptions jo;
+	char url[256];
+	natsStatus s;
+
+	pthread_mutex_lock(&f->mu);
+	f->gen++;
+	pthread_mutex_unlock(&f->mu);
+	s = natsOptions_SetDisconnectedCB(f->opts, on_disconnected, (void *)f->gen);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectedCB(f->opts, on_reconnected, (void *)f->gen);
+	if (s == NATS_OK)
+		s = natsOptions_SetClosedCB(f->opts, on_closed, (void *)f->gen);
+	if (s == NATS_OK)
+		s = natsOptions_SetErrorHandler(f->opts, on_error, (void *)f->gen);
+	if (s == NATS_OK)
+		s = natsConnection_Connect(&nc, f->opts);
+	if (s != NATS_OK) {
+		problem(f, "cannot connect to %s: %s", f->servers, nats_why(s));
+		return -1;
+	}
+	jsOptions_Init(&jo);
+	jo.Wait = 5000;
+	jo.PublishAsync.MaxPending = WINDOW + 64;
+	jo.PublishAsync.AckHandler = on_ack;
+	jo.PublishAsync.AckHandlerClosure = f;
+	s = natsConnection_JetStream(&f->js, nc, &jo);
+	if (s != NATS_OK) {
+		problem(f, "JetStream on %s: %s", f->servers, nats_why(s));
+		natsConnection_Destroy(nc);
+		return -1;
+	}
+	f->nc = nc;
+	url_of(nc, url, sizeof(url));
+	pthread_mutex_lock(&f->mu);
+	f->connected = true;
+	f->closed = false;
+	pthread_mutex_unlock(&f->mu);
+	pm_log_info("nats: connected to %s", url);
+	f->last_problem[0] = '\0';
+	return 0;
+}
+
+/* Replicas for a new stream: the cluster's size, at most 3. */
+static int replicas(struct pm_fleet *f)
+{
+	char **found = NULL;
+	int n = 0, r = (int)f->cfg->n_servers;
+
+	if (natsConnection_GetDiscoveredServers(f->nc, &found, &n) == NATS_OK) {
+		for (int i = 0; i < n; i++)
+			free(found[i]);
+		free(found);
+		if (n + 1 > r)
+			r = n + 1;
+	}
+	return r > 3 ? 3 : r < 1 ? 1 : r;
+}
+
+static int ensure_stream(struct pm_fleet *f)
+{
+	const struct pm_nats_config *c = f->cfg;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	jsStreamConfig sc;
+	char subject[300];
+	const char *subj = subject;
+	natsStatus s;
+
+	s = js_GetStreamInfo(&si, f->js, c->stream, NULL, &jerr);
+	if (s == NATS_OK) {
+		jsStreamInfo_Destroy(si);
+		return 0;
+	}
+	if (s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr) {
+		problem(f, "cannot look up stream %s on %s: %s", c->stream, f->servers,
+			nats_why(s));
+		return -1;
+	}
+	snprintf(subject, sizeof(subject), "%s.>", c->subject_prefix);
+	if (!c->create_stream) {
+		problem(f, "stream %s does not exist on %s: create it (subjects \"%s\") or set "
+			"nats.create_stream: true",
+			c->stream, f->servers, subject);
+		return -1;
+	}
+	jsStreamConfig_Init(&sc);
+	sc.Name = c->stream;
+	sc.Subjects = &subj;
+	sc.SubjectsLen = 1;
+	sc.Storage = js_FileStorage;
+	sc.Retention = js_LimitsPolicy;
+	sc.Discard = js_DiscardOld;
+	sc.MaxAge = MAX_AGE_NS;
+	sc.Duplicates = DUPLICATE_WINDOW_NS;
+	sc.Replicas = replicas(f);
+	s = js_AddStream(&si, f->js, &sc, NULL, &jerr);
+	if (s == NATS_OK || jerr == JSStreamNameExistErr) {
+		if (s == NATS_OK)
+			pm_log_info("nats: created stream %s (subjects %s, file storage, %" PRId64
+				    " replica%s, duplicate window 2 min, 7 days)",
+				    c->stream, subject, sc.Replicas, sc.Replicas > 1 ? "s" : "");
+		jsStreamInfo_Destroy(si);
+		return 0;
+	}
+	problem(f, "cannot create stream %s on %s: %s", c->stream, f->servers, nats_why(s));
+	return -1;
+}
+
+/* A record that will never be sent takes its place in the window as if
+ * acknowledged, so the cursor moves past it in order (locked). */
+static void skip_record(struct pm_fleet *f, uint64_t rn)
+{
+	f->ring[(f->head + f->count) % WINDOW] = (struct inflight){ .rn = rn, .acked = true };
+	f->count++;
+	advance(f);
+}
+
+/* Build and send one spool record: 0, 1 (skipped for good, counted), or
+ * -1 (not sent, the record stays). */
+static int publish_record(struct pm_fleet *f, uint64_t rn, const char *data, size_t len)
+{
+	char subject[600], id[256];
+	size_t sl, il;
+	natsMsg *m = NULL, *keep;
+	jsPubOptions po;
+	natsStatus s;
+	struct inflight *e;
+
+	sl = (uint8_t)data[0];
+	if (len < 2 + sl || len < 2 + sl + (uint8_t)data[1 + sl]) {
+		pthread_mutex_lock(&f->mu);
+		f->rejected++; /* cannot be ours */
+		skip_record(f, rn);
+		pthread_mutex_unlock(&f->mu);
+		return 1;
+	}
+	il = (uint8_t)data[1 + sl];
+	snprintf(subject, sizeof(subject), "%s.%.*s", f->cfg->subject_prefix, (int)sl, data + 1);
+	memcpy(id, data + 2 + sl, il);
+	id[il] = '\0';
+	s = natsMsg_Create(&m, subject, NULL, data + 2 + sl + il, (int)(len - 2 - sl - il));
+	if (s != NATS_OK)
+		return -1;
+	jsPubOptions_Init(&po);
+	po.MsgId = id;
+	po.MaxWait = ACK_WAIT_MS;
+	pthread_mutex_lock(&f->mu);
+	e = &f->ring[(f->head + f->count) % WINDOW];
+	*e = (struct inflight){ .msg = m, .rn = rn };
+	f->count++;
+	pthread_mutex_unlock(&f->mu);
+	keep = m;
+	f->js_used = true;
+	s = js_PublishMsgAsync(f->js, &m, &po);
+	pthread_mutex_lock(&f->mu);
+	if (s != NATS_OK) {
+		/* still ours: take it back out of the window (its last entry) */
+		if (f->count && f->ring[(f->head + f->count - 1) % WINDOW].msg == keep)
+			f->count--;
+		if (s == NATS_MAX_PAYLOAD) {
+			/* larger than the server takes: it never will */
+			f->rejected++;
+			skip_record(f, rn);
+			pm_log_error_limited(&f->ack_log, "nats: an event of %zu bytes is larger "
+					     "than %s accepts: dropped", len, f->servers);
+			pthread_mutex_unlock(&f->mu);
+			natsMsg_Destroy(m);
+			return 1;
+		}
+		f->rewind = true;
+		pthread_mutex_unlock(&f->mu);
+		natsMsg_Destroy(m);
+		return -1;
+	}
+	f->published++;
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static void wait_ms(struct pm_fleet *f, unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&f->mu);
+	while (!f->wake)
+		if (pthread_cond_timedwait(&f->cv, &f->mu, &ts) == ETIMEDOUT)
+			break;
+	f->wake = false;
+	pthread_mutex_unlock(&f->mu);
+}
+
+static unsigned jitter(unsigned ms)
+{
+	return ms - ms / 5 + (unsigned)(rand() % (ms / 5 * 2 + 1));
+}
+
+static void *publisher(void *arg)
+{
+	struct pm_fleet *f = arg;
+	unsigned backoff = BACKOFF_MIN_MS;
+	uint64_t next_sync = now_ns() + SYNC_EVERY_MS * NSEC_PER_MSEC;
+
+	for (;;) {
+		bool stop, connected, closed, rewind, full, idle = false;
+		uint64_t deadline;
+
+		pthread_mutex_lock(&f->mu);
+		stop = f->stop;
+		deadline = f->deadline_ns;
+		connected = f->connected;
+		closed = f->closed;
+		rewind = f->rewind;
+		pthread_mutex_unlock(&f->mu);
+
+		if (stop) {
+			/* done when everything is acknowledged, the time is up, or
+			 * there is nobody to wait for */
+			if (!connected || now_ns() >= deadline ||
+			    pm_spool_cursor(f->spool) >= pm_spool_end(f->spool))
+				break;
+		}
+		if (closed || (f->nc && !connected && !f->stream_ok))
+			drop_connection(f);
+		if (!f->nc) {
+			if (stop || connect_once(f)) {
+				if (stop)
+					break;
+				wait_ms(f, jitter(backoff));
+				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+				continue;
+			}
+		}
+		if (!f->stream_ok && connected) {
+			if (ensure_stream(f)) {
+				if (stop)
+					break;
+				wait_ms(f, jitter(backoff));
+				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+				continue;
+			}
+			f->stream_ok = true;
+			pthread_mutex_lock(&f->mu);
+			f->rewind = true;
+			pthread_mutex_unlock(&f->mu);
+			rewind = true;
+		}
+		if (rewind && connected && f->stream_ok) {
+			bool failed;
+
+			pthread_mutex_lock(&f->mu);
+			failed = f->ack_failed;
+			f->ack_failed = false;
+			rewind_window(f);
+			pthread_mutex_unlock(&f->mu);
+			/* an ack error: give the cluster a moment (a leader election),
+			 * and look at the stream again (deleted?) */
+			if (failed) {
+				f->stream_ok = false;
+				wait_ms(f, jitter(backoff));
+				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+			}
+		}
+		/* send while there is room in the window */
+		for (;;) {
+			const char *data;
+			uint64_t rn;
+			size_t len;
+			int r;
+
+			pthread_mutex_lock(&f->mu);
+			full = f->count >= WINDOW;
+			connected = f->connected;
+			rewind = f->rewind;
+			pthread_mutex_unlock(&f->mu);
+			if (full || !connected || rewind || !f->stream_ok)
+				break;
+			if (pm_spool_next(f->spool, &rn, &data, &len)) {
+				idle = true;
+				break;
+			}
+			r = publish_record(f, rn, data, len);
+			if (r < 0) {
+				pm_log_debug("nats: publish: %s", nats_why(NATS_ERR));
+				wait_ms(f, jitter(backoff));
+				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+				break;
+			}
+			backoff = BACKOFF_MIN_MS;
+		}
+		if (now_ns() >= next_sync) {
+			int err = pm_spool_sync(f->spool);
+
+			if (err)
+				pm_log_debug("nats: spool sync: %s", strerror(-err));
+			next_sync = now_ns() + SYNC_EVERY_MS * NSEC_PER_MSEC;
+		}
+		if (idle || full || !connected)
+			wait_ms(f, stop ? 20 : IDLE_WAIT_MS);
+	}
+	return NULL;
+}
+
+/* ---- open, report, stop ---- */
+
+static int make_options(struct pm_fleet *f, char *why, size_t whylen)
+{
+	const struct pm_nats_config *c = f->cfg;
+	bool secure = set(c->tls_ca) || set(c->tls_cert);
+	natsStatus s;
+	char name[300];
+
+	s = natsOptions_Create(&f->opts);
+	if (s != NATS_OK)
+		goto fail;
+	s = natsOptions_SetServers(f->opts, (const char **)c->servers, (int)c->n_servers);
+	snprintf(name, sizeof(name), "procmon %s", f->host);
+	if (s == NATS_OK)
+		s = natsOptions_SetName(f->opts, name);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(f->opts, -1);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(f->opts, 500);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectJitter(f->opts, 250, 1000);
+	if (s == NATS_OK)
+		s = natsOptions_SetTimeout(f->opts, 2000);
+	if (s == NATS_OK && set(c->token))
+		s = natsOptions_SetToken(f->opts, c->token);
+	if (s == NATS_OK && set(c->user))
+		s = natsOptions_SetUserInfo(f->opts, c->user, c->password);
+	if (s == NATS_OK && set(c->creds))
+		s = natsOptions_SetUserCredentialsFromFiles(f->opts, c->creds, NULL);
+	if (s != NATS_OK)
+		goto fail;
+	for (size_t i = 0; i < c->n_servers; i++)
+		secure |= !strncmp(c->servers[i], "tls://", 6);
+	if (secure && (s = natsOptions_SetSecure(f->opts, true)) != NATS_OK)
+		goto fail;
+	if (set(c->tls_ca) && (s = natsOptions_LoadCATrustedCertificates(f->opts, c->tls_ca))) {
+		snprintf(why, whylen, "nats.tls.ca %s: %s", c->tls_ca, nats_why(s));
+		return -EINVAL;
+	}
+	if (set(c->tls_cert) &&
+	    (s = natsOptions_LoadCertificatesChain(f->opts, c->tls_cert, c->tls_key))) {
+		snprintf(why, whylen, "nats.tls.cert/key %s, %s: %s", c->tls_cert, c->tls_key,
+			 nats_why(s));
+		return -EINVAL;
+	}
+	return 0;
+fail:
+	snprintf(why, whylen, "nats: %s", nats_why(s));
+	return -EINVAL;
+}
+
+/* A file the configuration names must be there and readable. */
+static int check_file(const char *key, const char *path, char *why, size_t whylen)
+{
+	int fd;
+
+	if (!set(path))
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int err = -errno;
+
+		snprintf(why, whylen, "%s %s: %s", key, path, strerror(-err));
+		return err;
+	}
+	close(fd);
+	return 0;
+}
+
+int pm_fleet_open(struct pm_fleet **fp, const struct pm_nats_config *c, const char *hostname,
+		  struct pm_event_ids *ids, char *why, size_t whylen)
+{
+	struct pm_fleet *f;
+	const char *bad;
+	size_t n = 0;
+	int err;
+
+	*fp = NULL;
+	if ((bad = pm_nats_check(c))) {
+		snprintf(why, whylen, "%s", bad);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c->n_servers; i++)
+		if ((bad = pm_nats_check_url(c->servers[i]))) {
+			snprintf(why, whylen, "nats server '%s': %s", c->servers[i], bad);
+			return -EINVAL;
+		}
+	if ((err = check_file("nats.creds", c->creds, why, whylen)) ||
+	    (err = check_file("nats.tls.ca", c->tls_ca, why, whylen)) ||
+	    (err = check_file("nats.tls.cert", c->tls_cert, why, whylen)) ||
+	    (err = check_file("nats.tls.key", c->tls_key, why, whylen)))
+		return err;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->cfg = c;
+	f->ids = ids;
+	the_fleet = f;
+	pthread_mutex_init(&f->mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&f->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	pm_fleet_host_token(hostname, f->host, sizeof(f->host));
+	for (size_t i = 0; i < c->n_servers && n < sizeof(f->servers); i++)
+		n += snprintf(f->servers + n, sizeof(f->servers) - n, "%s%s", i ? "," : "",
+			      c->servers[i]);
+	err = pm_spool_open(&f->spool, c->spool_dir, c->spool_max_mb << 20, why, whylen);
+	if (err) {
+		char inner[512];
+
+		snprintf(inner, sizeof(inner), "%s", why);
+		snprintf(why, whylen, "nats.spool_dir: %s", inner);
+		goto fail;
+	}
+	if (nats_Open(-1) != NATS_OK) {
+		snprintf(why, whylen, "nats: cannot initialise the client library");
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = make_options(f, why, whylen);
+	if (err)
+		goto fail;
+	load_identity(f);
+	{
+		struct pm_spool_stats st;
+
+		pm_spool_stats(f->spool, &st);
+		if (st.recovered)
+			pm_log_info("nats: %" PRIu64 " events from an earlier run are spooled in %s: "
+				    "sending them first",
+				    st.recovered, c->spool_dir);
+	}
+	srand((unsigned)now_ns());
+	err = -pthread_create(&f->thread, NULL, publisher, f);
+	if (err) {
+		snprintf(why, whylen, "nats: cannot start the publisher: %s", strerror(-err));
+		goto fail;
+	}
+	f->started = true;
+	*fp = f;
+	return 0;
+fail:
+	pm_fleet_close(f);
+	return err;
+}
+
+void pm_fleet_report(struct pm_fleet *f, bool at_exit)
+{
+	struct pm_spool_stats st;
+	uint64_t v[8];
+
+	if (!f)
+		return;
+	pm_spool_stats(f->spool, &st);
+	pthread_mutex_lock(&f->mu);
+	v[0] = f->published;
+	v[1] = f->acked;
+	v[2] = f->count;
+	v[3] = st.unacked;
+	v[4] = st.dropped + st.corrupt_lost + st.write_lost + f->rejected;
+	v[5] = f->reconnects;
+	v[6] = f->duplicates;
+	v[7] = st.disk_bytes;
+	pm_log_limit_flush(&f->ack_log);
+	pthread_mutex_unlock(&f->mu);
+	if (!at_exit && !memcmp(v, f->reported, sizeof(v)))
+		return;
+	memcpy(f->reported, v, sizeof(v));
+	(v[4] ? pm_log_warn : pm_log_info)(
+		"%s: nats: published=%" PRIu64 " acknowledged=%" PRIu64 " pending=%" PRIu64
+		" spooled=%" PRIu64 " spooled_bytes=%" PRIu64 " dropped=%" PRIu64
+		" (spool bound %" PRIu64 ", damaged spool %" PRIu64 ", spool write %" PRIu64
+		", refused %" PRIu64 ") reconnects=%" PRIu64 " duplicates=%" PRIu64,
+		at_exit ? "at exit" : "ongoing", v[0], v[1], v[2], v[3], v[7], v[4], st.dropped,
+		st.corrupt_lost, st.write_lost, f->rejected, v[5], v[6]);
+}
+
+void pm_fleet_stop(struct pm_fleet *f, unsigned wait_ms_)
+{
+	if (!f)
+		return;
+	pm_fleet_flush(f);
+	if (f->started) {
+		pthread_mutex_lock(&f->mu);
+		f->stop = true;
+		f->wake = true;
+		f->deadline_ns = now_ns() + wait_ms_ * NSEC_PER_MSEC;
+		pthread_cond_signal(&f->cv);
+		pthread_mutex_unlock(&f->mu);
+		pthread_join(f->thread, NULL);
+		f->started = false;
+	}
+	if (f->nc || f->js)
+		drop_connection(f);
+	if (f->spool)
+		pm_spool_sync(f->spool);
+	/* a clean stop: the next start goes on from the next number */
+	if (f->ids && f->ids->fleet == f && f->ids->reserved != UINT64_MAX)
+		write_identity(f, f->ids->seq + 1);
+}
+
+void pm_fleet_close(struct pm_fleet *f)
+{
+	if (!f)
+		return;
+	pm_fleet_stop(f, 0);
+	if (f->ids && f->ids->fleet == f)
+		f->ids->fleet = NULL;
+	pm_spool_close(f->spool);
+	if (f->opts)
+		natsOptions_Destroy(f->opts);
+	nats_CloseAndWait(1000);
+	pthread_cond_destroy(&f->cv);
+	pthread_mutex_destroy(&f->mu);
+	free(f->rec);
+	if (the_fleet == f)
+		the_fleet = NULL;
+	free(f);
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Fleet output (contract section 8): every event line also goes to a NATS
+ * JetStream stream, at least once.
+ *
+ * The main loop only appends the line to the write-ahead spool (spool.h)
+ * and writes the spool once per pass: it never waits on the network. A
+ * publisher thread reads the spool in order and publishes asynchronously
+ * with a bounded window of unacknowledged messages; JetStream's acks
+ * advance the spool's cursor. After a reconnect, an ack error or a
+ * restart it sends again from the cursor: the `Nats-Msg-Id` header (the
+ * event's event_id) lets the stream's duplicate window drop what it
+ * already has.
+ */
+#ifndef PROCMON_FLEET_H
+#define PROCMON_FLEET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PM_NATS_DEFAULT_SERVER "nats://127.0.0.1:4222"
+#define PM_NATS_DEFAULT_STREAM "PROCMON"
+#define PM_NATS_DEFAULT_PREFIX "procmon"
+#define PM_NATS_DEFAULT_SPOOL_DIR "/var/lib/procmon/spool"
+#define PM_NATS_DEFAULT_SPOOL_MAX_MB 1024
+
+/* The `nats:` block. Strings are NULL or "" when unset. */
+struct pm_nats_config {
+	bool enabled;
+	char **servers;
+	size_t n_servers;
+	char *stream;
+	bool create_stream;
+	char *subject_prefix;
+	char *spool_dir;
+	uint64_t spool_max_mb;
+	char *token, *user, *password, *creds;
+	char *tls_ca, *tls_cert, *tls_key;
+};
+
+/* Fill in the contract's defaults: 0 or -ENOMEM. */
+int pm_nats_config_defaults(struct pm_nats_config *c);
+void pm_nats_config_free(struct pm_nats_config *c);
+/* Replace the servers with one URL (--nats URL). */
+int pm_nats_config_set_server(struct pm_nats_config *c, const char *url);
+
+/* Checks of single values, for the configuration parser: NULL when fine,
+ * else what is wrong. */
+const char *pm_nats_check_url(const char *url);
+const char *pm_nats_check_stream(const char *name);
+const char *pm_nats_check_prefix(const char *prefix);
+/* The whole block (at most one authentication, cert with key, ...). */
+const char *pm_nats_check(const struct pm_nats_config *c);
+
+/*
+ * Event identity: event_id (the message id) and seq. event_id is a
+ * UUID-shaped string: 8 bytes of a prefix random per boot (kept in the
+ * spool directory, so seq goes on across procmon restarts of one boot)
+ * or per run (no fleet output), then seq.
+ */
+struct pm_fleet;
+struct pm_event_ids {
+	uint8_t prefix[8];
+	uint64_t seq;      /* the last one given out */
+	uint64_t reserved; /* persisted: the next start begins here */
+	struct pm_fleet *fleet;
+};
+
+void pm_event_ids_init(struct pm_event_ids *ids);
+/* The next seq, and its event_id in id. */
+uint64_t pm_event_ids_next(struct pm_event_ids *ids, char id[37]);
+
+/*
+ * Open the spool and start the publisher. ids is set up from the spool
+ * directory (and must outlive the fleet). 0, or -errno with why filled
+ * in: a spool directory that cannot be created or is unsafe, an unusable
+ * TLS or creds file (configuration errors). The server being away is not
+ * an error: procmon spools and retries.
+ */
+int pm_fleet_open(struct pm_fleet **f, const struct pm_nats_config *c, const char *hostname,
+		  struct pm_event_ids *ids, char *why, size_t whylen);
+/* One event line (without newline) and its event_id. Main thread. */
+void pm_fleet_line(struct pm_fleet *f, const char *line, size_t len, const char *event_id);
+/* Write what pm_fleet_line queued to the spool. Main thread, each pass. */
+void pm_fleet_flush(struct pm_fleet *f);
+/* Counters on stderr: always at exit, otherwise when they changed. */
+void pm_fleet_report(struct pm_fleet *f, bool at_exit);
+/* Flush, wait up to wait_ms for outstanding acknowledgements (not when
+ * disconnected), stop the publisher. */
+void pm_fleet_stop(struct pm_fleet *f, unsigned wait_ms);
+void pm_fleet_close(struct pm_fleet *f);
+
+/* Subject token of a hostname: `.`, `*`, `>`, whitespace, controls -> `_`. */
+void pm_fleet_host_token(const char *host, char *out, size_t outlen);
+/* The event type of a rendered line (Bombini `type`, LimaCharlie
+ * `routing.event_type`) as a subject token, in buf. */
+const char *pm_fleet_line_type(const char *line, size_t len, char *buf, size_t buflen);
+
+#endif

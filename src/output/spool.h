@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The fleet output's write-ahead spool (contract section 8): every event
+ * bound for NATS is on disk here until JetStream has acknowledged it.
+ *
+ * A spool directory holds segment files, NNNNNNNNNNNNNNNN.seg (the first
+ * record number, 16 hex digits), appended in batches by one writer (the
+ * main loop), and a cursor file naming the first record not yet
+ * acknowledged. A record is framed as
+ *
+ *     magic u32 | length u32 | record number u64 | crc32 u32 | payload
+ *
+ * (little-endian; the CRC, zlib's crc32, covers length, number and
+ * payload), so a torn tail or a damaged block is detected: the good
+ * records are kept, the ones in between are counted as lost (record
+ * numbers are consecutive, so the gap says how many), nothing damaged is
+ * ever handed out. Past max_bytes the oldest segment is dropped and its
+ * unacknowledged records are counted.
+ *
+ * Thread model: one writer (pm_spool_append/commit), one reader
+ * (pm_spool_next/rewind/ack/sync, the publisher thread); the shared
+ * bookkeeping is behind a mutex inside.
+ */
+#ifndef PROCMON_SPOOL_H
+#define PROCMON_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct pm_spool;
+
+struct pm_spool_stats {
+	uint64_t disk_bytes;   /* bytes in segment files now */
+	uint64_t unacked;      /* records not yet acknowledged */
+	uint64_t dropped;      /* unacknowledged records dropped by the size bound */
+	uint64_t corrupt_lost; /* records lost to a damaged or torn spool */
+	uint64_t write_lost;   /* records that could not be written (disk full ...) */
+	uint64_t appended;     /* records appended since open */
+	uint64_t recovered;    /* unacknowledged records found at open */
+};
+
+/*
+ * Open (creating it 0700 when absent) the spool in dir, recover what is
+ * there. The directory must pass pm_safe_check_dir_chain. 0, or -errno
+ * with why filled in. Recovery problems (damage) are not errors: they are
+ * logged and counted.
+ */
+int pm_spool_open(struct pm_spool **sp, const char *dir, uint64_t max_bytes, char *why,
+		  size_t whylen);
+void pm_spool_close(struct pm_spool *s);
+
+/* Writer. Queue one record (not on disk before commit); its number. */
+uint64_t pm_spool_append(struct pm_spool *s, const void *payload, size_t len);
+/* Write the queued records: 0, or -errno (they are counted as lost). */
+int pm_spool_commit(struct pm_spool *s);
+
+/* Reader. The next record to send: 0 with *rn, *data, *len (valid until
+ * the next call), or -EAGAIN when there is none yet. */
+int pm_spool_next(struct pm_spool *s, uint64_t *rn, const char **data, size_t *len);
+/* Read again from the first unacknowledged record. */
+void pm_spool_rewind(struct pm_spool *s);
+/* Every record before rn is acknowledged. */
+void pm_spool_ack(struct pm_spool *s, uint64_t rn);
+/* The first record number not yet acknowledged. */
+uint64_t pm_spool_cursor(struct pm_spool *s);
+/* The number the next appended record will get. */
+uint64_t pm_spool_end(struct pm_spool *s);
+/* Make the written records durable, persist the cursor, remove segments
+ * whose records are all acknowledged. */
+int pm_spool_sync(struct pm_spool *s);
+
+void pm_spool_stats(struct pm_spool *s, struct pm_spool_stats *st);
+
+/* Exposed for the unit tests. */
+#define PM_SPOOL_MAGIC 0x31525350u /* "PSR1" */
+#define PM_SPOOL_HDR 20
+#define PM_SPOOL_RECORD_MAX (64u << 20)
+
+#endif

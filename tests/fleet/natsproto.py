@@ -1,0 +1,153 @@
+"""A minimal NATS client (the text protocol over a socket), so the fleet
+tests read the stream independently of the C code under test.
+
+Only what the tests need: CONNECT (token, user/password, TLS), request/
+reply, and the JetStream API calls for stream info, message get and
+message delete.
+"""
+
+import base64
+import json
+import socket
+import ssl
+import time
+import uuid
+
+
+class NatsError(Exception):
+    pass
+
+
+class Client:
+    def __init__(self, port, host="127.0.0.1", token=None, user=None,
+                 password=None, tls_ctx=None, timeout=5.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        info = self._line()
+        if not info.startswith(b"INFO "):
+            raise NatsError(f"no INFO: {info!r}")
+        self.info = json.loads(info[5:])
+        if tls_ctx is not None:
+            self.sock = tls_ctx.wrap_socket(self.sock, server_hostname=host)
+        opts = {"verbose": False, "pedantic": False, "headers": True,
+                "no_responders": True, "protocol": 1, "name": "fleet-tests"}
+        if token:
+            opts["auth_token"] = token
+        if user:
+            opts["user"], opts["pass"] = user, password
+        self._send(b"CONNECT " + json.dumps(opts).encode() + b"\r\nPING\r\n")
+        while True:
+            line = self._line()
+            if line == b"PONG":
+                break
+            if line.startswith(b"-ERR"):
+                raise NatsError(line.decode())
+        self.inbox = "_INBOX." + uuid.uuid4().hex
+        self._send(f"SUB {self.inbox}.* 1\r\n".encode())
+        self.n = 0
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def _send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            raise NatsError("connection closed")
+        self.buf += chunk
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _bytes(self, n):
+        while len(self.buf) < n + 2:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def request(self, subject, payload=b"", timeout=5.0):
+        """The reply's (headers bytes, data bytes)."""
+        self.n += 1
+        reply = f"{self.inbox}.{self.n}"
+        self._send(f"PUB {subject} {reply} {len(payload)}\r\n".encode() + payload + b"\r\n")
+        deadline = time.monotonic() + timeout
+        while True:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            line = self._line()
+            if line == b"PING":
+                self._send(b"PONG\r\n")
+                continue
+            if line.startswith(b"-ERR"):
+                raise NatsError(line.decode())
+            parts = line.split()
+            if parts and parts[0] == b"MSG":
+                data = self._bytes(int(parts[-1]))
+                hdr = b""
+            elif parts and parts[0] == b"HMSG":
+                total, hlen = int(parts[-1]), int(parts[-2])
+                raw = self._bytes(total)
+                hdr, data = raw[:hlen], raw[hlen:]
+            else:
+                continue
+            if parts[1].decode() == reply:
+                return hdr, data
+
+    def api(self, subject, body=None):
+        hdr, data = self.request(subject, json.dumps(body or {}).encode())
+        if b"503" in hdr.split(b"\r\n")[0]:
+            raise NatsError(f"no responders for {subject}")
+        r = json.loads(data)
+        if "error" in r:
+            raise NatsError(f"{subject}: {r['error']}")
+        return r
+
+    # -- JetStream
+
+    def stream_info(self, stream):
+        return self.api(f"$JS.API.STREAM.INFO.{stream}")
+
+    def stream_count(self, stream):
+        try:
+            return self.stream_info(stream)["state"]["messages"]
+        except NatsError:
+            return 0
+
+    def msg(self, stream, seq):
+        """{'subject', 'seq', 'headers': {name: value}, 'data': bytes}"""
+        m = self.api(f"$JS.API.STREAM.MSG.GET.{stream}", {"seq": seq})["message"]
+        headers = {}
+        if m.get("hdrs"):
+            for line in base64.b64decode(m["hdrs"]).split(b"\r\n")[1:]:
+                if b":" in line:
+                    k, v = line.split(b":", 1)
+                    headers[k.decode().strip()] = v.decode().strip()
+        return {"subject": m["subject"], "seq": m["seq"], "headers": headers,
+                "data": base64.b64decode(m.get("data", ""))}
+
+    def messages(self, stream):
+        st = self.stream_info(stream)["state"]
+        out = []
+        for seq in range(st["first_seq"], st["last_seq"] + 1):
+            try:
+                out.append(self.msg(stream, seq))
+            except NatsError as e:
+                if "not found" not in str(e) and "10037" not in str(e):
+                    raise
+        return out
+
+    def delete_msg(self, stream, seq):
+        return self.api(f"$JS.API.STREAM.MSG.DELETE.{stream}", {"seq": seq, "no_erase": True})

@@ -1,0 +1,426 @@
+"""Fleet output (contract section 8) against real nats-server processes.
+
+Each test starts its own servers on free loopback ports with their own
+store directories; a finalizer stops them. procmon runs with only the
+always-on hooks (exec, clone, exit), writes its local file and publishes;
+the tests compare the stream with the file, message by message, through
+an independent client (natsproto.py).
+"""
+
+import collections
+import json
+import os
+import re
+import subprocess
+import threading
+
+import pytest
+
+from conftest import (DELIVERY_TIMEOUT, Run, file_events, run_tail, storm,
+                      wait_stream_has, wait_until, write_config)
+import helpers
+
+
+def host_token():
+    return re.sub(r"[.*>\s]", "_", os.uname().nodename)
+
+
+def event_type(ev):
+    return ev["routing"]["event_type"] if "routing" in ev else ev["type"]
+
+
+def event_id(ev):
+    return ev["routing"]["event_id"] if "routing" in ev else ev["event_id"]
+
+
+def check_delivered(server, workdir, lines=None, exactly_once=True, prefix="procmon", **kw):
+    """Every line of the local file is in the stream, byte for byte, under
+    its subject and message id; with exactly_once, once and nothing else."""
+    lines = file_events(workdir) if lines is None else lines
+    assert lines, "procmon wrote no events"
+    with server.client(**kw) as c:
+        msgs = c.messages("PROCMON")
+    by_id = collections.defaultdict(list)
+    for m in msgs:
+        by_id[m["headers"].get("Nats-Msg-Id")].append(m)
+    for raw in lines:
+        ev = json.loads(raw)
+        got = by_id.get(event_id(ev))
+        assert got, f"event {event_id(ev)} not in the stream: {raw[:200]!r}"
+        assert got[0]["data"] == raw, "stream body differs from the local line"
+        assert got[0]["subject"] == f"{prefix}.{host_token()}.{event_type(ev)}"
+        if exactly_once:
+            assert len(got) == 1, f"event {event_id(ev)} stored {len(got)} times"
+    if exactly_once:
+        assert len(msgs) == len(lines), f"{len(msgs)} messages for {len(lines)} events"
+    return msgs
+
+
+# --------------------------------------------------------------------------
+# Delivery and identity
+
+
+@pytest.mark.parametrize("fmt", ["bombini", "limacharlie"])
+def test_storm_delivered_with_subjects_ids_and_seq(servers, workdir, fmt):
+    srv = servers().start()
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url]}, fmt=fmt))
+    storm(300 if fmt == "bombini" else 60, "fleet-storm")
+    run.stop()
+    rep = run.report()
+    assert rep["pending"] == 0 and rep["spooled"] == 0 and rep["dropped"] == 0, rep
+    lines = file_events(workdir)
+    check_delivered(srv, workdir)
+    evs = [json.loads(l) for l in lines]
+    ids = [event_id(e) for e in evs]
+    assert len(set(ids)) == len(ids), "event ids repeat"
+    seqs = [e["routing"]["seq"] if fmt == "limacharlie" else e["seq"] for e in evs]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "seq is not +1 per event"
+    if fmt == "bombini":
+        assert all(e["host"] == os.uname().nodename for e in evs)
+        marked = [e for e in evs if e["type"] == "ProcessExec"
+                  and e["process"]["args"].startswith("fleet-storm ")]
+        assert len(marked) == 300
+    else:
+        assert all(re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+                            e["routing"]["event_id"]) for e in evs)
+    # the consumer sees no gap either
+    r = run_tail("--server", srv.url, "--check-gaps")
+    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
+    assert b" 0 missing" in r.stdout
+
+
+def test_seq_goes_on_across_a_clean_restart(servers, workdir):
+    srv = servers().start()
+    cfg = write_config(workdir, {"servers": [srv.url]})
+    for _ in range(2):
+        run = Run(workdir, cfg)
+        storm(20, "restart")
+        run.stop()
+    evs = [json.loads(l) for l in file_events(workdir)]
+    seqs = [e["seq"] for e in evs]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert len({e["event_id"][:18] for e in evs}) == 1, "one boot, one id prefix"
+    check_delivered(srv, workdir)
+
+
+# --------------------------------------------------------------------------
+# Failures
+
+
+def test_server_down_at_start_then_up(servers, workdir):
+    srv = servers()  # not started: its port is free
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url]}))
+    run.pm.wait_stderr(lambda l: "cannot connect to " + srv.url in l)
+    storm(100, "down-at-start")
+    srv.start()
+    n = len(file_events(workdir))
+    wait_stream_has(srv, n)
+    run.stop()
+    check_delivered(srv, workdir)
+
+
+def test_server_killed_mid_storm_exactly_once(servers, workdir):
+    srv = servers().start()
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url]}))
+    t = threading.Thread(target=storm, args=(1500, "kill9"))
+    t.start()
+    wait_stream_has(srv, 300)
+    srv.kill9()
+    srv.start()  # same port, same store
+    t.join()
+    n = len(file_events(workdir))
+    wait_stream_has(srv, n)
+    run.stop()
+    rep = run.report()
+    assert rep["reconnects"] >= 1, rep
+    check_delivered(srv, workdir)
+
+
+def test_stopped_while_down_delivered_by_next_run(servers, workdir):
+    srv = servers()
+    cfg = write_config(workdir, {"servers": [srv.url]})
+    run = Run(workdir, cfg)
+    storm(100, "first-run")
+    run.stop()
+    first = file_events(workdir)
+    assert run.report()["spooled"] > 0
+    srv.start()
+    run = Run(workdir, cfg)
+    run.pm.wait_stderr(lambda l: "from an earlier run are spooled" in l)
+    wait_stream_has(srv, len(first))
+    run.stop()
+    check_delivered(srv, workdir)  # first run's events and the second's
+
+
+def test_spool_bound_drops_oldest_and_reports(servers, workdir):
+    srv = servers()
+    cfg = write_config(workdir, {"servers": [srv.url], "spool_max_mb": 1})
+    run = Run(workdir, cfg)
+    storm(700, "bound")
+    run.stop()
+    rep = run.report()
+    assert rep["dropped"] > 0, rep
+    assert any("dropped the oldest" in l for l in run.pm.stderr_lines)
+    size = sum(f.stat().st_size for f in (workdir / "spool").glob("*.seg"))
+    assert size <= 1 << 20, size
+    lines = file_events(workdir)
+    assert rep["spooled"] + rep["dropped"] == len(lines), (rep, len(lines))
+    # what is left is the newest events, and it is delivered
+    srv.start()
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url], "spool_max_mb": 1},
+                                    output=workdir / "second.jsonl", name="second.yaml"))
+    wait_stream_has(srv, rep["spooled"])
+    run.stop()
+    with srv.client() as c:
+        ids = {m["headers"]["Nats-Msg-Id"] for m in c.messages("PROCMON")}
+    kept = [json.loads(l)["event_id"] for l in lines[-rep["spooled"]:]]
+    assert set(kept) <= ids
+
+
+def test_corrupt_spool_good_part_replayed(servers, workdir):
+    srv = servers()
+    cfg = write_config(workdir, {"servers": [srv.url]})
+    run = Run(workdir, cfg)
+    storm(100, "corrupt")
+    run.stop()
+    lines = file_events(workdir)
+    seg = sorted((workdir / "spool").glob("*.seg"))[-1]
+    data = bytearray(seg.read_bytes())
+    data[len(data) // 2] ^= 0xFF       # a damaged record in the middle
+    del data[-50:]                    # and a torn tail
+    seg.write_bytes(bytes(data))
+    srv.start()
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url]},
+                                    output=workdir / "second.jsonl", name="second.yaml"))
+    run.pm.wait_stderr(lambda l: "damaged" in l)
+    wait_stream_has(srv, len(lines) - 2)
+    run.stop()
+    with srv.client() as c:
+        msgs = c.messages("PROCMON")
+    first = {json.loads(l)["event_id"]: l for l in lines}
+    second = {json.loads(l)["event_id"]: l for l in file_events(workdir, "second.jsonl")}
+    replayed = 0
+    for m in msgs:  # nothing but intact events: each one a line of a file
+        mid = m["headers"]["Nats-Msg-Id"]
+        assert m["data"] == first.get(mid, second.get(mid)), "garbage published"
+        replayed += mid in first
+    assert len(lines) - 3 <= replayed <= len(lines) - 2, (replayed, len(lines))
+
+
+# --------------------------------------------------------------------------
+# Stream management
+
+
+def test_missing_stream_without_create_is_named(servers, workdir):
+    srv = servers().start()
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url], "create_stream": False,
+                                              "stream": "FLEETX"}))
+    run.pm.wait_stderr(lambda l: "stream FLEETX does not exist" in l and srv.url in l)
+    run.stop()
+    assert run.report()["spooled"] > 0 or run.report()["published"] == 0
+
+
+# --------------------------------------------------------------------------
+# Authentication and TLS
+
+
+@pytest.mark.parametrize("mode", ["token", "user"])
+def test_auth(servers, workdir, mode):
+    if mode == "token":
+        srv = servers(args=["--auth", "s3cret-token"]).start()
+        auth, client = {"token": "s3cret-token"}, {"token": "s3cret-token"}
+    else:
+        srv = servers(args=["--user", "sensor", "--pass", "pw-1"]).start()
+        auth, client = {"user": "sensor", "password": "pw-1"}, {"user": "sensor", "password": "pw-1"}
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url], **auth}))
+    storm(30, "auth")
+    run.stop()
+    check_delivered(srv, workdir, **client)
+
+
+def test_wrong_password_is_said_and_spooled(servers, workdir):
+    srv = servers(args=["--user", "sensor", "--pass", "right"]).start()
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url], "user": "sensor",
+                                              "password": "wrong"}))
+    line = run.pm.wait_stderr(lambda l: "cannot connect to " + srv.url in l)
+    assert "uthorization" in line, line
+    storm(10, "wrongpw")
+    run.stop()
+    assert run.report()["spooled"] > 0
+
+
+def make_certs(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate."""
+    def ssl_(*a):
+        subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=d)
+    ssl_("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
+         "-keyout", "ca.key", "-out", "ca.pem")
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+                      ("client", "extendedKeyUsage=clientAuth")):
+        (d / f"{name}.ext").write_text(ext + "\n")
+        ssl_("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+             "-keyout", f"{name}.key", "-out", f"{name}.csr")
+        ssl_("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem")
+    for f in d.iterdir():
+        os.chmod(f, 0o600)
+
+
+def test_tls_with_ca_and_client_certificate(servers, workdir):
+    import ssl
+    certs = workdir / "certs"
+    certs.mkdir()
+    make_certs(certs)
+    conf = workdir / "tls.conf"
+    conf.write_text(f'tls {{\n  cert_file: "{certs}/server.pem"\n  key_file: "{certs}/server.key"\n'
+                    f'  ca_file: "{certs}/ca.pem"\n  verify: true\n}}\n')
+    srv = servers(conf=conf).start()
+    ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    ctx.load_cert_chain(str(certs / "client.pem"), str(certs / "client.key"))
+    tls = {"ca": str(certs / "ca.pem"), "cert": str(certs / "client.pem"),
+           "key": str(certs / "client.key")}
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url]},
+                                    extra="  tls: " + json.dumps(tls) + "\n"))
+    storm(30, "tls")
+    run.stop()
+    check_delivered(srv, workdir, tls_ctx=ctx)
+    # a CA that did not sign the server's certificate: refused, said, spooled
+    other = workdir / "other"
+    other.mkdir()
+    make_certs(other)
+    tls["ca"] = str(other / "ca.pem")
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url], "spool_dir": str(workdir / "spool2")},
+                                    output=workdir / "second.jsonl", name="second.yaml",
+                                    extra="  tls: " + json.dumps(tls) + "\n"))
+    line = run.pm.wait_stderr(lambda l: "cannot connect to " + srv.url in l)
+    assert re.search(r"(?i)ssl|tls|certif|handshake", line), line
+    run.stop()
+
+
+# --------------------------------------------------------------------------
+# A 3-node cluster losing a node
+
+
+def test_cluster_of_three_loses_a_node_mid_storm(servers, workdir):
+    from conftest import free_port
+    cports = [free_port() for _ in range(3)]
+    routes = ",".join(f"nats-route://127.0.0.1:{p}" for p in cports)
+    nodes = [servers(f"n{i}", args=["--cluster_name", "fleet", "--cluster",
+                                     f"nats://127.0.0.1:{cports[i]}", "--routes", routes])
+             for i in range(3)]
+    for n in nodes:
+        n.start(wait=False)
+    for n in nodes:
+        n.wait_listening()
+    run = Run(workdir, write_config(workdir, {"servers": [n.url for n in nodes]}))
+    run.pm.wait_stderr(lambda l: "created stream PROCMON" in l and "3 replicas" in l,
+                       timeout=DELIVERY_TIMEOUT)
+    t = threading.Thread(target=storm, args=(800, "cluster"))
+    t.start()
+    wait_stream_has(nodes[1], 200)
+    nodes[0].kill9()
+    t.join()
+    n = len(file_events(workdir))
+    wait_stream_has(nodes[1], n, timeout=60)
+    run.stop()
+    check_delivered(nodes[1], workdir)
+
+
+# --------------------------------------------------------------------------
+# procmon-tail
+
+
+def test_procmon_tail_filters_and_gaps(servers, workdir):
+    srv = servers().start()
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url]}))
+    storm(40, "tail")
+    run.stop()
+    lines = file_events(workdir)
+    evs = [json.loads(l) for l in lines]
+    # everything, in order
+    r = run_tail("--server", srv.url, "--all", "--catch-up")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split(b"\n")[:-1] == lines
+    # one type of one host: the server filters
+    r = run_tail("--server", srv.url, "--all", "--catch-up", "--host", os.uname().nodename,
+                 "--type", "ProcessExec")
+    got = [json.loads(l) for l in r.stdout.split(b"\n") if l]
+    assert got and all(e["type"] == "ProcessExec" for e in got)
+    assert len(got) == sum(e["type"] == "ProcessExec" for e in evs)
+    r = run_tail("--server", srv.url, "--all", "--catch-up", "--host", "no-such-host")
+    assert r.returncode == 0 and r.stdout == b""
+    # --since: from a time after the last event, nothing
+    r = run_tail("--server", srv.url, "--since", "2099-01-01T00:00:00Z", "--catch-up")
+    assert r.stdout == b""
+    # --new waits for new events: one from a second run arrives
+    tail = subprocess.Popen([str(helpers.REPO / "build" / "procmon-tail"), "--server", srv.url,
+                             "--new", "--count", "1", "--type", "ProcessExec"],
+                            stdout=subprocess.PIPE)
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url]}))
+    storm(5, "tail-new")
+    out, _ = tail.communicate(timeout=DELIVERY_TIMEOUT)
+    run.stop()
+    assert json.loads(out)["type"] == "ProcessExec"
+    # a gap: one message deleted from the stream
+    with srv.client() as c:
+        c.delete_msg("PROCMON", 10)
+    r = run_tail("--server", srv.url, "--check-gaps")
+    assert r.returncode == 1, r.stdout
+    assert b" 1 missing" in r.stdout, r.stdout
+
+
+# --------------------------------------------------------------------------
+# Configuration errors (no server needed)
+
+
+def run_to_exit(workdir, *args):
+    r = subprocess.run([str(helpers.PROCMON), *map(str, args)], capture_output=True, timeout=30)
+    return r.returncode, r.stderr.decode()
+
+
+@pytest.mark.parametrize("block,expect", [
+    ({"servers": ["http://127.0.0.1:4222"]}, "key 'nats.servers[0]'"),
+    ({"tls": {"ca": "/nonexistent/ca.pem"}}, "key 'nats.tls.ca'"),
+    ({"token": "a", "user": "b", "password": "c"}, "at most one of"),
+    ({"unknown_key": 1}, "key 'nats.unknown_key'"),
+])
+def test_bad_nats_block_is_a_config_error(workdir, block, expect):
+    cfg = workdir / "bad.yaml"
+    cfg.write_text("nats:\n" + "".join(f"  {k}: {json.dumps(v)}\n" for k, v in block.items()))
+    os.chmod(cfg, 0o600)
+    rc, err = run_to_exit(workdir, "--config", cfg)
+    assert rc == 2, err
+    assert str(cfg) + ":" in err and expect in err, err
+
+
+def test_unsafe_spool_dir_refused(workdir):
+    spool = workdir / "spool"
+    spool.mkdir()
+    os.chmod(spool, 0o777)
+    cfg = write_config(workdir, {"servers": ["nats://127.0.0.1:1"]})
+    rc, err = run_to_exit(workdir, "--config", cfg)
+    assert rc == 2, err
+    assert "nats.spool_dir" in err and "writable" in err, err
+
+
+def test_output_none_needs_nats_and_bad_url(workdir):
+    cfg = workdir / "none.yaml"
+    cfg.write_text("output: none\n")
+    os.chmod(cfg, 0o600)
+    rc, err = run_to_exit(workdir, "--config", cfg)
+    assert rc == 2 and "output: none" in err, err
+    rc, err = run_to_exit(workdir, "--nats", "localhost:4222")
+    assert rc == 2 and "--nats" in err, err
+
+
+def test_output_none_publishes_only(servers, workdir):
+    srv = servers().start()
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url]}, output="none"))
+    storm(20, "none")
+    run.stop()
+    assert not (workdir / "events.jsonl").exists()
+    assert run.pm.events == []  # nothing on stdout either
+    with srv.client() as c:
+        msgs = c.messages("PROCMON")
+    assert any(json.loads(m["data"])["process"]["args"] == "none 3" for m in msgs)
+    assert run.report()["acknowledged"] == len(msgs)
