@@ -63,6 +63,20 @@ void pm_reader_free(struct pm_reader *r)
 
 /* ---- records to events ---- */
 
+/* The hash cache's identity of a file the kernel described (contract 5.3). */
+static struct pm_file_id file_id(const struct pm_file_facts *f)
+{
+	return (struct pm_file_id){
+		.mnt_id = f->mnt_id,
+		.ino = f->ino,
+		.size = f->isize,
+		.mtime_sec = f->mtime_sec,
+		.mtime_nsec = f->mtime_nsec,
+		.ctime_sec = f->ctime_sec,
+		.ctime_nsec = f->ctime_nsec,
+	};
+}
+
 static void fill_from_task(struct pm_process *p, const struct pm_task *t)
 {
 	p->pid = t->pid;
@@ -219,15 +233,7 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 	img->path_truncated = e->flags & PM_EXEC_PATH_CUT;
 
 	if (r->hasher) {
-		struct pm_file_id id = {
-			.mnt_id = e->file.mnt_id,
-			.ino = e->file.ino,
-			.size = e->file.isize,
-			.mtime_sec = e->file.mtime_sec,
-			.mtime_nsec = e->file.mtime_nsec,
-			.ctime_sec = e->file.ctime_sec,
-			.ctime_nsec = e->file.ctime_nsec,
-		};
+		struct pm_file_id id = file_id(&e->file);
 		/* the path is only a fallback; a pseudo or cut one cannot be opened */
 		bool path_ok = !(e->flags & (PM_EXEC_PATH_CUT | PM_EXEC_PATH_PSEUDO |
 					     PM_EXEC_PATH_DELETED));
@@ -465,16 +471,11 @@ static void on_module(struct pm_reader *r, const struct pm_module_event *e)
 	};
 	/* its hash, for CodeIdentity: read by path (the exe link is not it) */
 	if (r->hasher && !(e->flags & (PM_EXEC_PATH_CUT | PM_EXEC_PATH_PSEUDO |
-				       PM_EXEC_PATH_DELETED)))
-		ev->module_hash = pm_hasher_lookup(r->hasher, &(struct pm_file_id){
-			.mnt_id = e->file.mnt_id,
-			.ino = e->file.ino,
-			.size = e->file.isize,
-			.mtime_sec = e->file.mtime_sec,
-			.mtime_nsec = e->file.mtime_nsec,
-			.ctime_sec = e->file.ctime_sec,
-			.ctime_nsec = e->file.ctime_nsec,
-		}, e->task.pid, path, -1);
+				       PM_EXEC_PATH_DELETED))) {
+		struct pm_file_id id = file_id(&e->file);
+
+		ev->module_hash = pm_hasher_lookup(r->hasher, &id, e->task.pid, path, -1);
+	}
 }
 
 /* Whether size bytes hold a whole record of this shape, its variable

@@ -14,24 +14,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
+import helpers  # noqa: E402
 from helpers import PROCMON  # noqa: E402
 
 
-def environment_problem():
-    if os.geteuid() != 0:
-        return "procmon fault tests need root (BPF, mounts, chown)"
-    if not os.path.exists("/sys/kernel/btf/vmlinux"):
-        return "procmon fault tests need a kernel with BTF (/sys/kernel/btf/vmlinux)"
-    return None
-
-
 def pytest_collection_modifyitems(config, items):
-    # As in tests/integration: skipped with the reason, and CI counts a skip
-    # as a failure.
-    reason = environment_problem()
-    if reason:
-        for item in items:
-            item.add_marker(pytest.mark.skip(reason=reason))
+    helpers.skip_all_unless_runnable(items, "faults")
 
 
 @pytest.fixture(autouse=True)

@@ -31,22 +31,8 @@ TMP_TAG = "procmon-fleet-"
 DELIVERY_TIMEOUT = 40
 
 
-def environment_problem():
-    if os.geteuid() != 0:
-        return "fleet tests run procmon: they need root"
-    if not os.path.exists("/sys/kernel/btf/vmlinux"):
-        return "fleet tests need a kernel with BTF"
-    if not os.path.exists(NATS_SERVER):
-        return "nats-server is not installed (scripts/install-deps.sh)"
-    return None
-
-
 def pytest_collection_modifyitems(config, items):
-    reason = environment_problem()
-    if reason:
-        for item in items:
-            if "fleet" in str(item.fspath):
-                item.add_marker(pytest.mark.skip(reason=reason))
+    helpers.skip_all_unless_runnable(items, "fleet", needs=(str(NATS_SERVER),))
 
 
 def free_port():

@@ -18,21 +18,8 @@ import helpers
 from helpers import Procmon, ProcmonView, PROCMON, REPO
 
 
-def environment_problem():
-    if os.geteuid() != 0:
-        return "procmon integration tests need root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)"
-    if not os.path.exists("/sys/kernel/btf/vmlinux"):
-        return "procmon integration tests need a kernel with BTF (/sys/kernel/btf/vmlinux)"
-    return None
-
-
 def pytest_collection_modifyitems(config, items):
-    # Skipped, not failed, so a developer without root sees why; CI treats
-    # any skipped integration test as a failure.
-    reason = environment_problem()
-    if reason:
-        for item in items:
-            item.add_marker(pytest.mark.skip(reason=reason))
+    helpers.skip_all_unless_runnable(items, "integration")
 
 
 @pytest.fixture(scope="session")

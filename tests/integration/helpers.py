@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 PROCMON = REPO / "build" / "procmon"
 PROGS = REPO / "build" / "progs"
@@ -557,3 +559,26 @@ def run_procmon_to_exit(args, timeout=STOP_TIMEOUT):
             f"procmon {args} kept running (expected it to refuse to start); "
             f"stderr:\n{err.decode(errors='replace')}")
     return p.returncode, err.decode("utf-8", "replace")
+
+
+def environment_problem(what, needs=()):
+    """Why the tests of `what` cannot run here, or None; `needs`: more
+    programs they run, by absolute path."""
+    missing = [p for p in needs if not os.path.exists(p)]
+    if missing:
+        return f"procmon {what} tests need {', '.join(missing)} (scripts/install-deps.sh)"
+    if os.geteuid() != 0:
+        return f"procmon {what} tests need root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)"
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        return f"procmon {what} tests need a kernel with BTF (/sys/kernel/btf/vmlinux)"
+    return None
+
+
+def skip_all_unless_runnable(items, what, needs=()):
+    """Skipped, not failed, so a developer without root sees why; CI treats
+    any skipped test as a failure. Only the items under tests/<what>."""
+    reason = environment_problem(what, needs)
+    if reason:
+        for item in items:
+            if f"/tests/{what}/" in str(item.fspath):
+                item.add_marker(pytest.mark.skip(reason=reason))
