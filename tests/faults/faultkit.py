@@ -16,11 +16,11 @@ import threading
 import time
 import uuid
 
+import helpers
 from helpers import (
-    PROCMON, READY_RE, READY_TIMEOUT, STOP_TIMEOUT, BadLine, parse_line, prog,
+    NOBODY, PROCMON, READY_RE, READY_TIMEOUT, STOP_TIMEOUT, BadLine, parse_line, prog,
 )
 
-NOBODY = 65534
 
 # "procmon: at exit: events lost: kernel exec=0 ..., user space=0,
 #  malformed=0, output=0; events written: 123; hashes skipped: 0"
@@ -172,14 +172,7 @@ def parse_all(data, where):
 
 def wait_file(pred, what, timeout=10):
     """Poll until pred() is true (a file to appear, grow, contain ...)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)  # a polling interval against a deadline
+    return helpers.wait_until(pred, what, timeout)
 
 
 def file_has(path, needle):

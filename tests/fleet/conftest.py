@@ -42,16 +42,8 @@ def free_port():
 
 
 def wait_until(pred, timeout, what):
-    """Wait for a condition on the outside world (a server's state), checking
-    it every 50 ms: the condition is the synchronisation, not the time."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+    """A condition on the outside world (a server's state), every 50 ms."""
+    return helpers.wait_until(pred, what, timeout, interval=0.05)
 
 
 class NatsServer:

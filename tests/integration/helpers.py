@@ -582,3 +582,18 @@ def skip_all_unless_runnable(items, what, needs=()):
         for item in items:
             if f"/tests/{what}/" in str(item.fspath):
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def wait_until(pred, what, timeout=EVENT_TIMEOUT, interval=0.02):
+    """Wait for a condition on the outside world (a file growing, a server's
+    state): pred() is checked every `interval` until it is true, or the
+    test fails after `timeout` naming `what`. The condition is the
+    synchronisation, not the time. Returns pred()'s value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from helpers import (EVENT_TIMEOUT, PROCMON, READY_TIMEOUT, REPO, STOP_TIMEOUT,
-                     parse_line, prog)
+                     parse_line, prog, wait_until)
 
 PACKAGING = REPO / "packaging"
 F_SETPIPE_SZ = 1031
@@ -244,13 +244,6 @@ def holds_open(pid, path):
         if (st.st_dev, st.st_ino) == (want.st_dev, want.st_ino):
             return True
     return False
-
-
-def wait_until(pred, what, timeout=EVENT_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
-        time.sleep(0.02)
 
 
 def events_in(path, still_written=True):
