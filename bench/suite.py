@@ -376,9 +376,10 @@ class StderrTee(threading.Thread):
 class Procmon(Monitor):
     name = "procmon"
 
-    def __init__(self, output=None):
+    def __init__(self, output=None, fifo=None):
         super().__init__()
         self.out = output or os.path.join(DIR, "procmon.jsonl")
+        self.fifo = fifo  # events to this FIFO as procmon's stdout (--output takes files only)
         self.err = os.path.join(DIR, "procmon.err")
 
     def start(self, idle=True):
@@ -386,8 +387,13 @@ class Procmon(Monitor):
             os.remove(self.out)
         open(self.err, "w").close()  # truncated before it starts: no stale ready line
         t0 = time.monotonic()
-        self.proc = spawn([PROCMON_ABS, "--output", self.out],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if self.fifo:
+            stdout = os.open(self.fifo, os.O_WRONLY)  # its reader is already there
+            self.proc = spawn([PROCMON_ABS], stdout=stdout, stderr=subprocess.PIPE)
+            os.close(stdout)
+        else:
+            self.proc = spawn([PROCMON_ABS, "--output", self.out],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.tee = StderrTee(self.proc.stderr, self.err)
         self.tee.start()
         while not self.tee.ready.wait(0.05):
@@ -696,7 +702,7 @@ class Build:
     def setup(self):
         shutil.rmtree(SRC_DIR, ignore_errors=True)
         os.makedirs(SRC_DIR)
-        paths = ["src", "include", "config", "scripts", "Makefile"]
+        paths = ["src", "include", "config", "scripts", "tools", "Makefile", "VERSION"]
         git = subprocess.run(["git", "-C", ROOT, "archive", "--format=tar", "HEAD", *paths],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         if git.returncode == 0:
@@ -1124,14 +1130,14 @@ def pct(xs, p):
 
 
 def phase_latency():
-    log(f"== latency: procmon --output FIFO, one storm of {LAT_N} execs")
+    log(f"== latency: procmon > FIFO, one storm of {LAT_N} execs")
     fifo = os.path.join(DIR, "lat.fifo")
     if os.path.exists(fifo):
         os.remove(fifo)
     os.mkfifo(fifo, 0o600)
     reader = FifoReader(fifo)
-    reader.start()  # before procmon: its open for writing waits for a reader
-    pm = Procmon(output=fifo)
+    reader.start()  # before procmon: the open for writing waits for a reader
+    pm = Procmon(fifo=fifo)
     res = {}
     try:
         pm.start()
