@@ -69,13 +69,19 @@ static void on_signal(int sig)
 
 static const char usage[] =
 	"usage: procmon [--config FILE] [--format bombini|limacharlie] [--output FILE] [-v]\n"
-	"               [--version] [--help]\n"
+	"       procmon --check-config FILE [--print-config]\n"
+	"       procmon [--config FILE] [--format NAME] [--output FILE] --print-config\n"
+	"       procmon --version | --help\n"
 	"\n"
 	"Reports process activity on this host as one JSON object per line.\n"
 	"\n"
 	"  --config FILE   YAML configuration (default: the built-in config/procmon.yaml)\n"
 	"  --format NAME   output schema: bombini (default) or limacharlie\n"
 	"  --output FILE   append events to FILE (created 0600) instead of stdout\n"
+	"  --check-config FILE  check FILE and exit (no root, no BPF): prints 'FILE: ok'\n"
+	"                  and exits 0, or names file:line:key and exits 2\n"
+	"  --print-config  print the effective configuration (defaults filled in) as\n"
+	"                  YAML procmon accepts, and exit\n"
 	"  -v              debug logging to stderr\n"
 	"  --version       print the version and exit\n"
 	"  --help          print this help and exit\n"
@@ -87,6 +93,8 @@ struct options {
 	const char *config;
 	const char *format;
 	const char *output;
+	const char *check_config; /* --check-config FILE */
+	bool print_config;
 };
 
 /* Returns -1 to go on, or the exit status. */
@@ -99,6 +107,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "check-config", required_argument, NULL, 'C' },
+		{ "print-config", no_argument, NULL, 'P' },
 		{ 0 },
 	};
 	int c;
@@ -123,6 +133,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
+		case 'C':
+			o->check_config = optarg;
+			break;
+		case 'P':
+			o->print_config = true;
+			break;
 		default:
 			fputs(usage, stderr);
 			return EXIT_USAGE;
@@ -133,6 +149,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
+	if (o->check_config && o->config) {
+		pm_log_error("--check-config FILE and --config FILE: give one of them");
+		return EXIT_USAGE;
+	}
 	return -1;
 }
 
@@ -140,8 +160,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 static int load_config(struct pm_config *cfg, const struct options *o)
 {
 	char err[512];
-	int ret = o->config ? pm_config_load_file(cfg, o->config, err, sizeof(err))
-			    : pm_config_load_default(cfg, err, sizeof(err));
+	/* --check-config by a user other than root: the file's safety (what
+	 * root would refuse) is a warning, its syntax still the verdict */
+	int ret = o->check_config ? pm_config_check_file(cfg, o->check_config, geteuid() != 0,
+							 err, sizeof(err))
+		  : o->config ? pm_config_load_file(cfg, o->config, err, sizeof(err))
+			      : pm_config_load_default(cfg, err, sizeof(err));
 
 	if (ret) {
 		pm_log_error("%s", err);
@@ -540,6 +564,14 @@ int main(int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	ret = load_config(&d.cfg, &opts);
+	if (ret < 0 && (opts.check_config || opts.print_config)) {
+		/* --check-config, --print-config: nothing is started */
+		ret = 0;
+		if (opts.print_config && pm_config_print(stdout, &d.cfg))
+			ret = EXIT_RUNTIME;
+		if (!ret && opts.check_config)
+			fprintf(opts.print_config ? stderr : stdout, "%s: ok\n", opts.check_config);
+	}
 	if (ret < 0 && !d.cfg.output && !have_stdout) {
 		pm_log_error("standard output is closed: no place for the events "
 			     "(give --output FILE, or an open stdout)");

@@ -27,6 +27,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "names.h"
@@ -216,6 +218,92 @@ static int parse_expose_events(struct pm_yaml_ctx *c, const yaml_node_t *n, void
 	return ret;
 }
 
+/* ---- operating it: metrics and output rotation (contract section 9) ---- */
+
+#define OUTPUT_BACKUPS_DEFAULT 5
+#define OUTPUT_BACKUPS_MAX 1000
+#define OUTPUT_MAX_MB_MAX (1u << 20) /* 1 TiB */
+
+/* metrics.listen: "ADDRESS:PORT", an IPv4 or a bracketed IPv6 literal
+ * (a name would need a resolver at start and could mean anything). */
+int pm_listen_parse(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':'), *h = s, *end;
+	unsigned char addr[16];
+	char *e;
+	unsigned long v;
+	size_t n;
+	int family = AF_INET;
+
+	if (!colon || !colon[1])
+		return -EINVAL;
+	end = colon;
+	if (*h == '[') {
+		if (end == h || end[-1] != ']')
+			return -EINVAL;
+		h++;
+		end--;
+		family = AF_INET6;
+	}
+	n = (size_t)(end - h);
+	if (!n || n >= hostlen)
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = 0;
+	if (inet_pton(family, host, addr) != 1)
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(colon + 1, &e, 10);
+	if (*e || errno || v < 1 || v > 65535 || colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	*port = (uint16_t)v;
+	return family;
+}
+
+static int parse_listen(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	char **out = p, host[INET6_ADDRSTRLEN + 1];
+	char *s = NULL;
+	uint16_t port;
+	int ret = pm_yaml_str(c, n, 128, &s);
+
+	if (ret)
+		return ret;
+	if (pm_listen_parse(s, host, sizeof(host), &port) < 0) {
+		ret = pm_yaml_fail(c, n, "expected ADDRESS:PORT (127.0.0.1:9464, [::1]:9464), got '%s'", s);
+		free(s);
+		return ret;
+	}
+	free(*out);
+	*out = s;
+	return 0;
+}
+
+static int parse_uint_range(struct pm_yaml_ctx *c, const yaml_node_t *n, uint32_t *out,
+			    uint32_t min, uint32_t max)
+{
+	uint64_t v = 0;
+	int ret = pm_yaml_uint(c, n, UINT32_MAX, &v);
+
+	if (ret)
+		return ret;
+	if (v < min || v > max)
+		return pm_yaml_fail(c, n, "must be from %u to %u, got %llu", min, max,
+				    (unsigned long long)v);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_output_max_mb(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return parse_uint_range(c, n, p, 0, OUTPUT_MAX_MB_MAX);
+}
+
+static int parse_output_backups(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return parse_uint_range(c, n, p, 1, OUTPUT_BACKUPS_MAX);
+}
+
 /* ---- the schema ---- */
 
 #define FIELD(k, t, o, ...) { .key = (k), .type = PM_YAML_##t, .off = (o), __VA_ARGS__ }
@@ -344,6 +432,11 @@ static const struct pm_yaml_field sensitive_process_access_fields[] = {
 	END
 };
 
+static const struct pm_yaml_field metrics_fields[] = {
+	FIELD("listen", FUNC, CFG_OFF(metrics_listen), .fn = parse_listen),
+	END
+};
+
 #define HOOK(name, table) FIELD(#name, MAP, CFG_OFF(name), .sub = (table))
 
 static const struct pm_yaml_field top_fields[] = {
@@ -374,6 +467,11 @@ static const struct pm_yaml_field top_fields[] = {
 	HOOK(thread_injection, hook_fields),
 	FIELD("sensitive_process_access", MAP, 0,
 	      .sub = sensitive_process_access_fields),
+	/* operating it */
+	FIELD("metrics", MAP, 0, .sub = metrics_fields),
+	FIELD("output_max_mb", FUNC, CFG_OFF(output_max_mb), .fn = parse_output_max_mb),
+	FIELD("output_backups", FUNC, CFG_OFF(output_backups), .fn = parse_output_backups),
+	FIELD("output_compress", BOOL, CFG_OFF(output_compress)),
 	END
 };
 
@@ -382,6 +480,7 @@ static int config_reset(struct pm_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->format = PM_FORMAT_BOMBINI;
 	cfg->ring_buffer_kb = DEFAULT_RING_BUFFER_KB;
+	cfg->output_backups = OUTPUT_BACKUPS_DEFAULT;
 	if (pm_strlist_set(&cfg->redact, default_redact,
 			ARRAY_SIZE(default_redact)) ||
 	    pm_strlist_set(&cfg->sensitive_processes, default_sensitive,
@@ -440,7 +539,8 @@ int pm_config_parse(struct pm_config *cfg, const char *name, const char *text,
  * file decides what the sensor watches: one another user could have
  * written is refused (safe_file.h), with the reason in why.
  */
-static int read_file(const char *path, char **text, size_t *len, char *why, size_t whylen)
+static int read_file(const char *path, char **text, size_t *len, char *why, size_t whylen,
+		     bool safety_warns)
 {
 	size_t cap = 0, n = 0;
 	char *buf = NULL, *nb;
@@ -458,6 +558,10 @@ static int read_file(const char *path, char **text, size_t *len, char *why, size
 		ret = -EISDIR;
 	} else {
 		ret = pm_safe_check_read(path, &st, why, whylen);
+		if (ret == -EPERM && safety_warns) {
+			pm_log_warn("procmon running as root would refuse the configuration %s", why);
+			ret = 0;
+		}
 		if (!ret && fcntl(fd, F_SETFL, 0))
 			ret = -errno;
 	}
@@ -500,14 +604,16 @@ static int read_file(const char *path, char **text, size_t *len, char *why, size
 	return 0;
 }
 
-int pm_config_load_file(struct pm_config *cfg, const char *path, char *err,
-			size_t errlen)
+int pm_config_check_file(struct pm_config *cfg, const char *path, bool safety_warns,
+			 char *err, size_t errlen)
 {
 	char *text = NULL, why[1024];
 	size_t len = 0;
 	int ret;
 
-	ret = read_file(path, &text, &len, why, sizeof(why));
+	pm_safe_judge_as_root = safety_warns;
+	ret = read_file(path, &text, &len, why, sizeof(why), safety_warns);
+	pm_safe_judge_as_root = false;
 	if (ret) {
 		/* leave cfg as a failed parse would: freed and zeroed */
 		memset(cfg, 0, sizeof(*cfg));
@@ -520,6 +626,12 @@ int pm_config_load_file(struct pm_config *cfg, const char *path, char *err,
 	ret = pm_config_parse(cfg, path, text, len, err, errlen);
 	free(text);
 	return ret;
+}
+
+int pm_config_load_file(struct pm_config *cfg, const char *path, char *err,
+			size_t errlen)
+{
+	return pm_config_check_file(cfg, path, false, err, errlen);
 }
 
 int pm_config_load_default(struct pm_config *cfg, char *err, size_t errlen)
@@ -549,5 +661,6 @@ void pm_config_free(struct pm_config *cfg)
 	pm_strlist_free(&cfg->redact);
 	pm_strlist_free(&cfg->sensitive_processes);
 	free(cfg->output);
+	free(cfg->metrics_listen);
 	memset(cfg, 0, sizeof(*cfg));
 }

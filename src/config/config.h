@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "yaml_schema.h"
 
@@ -62,10 +63,20 @@ struct pm_config {
 	struct pm_strlist redact; /* process_environment.redact globs */
 	struct pm_hook sensitive_process_access;
 	struct pm_strlist sensitive_processes;
+
+	/* Operating it (contract section 9) */
+	char *metrics_listen;    /* metrics.listen, "HOST:PORT"; NULL: no metrics */
+	uint32_t output_max_mb;  /* rotate the output file past this size; 0: never */
+	uint32_t output_backups; /* keep FILE.1 ... FILE.N */
+	bool output_compress;    /* gzip the rotated files (FILE.N.gz) */
 };
 
 /* enum pm_format of a format name (len bytes), or -EINVAL. */
 int pm_format_from_name(const char *name, size_t len);
+
+/* metrics.listen's "ADDRESS:PORT": AF_INET or AF_INET6 with host (the
+ * address without brackets) and port filled in, or -EINVAL. */
+int pm_listen_parse(const char *s, char *host, size_t hostlen, uint16_t *port);
 
 /* The text of config/procmon.yaml, embedded at build time. */
 extern const char pm_default_config_yaml[];
@@ -84,6 +95,17 @@ int pm_config_parse(struct pm_config *cfg, const char *name, const char *text,
 /* Read and parse a file. -errno with a message on read failure. */
 int pm_config_load_file(struct pm_config *cfg, const char *path, char *err,
 			size_t errlen);
+/*
+ * As pm_config_load_file, for --check-config: when safety_warns, a file
+ * another user could have written is parsed anyway and the refusal goes
+ * through pm_log_warn() (a user checking a file of their own).
+ */
+int pm_config_check_file(struct pm_config *cfg, const char *path, bool safety_warns,
+			 char *err, size_t errlen);
+
+/* Write cfg as YAML that pm_config_parse() accepts and reads back as cfg
+ * (--print-config): every key, defaults filled in. 0 or -errno. */
+int pm_config_print(FILE *f, const struct pm_config *cfg);
 
 /* The built-in default (config/procmon.yaml). */
 int pm_config_load_default(struct pm_config *cfg, char *err, size_t errlen);
