@@ -26,6 +26,7 @@
 #include "json.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "proc_scan.h"
 #include "reader.h"
 #include "render.h"
@@ -241,16 +242,24 @@ struct daemon {
 	pm_renderer render_event;
 	char hostname[256];
 	struct json_buf line;
+	/* metrics (src/output/metrics.h): NULL when off; the counters always */
+	struct pm_metrics *metrics;
+	uint64_t written[PM_EVENT_TYPE_END]; /* events queued for output, by type */
+	uint64_t kernel_lost[PM_DROP_MAX];   /* read at most once a second */
+	uint64_t kernel_lost_read_ns;
+	bool attached;
 };
 
 static void write_event(struct daemon *d, const struct pm_event *ev)
 {
 	json_reset(&d->line);
 	d->render_event(&d->line, ev, &d->render);
-	if (d->line.oom)
+	if (d->line.oom) {
 		d->reader.user_drops++;
-	else
+	} else {
 		pm_sink_line(&d->sink, d->line.data, d->line.len);
+		d->written[ev->type]++;
+	}
 	/* the process's last event: its memoized rendering has served */
 	if (ev->type == PM_EVENT_EXIT && ev->proc)
 		pm_process_close_memo(ev->proc);
@@ -313,6 +322,39 @@ static void report_drops(struct daemon *d, bool at_exit)
 		(unsigned long long)pm_hasher_skipped(d->reader.hasher));
 }
 
+/* The metrics page's numbers, copied once per pass of the main loop. */
+static void publish_metrics(struct daemon *d, uint64_t now)
+{
+	struct pm_metrics_snapshot s = { .published_ns = now };
+
+	if (!d->metrics)
+		return;
+	if (d->loader && now >= d->kernel_lost_read_ns + NSEC_PER_SEC) {
+		pm_loader_read_drops(d->loader, d->kernel_lost);
+		d->kernel_lost_read_ns = now;
+	}
+	s.attached = d->attached;
+	s.output_error = d->sink.last_error;
+	memcpy(s.written, d->written, sizeof(s.written));
+	memcpy(s.kernel_lost, d->kernel_lost, sizeof(s.kernel_lost));
+	s.user_lost = d->reader.user_drops;
+	s.malformed = d->reader.malformed;
+	s.output_lost = d->sink.lines_lost;
+	s.lines_written = d->sink.lines_written;
+	s.bytes_written = d->sink.bytes_written;
+	s.write_errors = d->sink.write_errors;
+	s.queued = d->reader.queue.len;
+	if (d->reader.cache) {
+		s.proc_cache_entries = pm_proc_cache_size(d->reader.cache);
+		pm_proc_cache_stats(d->reader.cache, &s.proc_cache_hits, &s.proc_cache_misses);
+	}
+	if (d->reader.hasher) {
+		s.hashing = true;
+		pm_hasher_stats(d->reader.hasher, &s.hash);
+	}
+	pm_metrics_publish(d->metrics, &s);
+}
+
 static int run(struct daemon *d)
 {
 	uint64_t next_expire = 0, next_report = 0;
@@ -362,8 +404,11 @@ static int run(struct daemon *d)
 			report_drops(d, false);
 			next_report = now + PM_DROP_REPORT_NS;
 		}
+		publish_metrics(d, now);
 		pm_service_watchdog(now);
 	}
+	d->attached = false;
+	publish_metrics(d, pm_clock_ns(CLOCK_MONOTONIC));
 	/*
 	 * Stop: detach first so nothing is committed after the last read,
 	 * take everything the kernel committed, let events waiting for a hash
@@ -497,6 +542,17 @@ static int start(struct daemon *d)
 		pm_log_error("failed to create ring buffer reader: %s", strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	if (d->cfg.metrics_listen) {
+		err = pm_metrics_start(&d->metrics, d->cfg.metrics_listen, PROCMON_VERSION,
+				       d->cfg.output ? d->cfg.output : "stdout",
+				       pm_loader_ringbuf_fd(d->loader),
+				       (uint64_t)d->cfg.ring_buffer_kb << 10, msg, sizeof(msg));
+		if (err) {
+			pm_log_error("%s", msg);
+			return EXIT_RUNTIME;
+		}
+		publish_metrics(d, pm_clock_ns(CLOCK_MONOTONIC));
+	}
 	/* after attaching, so no process falls between the scan and the hooks */
 	n = pm_proc_scan(&d->reader);
 	if (n < 0) {
@@ -511,6 +567,11 @@ static int start(struct daemon *d)
 		return EXIT_RUNTIME;
 	}
 	pm_log_debug("start-up: ready at %.1f ms", ms_since(t0));
+	d->attached = true;
+	publish_metrics(d, pm_clock_ns(CLOCK_MONOTONIC));
+	if (d->metrics)
+		pm_log_info("metrics: serving http://%s/metrics and /healthz",
+			    d->cfg.metrics_listen);
 	pm_log_info("ready: %d processes known, writing events to %s", n,
 		    d->cfg.output ? d->cfg.output : "stdout");
 	pm_service_ready();
@@ -519,6 +580,7 @@ static int start(struct daemon *d)
 
 static void shutdown_daemon(struct daemon *d)
 {
+	pm_metrics_stop(d->metrics);
 	if (d->loader)
 		report_drops(d, true);
 	ring_buffer__free(d->rb);

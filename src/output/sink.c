@@ -99,6 +99,7 @@ static void wrote(struct pm_sink *s, size_t done)
 {
 	uint64_t lines;
 
+	s->bytes_written += done;
 	if (done == s->out.len) {
 		s->lines_written += s->pending;
 		s->pending = 0;
@@ -145,6 +146,7 @@ static int write_failed(struct pm_sink *s, size_t done, int err)
 	size_t whole = done, keep;
 
 	s->write_errors++;
+	s->last_error = err;
 	if (err != -EPIPE)
 		pm_log_error_limited(&s->errors, "writing events to %s: %s", name(s),
 				     strerror(-err));
@@ -216,6 +218,7 @@ static int output_removed(struct pm_sink *s)
 				     s->path, why);
 	}
 	pm_sink_discard(s);
+	s->last_error = -ENOENT;
 	return -ENOENT;
 }
 
@@ -257,6 +260,7 @@ static int flush(struct pm_sink *s, const volatile sig_atomic_t *give_up, uint64
 		return write_failed(s, done, -errno);
 	}
 	wrote(s, done);
+	s->last_error = 0;
 	return 0;
 }
 

@@ -30,6 +30,8 @@ struct pm_sink {
 	uint64_t lines_written; /* lines that reached the output */
 	uint64_t lines_lost;    /* lines that could not be queued or written */
 	uint64_t write_errors;  /* failed writes */
+	uint64_t bytes_written; /* bytes that reached the output */
+	int last_error;         /* -errno of the last write, 0 once one succeeds (health) */
 	uint64_t reopen_next_ns; /* a removed output is recreated at most this often */
 	struct pm_log_limit errors; /* write errors, rate-limited on stderr */
 };
