@@ -343,6 +343,7 @@ static void publish_metrics(struct daemon *d, uint64_t now)
 	s.lines_written = d->sink.lines_written;
 	s.bytes_written = d->sink.bytes_written;
 	s.write_errors = d->sink.write_errors;
+	s.rotations = d->sink.rotations;
 	s.queued = d->reader.queue.len;
 	if (d->reader.cache) {
 		s.proc_cache_entries = pm_proc_cache_size(d->reader.cache);
@@ -507,6 +508,10 @@ static int start(struct daemon *d)
 		pm_log_error("output: %s", err == -ENOMEM ? strerror(ENOMEM) : msg);
 		return EXIT_RUNTIME;
 	}
+	if (d->cfg.output_max_mb && !d->cfg.output)
+		pm_log_warn("output_max_mb: stdout is not rotated (it applies to an output file)");
+	pm_sink_set_rotation(&d->sink, (uint64_t)d->cfg.output_max_mb << 20, d->cfg.output_backups,
+			     d->cfg.output_compress);
 	if (pm_reader_init(&d->reader, &d->cfg))
 		return EXIT_RUNTIME;
 	d->render.cap_last = read_cap_last();
