@@ -248,10 +248,17 @@ struct daemon {
 	uint64_t kernel_lost[PM_DROP_MAX];   /* read at most once a second */
 	uint64_t kernel_lost_read_ns;
 	bool attached;
+	uint64_t shaped_out; /* events output_shaping left out */
 };
 
 static void write_event(struct daemon *d, const struct pm_event *ev)
 {
+	/* output_shaping: a type left out is never rendered (it still feeds
+	 * the derived events: drain_events) */
+	if (d->cfg.shaping_drop[ev->type]) {
+		d->shaped_out++;
+		goto done;
+	}
 	json_reset(&d->line);
 	d->render_event(&d->line, ev, &d->render);
 	if (d->line.oom) {
@@ -260,6 +267,7 @@ static void write_event(struct daemon *d, const struct pm_event *ev)
 		pm_sink_line(&d->sink, d->line.data, d->line.len);
 		d->written[ev->type]++;
 	}
+done:
 	/* the process's last event: its memoized rendering has served */
 	if (ev->type == PM_EVENT_EXIT && ev->proc)
 		pm_process_close_memo(ev->proc);
@@ -340,6 +348,7 @@ static void publish_metrics(struct daemon *d, uint64_t now)
 	s.user_lost = d->reader.user_drops;
 	s.malformed = d->reader.malformed;
 	s.output_lost = d->sink.lines_lost;
+	s.shaped_out = d->shaped_out;
 	s.lines_written = d->sink.lines_written;
 	s.bytes_written = d->sink.bytes_written;
 	s.write_errors = d->sink.write_errors;

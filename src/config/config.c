@@ -304,6 +304,72 @@ static int parse_output_backups(struct pm_yaml_ctx *c, const yaml_node_t *n, voi
 	return parse_uint_range(c, n, p, 1, OUTPUT_BACKUPS_MAX);
 }
 
+/* ---- output_shaping: event types by name ---- */
+
+/* Each row's native type, ProcessEvent sub-type and LimaCharlie name. */
+#define SHAPING_ROW(name, num, rec, native, sub, lc, ...) { num, native, sub, lc },
+static const struct {
+	uint32_t type;
+	const char *native, *sub, *lc;
+} event_names[] = { PM_EVENT_TABLE(SHAPING_ROW) };
+#undef SHAPING_ROW
+
+/* Mark in types[] the event types `name` stands for: a native type
+ * (ProcessEvent: all its sub-types), a sub-type (Setuid) or a LimaCharlie
+ * event_type (MODULE_LOAD). false when it names none. */
+static bool event_types_of(const char *name, bool types[PM_EVENT_TYPE_END])
+{
+	bool any = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(event_names); i++) {
+		const char *const names[] = { event_names[i].native, event_names[i].sub,
+					      event_names[i].lc };
+
+		if (!event_names[i].native) /* never written */
+			continue;
+		for (size_t k = 0; k < ARRAY_SIZE(names); k++)
+			if (names[k] && !strcmp(names[k], name)) {
+				types[event_names[i].type] = true;
+				any = true;
+			}
+	}
+	return any;
+}
+
+static int parse_event_types(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	struct pm_strlist *l = p;
+	bool types[PM_EVENT_TYPE_END];
+	int ret = pm_strlist_parse(c, n, NAME_LEN_MAX, l);
+
+	for (size_t i = 0; !ret && i < l->n; i++) {
+		size_t old;
+
+		if (event_types_of(l->v[i], types))
+			continue;
+		old = pm_yaml_path_push(c, NULL, i);
+		ret = pm_yaml_fail(c, pm_yaml_node(c, n->data.sequence.items.start[i]),
+				   "unknown event type '%s' (a type such as ModuleLoad, a "
+				   "ProcessEvent sub-type such as Setuid, or a LimaCharlie "
+				   "event_type such as MODULE_LOAD)", l->v[i]);
+		pm_yaml_path_pop(c, old);
+	}
+	return ret;
+}
+
+/* allow (when not empty) keeps only what it names; deny removes. */
+static void shaping_finish(struct pm_config *cfg)
+{
+	bool allow[PM_EVENT_TYPE_END] = { 0 }, deny[PM_EVENT_TYPE_END] = { 0 };
+
+	for (size_t i = 0; i < cfg->shaping_allow.n; i++)
+		event_types_of(cfg->shaping_allow.v[i], allow);
+	for (size_t i = 0; i < cfg->shaping_deny.n; i++)
+		event_types_of(cfg->shaping_deny.v[i], deny);
+	for (uint32_t t = 0; t < PM_EVENT_TYPE_END; t++)
+		cfg->shaping_drop[t] = (cfg->shaping_allow.n && !allow[t]) || deny[t];
+}
+
 /* ---- the schema ---- */
 
 #define FIELD(k, t, o, ...) { .key = (k), .type = PM_YAML_##t, .off = (o), __VA_ARGS__ }
@@ -432,6 +498,12 @@ static const struct pm_yaml_field sensitive_process_access_fields[] = {
 	END
 };
 
+static const struct pm_yaml_field output_shaping_fields[] = {
+	FIELD("allow", FUNC, CFG_OFF(shaping_allow), .fn = parse_event_types),
+	FIELD("deny", FUNC, CFG_OFF(shaping_deny), .fn = parse_event_types),
+	END
+};
+
 static const struct pm_yaml_field metrics_fields[] = {
 	FIELD("listen", FUNC, CFG_OFF(metrics_listen), .fn = parse_listen),
 	END
@@ -472,6 +544,7 @@ static const struct pm_yaml_field top_fields[] = {
 	FIELD("output_max_mb", FUNC, CFG_OFF(output_max_mb), .fn = parse_output_max_mb),
 	FIELD("output_backups", FUNC, CFG_OFF(output_backups), .fn = parse_output_backups),
 	FIELD("output_compress", BOOL, CFG_OFF(output_compress)),
+	FIELD("output_shaping", MAP, 0, .sub = output_shaping_fields),
 	END
 };
 
@@ -514,6 +587,7 @@ static void config_finish(struct pm_config *cfg)
 	}
 	pf->present = pf->uid.n || pf->euid.n || pf->auid.n || pf->name.n ||
 		      pf->path.n || pf->prefix.n;
+	shaping_finish(cfg);
 }
 
 int pm_config_parse(struct pm_config *cfg, const char *name, const char *text,
@@ -662,5 +736,7 @@ void pm_config_free(struct pm_config *cfg)
 	pm_strlist_free(&cfg->sensitive_processes);
 	free(cfg->output);
 	free(cfg->metrics_listen);
+	pm_strlist_free(&cfg->shaping_allow);
+	pm_strlist_free(&cfg->shaping_deny);
 	memset(cfg, 0, sizeof(*cfg));
 }

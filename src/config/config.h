@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "procmon/events.h"
 #include "yaml_schema.h"
 
 enum pm_format {
@@ -69,6 +70,10 @@ struct pm_config {
 	uint32_t output_max_mb;  /* rotate the output file past this size; 0: never */
 	uint32_t output_backups; /* keep FILE.1 ... FILE.N */
 	bool output_compress;    /* gzip the rotated files (FILE.N.gz) */
+
+	/* output_shaping: event types left out of the output */
+	struct pm_strlist shaping_allow, shaping_deny;
+	bool shaping_drop[PM_EVENT_TYPE_END]; /* derived from the two lists */
 };
 
 /* enum pm_format of a format name (len bytes), or -EINVAL. */

@@ -94,6 +94,11 @@ int pm_config_print(FILE *f, const struct pm_config *cfg)
 	fprintf(f, "\nima_hash: %s\nring_buffer_kb: %u\n", tf(cfg->hash), cfg->ring_buffer_kb);
 	fprintf(f, "output_max_mb: %u\noutput_backups: %u\noutput_compress: %s\n",
 		cfg->output_max_mb, cfg->output_backups, tf(cfg->output_compress));
+	fputs("output_shaping:\n  allow: ", f);
+	strlist(f, &cfg->shaping_allow);
+	fputs("\n  deny: ", f);
+	strlist(f, &cfg->shaping_deny);
+	fputc('\n', f);
 	if (cfg->metrics_listen) {
 		fputs("metrics:\n  listen: ", f);
 		quoted(f, cfg->metrics_listen);

@@ -133,6 +133,10 @@ static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_
 	sample(f, "procmon_events_lost_total", "{stage=\"malformed\"}", s->malformed);
 	sample(f, "procmon_events_lost_total", "{stage=\"output\"}", s->output_lost);
 
+	family(f, "procmon_events_shaped_out_total", "counter",
+	       "Events output_shaping left out of the output on purpose (not lost).");
+	sample(f, "procmon_events_shaped_out_total", "", s->shaped_out);
+
 	family(f, "procmon_ring_buffer_size_bytes", "gauge", "Size of the BPF ring buffer.");
 	sample(f, "procmon_ring_buffer_size_bytes", "", m->ring_bytes);
 	family(f, "procmon_ring_buffer_used_bytes", "gauge",

@@ -78,6 +78,7 @@ process_filter:
   deny_list: true
 process_environment: { enabled: true, redact: ["*TOK[EN]*", "a:b #c"] }
 sensitive_process_access: { enabled: true, processes: [] }
+output_shaping: { deny: [MODULE_LOAD, Setuid] }
 """)
     status, out, err = run([PROCMON, "--check-config", cfg])
     assert (status, out, err) == (0, f"{cfg}: ok\n", "")
@@ -89,6 +90,7 @@ sensitive_process_access: { enabled: true, processes: [] }
     assert '  listen: "[::1]:9464"' in lines
     assert "existing_process:" in lines and "  enabled: false" in lines
     assert "  processes: []" in lines
+    assert '  deny: ["MODULE_LOAD", "Setuid"]' in lines
     # command-line overrides are part of the effective configuration
     status, printed, err = run([PROCMON, "--config", cfg, "--format", "bombini",
                                 "--output", "/x.jsonl", "--print-config"])
@@ -105,6 +107,7 @@ def test_check_config_errors_name_file_line_key(tmp_path, exec_dir):
         ("output_backups: 0\n", ":1: key 'output_backups': must be from 1 to 1000, got 0"),
         ("output_max_mb: -1\n", ":1: key 'output_max_mb'"),
         ("output_compress: 1\n", ":1: key 'output_compress'"),
+        ("output_shaping:\n  deny: [Exec]\n", ":2: key 'output_shaping.deny[0]': unknown event type 'Exec'"),
     ]
     for i, (text, want) in enumerate(cases):
         f = write(exec_dir / f"bad{i}.yaml", text, 0o644, NOBODY)
