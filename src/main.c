@@ -524,6 +524,7 @@ static int start(struct daemon *d)
 	if (pm_reader_init(&d->reader, &d->cfg))
 		return EXIT_RUNTIME;
 	d->render.cap_last = read_cap_last();
+	d->render.caps_hex = d->cfg.caps_hex;
 	d->render_event = d->cfg.format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
 								 : pm_render_bombini;
 	if (d->cfg.format == PM_FORMAT_LIMACHARLIE) {

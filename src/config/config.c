@@ -304,6 +304,21 @@ static int parse_output_backups(struct pm_yaml_ctx *c, const yaml_node_t *n, voi
 	return parse_uint_range(c, n, p, 1, OUTPUT_BACKUPS_MAX);
 }
 
+static int parse_caps_format(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	bool *hex = p;
+	char buf[96];
+
+	if (pm_yaml_scalar_is(n, "names"))
+		*hex = false;
+	else if (pm_yaml_scalar_is(n, "hex"))
+		*hex = true;
+	else
+		return pm_yaml_fail(c, n, "expected names or hex, got %s",
+				    pm_yaml_describe(n, buf, sizeof(buf)));
+	return 0;
+}
+
 /* ---- output_shaping: event types by name ---- */
 
 /* Each row's native type, ProcessEvent sub-type and LimaCharlie name. */
@@ -545,6 +560,7 @@ static const struct pm_yaml_field top_fields[] = {
 	FIELD("output_backups", FUNC, CFG_OFF(output_backups), .fn = parse_output_backups),
 	FIELD("output_compress", BOOL, CFG_OFF(output_compress)),
 	FIELD("output_shaping", MAP, 0, .sub = output_shaping_fields),
+	FIELD("caps_format", FUNC, CFG_OFF(caps_hex), .fn = parse_caps_format),
 	END
 };
 

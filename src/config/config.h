@@ -71,6 +71,8 @@ struct pm_config {
 	uint32_t output_backups; /* keep FILE.1 ... FILE.N */
 	bool output_compress;    /* gzip the rotated files (FILE.N.gz) */
 
+	bool caps_hex; /* caps_format: hex */
+
 	/* output_shaping: event types left out of the output */
 	struct pm_strlist shaping_allow, shaping_deny;
 	bool shaping_drop[PM_EVENT_TYPE_END]; /* derived from the two lists */

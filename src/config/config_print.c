@@ -94,6 +94,7 @@ int pm_config_print(FILE *f, const struct pm_config *cfg)
 	fprintf(f, "\nima_hash: %s\nring_buffer_kb: %u\n", tf(cfg->hash), cfg->ring_buffer_kb);
 	fprintf(f, "output_max_mb: %u\noutput_backups: %u\noutput_compress: %s\n",
 		cfg->output_max_mb, cfg->output_backups, tf(cfg->output_compress));
+	fprintf(f, "caps_format: %s\n", cfg->caps_hex ? "hex" : "names");
 	fputs("output_shaping:\n  allow: ", f);
 	strlist(f, &cfg->shaping_allow);
 	fputs("\n  deny: ", f);

@@ -62,3 +62,25 @@ def test_allow_only_exec_by_limacharlie_name(tmp_path):
         assert types == {"ProcessExec"}, types
     finally:
         assert pm.stop() == 0, pm.stderr_tail()
+
+
+def test_caps_format_hex(tmp_path):
+    """caps_format: hex writes capability sets as /proc/PID/status does."""
+    from helpers import proc_caps
+    f = tmp_path / "hex.yaml"
+    f.write_text("caps_format: hex\n")
+    os.chmod(f, 0o600)
+    pm = Procmon("--config", f)
+    try:
+        pm.wait_ready()
+        tag, _ = run_marker()
+        ev = pm.wait_for(lambda ev: ev.get("type") == "ProcessExec" and args_are(tag)(ev))
+    finally:
+        assert pm.stop() == 0, pm.stderr_tail()
+    caps = proc_caps()
+    # a root exec: pP' = pE' = pI | bounding set, pI' = pI
+    gained = caps["CapInh"] | caps["CapBnd"]
+    p = ev["process"]
+    assert p["cap_effective"] == f"{gained:016x}"
+    assert p["cap_permitted"] == f"{gained:016x}"
+    assert p["cap_inheritable"] == f"{caps['CapInh']:016x}"
