@@ -95,11 +95,13 @@ faults: $(BUILD)/procmon $(PROG_BINS)
 
 progs: $(PROG_BINS)
 
-# procmon beside auditd and execsnoop (docs/performance.md); the detail
-# scripts bench/exec_storm.sh and bench/syscall_loops.sh run on their own.
+# procmon beside auditd and execsnoop (docs/performance.md), then metrics
+# on and scraped vs off (bench/metrics_cost.py, same ROUNDS and N); the
+# detail scripts bench/exec_storm.sh and bench/syscall_loops.sh run on their own.
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/progs/storm
 	$(Q)$(PYTHON) bench/suite.py
+	$(Q)$(PYTHON) bench/metrics_cost.py
 
 $(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/progs:
 	$(Q)mkdir -p $@

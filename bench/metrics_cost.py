@@ -2,8 +2,9 @@
 """Does serving metrics cost anything? An exec storm with metrics off, and
 with metrics on and /metrics scraped every second, interleaved.
 
-    /usr/bin/python3 bench/metrics_cost.py            (root, after make)
+    /usr/bin/python3 bench/metrics_cost.py            (root, after make progs)
     ROUNDS=6 N=3000 /usr/bin/python3 bench/metrics_cost.py
+    make bench                                        (runs it after bench/suite.py)
 
 Each round starts a fresh procmon (the built-in configuration, events to a
 file in a fresh directory, plus `metrics.listen` for "on"), waits for its
@@ -67,11 +68,13 @@ def run(mode, d):
     stop = threading.Event()
     scrapes = [0]
 
-    def scrape():
-        while not stop.wait(1.0):
+    def scrape():  # at once, then every second
+        while True:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
                 r.read()
             scrapes[0] += 1
+            if stop.wait(1.0):
+                break
     if mode == "on":
         threading.Thread(target=scrape, daemon=True).start()
     cpu0 = cpu_s(p.pid)
@@ -115,6 +118,11 @@ def main():
                       flush=True)
     finally:
         shutil.rmtree(d)
+    med = {m: (statistics.median([w for w, _ in res[m]]),
+               statistics.median([c for _, c in res[m]])) for m in res}
+    print(f"metrics on vs off: storm {100 * (med['on'][0] / med['off'][0] - 1):+.1f}%, "
+          f"procmon CPU {100 * (med['on'][1] / max(med['off'][1], 1e-9) - 1):+.1f}% "
+          "(medians; compare with the spread below)")
     for mode in ("off", "on"):
         walls = [w for w, _ in res[mode]]
         cpus = [c for _, c in res[mode]]
