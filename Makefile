@@ -26,7 +26,7 @@ CFLAGS   ?= -O2 -g
 ROOMS    := collect enrich render output config
 CFLAGS   += -std=gnu17 -Wall -Wextra -Werror -Iinclude -Isrc $(ROOMS:%=-Isrc/%) -I$(BUILD) \
 	    -D_FILE_OFFSET_BITS=64
-LDLIBS   := -lbpf -lelf -lz -lcrypto -lyaml -lnats -lpthread
+LDLIBS   := -lbpf -lelf -lz -lcrypto -lyaml -lnats -lmicrohttpd -lpthread
 BPFCFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Isrc/bpf -I$(BUILD) -Wall -Werror
 
 ifeq ($(V),1)
@@ -38,7 +38,7 @@ endif
 # What building needs, checked once and only when something is to be built,
 # so a fresh machine gets one line naming the fix instead of a failure
 # halfway through (`make run` and `make test` install it first).
-DEPS_HEADERS := bpf/libbpf.h gelf.h zlib.h openssl/evp.h yaml.h nats/nats.h
+DEPS_HEADERS := bpf/libbpf.h gelf.h zlib.h openssl/evp.h yaml.h nats/nats.h microhttpd.h
 comma := ,
 hash := \#
 missing_tools = $(foreach t,$(CC) $(CLANG) $(BPFTOOL),$(if $(shell command -v $(t) 2>/dev/null),,$(t)))
@@ -96,11 +96,13 @@ faults: $(BUILD)/procmon $(PROG_BINS)
 
 progs: $(PROG_BINS)
 
-# procmon beside auditd and execsnoop (docs/performance.md); the detail
-# scripts bench/exec_storm.sh and bench/syscall_loops.sh run on their own.
+# procmon beside auditd and execsnoop (docs/performance.md), then metrics
+# on and scraped vs off (bench/metrics_cost.py, same ROUNDS and N); the
+# detail scripts bench/exec_storm.sh and bench/syscall_loops.sh run on their own.
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/progs/storm
 	$(Q)$(PYTHON) bench/suite.py
+	$(Q)$(PYTHON) bench/metrics_cost.py
 
 $(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/progs:
 	$(Q)mkdir -p $@

@@ -10,6 +10,7 @@ packages=(
 	libyaml-dev   # configuration
 	libnats-dev   # fleet output: NATS JetStream client (nats.c)
 	nats-server   # fleet tests: real JetStream servers on loopback ports
+	libmicrohttpd-dev # metrics and health over HTTP
 	libcmocka-dev # unit tests
 	python3 python3-pytest # integration test driver
 	libcap2-bin   # setcap, for the FILE_CAPS test
@@ -18,6 +19,7 @@ packages=(
 	mandoc        # mandoc -Tlint of the man pages
 	logrotate     # the fault tests and the shipped snippet, against a live procmon
 	dpkg-dev      # make deb: dpkg-shlibdeps computes Depends:
+	prometheus    # promtool check metrics (the server is kept from starting, below)
 )
 
 missing=()
@@ -32,5 +34,18 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "procmon: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Only promtool is wanted from `prometheus`: no service may start from the
+# install (policy-rc.d 101 = "action forbidden"), unless a policy exists.
+made_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod 0755 /usr/sbin/policy-rc.d
+	made_policy=1
+fi
+trap '[ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# ... nor start at the next boot (the package enables its unit)
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+	systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

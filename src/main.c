@@ -27,6 +27,7 @@
 #include "loader.h"
 #include "log.h"
 #include "fleet.h"
+#include "metrics.h"
 #include "proc_scan.h"
 #include "reader.h"
 #include "render.h"
@@ -73,7 +74,10 @@ static void on_signal(int sig)
 
 static const char usage[] =
 	"usage: procmon [--config FILE] [--format bombini|limacharlie] [--output FILE] [-v]\n"
-	"               [--nats URL] [--version] [--help]\n"
+	"               [--nats URL]\n"
+	"       procmon --check-config FILE [--print-config]\n"
+	"       procmon [--config FILE] [--format NAME] [--output FILE] --print-config\n"
+	"       procmon --version | --help\n"
 	"\n"
 	"Reports process activity on this host as one JSON object per line.\n"
 	"\n"
@@ -81,6 +85,10 @@ static const char usage[] =
 	"  --format NAME   output schema: bombini (default) or limacharlie\n"
 	"  --output FILE   append events to FILE (created 0600) instead of stdout\n"
 	"  --nats URL      also publish every event to NATS JetStream at URL (docs/fleet.md)\n"
+	"  --check-config FILE  check FILE and exit (no root, no BPF): prints 'FILE: ok'\n"
+	"                  and exits 0, or names file:line:key and exits 2\n"
+	"  --print-config  print the effective configuration (defaults filled in) as\n"
+	"                  YAML procmon accepts, and exit\n"
 	"  -v              debug logging to stderr\n"
 	"  --version       print the version and exit\n"
 	"  --help          print this help and exit\n"
@@ -93,6 +101,8 @@ struct options {
 	const char *format;
 	const char *output;
 	const char *nats; /* --nats URL */
+	const char *check_config; /* --check-config FILE */
+	bool print_config;
 };
 
 /* Returns -1 to go on, or the exit status. */
@@ -106,6 +116,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "check-config", required_argument, NULL, 'C' },
+		{ "print-config", no_argument, NULL, 'P' },
 		{ 0 },
 	};
 	int c;
@@ -133,6 +145,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
+		case 'C':
+			o->check_config = optarg;
+			break;
+		case 'P':
+			o->print_config = true;
+			break;
 		default:
 			fputs(usage, stderr);
 			return EXIT_USAGE;
@@ -143,6 +161,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
+	if (o->check_config && o->config) {
+		pm_log_error("--check-config FILE and --config FILE: give one of them");
+		return EXIT_USAGE;
+	}
 	return -1;
 }
 
@@ -150,8 +172,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 static int load_config(struct pm_config *cfg, const struct options *o)
 {
 	char err[512];
-	int ret = o->config ? pm_config_load_file(cfg, o->config, err, sizeof(err))
-			    : pm_config_load_default(cfg, err, sizeof(err));
+	/* --check-config by a user other than root: the file's safety (what
+	 * root would refuse) is a warning, its syntax still the verdict */
+	int ret = o->check_config ? pm_config_check_file(cfg, o->check_config, geteuid() != 0,
+							 err, sizeof(err))
+		  : o->config ? pm_config_load_file(cfg, o->config, err, sizeof(err))
+			      : pm_config_load_default(cfg, err, sizeof(err));
 
 	if (ret) {
 		pm_log_error("%s", err);
@@ -250,10 +276,23 @@ struct daemon {
 	struct pm_fleet *fleet; /* NULL: NATS off */
 	struct pm_event_ids ids;
 	char event_id[37];
+	/* metrics (src/output/metrics.h): NULL when off; the counters always */
+	struct pm_metrics *metrics;
+	uint64_t written[PM_EVENT_TYPE_END]; /* events queued for output, by type */
+	uint64_t kernel_lost[PM_DROP_MAX];   /* read at most once a second */
+	uint64_t kernel_lost_read_ns;
+	bool attached;
+	uint64_t shaped_out; /* events output_shaping left out */
 };
 
 static void write_event(struct daemon *d, const struct pm_event *ev)
 {
+	/* output_shaping: a type left out is never rendered (it still feeds
+	 * the derived events: drain_events) */
+	if (d->cfg.shaping_drop[ev->type]) {
+		d->shaped_out++;
+		goto done;
+	}
 	json_reset(&d->line);
 	d->render.seq = pm_event_ids_next(&d->ids, d->event_id);
 	d->render.event_id = d->event_id;
@@ -265,7 +304,9 @@ static void write_event(struct daemon *d, const struct pm_event *ev)
 			pm_sink_line(&d->sink, d->line.data, d->line.len);
 		if (d->fleet)
 			pm_fleet_line(d->fleet, d->line.data, d->line.len, d->event_id);
+		d->written[ev->type]++;
 	}
+done:
 	/* the process's last event: its memoized rendering has served */
 	if (ev->type == PM_EVENT_EXIT && ev->proc)
 		pm_process_close_memo(ev->proc);
@@ -329,6 +370,41 @@ static void report_drops(struct daemon *d, bool at_exit)
 		(unsigned long long)pm_hasher_skipped(d->reader.hasher));
 }
 
+/* The metrics page's numbers, copied once per pass of the main loop. */
+static void publish_metrics(struct daemon *d, uint64_t now)
+{
+	struct pm_metrics_snapshot s = { .published_ns = now };
+
+	if (!d->metrics)
+		return;
+	if (d->loader && now >= d->kernel_lost_read_ns + NSEC_PER_SEC) {
+		pm_loader_read_drops(d->loader, d->kernel_lost);
+		d->kernel_lost_read_ns = now;
+	}
+	s.attached = d->attached;
+	s.output_error = d->sink.last_error;
+	memcpy(s.written, d->written, sizeof(s.written));
+	memcpy(s.kernel_lost, d->kernel_lost, sizeof(s.kernel_lost));
+	s.user_lost = d->reader.user_drops;
+	s.malformed = d->reader.malformed;
+	s.output_lost = d->sink.lines_lost;
+	s.shaped_out = d->shaped_out;
+	s.lines_written = d->sink.lines_written;
+	s.bytes_written = d->sink.bytes_written;
+	s.write_errors = d->sink.write_errors;
+	s.rotations = d->sink.rotations;
+	s.queued = d->reader.queue.len;
+	if (d->reader.cache) {
+		s.proc_cache_entries = pm_proc_cache_size(d->reader.cache);
+		pm_proc_cache_stats(d->reader.cache, &s.proc_cache_hits, &s.proc_cache_misses);
+	}
+	if (d->reader.hasher) {
+		s.hashing = true;
+		pm_hasher_stats(d->reader.hasher, &s.hash);
+	}
+	pm_metrics_publish(d->metrics, &s);
+}
+
 static int run(struct daemon *d)
 {
 	uint64_t next_expire = 0, next_report = 0;
@@ -380,8 +456,11 @@ static int run(struct daemon *d)
 			report_drops(d, false);
 			next_report = now + PM_DROP_REPORT_NS;
 		}
+		publish_metrics(d, now);
 		pm_service_watchdog(now);
 	}
+	d->attached = false;
+	publish_metrics(d, pm_clock_ns(CLOCK_MONOTONIC));
 	/*
 	 * Stop: detach first so nothing is committed after the last read,
 	 * take everything the kernel committed, let events waiting for a hash
@@ -493,9 +572,14 @@ static int start(struct daemon *d)
 		pm_log_error("%s: %s", o_config_name ? o_config_name : "configuration", msg);
 		return err == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE;
 	}
+	if (d->cfg.output_max_mb && !d->cfg.output)
+		pm_log_warn("output_max_mb: stdout is not rotated (it applies to an output file)");
+	pm_sink_set_rotation(&d->sink, (uint64_t)d->cfg.output_max_mb << 20, d->cfg.output_backups,
+			     d->cfg.output_compress);
 	if (pm_reader_init(&d->reader, &d->cfg))
 		return EXIT_RUNTIME;
 	d->render.cap_last = read_cap_last();
+	d->render.caps_hex = d->cfg.caps_hex;
 	d->render_event = d->cfg.format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
 								 : pm_render_bombini;
 	if (d->cfg.format == PM_FORMAT_LIMACHARLIE) {
@@ -525,6 +609,17 @@ static int start(struct daemon *d)
 		pm_log_error("failed to create ring buffer reader: %s", strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	if (d->cfg.metrics_listen) {
+		err = pm_metrics_start(&d->metrics, d->cfg.metrics_listen, PROCMON_VERSION,
+				       d->cfg.output ? d->cfg.output : "stdout",
+				       pm_loader_ringbuf_fd(d->loader),
+				       (uint64_t)d->cfg.ring_buffer_kb << 10, msg, sizeof(msg));
+		if (err) {
+			pm_log_error("%s", msg);
+			return EXIT_RUNTIME;
+		}
+		publish_metrics(d, pm_clock_ns(CLOCK_MONOTONIC));
+	}
 	/* after attaching, so no process falls between the scan and the hooks */
 	n = pm_proc_scan(&d->reader);
 	if (n < 0) {
@@ -542,12 +637,20 @@ static int start(struct daemon *d)
 	pm_log_info("ready: %d processes known, writing events to %s%s%s", n,
 		    d->cfg.output_none ? "no local output" : d->cfg.output ? d->cfg.output : "stdout",
 		    d->fleet ? " and NATS " : "", d->fleet ? d->cfg.nats.servers[0] : "");
+	d->attached = true;
+	publish_metrics(d, pm_clock_ns(CLOCK_MONOTONIC));
+	if (d->metrics)
+		pm_log_info("metrics: serving http://%s/metrics and /healthz",
+			    d->cfg.metrics_listen);
+	pm_log_info("ready: %d processes known, writing events to %s", n,
+		    d->cfg.output ? d->cfg.output : "stdout");
 	pm_service_ready();
 	return -1;
 }
 
 static void shutdown_daemon(struct daemon *d)
 {
+	pm_metrics_stop(d->metrics);
 	if (d->loader)
 		report_drops(d, true);
 	ring_buffer__free(d->rb);
@@ -595,6 +698,14 @@ int main(int argc, char **argv)
 		return ret;
 	ret = load_config(&d.cfg, &opts);
 	o_config_name = opts.config;
+	if (ret < 0 && (opts.check_config || opts.print_config)) {
+		/* --check-config, --print-config: nothing is started */
+		ret = 0;
+		if (opts.print_config && pm_config_print(stdout, &d.cfg))
+			ret = EXIT_RUNTIME;
+		if (!ret && opts.check_config)
+			fprintf(opts.print_config ? stderr : stdout, "%s: ok\n", opts.check_config);
+	}
 	if (ret < 0 && !d.cfg.output && !d.cfg.output_none && !have_stdout) {
 		pm_log_error("standard output is closed: no place for the events "
 			     "(give --output FILE, or an open stdout)");

@@ -120,6 +120,7 @@ struct pm_proc_cache {
 	/* the exited slots, oldest exit first: they leave in this order */
 	struct pm_cache_slot *exit_head, **exit_tail;
 	size_t exited;
+	uint64_t hits, misses; /* pm_proc_cache_lookup's answers, for the metrics */
 };
 
 #define PM_CACHE_MIN_BUCKETS 4096
@@ -181,7 +182,18 @@ struct pm_process *pm_proc_cache_lookup(struct pm_proc_cache *c, uint32_t pid, u
 {
 	struct pm_cache_slot **sp = find_slot(c, pid, start_ns);
 
-	return sp ? (*sp)->p : NULL;
+	if (!sp) {
+		c->misses++;
+		return NULL;
+	}
+	c->hits++;
+	return (*sp)->p;
+}
+
+void pm_proc_cache_stats(const struct pm_proc_cache *c, uint64_t *hits, uint64_t *misses)
+{
+	*hits = c->hits;
+	*misses = c->misses;
 }
 
 static void grow(struct pm_proc_cache *c)

@@ -117,6 +117,8 @@ void pm_proc_cache_mark_exited(struct pm_proc_cache *c, uint32_t pid,
 void pm_proc_cache_expire(struct pm_proc_cache *c, uint64_t now_ns, uint64_t linger_ns);
 
 size_t pm_proc_cache_size(const struct pm_proc_cache *c);
+/* How many pm_proc_cache_lookup() calls found the process, and did not. */
+void pm_proc_cache_stats(const struct pm_proc_cache *c, uint64_t *hits, uint64_t *misses);
 
 /*
  * Mark exited (so they expire) the running entries for which gone(p, arg)

@@ -27,6 +27,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "names.h"
@@ -216,6 +218,173 @@ static int parse_expose_events(struct pm_yaml_ctx *c, const yaml_node_t *n, void
 	if (!ret)
 		warn_unused(c, n);
 	return ret;
+}
+
+/* ---- operating it: metrics and output rotation (contract section 9) ---- */
+
+#define OUTPUT_BACKUPS_DEFAULT 5
+#define OUTPUT_BACKUPS_MAX 1000
+#define OUTPUT_MAX_MB_MAX (1u << 20) /* 1 TiB */
+
+/* metrics.listen: "ADDRESS:PORT", an IPv4 or a bracketed IPv6 literal
+ * (a name would need a resolver at start and could mean anything). */
+int pm_listen_parse(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':'), *h = s, *end;
+	unsigned char addr[16];
+	char *e;
+	unsigned long v;
+	size_t n;
+	int family = AF_INET;
+
+	if (!colon || !colon[1])
+		return -EINVAL;
+	end = colon;
+	if (*h == '[') {
+		if (end == h || end[-1] != ']')
+			return -EINVAL;
+		h++;
+		end--;
+		family = AF_INET6;
+	}
+	n = (size_t)(end - h);
+	if (!n || n >= hostlen)
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = 0;
+	if (inet_pton(family, host, addr) != 1)
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(colon + 1, &e, 10);
+	if (*e || errno || v < 1 || v > 65535 || colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	*port = (uint16_t)v;
+	return family;
+}
+
+static int parse_listen(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	char **out = p, host[INET6_ADDRSTRLEN + 1];
+	char *s = NULL;
+	uint16_t port;
+	int ret = pm_yaml_str(c, n, 128, &s);
+
+	if (ret)
+		return ret;
+	if (pm_listen_parse(s, host, sizeof(host), &port) < 0) {
+		ret = pm_yaml_fail(c, n, "expected ADDRESS:PORT (127.0.0.1:9464, [::1]:9464), got '%s'", s);
+		free(s);
+		return ret;
+	}
+	free(*out);
+	*out = s;
+	return 0;
+}
+
+static int parse_uint_range(struct pm_yaml_ctx *c, const yaml_node_t *n, uint32_t *out,
+			    uint32_t min, uint32_t max)
+{
+	uint64_t v = 0;
+	int ret = pm_yaml_uint(c, n, UINT32_MAX, &v);
+
+	if (ret)
+		return ret;
+	if (v < min || v > max)
+		return pm_yaml_fail(c, n, "must be from %u to %u, got %llu", min, max,
+				    (unsigned long long)v);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_output_max_mb(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return parse_uint_range(c, n, p, 0, OUTPUT_MAX_MB_MAX);
+}
+
+static int parse_output_backups(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return parse_uint_range(c, n, p, 1, OUTPUT_BACKUPS_MAX);
+}
+
+static int parse_caps_format(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	bool *hex = p;
+	char buf[96];
+
+	if (pm_yaml_scalar_is(n, "names"))
+		*hex = false;
+	else if (pm_yaml_scalar_is(n, "hex"))
+		*hex = true;
+	else
+		return pm_yaml_fail(c, n, "expected names or hex, got %s",
+				    pm_yaml_describe(n, buf, sizeof(buf)));
+	return 0;
+}
+
+/* ---- output_shaping: event types by name ---- */
+
+/* Each row's native type, ProcessEvent sub-type and LimaCharlie name. */
+#define SHAPING_ROW(name, num, rec, native, sub, lc, ...) { num, native, sub, lc },
+static const struct {
+	uint32_t type;
+	const char *native, *sub, *lc;
+} event_names[] = { PM_EVENT_TABLE(SHAPING_ROW) };
+#undef SHAPING_ROW
+
+/* Mark in types[] the event types `name` stands for: a native type
+ * (ProcessEvent: all its sub-types), a sub-type (Setuid) or a LimaCharlie
+ * event_type (MODULE_LOAD). false when it names none. */
+static bool event_types_of(const char *name, bool types[PM_EVENT_TYPE_END])
+{
+	bool any = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(event_names); i++) {
+		const char *const names[] = { event_names[i].native, event_names[i].sub,
+					      event_names[i].lc };
+
+		if (!event_names[i].native) /* never written */
+			continue;
+		for (size_t k = 0; k < ARRAY_SIZE(names); k++)
+			if (names[k] && !strcmp(names[k], name)) {
+				types[event_names[i].type] = true;
+				any = true;
+			}
+	}
+	return any;
+}
+
+static int parse_event_types(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	struct pm_strlist *l = p;
+	bool types[PM_EVENT_TYPE_END];
+	int ret = pm_strlist_parse(c, n, NAME_LEN_MAX, l);
+
+	for (size_t i = 0; !ret && i < l->n; i++) {
+		size_t old;
+
+		if (event_types_of(l->v[i], types))
+			continue;
+		old = pm_yaml_path_push(c, NULL, i);
+		ret = pm_yaml_fail(c, pm_yaml_node(c, n->data.sequence.items.start[i]),
+				   "unknown event type '%s' (a type such as ModuleLoad, a "
+				   "ProcessEvent sub-type such as Setuid, or a LimaCharlie "
+				   "event_type such as MODULE_LOAD)", l->v[i]);
+		pm_yaml_path_pop(c, old);
+	}
+	return ret;
+}
+
+/* allow (when not empty) keeps only what it names; deny removes. */
+static void shaping_finish(struct pm_config *cfg)
+{
+	bool allow[PM_EVENT_TYPE_END] = { 0 }, deny[PM_EVENT_TYPE_END] = { 0 };
+
+	for (size_t i = 0; i < cfg->shaping_allow.n; i++)
+		event_types_of(cfg->shaping_allow.v[i], allow);
+	for (size_t i = 0; i < cfg->shaping_deny.n; i++)
+		event_types_of(cfg->shaping_deny.v[i], deny);
+	for (uint32_t t = 0; t < PM_EVENT_TYPE_END; t++)
+		cfg->shaping_drop[t] = (cfg->shaping_allow.n && !allow[t]) || deny[t];
 }
 
 /* ---- the schema ---- */
@@ -485,6 +654,17 @@ static int parse_nats(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 	return ret;
 }
 
+static const struct pm_yaml_field output_shaping_fields[] = {
+	FIELD("allow", FUNC, CFG_OFF(shaping_allow), .fn = parse_event_types),
+	FIELD("deny", FUNC, CFG_OFF(shaping_deny), .fn = parse_event_types),
+	END
+};
+
+static const struct pm_yaml_field metrics_fields[] = {
+	FIELD("listen", FUNC, CFG_OFF(metrics_listen), .fn = parse_listen),
+	END
+};
+
 #define HOOK(name, table) FIELD(#name, MAP, CFG_OFF(name), .sub = (table))
 
 static const struct pm_yaml_field top_fields[] = {
@@ -516,6 +696,13 @@ static const struct pm_yaml_field top_fields[] = {
 	FIELD("sensitive_process_access", MAP, 0,
 	      .sub = sensitive_process_access_fields),
 	FIELD("nats", FUNC, CFG_OFF(nats), .fn = parse_nats),
+	/* operating it */
+	FIELD("metrics", MAP, 0, .sub = metrics_fields),
+	FIELD("output_max_mb", FUNC, CFG_OFF(output_max_mb), .fn = parse_output_max_mb),
+	FIELD("output_backups", FUNC, CFG_OFF(output_backups), .fn = parse_output_backups),
+	FIELD("output_compress", BOOL, CFG_OFF(output_compress)),
+	FIELD("output_shaping", MAP, 0, .sub = output_shaping_fields),
+	FIELD("caps_format", FUNC, CFG_OFF(caps_hex), .fn = parse_caps_format),
 	END
 };
 
@@ -526,6 +713,7 @@ static int config_reset(struct pm_config *cfg)
 	cfg->ring_buffer_kb = DEFAULT_RING_BUFFER_KB;
 	if (pm_nats_config_defaults(&cfg->nats))
 		return -ENOMEM;
+	cfg->output_backups = OUTPUT_BACKUPS_DEFAULT;
 	if (pm_strlist_set(&cfg->redact, default_redact,
 			ARRAY_SIZE(default_redact)) ||
 	    pm_strlist_set(&cfg->sensitive_processes, default_sensitive,
@@ -559,6 +747,7 @@ static void config_finish(struct pm_config *cfg)
 	}
 	pf->present = pf->uid.n || pf->euid.n || pf->auid.n || pf->name.n ||
 		      pf->path.n || pf->prefix.n;
+	shaping_finish(cfg);
 }
 
 int pm_config_parse(struct pm_config *cfg, const char *name, const char *text,
@@ -584,7 +773,8 @@ int pm_config_parse(struct pm_config *cfg, const char *name, const char *text,
  * file decides what the sensor watches: one another user could have
  * written is refused (safe_file.h), with the reason in why.
  */
-static int read_file(const char *path, char **text, size_t *len, char *why, size_t whylen)
+static int read_file(const char *path, char **text, size_t *len, char *why, size_t whylen,
+		     bool safety_warns)
 {
 	size_t cap = 0, n = 0;
 	char *buf = NULL, *nb;
@@ -602,6 +792,10 @@ static int read_file(const char *path, char **text, size_t *len, char *why, size
 		ret = -EISDIR;
 	} else {
 		ret = pm_safe_check_read(path, &st, why, whylen);
+		if (ret == -EPERM && safety_warns) {
+			pm_log_warn("procmon running as root would refuse the configuration %s", why);
+			ret = 0;
+		}
 		if (!ret && fcntl(fd, F_SETFL, 0))
 			ret = -errno;
 	}
@@ -644,14 +838,16 @@ static int read_file(const char *path, char **text, size_t *len, char *why, size
 	return 0;
 }
 
-int pm_config_load_file(struct pm_config *cfg, const char *path, char *err,
-			size_t errlen)
+int pm_config_check_file(struct pm_config *cfg, const char *path, bool safety_warns,
+			 char *err, size_t errlen)
 {
 	char *text = NULL, why[1024];
 	size_t len = 0;
 	int ret;
 
-	ret = read_file(path, &text, &len, why, sizeof(why));
+	pm_safe_judge_as_root = safety_warns;
+	ret = read_file(path, &text, &len, why, sizeof(why), safety_warns);
+	pm_safe_judge_as_root = false;
 	if (ret) {
 		/* leave cfg as a failed parse would: freed and zeroed */
 		memset(cfg, 0, sizeof(*cfg));
@@ -664,6 +860,12 @@ int pm_config_load_file(struct pm_config *cfg, const char *path, char *err,
 	ret = pm_config_parse(cfg, path, text, len, err, errlen);
 	free(text);
 	return ret;
+}
+
+int pm_config_load_file(struct pm_config *cfg, const char *path, char *err,
+			size_t errlen)
+{
+	return pm_config_check_file(cfg, path, false, err, errlen);
 }
 
 int pm_config_load_default(struct pm_config *cfg, char *err, size_t errlen)
@@ -694,5 +896,8 @@ void pm_config_free(struct pm_config *cfg)
 	pm_strlist_free(&cfg->sensitive_processes);
 	free(cfg->output);
 	pm_nats_config_free(&cfg->nats);
+	free(cfg->metrics_listen);
+	pm_strlist_free(&cfg->shaping_allow);
+	pm_strlist_free(&cfg->shaping_deny);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -14,8 +14,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "fleet.h" /* struct pm_nats_config */
+#include "procmon/events.h"
 #include "yaml_schema.h"
 
 enum pm_format {
@@ -67,10 +69,25 @@ struct pm_config {
 	/* fleet output (contract section 8) */
 	bool output_none; /* output: none (NATS only) */
 	struct pm_nats_config nats;
+	/* Operating it (contract section 9) */
+	char *metrics_listen;    /* metrics.listen, "HOST:PORT"; NULL: no metrics */
+	uint32_t output_max_mb;  /* rotate the output file past this size; 0: never */
+	uint32_t output_backups; /* keep FILE.1 ... FILE.N */
+	bool output_compress;    /* gzip the rotated files (FILE.N.gz) */
+
+	bool caps_hex; /* caps_format: hex */
+
+	/* output_shaping: event types left out of the output */
+	struct pm_strlist shaping_allow, shaping_deny;
+	bool shaping_drop[PM_EVENT_TYPE_END]; /* derived from the two lists */
 };
 
 /* enum pm_format of a format name (len bytes), or -EINVAL. */
 int pm_format_from_name(const char *name, size_t len);
+
+/* metrics.listen's "ADDRESS:PORT": AF_INET or AF_INET6 with host (the
+ * address without brackets) and port filled in, or -EINVAL. */
+int pm_listen_parse(const char *s, char *host, size_t hostlen, uint16_t *port);
 
 /* The text of config/procmon.yaml, embedded at build time. */
 extern const char pm_default_config_yaml[];
@@ -89,6 +106,17 @@ int pm_config_parse(struct pm_config *cfg, const char *name, const char *text,
 /* Read and parse a file. -errno with a message on read failure. */
 int pm_config_load_file(struct pm_config *cfg, const char *path, char *err,
 			size_t errlen);
+/*
+ * As pm_config_load_file, for --check-config: when safety_warns, a file
+ * another user could have written is parsed anyway and the refusal goes
+ * through pm_log_warn() (a user checking a file of their own).
+ */
+int pm_config_check_file(struct pm_config *cfg, const char *path, bool safety_warns,
+			 char *err, size_t errlen);
+
+/* Write cfg as YAML that pm_config_parse() accepts and reads back as cfg
+ * (--print-config): every key, defaults filled in. 0 or -errno. */
+int pm_config_print(FILE *f, const struct pm_config *cfg);
 
 /* The built-in default (config/procmon.yaml). */
 int pm_config_load_default(struct pm_config *cfg, char *err, size_t errlen);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -22,6 +23,9 @@ struct pm_hasher {
 	struct pm_hash_entry *oldest, *newest; /* age list, for eviction */
 	size_t count, max_entries;
 	uint64_t skipped; /* files not hashed: too large, queue full, no memory */
+	uint64_t hits, misses; /* lookups that found an entry, that made one */
+	/* the worker's, read by the main loop with relaxed atomics */
+	uint64_t hashed, failed, hash_ns;
 	/* job queue, shared with the worker */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -140,9 +144,11 @@ static void hash_job(struct pm_hasher *h, struct pm_hash_entry *e)
 {
 	struct pm_file_id after;
 	int state = PM_HASH_FAILED;
+	struct timespec t0, t1;
 	char exe[32];
 	int fd;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* the file the reader pinned at once (memfd, deleted: nothing else
 	 * reaches it once the process is gone); else /proc/PID/exe, which
 	 * reaches the inode itself while the process lives; the path is the
@@ -163,6 +169,11 @@ static void hash_job(struct pm_hasher *h, struct pm_hash_entry *e)
 		state = PM_HASH_DONE;
 	if (fd >= 0)
 		close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	__atomic_fetch_add(&h->hash_ns,
+			   (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec)),
+			   __ATOMIC_RELAXED);
+	__atomic_fetch_add(state == PM_HASH_DONE ? &h->hashed : &h->failed, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->state, state, __ATOMIC_RELEASE);
 }
 
@@ -335,8 +346,10 @@ struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file
 		if (pm_file_id_equal(&e->id, id) && pm_hash_state(e) != PM_HASH_FAILED) {
 			if (pin >= 0)
 				close(pin);
+			h->hits++;
 			return hash_get(e);
 		}
+	h->misses++;
 	if (id->size > PM_HASH_MAX_BYTES) {
 		h->skipped++;
 		goto fail;
@@ -375,4 +388,15 @@ fail:
 	if (pin >= 0)
 		close(pin);
 	return NULL;
+}
+
+void pm_hasher_stats(const struct pm_hasher *h, struct pm_hash_stats *st)
+{
+	st->cached = h->count;
+	st->hits = h->hits;
+	st->misses = h->misses;
+	st->skipped = h->skipped;
+	st->hashed = __atomic_load_n(&h->hashed, __ATOMIC_RELAXED);
+	st->failed = __atomic_load_n(&h->failed, __ATOMIC_RELAXED);
+	st->hash_ns = __atomic_load_n(&h->hash_ns, __ATOMIC_RELAXED);
 }

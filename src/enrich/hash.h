@@ -93,6 +93,16 @@ size_t pm_hasher_cached(const struct pm_hasher *h);
 /* Files not hashed because too large, the queue was full, or no memory. */
 uint64_t pm_hasher_skipped(const struct pm_hasher *h);
 
+/* For the metrics page (main thread; the worker's counts read relaxed). */
+struct pm_hash_stats {
+	uint64_t cached;        /* entries in the cache */
+	uint64_t hits, misses;  /* lookups that found an entry, that started one */
+	uint64_t skipped;       /* as pm_hasher_skipped() */
+	uint64_t hashed, failed; /* jobs the worker finished, with a digest or not */
+	uint64_t hash_ns;       /* the worker's time on them */
+};
+void pm_hasher_stats(const struct pm_hasher *h, struct pm_hash_stats *st);
+
 /* The identity of the regular file open at fd (O_PATH is enough): 0,
  * -EINVAL when it is not a regular file, or -errno. */
 int pm_file_id_of_fd(int fd, struct pm_file_id *id);

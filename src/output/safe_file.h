@@ -19,8 +19,13 @@
 #ifndef PROCMON_SAFE_FILE_H
 #define PROCMON_SAFE_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
+
+/* Trust root alone, not procmon's own uid as well: --check-config run by
+ * another user judges the file as procmon running as root would. */
+extern bool pm_safe_judge_as_root;
 
 /* Open (creating 0600 if absent) FILE for appending events, read-write:
  * an fd, or -errno. */

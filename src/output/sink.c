@@ -52,6 +52,14 @@ int pm_sink_open(struct pm_sink *s, const char *path, char *why, size_t whylen)
 	return s->fd < 0 ? s->fd : 0;
 }
 
+void pm_sink_set_rotation(struct pm_sink *s, uint64_t max_bytes, unsigned backups,
+			  bool compress)
+{
+	s->max_bytes = s->path ? max_bytes : 0;
+	s->backups = backups ? backups : 1;
+	s->compress = compress;
+}
+
 int pm_sink_reopen(struct pm_sink *s, char *why, size_t whylen)
 {
 	int fd;
@@ -99,6 +107,7 @@ static void wrote(struct pm_sink *s, size_t done)
 {
 	uint64_t lines;
 
+	s->bytes_written += done;
 	if (done == s->out.len) {
 		s->lines_written += s->pending;
 		s->pending = 0;
@@ -145,6 +154,7 @@ static int write_failed(struct pm_sink *s, size_t done, int err)
 	size_t whole = done, keep;
 
 	s->write_errors++;
+	s->last_error = err;
 	if (err != -EPIPE)
 		pm_log_error_limited(&s->errors, "writing events to %s: %s", name(s),
 				     strerror(-err));
@@ -192,6 +202,101 @@ static int wait_writable(struct pm_sink *s, const volatile sig_atomic_t *give_up
 }
 
 /*
+ * Rotation (rotate.h): FILE becomes FILE.1 and a new FILE is opened the
+ * way SIGHUP opens it. false when that could not be done: the sink goes
+ * on writing where it was, and tries again a second later.
+ */
+static bool rotate(struct pm_sink *s)
+{
+	char why[1024];
+	uint64_t now = now_ns();
+	int fd, old;
+
+	if (now < s->rotate_next_ns)
+		return false;
+	pm_rotate_gz_wait(&s->gz); /* the last one's FILE.1 is FILE.1.gz now */
+	if (pm_rotate_shift(s->path, s->backups, why, sizeof(why))) {
+		pm_log_error_limited(&s->errors, "not rotating the output: %s", why);
+		s->rotate_next_ns = now + REOPEN_EVERY_NS;
+		return false;
+	}
+	fd = pm_safe_open_append(s->path, why, sizeof(why));
+	if (fd < 0) {
+		pm_log_error_limited(&s->errors, "rotated the output to %s.1 but cannot open a new "
+				     "one (%s): still writing to %s.1", s->path, why, s->path);
+		s->rotate_next_ns = now + REOPEN_EVERY_NS;
+		return false;
+	}
+	old = s->fd;
+	s->fd = fd;
+	s->rotations++;
+	if (!s->compress)
+		close(old);
+	else if (pm_rotate_gz_start(&s->gz, s->path, old)) /* takes old over */
+		pm_log_warn("not compressing %s.1: cannot start a thread", s->path);
+	return true;
+}
+
+/* Write the first n queued bytes (whole lines) to the regular file. */
+static int write_prefix(struct pm_sink *s, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = write(s->fd, s->out.data + done, n - done);
+
+		if (w >= 0)
+			done += w;
+		else if (errno != EINTR)
+			return write_failed(s, done, -errno);
+	}
+	wrote(s, n);
+	s->last_error = 0;
+	return 0;
+}
+
+/*
+ * Before writing the queue to a file with a size limit: as many whole
+ * lines as fit go to the current file, then it is rotated, until the rest
+ * fits. A line longer than the limit gets a file to itself. Returns 0
+ * with the rest (if any) to be written by flush(), or a write error.
+ */
+static int flush_rotating(struct pm_sink *s)
+{
+	struct stat st;
+
+	while (s->out.len) {
+		uint64_t size, room;
+		size_t cut = 0;
+		const char *nl;
+		int err;
+
+		if (fstat(s->fd, &st))
+			return 0;
+		size = (uint64_t)st.st_size;
+		if (size + s->out.len <= s->max_bytes)
+			return 0;
+		room = size < s->max_bytes ? s->max_bytes - size : 0;
+		if (room > s->out.len)
+			room = s->out.len;
+		for (size_t i = room; i > 0; i--)
+			if (s->out.data[i - 1] == '\n') {
+				cut = i;
+				break;
+			}
+		if (!cut && !size) {
+			nl = memchr(s->out.data, '\n', s->out.len);
+			cut = nl ? (size_t)(nl + 1 - s->out.data) : s->out.len;
+		}
+		if (cut && (err = write_prefix(s, cut)))
+			return err;
+		if (!rotate(s))
+			return 0;
+	}
+	return 0;
+}
+
+/*
  * A removed output file (its directory cleaned up, the file deleted)
  * still takes writes that nobody will ever read: write a new one at the
  * same path instead, and while that cannot be, count the lines as lost.
@@ -216,6 +321,7 @@ static int output_removed(struct pm_sink *s)
 				     s->path, why);
 	}
 	pm_sink_discard(s);
+	s->last_error = -ENOENT;
 	return -ENOENT;
 }
 
@@ -234,6 +340,10 @@ static int flush(struct pm_sink *s, const volatile sig_atomic_t *give_up, uint64
 		return 0;
 	if (s->regular && (err = output_removed(s)))
 		return err;
+	if (s->max_bytes && (err = flush_rotating(s)))
+		return err;
+	if (!s->out.len)
+		return 0;
 	while (done < s->out.len) {
 		size_t len = s->out.len - done;
 		ssize_t n;
@@ -257,6 +367,7 @@ static int flush(struct pm_sink *s, const volatile sig_atomic_t *give_up, uint64
 		return write_failed(s, done, -errno);
 	}
 	wrote(s, done);
+	s->last_error = 0;
 	return 0;
 }
 
@@ -282,6 +393,7 @@ void pm_sink_report(struct pm_sink *s)
 
 void pm_sink_close(struct pm_sink *s)
 {
+	pm_rotate_gz_wait(&s->gz);
 	pm_sink_discard(s);
 	pm_sink_report(s);
 	if (s->path && s->fd >= 0)

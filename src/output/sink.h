@@ -20,6 +20,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "rotate.h"
 
 struct pm_sink {
 	int fd;
@@ -30,12 +31,28 @@ struct pm_sink {
 	uint64_t lines_written; /* lines that reached the output */
 	uint64_t lines_lost;    /* lines that could not be queued or written */
 	uint64_t write_errors;  /* failed writes */
+	uint64_t bytes_written; /* bytes that reached the output */
+	int last_error;         /* -errno of the last write, 0 once one succeeds (health) */
 	uint64_t reopen_next_ns; /* a removed output is recreated at most this often */
 	struct pm_log_limit errors; /* write errors, rate-limited on stderr */
+	/* built-in rotation (rotate.h): off while max_bytes is 0 */
+	uint64_t max_bytes;
+	unsigned backups;
+	bool compress;
+	uint64_t rotations;
+	uint64_t rotate_next_ns; /* after a failed rotation, the next try */
+	struct pm_rotate_gz gz;
 };
 
 /* 0, or -errno with why filled in (a refused or unopenable file). */
 int pm_sink_open(struct pm_sink *s, const char *path, char *why, size_t whylen);
+/*
+ * Rotate the output file once a write would take it past max_bytes (0:
+ * never): before that write, so both files end on a line boundary.
+ * Only for a file (not stdout).
+ */
+void pm_sink_set_rotation(struct pm_sink *s, uint64_t max_bytes, unsigned backups,
+			  bool compress);
 /* Open the output path anew (SIGHUP): on failure the old file stays. */
 int pm_sink_reopen(struct pm_sink *s, char *why, size_t whylen);
 /* Queue one line (a newline is added). */

@@ -161,6 +161,14 @@ void pm_json_caps(struct json_buf *b, uint64_t caps, unsigned cap_last)
 	json_raw(b, m->json, m->json_len);
 }
 
+void pm_json_caps_hex(struct json_buf *b, uint64_t caps)
+{
+	char s[20];
+	int n = snprintf(s, sizeof(s), "\"%016llx\"", (unsigned long long)caps);
+
+	json_raw(b, s, (size_t)n);
+}
+
 const char *pm_signal_name(int sig, char *buf, size_t len)
 {
 	if (sig == 0)

@@ -26,6 +26,10 @@ int pm_cap_from_name(const char *name);
  */
 void pm_json_caps(struct json_buf *b, uint64_t caps, unsigned cap_last);
 
+/* The set as /proc/PID/status shows it: 16 hex digits ("000001ffffffffff"),
+ * as a JSON string (caps_format: hex). */
+void pm_json_caps_hex(struct json_buf *b, uint64_t caps);
+
 /* "SIGKILL" for 9 ..., "SIG<n>" for an unnamed number, "" for 0. */
 const char *pm_signal_name(int sig, char *buf, size_t len);
 

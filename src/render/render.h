@@ -3,6 +3,7 @@
 #ifndef PROCMON_RENDER_H
 #define PROCMON_RENDER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "event.h"
@@ -13,6 +14,7 @@
 struct pm_render_ctx {
 	int64_t boot_to_unix_ns; /* add to a boot-time ns value to get Unix ns */
 	unsigned cap_last;       /* /proc/sys/kernel/cap_last_cap */
+	bool caps_hex;           /* caps_format: hex (pm_json_caps_hex) */
 	/* --format limacharlie */
 	const char *hostname;
 	uint8_t atom_key[16];        /* this host's: atoms differ between hosts */

@@ -41,7 +41,10 @@ static void kv_caps(struct json_buf *b, const char *key, uint64_t caps,
 		    const struct pm_render_ctx *ctx)
 {
 	json_key(b, key);
-	pm_json_caps(b, caps, ctx->cap_last);
+	if (ctx->caps_hex)
+		pm_json_caps_hex(b, caps);
+	else
+		pm_json_caps(b, caps, ctx->cap_last);
 }
 
 /* The process object of the seed, field for field, then procmon's own. */

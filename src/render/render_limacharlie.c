@@ -96,6 +96,15 @@ static void kv_command_line(struct json_buf *b, const struct pm_image *img)
 		json_str_parts(b, parts, lens, lens[2] ? 3 : 1);
 }
 
+/* A capability set, as names or (caps_format: hex) a mask. */
+static void kv_caps(struct json_buf *b, uint64_t caps, const struct pm_render_ctx *ctx)
+{
+	if (ctx->caps_hex)
+		pm_json_caps_hex(b, caps);
+	else
+		pm_json_caps(b, caps, ctx->cap_last);
+}
+
 /*
  * The fields LimaCharlie gives a process (NEW_PROCESS and the SOURCE and
  * TARGET of an access), for what Linux has: no THREADS, MEMORY_USAGE or
@@ -237,11 +246,11 @@ static void event_fields(struct json_buf *b, const struct pm_event *ev,
 	case PM_EVENT_SETCAPS:
 		json_kv_u64(b, "PROCESS_ID", p->pid);
 		json_key(b, "EFFECTIVE");
-		pm_json_caps(b, p->cap_effective, ctx->cap_last);
+		kv_caps(b, p->cap_effective, ctx);
 		json_key(b, "INHERITABLE");
-		pm_json_caps(b, p->cap_inheritable, ctx->cap_last);
+		kv_caps(b, p->cap_inheritable, ctx);
 		json_key(b, "PERMITTED");
-		pm_json_caps(b, p->cap_permitted, ctx->cap_last);
+		kv_caps(b, p->cap_permitted, ctx);
 		break;
 	case PM_EVENT_PRCTL:
 		json_kv_u64(b, "PROCESS_ID", p->pid);

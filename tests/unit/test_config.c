@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -897,10 +898,75 @@ static void test_config_free(void **state)
 	pm_config_free(&cfg);
 }
 
+/* Issue 15's keys: metrics, rotation, output shaping, caps_format. */
+static void test_operating_keys(void **state)
+{
+	struct pm_config cfg;
+	char host[64];
+	uint16_t port;
+
+	(void)state;
+	parse_ok(&cfg, "");
+	assert_null(cfg.metrics_listen);
+	assert_int_equal(cfg.output_max_mb, 0);
+	assert_int_equal(cfg.output_backups, 5);
+	assert_false(cfg.output_compress);
+	assert_false(cfg.caps_hex);
+	for (uint32_t t = 0; t < PM_EVENT_TYPE_END; t++)
+		assert_false(cfg.shaping_drop[t]);
+	pm_config_free(&cfg);
+
+	parse_ok(&cfg, "metrics: { listen: \"[::1]:9464\" }\noutput_max_mb: 100\n"
+		       "output_backups: 1000\noutput_compress: true\ncaps_format: hex\n"
+		       "output_shaping: { deny: [ProcessEvent, MODULE_LOAD] }\n");
+	assert_string_equal(cfg.metrics_listen, "[::1]:9464");
+	assert_int_equal(cfg.output_max_mb, 100);
+	assert_int_equal(cfg.output_backups, 1000);
+	assert_true(cfg.output_compress);
+	assert_true(cfg.caps_hex);
+	/* ProcessEvent: every sub-type */
+	assert_true(cfg.shaping_drop[PM_EVENT_SETUID]);
+	assert_true(cfg.shaping_drop[PM_EVENT_PTRACE_ACCESS]);
+	assert_true(cfg.shaping_drop[PM_EVENT_MODULE_LOAD]);
+	assert_false(cfg.shaping_drop[PM_EVENT_EXEC]);
+	pm_config_free(&cfg);
+
+	/* allow keeps only what it names; deny takes away from it */
+	parse_ok(&cfg, "output_shaping: { allow: [ProcessExec, Setuid, Setgid], deny: [Setgid] }\n");
+	assert_false(cfg.shaping_drop[PM_EVENT_EXEC]);
+	assert_false(cfg.shaping_drop[PM_EVENT_SETUID]);
+	assert_true(cfg.shaping_drop[PM_EVENT_SETGID]);
+	assert_true(cfg.shaping_drop[PM_EVENT_EXIT]);
+	assert_true(cfg.shaping_drop[PM_EVENT_CODE_IDENTITY]);
+	pm_config_free(&cfg);
+
+	parse_fails("metrics: { listen: 9464 }\n", "key 'metrics.listen': expected ADDRESS:PORT");
+	parse_fails("metrics: { listen: \"localhost:9464\" }\n", "expected ADDRESS:PORT");
+	parse_fails("metrics: { listen: \"::1:9464\" }\n", "expected ADDRESS:PORT");
+	parse_fails("metrics: { listen: \"127.0.0.1:65536\" }\n", "expected ADDRESS:PORT");
+	parse_fails("metrics: { listen: \"127.0.0.1:+80\" }\n", "expected ADDRESS:PORT");
+	parse_fails("output_backups: 0\n", "must be from 1 to 1000, got 0");
+	parse_fails("output_max_mb: 1048577\n", "must be from 0 to 1048576");
+	parse_fails("caps_format: mask\n", "expected names or hex");
+	parse_fails("output_shaping: { deny: [processexec] }\n", "unknown event type 'processexec'");
+	parse_fails("output_shaping: { allow: ModuleLoad }\n", "key 'output_shaping.allow'");
+
+	assert_int_equal(pm_listen_parse("127.0.0.1:9464", host, sizeof(host), &port), AF_INET);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(port, 9464);
+	assert_int_equal(pm_listen_parse("[::]:1", host, sizeof(host), &port), AF_INET6);
+	assert_string_equal(host, "::");
+	assert_int_equal(port, 1);
+	assert_true(pm_listen_parse("127.0.0.1:", host, sizeof(host), &port) < 0);
+	assert_true(pm_listen_parse("[::1]9464", host, sizeof(host), &port) < 0);
+	assert_true(pm_listen_parse("127.0.0.1:0", host, sizeof(host), &port) < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_config),
+		cmocka_unit_test(test_operating_keys),
 		cmocka_unit_test(test_bombini_example),
 		cmocka_unit_test(test_procmon_keys),
 		cmocka_unit_test(test_format_output_ring),

@@ -63,6 +63,28 @@ static void test_users(void **state)
 	pm_users_free(u);
 }
 
+/* Through NSS (this host's files: root is 0), answers cached. */
+static void test_users_nss(void **state)
+{
+	struct pm_users *u = pm_users_load();
+	const char *root;
+
+	(void)state;
+	assert_non_null(u);
+	root = pm_user_name(u, 0);
+	assert_non_null(root);
+	assert_string_equal(root, "root");
+	/* the cached answer: the same string, not a new lookup */
+	assert_ptr_equal(pm_user_name(u, 0), root);
+	assert_null(pm_user_name(u, 4000000000u));
+	assert_null(pm_user_name(u, 4000000000u));
+	/* more uids than the cache holds: it starts over, answers stay right */
+	for (uint32_t uid = 3000000000u; uid < 3000000000u + 5000; uid++)
+		assert_null(pm_user_name(u, uid));
+	assert_string_equal(pm_user_name(u, 0), "root");
+	pm_users_free(u);
+}
+
 static void test_str_parts(void **state)
 {
 	const char *parts[] = { "/bin/\"x", " ", "a\nb\xff" };
@@ -88,6 +110,7 @@ int main(void)
 		cmocka_unit_test(test_atom),
 		cmocka_unit_test(test_uuid4),
 		cmocka_unit_test(test_users),
+		cmocka_unit_test(test_users_nss),
 		cmocka_unit_test(test_str_parts),
 	};
 

@@ -128,6 +128,27 @@ static void test_caps_json(void **state)
 		   40, "\"CAP_CHOWN | CAP_SETFCAP | CAP_CHECKPOINT_RESTORE\"");
 }
 
+static void check_hex(uint64_t caps, const char *want)
+{
+	struct json_buf b;
+
+	json_init(&b);
+	pm_json_caps_hex(&b, caps);
+	assert_int_equal(b.len, strlen(want));
+	assert_memory_equal(b.data, want, b.len);
+	json_free(&b);
+}
+
+/* caps_format: hex, as /proc/PID/status prints CapEff */
+static void test_caps_hex(void **state)
+{
+	(void)state;
+	check_hex(0, "\"0000000000000000\"");
+	check_hex(ALL_KNOWN, "\"000001ffffffffff\"");
+	check_hex(UINT64_MAX, "\"ffffffffffffffff\"");
+	check_hex(1ULL << CAP_NET_RAW, "\"0000000000002000\"");
+}
+
 static void test_caps_all(void **state)
 {
 	(void)state;
@@ -346,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_cap_table),
 		cmocka_unit_test(test_cap_from_name),
 		cmocka_unit_test(test_caps_json),
+		cmocka_unit_test(test_caps_hex),
 		cmocka_unit_test(test_caps_all),
 		cmocka_unit_test(test_caps_not_all),
 		cmocka_unit_test(test_caps_every_bit),
