@@ -402,6 +402,10 @@ static void publish_metrics(struct daemon *d, uint64_t now)
 		s.hashing = true;
 		pm_hasher_stats(d->reader.hasher, &s.hash);
 	}
+	if (d->fleet) {
+		s.fleet = true;
+		pm_fleet_stats(d->fleet, &s.fleet_stats);
+	}
 	pm_metrics_publish(d->metrics, &s);
 }
 

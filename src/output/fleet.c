@@ -75,7 +75,7 @@ struct pm_fleet {
 	bool js_used; /* an async publish happened on js: it has a pending list */
 	char last_problem[512];
 	uint64_t last_problem_ns;
-	uint64_t reported[8];
+	struct pm_fleet_stats reported; /* what the last report said */
 };
 
 static uint64_t now_ns(void)
@@ -1083,35 +1083,51 @@ fail:
 	return err;
 }
 
-void pm_fleet_report(struct pm_fleet *f, bool at_exit)
+void pm_fleet_stats(struct pm_fleet *f, struct pm_fleet_stats *s)
 {
 	struct pm_spool_stats st;
-	uint64_t v[8];
+
+	pm_spool_stats(f->spool, &st);
+	pthread_mutex_lock(&f->mu);
+	*s = (struct pm_fleet_stats){
+		.published = f->published,
+		.acknowledged = f->acked,
+		.pending = f->count,
+		.spooled = st.unacked,
+		.spooled_bytes = st.disk_bytes,
+		.dropped_bound = st.dropped,
+		.dropped_damaged = st.corrupt_lost,
+		.dropped_write = st.write_lost,
+		.refused = f->rejected,
+		.reconnects = f->reconnects,
+		.duplicates = f->duplicates,
+	};
+	pthread_mutex_unlock(&f->mu);
+}
+
+void pm_fleet_report(struct pm_fleet *f, bool at_exit)
+{
+	struct pm_fleet_stats s;
+	uint64_t dropped;
 
 	if (!f)
 		return;
-	pm_spool_stats(f->spool, &st);
+	pm_fleet_stats(f, &s);
 	pthread_mutex_lock(&f->mu);
-	v[0] = f->published;
-	v[1] = f->acked;
-	v[2] = f->count;
-	v[3] = st.unacked;
-	v[4] = st.dropped + st.corrupt_lost + st.write_lost + f->rejected;
-	v[5] = f->reconnects;
-	v[6] = f->duplicates;
-	v[7] = st.disk_bytes;
 	pm_log_limit_flush(&f->ack_log);
 	pthread_mutex_unlock(&f->mu);
-	if (!at_exit && !memcmp(v, f->reported, sizeof(v)))
+	if (!at_exit && !memcmp(&s, &f->reported, sizeof(s)))
 		return;
-	memcpy(f->reported, v, sizeof(v));
-	(v[4] ? pm_log_warn : pm_log_info)(
+	f->reported = s;
+	dropped = s.dropped_bound + s.dropped_damaged + s.dropped_write + s.refused;
+	(dropped ? pm_log_warn : pm_log_info)(
 		"%s: nats: published=%" PRIu64 " acknowledged=%" PRIu64 " pending=%" PRIu64
 		" spooled=%" PRIu64 " spooled_bytes=%" PRIu64 " dropped=%" PRIu64
 		" (spool bound %" PRIu64 ", damaged spool %" PRIu64 ", spool write %" PRIu64
 		", refused %" PRIu64 ") reconnects=%" PRIu64 " duplicates=%" PRIu64,
-		at_exit ? "at exit" : "ongoing", v[0], v[1], v[2], v[3], v[7], v[4], st.dropped,
-		st.corrupt_lost, st.write_lost, f->rejected, v[5], v[6]);
+		at_exit ? "at exit" : "ongoing", s.published, s.acknowledged, s.pending, s.spooled,
+		s.spooled_bytes, dropped, s.dropped_bound, s.dropped_damaged, s.dropped_write,
+		s.refused, s.reconnects, s.duplicates);
 }
 
 void pm_fleet_stop(struct pm_fleet *f, unsigned wait_ms_)

@@ -84,6 +84,15 @@ int pm_fleet_open(struct pm_fleet **f, const struct pm_nats_config *c, const cha
 void pm_fleet_line(struct pm_fleet *f, const char *line, size_t len, const char *event_id);
 /* Write what pm_fleet_line queued to the spool. Main thread, each pass. */
 void pm_fleet_flush(struct pm_fleet *f);
+/* The fleet output's counters (contract section 8). */
+struct pm_fleet_stats {
+	uint64_t published, acknowledged, pending; /* pending: sent, not yet acknowledged */
+	uint64_t spooled, spooled_bytes;           /* in the spool, not yet acknowledged */
+	uint64_t dropped_bound, dropped_damaged, dropped_write, refused; /* lost, by cause */
+	uint64_t reconnects, duplicates;
+};
+
+void pm_fleet_stats(struct pm_fleet *f, struct pm_fleet_stats *s);
 /* Counters on stderr: always at exit, otherwise when they changed. */
 void pm_fleet_report(struct pm_fleet *f, bool at_exit);
 /* Flush, wait up to wait_ms for outstanding acknowledgements (not when

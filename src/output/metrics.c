@@ -78,11 +78,40 @@ static uint64_t ring_used(const struct pm_metrics *m)
 	long page = sysconf(_SC_PAGESIZE);
 	unsigned long cons, prod;
 
+
 	if (!pos)
 		return 0;
 	cons = __atomic_load_n(pos, __ATOMIC_ACQUIRE);
 	prod = __atomic_load_n((const unsigned long *)((const char *)pos + page), __ATOMIC_ACQUIRE);
 	return prod >= cons ? prod - cons : 0;
+}
+
+/* The NATS JetStream output (docs/fleet.md), when it is on. */
+static void render_fleet(FILE *f, const struct pm_fleet_stats *s)
+{
+	family(f, "procmon_fleet_published_total", "counter", "Events sent to NATS JetStream.");
+	sample(f, "procmon_fleet_published_total", "", s->published);
+	family(f, "procmon_fleet_acknowledged_total", "counter",
+	       "Events JetStream acknowledged (stored).");
+	sample(f, "procmon_fleet_acknowledged_total", "", s->acknowledged);
+	family(f, "procmon_fleet_pending", "gauge", "Events sent and not yet acknowledged.");
+	sample(f, "procmon_fleet_pending", "", s->pending);
+	family(f, "procmon_fleet_spooled", "gauge", "Events in the spool, not yet acknowledged.");
+	sample(f, "procmon_fleet_spooled", "", s->spooled);
+	family(f, "procmon_fleet_spool_bytes", "gauge", "Bytes of the spool on disk.");
+	sample(f, "procmon_fleet_spool_bytes", "", s->spooled_bytes);
+	family(f, "procmon_fleet_dropped_total", "counter",
+	       "Events the fleet output lost, by cause: spool_bound (the oldest, past "
+	       "spool_max_mb), damaged_spool, spool_write, refused (by the server).");
+	sample(f, "procmon_fleet_dropped_total", "{cause=\"spool_bound\"}", s->dropped_bound);
+	sample(f, "procmon_fleet_dropped_total", "{cause=\"damaged_spool\"}", s->dropped_damaged);
+	sample(f, "procmon_fleet_dropped_total", "{cause=\"spool_write\"}", s->dropped_write);
+	sample(f, "procmon_fleet_dropped_total", "{cause=\"refused\"}", s->refused);
+	family(f, "procmon_fleet_reconnects_total", "counter", "Reconnections to the NATS servers.");
+	sample(f, "procmon_fleet_reconnects_total", "", s->reconnects);
+	family(f, "procmon_fleet_duplicates_total", "counter",
+	       "Resends JetStream recognised as already stored (Nats-Msg-Id).");
+	sample(f, "procmon_fleet_duplicates_total", "", s->duplicates);
 }
 
 static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_snapshot *s)
@@ -177,6 +206,8 @@ static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_
 	family(f, "procmon_output_rotations_total", "counter",
 	       "Rotations of the output file by output_max_mb.");
 	sample(f, "procmon_output_rotations_total", "", s->rotations);
+	if (s->fleet)
+		render_fleet(f, &s->fleet_stats);
 }
 
 /* NULL when healthy, else the reason (static or in buf). */

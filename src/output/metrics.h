@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fleet.h"
 #include "hash.h"
 #include "procmon/events.h"
 
@@ -42,6 +43,8 @@ struct pm_metrics_snapshot {
 	uint64_t proc_cache_entries, proc_cache_hits, proc_cache_misses;
 	bool hashing;           /* ima_hash on: the hash fields mean something */
 	struct pm_hash_stats hash;
+	bool fleet;             /* the NATS output is on: fleet_stats mean something */
+	struct pm_fleet_stats fleet_stats;
 };
 
 struct pm_metrics;

@@ -424,3 +424,28 @@ def test_output_none_publishes_only(servers, workdir):
         msgs = c.messages("PROCMON")
     assert any(json.loads(m["data"])["process"]["args"] == "none 3" for m in msgs)
     assert run.report()["acknowledged"] == len(msgs)
+
+
+def test_metrics_show_the_fleet_counters(servers, workdir):
+    """With metrics on, /metrics carries the fleet output's counters
+    (contract 8's report, issue 15's scrape) and passes promtool."""
+    from test_metrics import free_port, get, parse, promtool_check, value
+
+    srv = servers().start()
+    port = free_port()
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url]},
+                                    extra=f'metrics: {{ listen: "127.0.0.1:{port}" }}\n'))
+    try:
+        storm(20, "fleet-metrics")
+        wait_stream_has(srv, 20)
+
+        def acked():
+            samples = parse(get(port, "/metrics")[1])
+            return value(samples, "procmon_fleet_acknowledged_total") >= 20 and samples
+        samples = wait_until(acked, DELIVERY_TIMEOUT, "20 acknowledged events in /metrics")
+        assert value(samples, "procmon_fleet_published_total") >= 20
+        for cause in ("spool_bound", "damaged_spool", "spool_write", "refused"):
+            assert value(samples, "procmon_fleet_dropped_total", cause=cause) == 0
+        promtool_check(get(port, "/metrics")[1])
+    finally:
+        run.stop()
