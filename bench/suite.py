@@ -25,7 +25,11 @@ procmon has hashed them), then times a second pass. The first pass's time
 is kept too ("1st-pass": its ratio, cold caches included).
 Then procmon-only phases: ready time with IDLE_PROCS extra processes,
 memory over MEM_LIFETIMES process lifetimes, a SOAK_S-second two-storm
-no-loss soak, and event latency through a FIFO during an LAT_N-exec storm.
+no-loss soak, event latency through a FIFO during an LAT_N-exec storm, and
+the fleet output (NATS JetStream, nats-server on loopback ports): CPU per
+exec and storm time with NATS only against file only, procmon draining a
+spool against a minimal libnats publisher (bench/nats_pub.c), and no loss
+with two storms and with the server killed and restarted mid-storm.
 
 Knobs (environment variables; empty means the default):
   PROCMON        build/procmon   the procmon binary measured
@@ -49,6 +53,12 @@ Knobs (environment variables; empty means the default):
   SETTLE         1.2      least seconds between a workload's end and stopping
                           its monitor (events may take 1 s to be written)
   KEEP           0        1 keeps the monitors' output files in build/bench/
+  FLEET          1        0 skips the fleet output (NATS JetStream) phase
+  FLEET_ROUNDS   5        rounds of the N-exec storm, procmon NATS only vs file only
+  FLEET_DRAIN_ROUNDS 3    rounds of nats_pub vs procmon draining the spool
+  FLEET_SPOOL_MB 100      MiB of real events spooled with the server down, then drained
+  FLEET_PUB_N    200000   1 KiB messages nats_pub publishes per round
+  FLEET_RESTART_N 6000    execs of the storm during which the server is restarted
 
 Exit status: 0 when every measurement was taken (targets met or not), 1
 when something could not be measured, 2 for bad knobs, 130 on Ctrl-C.
@@ -86,6 +96,9 @@ TARGET_READY_S = 1.0
 TARGET_RSS_KB = 32 * 1024
 FLAT_KB = 1024  # "flat": over the second half of the memory soak RSS grows by at most this
 TARGET_P99_MS = 50.0
+TARGET_FLEET_CPU = 1.15  # procmon CPU per exec, NATS only / file only
+TARGET_FLEET_WALL = 1.05  # storm wall time, NATS only / file only: "unchanged within noise"
+TARGET_FLEET_FRACTION = 0.60  # procmon's spool drain rate / nats_pub's rate
 
 KNOBS = {}
 
@@ -130,6 +143,12 @@ SOAK_S = knob("SOAK_S", 30)
 LAT_N = knob("LAT_N", 3000)
 SETTLE = knob("SETTLE", 1.2, float)
 KEEP = knob("KEEP", 0)
+FLEET = knob("FLEET", 1)
+FLEET_ROUNDS = knob("FLEET_ROUNDS", 5)
+FLEET_DRAIN_ROUNDS = knob("FLEET_DRAIN_ROUNDS", 3)
+FLEET_SPOOL_MB = knob("FLEET_SPOOL_MB", 100)
+FLEET_PUB_N = knob("FLEET_PUB_N", 200_000)
+FLEET_RESTART_N = knob("FLEET_RESTART_N", 6000)
 
 PROCMON_ABS = os.path.abspath(os.path.join(ROOT, PROCMON))
 WL_NAMES = [w for w in WORKLOADS.split(",") if w and w != "none"]
@@ -142,6 +161,8 @@ for m in MON_NAMES:
         die(f"MONITORS: unknown monitor {m!r} (procmon, auditd, execsnoop)", 2)
 if N < 1 or MEM_STEP < 1 or MEM_PAR < 1:
     die("N, MEM_STEP and MEM_PAR must be at least 1", 2)
+if FLEET and (FLEET_SPOOL_MB < 1 or FLEET_PUB_N < 1 or FLEET_RESTART_N < 1):
+    die("FLEET_SPOOL_MB, FLEET_PUB_N and FLEET_RESTART_N must be at least 1", 2)
 MODES = ["off"] + MON_NAMES
 
 PROBLEMS = []  # what could not be measured; any entry makes the exit status 1
@@ -376,23 +397,26 @@ class StderrTee(threading.Thread):
 class Procmon(Monitor):
     name = "procmon"
 
-    def __init__(self, output=None, fifo=None):
+    def __init__(self, output=None, fifo=None, config=None):
+        """config: a configuration file (its own output), instead of --output."""
         super().__init__()
-        self.out = output or os.path.join(DIR, "procmon.jsonl")
+        self.config = config
+        self.out = None if config else (output or os.path.join(DIR, "procmon.jsonl"))
         self.fifo = fifo  # events to this FIFO as procmon's stdout (--output takes files only)
         self.err = os.path.join(DIR, "procmon.err")
 
     def start(self, idle=True):
-        if os.path.isfile(self.out):
+        if self.out and os.path.isfile(self.out):
             os.remove(self.out)
         open(self.err, "w").close()  # truncated before it starts: no stale ready line
-        t0 = time.monotonic()
+        t0 = self.t_spawn = time.monotonic()
         if self.fifo:
             stdout = os.open(self.fifo, os.O_WRONLY)  # its reader is already there
             self.proc = spawn([PROCMON_ABS], stdout=stdout, stderr=subprocess.PIPE)
             os.close(stdout)
         else:
-            self.proc = spawn([PROCMON_ABS, "--output", self.out],
+            argv = ["--config", self.config] if self.config else ["--output", self.out]
+            self.proc = spawn([PROCMON_ABS, *argv],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.tee = StderrTee(self.proc.stderr, self.err)
         self.tee.start()
@@ -420,6 +444,10 @@ class Procmon(Monitor):
         if m:
             res["lost"] = sum(int(x) for x in re.findall(r"\d+", m.group(1)))
             res["at_exit"] = m.group(0)
+        m = re.search(r"at exit: nats: (.*)", text)
+        if m:  # published=N acknowledged=N ... (the fleet output's counters)
+            res["nats"] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
+            res["nats_at_exit"] = m.group(0)
         if rc != 0:
             raise BenchError(f"procmon exited with status {rc}{self.err_tail()}")
         if res["lost"] is None:
@@ -1194,6 +1222,533 @@ def phase_latency():
     return res
 
 
+# ---------------------------------------------------------------- fleet output (NATS JetStream)
+
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+FLEET_TAG = "procmon-bench-fleet-"  # in every nats-server's argv (its store): ours
+FLEET_STREAM = "PROCMON"
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def natsproto():
+    sys.path.insert(0, os.path.join(ROOT, "tests", "fleet"))
+    import natsproto as m
+    return m
+
+
+class NatsServer:
+    """nats-server -js on a free loopback port with its own store, stopped by
+    cleanup() whatever happens."""
+
+    def __init__(self, base, name):
+        self.base, self.name = base, name
+        self.port = free_port()
+        self.store = os.path.join(base, f"store-{name}")
+        self.log = os.path.join(base, f"{name}.log")
+        self.proc = None
+        CLEANUPS.append(self.stop)
+
+    @property
+    def url(self):
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self):
+        import socket
+        with open(self.log, "ab") as logf:
+            self.proc = spawn([NATS_SERVER, "-js", "-a", "127.0.0.1", "-p", str(self.port),
+                               "-sd", self.store, "-n", self.name], stdout=logf, stderr=subprocess.STDOUT)
+        t0 = time.monotonic()
+        while True:
+            if self.proc.poll() is not None:
+                with open(self.log, errors="replace") as f:
+                    tail = " | ".join(f.read().strip().splitlines()[-3:])
+                raise BenchError(f"nats-server {self.name} exited: {tail}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return self
+            except OSError:
+                pass
+            if time.monotonic() - t0 > 15:
+                raise BenchError(f"nats-server {self.name} not listening after 15 s")
+            time.sleep(0.02)
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            reap(self.proc, 10)
+
+    def stop(self, remove_store=False):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                reap(self.proc, 10)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        elif self.proc:
+            LIVE.discard(self.proc)
+        if remove_store:
+            shutil.rmtree(self.store, ignore_errors=True)
+
+    def count(self, client=None):
+        """Messages in the stream, None when the server does not answer."""
+        np = natsproto()
+        try:
+            if client:
+                return client.stream_count(FLEET_STREAM)
+            with np.Client(self.port, timeout=2) as c:
+                return c.stream_count(FLEET_STREAM)
+        except (OSError, np.NatsError):
+            return None
+
+    def cpu_ns(self):
+        return sched_ns(self.proc.pid) if self.proc else None
+
+
+def fleet_config(base, name, output, server=None, spool=None, spool_mb=64):
+    """procmon's built-in configuration (config/procmon.yaml) with `output`
+    and, when server is given, a nats block for it."""
+    with open(os.path.join(ROOT, "config", "procmon.yaml")) as f:
+        text = f.read()
+    text, k = re.subn(r"(?m)^output:.*$", f"output: {json.dumps(output)}", text)
+    if k != 1:
+        raise BenchError("config/procmon.yaml: no single top-level 'output:' line")
+    if server:
+        text += ("\nnats:\n  enabled: true\n"
+                 f"  servers: [{json.dumps(server.url)}]\n"
+                 f"  stream: {FLEET_STREAM}\n  create_stream: true\n"
+                 f"  spool_dir: {json.dumps(spool)}\n  spool_max_mb: {spool_mb}\n")
+    path = os.path.join(base, f"{name}.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+def stream_execs(server, pids, base):
+    """The storm's ProcessExec events in the stream (procmon-tail --all
+    --catch-up --type ProcessExec): unique per storm pid, and how many came
+    more than once (same event_id)."""
+    path = os.path.join(base, "tail.jsonl")
+    with open(path, "wb") as out:
+        p = spawn([os.path.join(ROOT, "build", "procmon-tail"), "--server", server.url,
+                   "--stream", FLEET_STREAM, "--all", "--catch-up", "--type", "ProcessExec"],
+                  stdout=out, stderr=subprocess.PIPE)
+        try:
+            _, err = p.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            reap(p)
+            raise BenchError("procmon-tail --catch-up did not finish within 120 s")
+        rc = reap(p)
+    if rc != 0:
+        raise BenchError(f"procmon-tail exit {rc}: {err.decode(errors='replace').strip()[-300:]}")
+    want = {q: set() for q in pids}
+    dups, bad = 0, 0
+    with open(path, "rb") as f:
+        for raw in f:
+            try:
+                e = json.loads(raw)
+            except ValueError:
+                bad += 1
+                continue
+            pr, par = e.get("process") or {}, e.get("parent") or {}
+            pp = par.get("pid")
+            if pp in want and pr.get("filename") == "true" and pr.get("args") == "bench exec-storm":
+                if e.get("event_id") in want[pp]:
+                    dups += 1
+                want[pp].add(e.get("event_id"))
+    if not KEEP:
+        os.remove(path)
+    return {q: len(v) for q, v in want.items()}, dups, bad
+
+
+def spool_bytes(d):
+    try:
+        return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d) if f.endswith(".seg"))
+    except OSError:
+        return 0
+
+
+class Fleet:
+    def __init__(self):
+        import tempfile
+        self.base = tempfile.mkdtemp(prefix=FLEET_TAG)
+        os.chmod(self.base, 0o700)
+        self.k = 0
+        CLEANUPS.append(self.cleanup)
+
+    def server(self, name=None):
+        self.k += 1
+        return NatsServer(self.base, name or f"s{self.k}")
+
+    def cleanup(self):
+        if not KEEP:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+
+def fleet_storm_run(fl, mode):
+    """One timed exec storm with procmon writing a file (mode 'file') or
+    publishing to a fresh nats-server with no file (mode 'nats')."""
+    rec = {"mode": mode}
+    srv = None
+    pm = None
+    try:
+        if mode == "nats":
+            srv = fl.server().start()
+            spool = os.path.join(fl.base, f"spool-{fl.k}")
+            cfg = fleet_config(fl.base, "nats", "none", srv, spool)
+        else:
+            cfg = fleet_config(fl.base, "file", os.path.join(DIR, "procmon.jsonl"))
+        pm = Procmon(config=cfg)
+        if mode == "file":
+            pm.out = os.path.join(DIR, "procmon.jsonl")
+            if os.path.isfile(pm.out):
+                os.remove(pm.out)
+        pm.start()
+        storms(1, max(N // 10, 1))  # the untimed first pass, as timed_run does
+        pm.wait_idle()
+        cpu0, scpu0 = pm.cpu_ns(), srv.cpu_ns() if srv else None
+        w = storms(1, N)
+        rec["seconds"] = w["seconds"]
+        rec["happened"] = N
+        rec["drain_s"] = round(pm.drain(), 3)
+        rec["cpu_ns"] = pm.cpu_ns() - cpu0
+        if srv:
+            rec["server_cpu_ns"] = srv.cpu_ns() - scpu0
+        rec.update(pm.stop())
+        if srv:
+            got, dups, bad = stream_execs(srv, w["pids"], fl.base)
+            rec["duplicates"] = dups
+        else:
+            got, bad = pm.delivered(w["pids"])
+        rec["delivered"] = sum(got.values())
+        if bad:
+            rec["bad_lines"] = bad
+    except BenchError as e:
+        problem(f"fleet exec/{mode}: {e}")
+        rec["error"] = str(e)
+        if pm:
+            pm.kill()
+    finally:
+        if pm:
+            pm.cleanup_files()
+            if pm.notes:
+                rec["notes"] = pm.notes
+        if srv:
+            srv.stop(remove_store=True)
+    return rec
+
+
+def fleet_exec(fl, res):
+    log(f"-- exec storm, {N} execs: procmon --config (built-in + output: none + nats) "
+        f"against procmon writing a file, {FLEET_ROUNDS} rounds, order alternating")
+    rounds = []
+    for r in range(FLEET_ROUNDS):
+        order = ["file", "nats"] if r % 2 == 0 else ["nats", "file"]
+        runs = {m: fleet_storm_run(fl, m) for m in order}
+        f, n = runs["file"], runs["nats"]
+        x = {"round": r + 1, "order": order, "runs": runs}
+        if f.get("seconds") and n.get("seconds"):
+            x["wall_ratio"] = n["seconds"] / f["seconds"]
+        if f.get("cpu_ns") and n.get("cpu_ns"):
+            x["cpu_ratio"] = n["cpu_ns"] / f["cpu_ns"]
+        rounds.append(x)
+        log(f"  round {r + 1} ({order[0]} first): file {fmt(f.get('seconds'), '.3f')} s "
+            f"{fmt(f.get('cpu_ns') and f['cpu_ns'] / 1e3 / N, '.1f')} us/exec "
+            f"{f.get('delivered', '-')}/{N} | nats {fmt(n.get('seconds'), '.3f')} s "
+            f"{fmt(n.get('cpu_ns') and n['cpu_ns'] / 1e3 / N, '.1f')} us/exec "
+            f"(server {fmt(n.get('server_cpu_ns') and n['server_cpu_ns'] / 1e3 / N, '.1f')}) "
+            f"{n.get('delivered', '-')}/{N} | wall {fmt(x.get('wall_ratio'), '.3f')} "
+            f"cpu {fmt(x.get('cpu_ratio'), '.3f')}")
+    res["exec_rounds"] = rounds
+
+    def mmm(xs):
+        xs = [v for v in xs if v is not None]
+        return {"median": med(xs), "min": min(xs) if xs else None, "max": max(xs) if xs else None}
+    s = {}
+    for m in ("file", "nats"):
+        runs = [r["runs"][m] for r in rounds]
+        s[m] = {"seconds": mmm(r.get("seconds") for r in runs),
+                "cpu_us_per_exec": mmm(r.get("cpu_ns") and r["cpu_ns"] / 1e3 / N for r in runs),
+                "delivered": sum(r.get("delivered") or 0 for r in runs),
+                "happened": sum(r.get("happened") or 0 for r in runs),
+                "lost": sum(r.get("lost") or 0 for r in runs)}
+    s["nats"]["server_cpu_us_per_exec"] = mmm(r["runs"]["nats"].get("server_cpu_ns") and
+                                              r["runs"]["nats"]["server_cpu_ns"] / 1e3 / N for r in rounds)
+    s["wall_ratio"] = mmm(r.get("wall_ratio") for r in rounds)
+    s["cpu_ratio"] = mmm(r.get("cpu_ratio") for r in rounds)
+    res["exec"] = s
+
+    def rng(d, spec):
+        return f"{fmt(d['median'], spec)} [{fmt(d['min'], spec)}-{fmt(d['max'], spec)}]"
+    log(f"  CPU per exec (median [min-max]): file {rng(s['file']['cpu_us_per_exec'], '.1f')} us, "
+        f"nats {rng(s['nats']['cpu_us_per_exec'], '.1f')} us; nats/file per round {rng(s['cpu_ratio'], '.3f')}")
+    log(f"  nats-server CPU per exec {rng(s['nats']['server_cpu_us_per_exec'], '.1f')} us (not procmon's)")
+    log(f"  storm wall time nats/file per round {rng(s['wall_ratio'], '.3f')}; delivered "
+        f"file {s['file']['delivered']}/{s['file']['happened']}, nats {s['nats']['delivered']}/"
+        f"{s['nats']['happened']}")
+
+
+def fleet_fill(fl, res):
+    """A spool of FLEET_SPOOL_MB of real events: procmon publishing to a
+    server that is not running, exec storms until the spool is that big."""
+    srv = fl.server("down")  # never started: its port refuses
+    spool = os.path.join(fl.base, "spool-fill")
+    cfg = fleet_config(fl.base, "fill", "none", srv, spool, spool_mb=FLEET_SPOOL_MB * 2 + 16)
+    pm = Procmon(config=cfg)
+    target = FLEET_SPOOL_MB << 20
+    t0 = time.monotonic()
+    try:
+        pm.start()
+        execs = 0
+        while spool_bytes(spool) < target:
+            w = storms(2, 0, ["-t", "1"])
+            execs += sum(w["happened"].values())
+            if time.monotonic() - t0 > 900:
+                raise BenchError(f"spool still {spool_bytes(spool) >> 20} MB after 15 min of storms")
+        pm.drain()
+        st = pm.stop()
+    except BenchError as e:
+        pm.kill()
+        raise BenchError(f"filling the spool: {e}")
+    finally:
+        pm.cleanup_files()
+    n = st.get("nats", {})
+    if not n.get("spooled"):
+        raise BenchError(f"filling the spool: procmon reports nothing spooled: {st.get('nats_at_exit')}")
+    if n.get("dropped"):
+        raise BenchError(f"filling the spool: procmon dropped {n['dropped']} events (spool bound)")
+    res["spool"] = {"events": n["spooled"], "bytes": n.get("spooled_bytes") or spool_bytes(spool),
+                    "execs": execs, "fill_s": round(time.monotonic() - t0, 1)}
+    log(f"  spool filled with the server down: {n['spooled']} events, "
+        f"{res['spool']['bytes'] / 2**20:.1f} MiB ({execs} execs, {res['spool']['fill_s']} s)")
+    orig = spool + ".orig"
+    os.rename(spool, orig)
+    return orig, n["spooled"]
+
+
+def fleet_floor_run(fl):
+    srv = fl.server().start()
+    try:
+        r = run([os.path.join(DIR, "nats_pub"), srv.url, "FLOOR", str(FLEET_PUB_N), "1024", "4096"],
+                check=False)
+        fields = r.stdout.split()
+        if r.returncode != 0 or len(fields) != 3:
+            raise BenchError(f"nats_pub exit {r.returncode}: {r.stdout.strip()[-300:]}")
+        return {"acked": int(fields[0]), "seconds": float(fields[1]), "rate": float(fields[2])}
+    finally:
+        srv.stop(remove_store=True)
+
+
+def fleet_drain_run(fl, orig, events):
+    """procmon started on a copy of the filled spool, the server up: the
+    time until the stream holds every spooled event."""
+    np = natsproto()
+    srv = fl.server().start()
+    spool = os.path.join(fl.base, "spool-drain")
+    shutil.rmtree(spool, ignore_errors=True)
+    shutil.copytree(orig, spool)
+    cfg = fleet_config(fl.base, "drain", "none", srv, spool, spool_mb=FLEET_SPOOL_MB * 2 + 16)
+    pm = Procmon(config=cfg)
+    rec = {}
+    seen = {"first": None, "done": None, "n": 0, "error": None}
+    stop = threading.Event()
+
+    def poll():
+        # from before procmon's exec: it publishes before its ready line
+        try:
+            with np.Client(srv.port, timeout=5) as c:
+                while not stop.is_set():
+                    n = c.stream_count(FLEET_STREAM)
+                    t = time.monotonic()
+                    seen["n"] = n
+                    if n and seen["first"] is None:
+                        seen["first"] = (t, n)
+                    if n >= events:
+                        seen["done"] = t
+                        return
+                    time.sleep(0.02)
+        except (OSError, np.NatsError) as e:
+            seen["error"] = str(e)
+    poller = threading.Thread(target=poll, daemon=True)
+    try:
+        poller.start()
+        pm.start(idle=False)
+        deadline = time.monotonic() + max(120, FLEET_SPOOL_MB * 3)
+        while poller.is_alive():
+            poller.join(0.1)
+            pm.check_alive()
+            if time.monotonic() > deadline:
+                raise BenchError(f"stream holds {seen['n']} of {events} spooled events after "
+                                 f"{time.monotonic() - pm.t_spawn:.0f} s")
+        if seen["done"] is None:
+            raise BenchError(f"reading the stream's count: {seen['error']}")
+        t = seen["done"]
+        first = seen["first"]
+        rec["drain_s"] = t - pm.t_spawn  # from procmon's exec: start-up and spool scan included
+        rec["ready_s"] = pm.ready_s
+        if t > first[0]:
+            rec["rate"] = (events - first[1]) / (t - first[0])  # first ack seen to the last
+        pm.wait_idle()
+        rec.update(pm.stop())
+    except BenchError:
+        pm.kill()
+        raise
+    finally:
+        stop.set()
+        poller.join(10)
+        pm.cleanup_files()
+        srv.stop(remove_store=True)
+        shutil.rmtree(spool, ignore_errors=True)
+    return rec
+
+
+def fleet_drain(fl, res):
+    log(f"-- sustained rate: nats_pub ({FLEET_PUB_N} x 1 KiB, async JetStream publish, file storage, "
+        f"window 4096) against procmon draining a {FLEET_SPOOL_MB} MiB spool of real events, "
+        f"{FLEET_DRAIN_ROUNDS} rounds, order alternating, a fresh server each")
+    orig, events = fleet_fill(fl, res)
+    rounds = []
+    for r in range(FLEET_DRAIN_ROUNDS):
+        order = ["floor", "procmon"] if r % 2 == 0 else ["procmon", "floor"]
+        x = {"round": r + 1, "order": order}
+        for m in order:
+            try:
+                x[m] = fleet_floor_run(fl) if m == "floor" else fleet_drain_run(fl, orig, events)
+            except BenchError as e:
+                problem(f"fleet drain/{m}: {e}")
+                x[m] = {"error": str(e)}
+        fr, pr = x["floor"].get("rate"), x["procmon"].get("rate")
+        if fr and pr:
+            x["fraction"] = pr / fr
+        rounds.append(x)
+        log(f"  round {r + 1} ({order[0]} first): floor {fmt(fr, '.0f')} msgs/s | procmon drain "
+            f"{fmt(pr, '.0f')} msgs/s, all {events} in {fmt(x['procmon'].get('drain_s'), '.2f')} s "
+            f"from its start | procmon/floor {fmt(x.get('fraction'), '.3f')}")
+    shutil.rmtree(orig, ignore_errors=True)
+    res["drain_rounds"] = rounds
+    for k, path in (("floor_rate", ("floor", "rate")), ("procmon_rate", ("procmon", "rate")),
+                    ("drain_s", ("procmon", "drain_s"))):
+        xs = [r[path[0]].get(path[1]) for r in rounds if r[path[0]].get(path[1])]
+        res[k] = {"median": med(xs), "min": min(xs) if xs else None, "max": max(xs) if xs else None}
+    fr = [r["fraction"] for r in rounds if "fraction" in r]
+    res["fraction"] = {"median": med(fr), "min": min(fr) if fr else None, "max": max(fr) if fr else None}
+    sp = res["spool"]
+    ev_b = sp["bytes"] / max(sp["events"], 1)
+    if res["floor_rate"]["median"] and res["procmon_rate"]["median"]:
+        res["bytes_fraction"] = res["procmon_rate"]["median"] * ev_b / (res["floor_rate"]["median"] * 1024)
+        log(f"  in bytes: floor {res['floor_rate']['median'] * 1024 / 2**20:.1f} MiB/s, procmon "
+            f"{res['procmon_rate']['median'] * ev_b / 2**20:.1f} MiB/s of spooled records "
+            f"({res['bytes_fraction']:.2f} of the floor)")
+    log(f"  floor {fmt(res['floor_rate']['median'], '.0f')} msgs/s, procmon "
+        f"{fmt(res['procmon_rate']['median'], '.0f')} msgs/s ({sp['bytes'] / max(sp['events'], 1):.0f} B/event): "
+        f"{fmt(res['fraction']['median'], '.3f')} of the floor "
+        f"[{fmt(res['fraction']['min'], '.3f')}-{fmt(res['fraction']['max'], '.3f')}]; "
+        f"{sp['bytes'] / 2**20:.1f} MiB spool drained in {fmt(res['drain_s']['median'], '.2f')} s (median)")
+
+
+def fleet_loss(fl, res):
+    log(f"-- no loss: 2 parallel storms of {N}, server up; 1 storm of {FLEET_RESTART_N}, "
+        f"server kill -9 and restarted on its store in the middle")
+    for case in ("two_storms", "restart"):
+        srv = fl.server().start()
+        spool = os.path.join(fl.base, f"spool-{case}")
+        cfg = fleet_config(fl.base, case, "none", srv, spool)
+        pm = Procmon(config=cfg)
+        rec = {}
+        try:
+            pm.start()
+            if case == "two_storms":
+                w = storms(2, N)
+            else:
+                p = spawn([STORM, str(FLEET_RESTART_N)], stdout=subprocess.PIPE, text=True)
+                # kill the server once the storm is well under way: a third
+                # of its execs published
+                t0 = time.monotonic()
+                while (srv.count() or 0) < FLEET_RESTART_N * 4 // 3:  # ~4 events per exec
+                    if p.poll() is not None or time.monotonic() - t0 > 120:
+                        break
+                    time.sleep(0.05)
+                rec["count_at_kill"] = srv.count()
+                srv.kill9()
+                rec["killed_after_s"] = round(time.monotonic() - t0, 2)
+                time.sleep(1)
+                srv.start()
+                rec["restarted_before_storm_end"] = p.poll() is None
+                out = p.communicate()[0]
+                if reap(p) != 0:
+                    raise BenchError("exec_storm failed")
+                w = {"pids": [p.pid], "happened": {p.pid: FLEET_RESTART_N}, "seconds": float(out.split()[0])}
+            # wait (on the stream, at most 60 s) until the storm's execs are in
+            t0 = time.monotonic()
+            while True:
+                got, dups, bad = stream_execs(srv, w["pids"], fl.base)
+                if sum(got.values()) >= sum(w["happened"].values()) or time.monotonic() - t0 > 60:
+                    break
+                time.sleep(0.5)
+            rec.update(pm.stop())
+            got, dups, bad = stream_execs(srv, w["pids"], fl.base)
+            rec["storms"] = [[q, w["happened"][q], got[q]] for q in w["pids"]]
+            rec["happened"] = sum(w["happened"].values())
+            rec["delivered"] = sum(got.values())
+            rec["duplicates"] = dups
+            rec["bad_lines"] = bad
+        except BenchError as e:
+            problem(f"fleet loss/{case}: {e}")
+            rec["error"] = str(e)
+            pm.kill()
+        finally:
+            pm.cleanup_files()
+            srv.stop(remove_store=True)
+        res[case] = rec
+        if "delivered" in rec:
+            n = rec.get("nats", {})
+            log(f"  {case}: storm execs in the stream {rec['delivered']}/{rec['happened']} "
+                f"(duplicates {rec['duplicates']}), lost counters {rec['lost']}, "
+                f"spooled at exit {n.get('spooled')}, dropped {n.get('dropped')}, "
+                f"reconnects {n.get('reconnects')}"
+                + (f"; killed {rec['killed_after_s']} s in, with {rec['count_at_kill']} messages in the stream"
+                   if case == "restart" else ""))
+
+
+def leftover_servers():
+    out = subprocess.run(["pgrep", "-a", "-x", "nats-server"], stdout=subprocess.PIPE, text=True).stdout
+    return [l for l in out.splitlines() if FLEET_TAG in l]
+
+
+def phase_fleet():
+    log("== fleet output: NATS JetStream (nats-server on 127.0.0.1, its own store)")
+    res = {}
+    fl = Fleet()
+    try:
+        if FLEET_ROUNDS:
+            fleet_exec(fl, res)
+        if FLEET_DRAIN_ROUNDS:
+            try:
+                fleet_drain(fl, res)
+            except BenchError as e:
+                problem(f"fleet drain: {e}")
+        fleet_loss(fl, res)
+    finally:
+        for f in list(CLEANUPS):
+            if getattr(f, "__self__", None) is not None and isinstance(f.__self__, NatsServer):
+                f()
+                CLEANUPS.remove(f)
+        fl.cleanup()
+        CLEANUPS.remove(fl.cleanup)
+        left = leftover_servers()
+        if left:
+            problem(f"fleet: nats-server left running: {left}")
+    log()
+    return res
+
+
 # ---------------------------------------------------------------- set-up
 
 def installed(pkg):
@@ -1212,6 +1767,8 @@ def ensure_packages():
         need.append("gcc")
     if "build" in WL_NAMES and not shutil.which("make"):
         need.append("make")
+    if FLEET:
+        need += [p for p in ("nats-server", "libnats-dev") if not installed(p)]
     if not need:
         return
     log(f"suite.py: installing {' '.join(need)}")
@@ -1247,6 +1804,9 @@ def compile_helpers():
     os.makedirs(DIR, exist_ok=True)
     for src, out in (("exec_storm.c", STORM), ("loop.c", LOOP), ("idle_procs.c", IDLE)):
         run(["gcc", "-O2", "-Wall", "-Wextra", "-o", out, os.path.join(ROOT, "bench", src)])
+    if FLEET:
+        run(["gcc", "-O2", "-Wall", "-Wextra", "-o", os.path.join(DIR, "nats_pub"),
+             os.path.join(ROOT, "bench", "nats_pub.c"), "-lnats"])
 
 
 def cleanup():
@@ -1335,6 +1895,33 @@ def targets(results):
     if la and la.get("storm", {}).get("p99_ms") is not None:
         v = la["storm"]["p99_ms"]
         rows.append(("latency p99, storm events", f"{v:.1f} ms", f"< {TARGET_P99_MS:.0f} ms", v < TARGET_P99_MS))
+    fl = ph.get("fleet")
+    if fl and fl.get("exec"):
+        e = fl["exec"]
+        c = e["cpu_ratio"]
+        if c["median"] is not None:
+            rows.append(("fleet: CPU/exec NATS only / file only", f"{c['median']:.3f} [{c['min']:.3f}-{c['max']:.3f}]"
+                         f" ({e['file']['cpu_us_per_exec']['median']:.1f} -> "
+                         f"{e['nats']['cpu_us_per_exec']['median']:.1f} us)",
+                         f"<= {TARGET_FLEET_CPU}", c["median"] <= TARGET_FLEET_CPU))
+        wr = e["wall_ratio"]
+        if wr["median"] is not None:
+            rows.append(("fleet: storm wall NATS only / file only", f"{wr['median']:.3f} [{wr['min']:.3f}-{wr['max']:.3f}]",
+                         f"<= {TARGET_FLEET_WALL}", wr["median"] <= TARGET_FLEET_WALL))
+    if fl and fl.get("fraction", {}).get("median") is not None:
+        fr = fl["fraction"]
+        rows.append(("fleet: spool drain rate / nats_pub rate",
+                     f"{fr['median']:.3f} ({fl['procmon_rate']['median']:.0f} / {fl['floor_rate']['median']:.0f} msgs/s)",
+                     f">= {TARGET_FLEET_FRACTION}", fr["median"] >= TARGET_FLEET_FRACTION))
+        rows.append((f"  fleet: {fl['spool']['bytes'] / 2**20:.0f} MiB spool drained (median)",
+                     f"{fl['drain_s']['median']:.2f} s", "", None))
+    for case, title in (("two_storms", "fleet: no loss, 2 storms, server up"),
+                        ("restart", "fleet: no loss, server kill -9 + restart")):
+        r = (fl or {}).get(case)
+        if r and "delivered" in r:
+            ok = r["delivered"] == r["happened"] and r["lost"] == 0
+            rows.append((title, f"{r['delivered']}/{r['happened']}, lost {r['lost']}, dup {r['duplicates']}",
+                         "all, 0", ok))
     return rows
 
 
@@ -1391,7 +1978,8 @@ def main():
         results["workloads"][w] = run_workload(w)
         save(results)
     for name, enabled, fn in (("ready", READY_RUNS, phase_ready), ("memory", MEM_LIFETIMES, phase_memory),
-                              ("soak", SOAK_S, phase_soak), ("latency", LAT_N, phase_latency)):
+                              ("soak", SOAK_S, phase_soak), ("latency", LAT_N, phase_latency),
+                              ("fleet", FLEET, phase_fleet)):
         if enabled:
             results["phases"][name] = fn()
             save(results)
