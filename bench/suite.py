@@ -1414,14 +1414,22 @@ def fleet_storm_run(fl, mode):
         storms(1, max(N // 10, 1))  # the untimed first pass, as timed_run does
         pm.wait_idle()
         cpu0, scpu0 = pm.cpu_ns(), srv.cpu_ns() if srv else None
+        ev0 = events_out(pm, srv)
+        th0 = thread_cpu(pm.proc.pid)
         w = storms(1, N)
         rec["seconds"] = w["seconds"]
         rec["happened"] = N
         rec["drain_s"] = round(pm.drain(), 3)
         rec["cpu_ns"] = pm.cpu_ns() - cpu0
+        th1 = thread_cpu(pm.proc.pid)
+        rec["thread_cpu_us_per_exec"] = {k: round((v - th0.get(k, 0)) / 1e3 / N, 1) for k, v in th1.items()
+                                         if v - th0.get(k, 0) > 0}
         if srv:
             rec["server_cpu_ns"] = srv.cpu_ns() - scpu0
         rec.update(pm.stop())
+        ev1 = events_out(pm, srv)
+        if ev0 is not None and ev1 is not None:
+            rec["events"] = ev1 - ev0
         if srv:
             got, dups, bad = stream_execs(srv, w["pids"], fl.base)
             rec["duplicates"] = dups
@@ -1445,6 +1453,38 @@ def fleet_storm_run(fl, mode):
     return rec
 
 
+def thread_cpu(pid):
+    """On-CPU ns of pid's main thread and of its other threads, by name."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for t in tids:
+        try:
+            with open(f"/proc/{pid}/task/{t}/comm") as f:
+                comm = f.read().strip()
+            comm = "main" if t == str(pid) else f"{comm} (other threads)"
+            with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+                out[comm] = out.get(comm, 0) + int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def events_out(pm, srv):
+    """Events procmon has put out so far: the stream's messages, or the
+    output file's lines. On a shared host procmon also reports other
+    people's processes: CPU per event is the figure their storms skew less."""
+    if srv:
+        return srv.count()
+    try:
+        with open(pm.out, "rb") as f:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    except OSError:
+        return 0
+
+
 def fleet_exec(fl, res):
     log(f"-- exec storm, {N} execs: procmon --config (built-in + output: none + nats) "
         f"against procmon writing a file, {FLEET_ROUNDS} rounds, order alternating")
@@ -1458,6 +1498,8 @@ def fleet_exec(fl, res):
             x["wall_ratio"] = n["seconds"] / f["seconds"]
         if f.get("cpu_ns") and n.get("cpu_ns"):
             x["cpu_ratio"] = n["cpu_ns"] / f["cpu_ns"]
+        if f.get("cpu_ns") and n.get("cpu_ns") and f.get("events") and n.get("events"):
+            x["cpu_per_event_ratio"] = (n["cpu_ns"] / n["events"]) / (f["cpu_ns"] / f["events"])
         rounds.append(x)
         log(f"  round {r + 1} ({order[0]} first): file {fmt(f.get('seconds'), '.3f')} s "
             f"{fmt(f.get('cpu_ns') and f['cpu_ns'] / 1e3 / N, '.1f')} us/exec "
@@ -1465,7 +1507,8 @@ def fleet_exec(fl, res):
             f"{fmt(n.get('cpu_ns') and n['cpu_ns'] / 1e3 / N, '.1f')} us/exec "
             f"(server {fmt(n.get('server_cpu_ns') and n['server_cpu_ns'] / 1e3 / N, '.1f')}) "
             f"{n.get('delivered', '-')}/{N} | wall {fmt(x.get('wall_ratio'), '.3f')} "
-            f"cpu {fmt(x.get('cpu_ratio'), '.3f')}")
+            f"cpu {fmt(x.get('cpu_ratio'), '.3f')} | events out: file {f.get('events', '-')}, "
+            f"nats {n.get('events', '-')}, cpu/event {fmt(x.get('cpu_per_event_ratio'), '.3f')}")
     res["exec_rounds"] = rounds
 
     def mmm(xs):
@@ -1483,12 +1526,18 @@ def fleet_exec(fl, res):
                                               r["runs"]["nats"]["server_cpu_ns"] / 1e3 / N for r in rounds)
     s["wall_ratio"] = mmm(r.get("wall_ratio") for r in rounds)
     s["cpu_ratio"] = mmm(r.get("cpu_ratio") for r in rounds)
+    s["cpu_per_event_ratio"] = mmm(r.get("cpu_per_event_ratio") for r in rounds)
+    for m in ("file", "nats"):
+        s[m]["cpu_us_per_event"] = mmm(r["runs"][m].get("cpu_ns") and r["runs"][m].get("events") and
+                                       r["runs"][m]["cpu_ns"] / 1e3 / r["runs"][m]["events"] for r in rounds)
     res["exec"] = s
 
     def rng(d, spec):
         return f"{fmt(d['median'], spec)} [{fmt(d['min'], spec)}-{fmt(d['max'], spec)}]"
     log(f"  CPU per exec (median [min-max]): file {rng(s['file']['cpu_us_per_exec'], '.1f')} us, "
         f"nats {rng(s['nats']['cpu_us_per_exec'], '.1f')} us; nats/file per round {rng(s['cpu_ratio'], '.3f')}")
+    log(f"  CPU per event put out: file {rng(s['file']['cpu_us_per_event'], '.1f')} us, nats "
+        f"{rng(s['nats']['cpu_us_per_event'], '.1f')} us; nats/file per round {rng(s['cpu_per_event_ratio'], '.3f')}")
     log(f"  nats-server CPU per exec {rng(s['nats']['server_cpu_us_per_exec'], '.1f')} us (not procmon's)")
     log(f"  storm wall time nats/file per round {rng(s['wall_ratio'], '.3f')}; delivered "
         f"file {s['file']['delivered']}/{s['file']['happened']}, nats {s['nats']['delivered']}/"
@@ -1533,11 +1582,11 @@ def fleet_fill(fl, res):
     return orig, n["spooled"]
 
 
-def fleet_floor_run(fl):
+def fleet_floor_run(fl, n=None, size=1024, msgid=0):
     srv = fl.server().start()
     try:
-        r = run([os.path.join(DIR, "nats_pub"), srv.url, "FLOOR", str(FLEET_PUB_N), "1024", "4096"],
-                check=False)
+        r = run([os.path.join(DIR, "nats_pub"), srv.url, "FLOOR", str(n or FLEET_PUB_N), str(size), "4096",
+                 str(msgid)], check=False)
         fields = r.stdout.split()
         if r.returncode != 0 or len(fields) != 3:
             raise BenchError(f"nats_pub exit {r.returncode}: {r.stdout.strip()[-300:]}")
@@ -1614,31 +1663,42 @@ def fleet_drain(fl, res):
         f"window 4096) against procmon draining a {FLEET_SPOOL_MB} MiB spool of real events, "
         f"{FLEET_DRAIN_ROUNDS} rounds, order alternating, a fresh server each")
     orig, events = fleet_fill(fl, res)
+    # also the floor for messages like procmon's: their mean size, a Nats-Msg-Id each
+    like = int(res["spool"]["bytes"] / events)
     rounds = []
     for r in range(FLEET_DRAIN_ROUNDS):
-        order = ["floor", "procmon"] if r % 2 == 0 else ["procmon", "floor"]
+        order = ["floor", "procmon", "floor_like"] if r % 2 == 0 else ["floor_like", "procmon", "floor"]
         x = {"round": r + 1, "order": order}
         for m in order:
             try:
-                x[m] = fleet_floor_run(fl) if m == "floor" else fleet_drain_run(fl, orig, events)
+                x[m] = (fleet_floor_run(fl) if m == "floor" else
+                        fleet_floor_run(fl, max(events, 20000), like, 1) if m == "floor_like" else
+                        fleet_drain_run(fl, orig, events))
             except BenchError as e:
                 problem(f"fleet drain/{m}: {e}")
                 x[m] = {"error": str(e)}
-        fr, pr = x["floor"].get("rate"), x["procmon"].get("rate")
+        fr, pr, lr = x["floor"].get("rate"), x["procmon"].get("rate"), x["floor_like"].get("rate")
         if fr and pr:
             x["fraction"] = pr / fr
+        if lr and pr:
+            x["fraction_like"] = pr / lr
         rounds.append(x)
         log(f"  round {r + 1} ({order[0]} first): floor {fmt(fr, '.0f')} msgs/s | procmon drain "
             f"{fmt(pr, '.0f')} msgs/s, all {events} in {fmt(x['procmon'].get('drain_s'), '.2f')} s "
-            f"from its start | procmon/floor {fmt(x.get('fraction'), '.3f')}")
+            f"from its start | procmon/floor {fmt(x.get('fraction'), '.3f')} | floor with {like} B "
+            f"and msg ids {fmt(lr, '.0f')} msgs/s, procmon/that {fmt(x.get('fraction_like'), '.3f')}")
     shutil.rmtree(orig, ignore_errors=True)
     res["drain_rounds"] = rounds
     for k, path in (("floor_rate", ("floor", "rate")), ("procmon_rate", ("procmon", "rate")),
+                    ("floor_like_rate", ("floor_like", "rate")),
                     ("drain_s", ("procmon", "drain_s"))):
         xs = [r[path[0]].get(path[1]) for r in rounds if r[path[0]].get(path[1])]
         res[k] = {"median": med(xs), "min": min(xs) if xs else None, "max": max(xs) if xs else None}
     fr = [r["fraction"] for r in rounds if "fraction" in r]
     res["fraction"] = {"median": med(fr), "min": min(fr) if fr else None, "max": max(fr) if fr else None}
+    fr = [r["fraction_like"] for r in rounds if "fraction_like" in r]
+    res["fraction_like"] = {"median": med(fr), "min": min(fr) if fr else None, "max": max(fr) if fr else None}
+    res["like_bytes"] = like
     sp = res["spool"]
     ev_b = sp["bytes"] / max(sp["events"], 1)
     if res["floor_rate"]["median"] and res["procmon_rate"]["median"]:
@@ -1904,6 +1964,10 @@ def targets(results):
                          f" ({e['file']['cpu_us_per_exec']['median']:.1f} -> "
                          f"{e['nats']['cpu_us_per_exec']['median']:.1f} us)",
                          f"<= {TARGET_FLEET_CPU}", c["median"] <= TARGET_FLEET_CPU))
+        ce = e.get("cpu_per_event_ratio", {})
+        if ce.get("median") is not None:
+            rows.append(("  fleet: CPU/event NATS only / file only", f"{ce['median']:.3f} [{ce['min']:.3f}-{ce['max']:.3f}]",
+                         "", None))
         wr = e["wall_ratio"]
         if wr["median"] is not None:
             rows.append(("fleet: storm wall NATS only / file only", f"{wr['median']:.3f} [{wr['min']:.3f}-{wr['max']:.3f}]",
@@ -1913,6 +1977,11 @@ def targets(results):
         rows.append(("fleet: spool drain rate / nats_pub rate",
                      f"{fr['median']:.3f} ({fl['procmon_rate']['median']:.0f} / {fl['floor_rate']['median']:.0f} msgs/s)",
                      f">= {TARGET_FLEET_FRACTION}", fr["median"] >= TARGET_FLEET_FRACTION))
+        fl_ = fl.get("fraction_like", {})
+        if fl_.get("median") is not None:
+            rows.append((f"  same, floor with {fl['like_bytes']} B msgs + ids",
+                         f"{fl_['median']:.3f} ({fl['procmon_rate']['median']:.0f} / "
+                         f"{fl['floor_like_rate']['median']:.0f} msgs/s)", "", None))
         rows.append((f"  fleet: {fl['spool']['bytes'] / 2**20:.0f} MiB spool drained (median)",
                      f"{fl['drain_s']['median']:.2f} s", "", None))
     for case, title in (("two_storms", "fleet: no loss, 2 storms, server up"),
