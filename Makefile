@@ -3,7 +3,7 @@
 #   make          build build/procmon
 #   make run      install missing deps, build, run with the default config
 #   make test     install missing deps, build, run unit + integration tests
-#   make bench    benchmarks: procmon beside auditd and execsnoop (bench/suite.py)
+#   make bench    benchmarks: procmon beside auditd and execsnoop, NATS output (bench/suite.py)
 #   make install  install as a service (PREFIX=/usr/local, DESTDIR); make uninstall
 #   make deb      build/procmon_VERSION_ARCH.deb (docs/service.md)
 
