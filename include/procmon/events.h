@@ -38,7 +38,8 @@
  *   CONFIG  the configuration block that enables it, or 0 (always on)
  *   DROP    the category its failed reservations count in (PM_DROP_<DROP>)
  *
- * PTRACE_REQUEST is an observation for ThreadInjection, never written.
+ * PTRACE_REQUEST and CODE_WRITE are observations for ThreadInjection, never
+ * written.
  * User space expands the strings; the BPF side only the enum.
  */
 #define PM_EVENT_TABLE(X)                                                                                    \
@@ -59,6 +60,7 @@
 	X(NEW_NAMED_PIPE, 12, FIFO, "NewNamedPipe", 0, "NEW_NAMED_PIPE", "named_pipe", NAMED_PIPE)          \
 	X(OPEN_NAMED_PIPE, 13, FIFO, "OpenNamedPipe", 0, "OPEN_NAMED_PIPE", "named_pipe", NAMED_PIPE)       \
 	X(MODULE_LOAD, 14, MODULE, "ModuleLoad", 0, "MODULE_LOAD", "module_load", MODULE_LOAD)              \
+	X(CODE_WRITE, 15, PRIV, 0, 0, 0, "thread_injection", PTRACE)                                         \
 	X(EXISTING_PROCESS, 64, NONE, "ExistingProcess", 0, "EXISTING_PROCESS", "existing_process", NONE)   \
 	X(SENSITIVE_ACCESS, 65, NONE, "SensitiveProcessAccess", 0, "SENSITIVE_PROCESS_ACCESS",             \
 	  "sensitive_process_access", NONE)                                                                  \
@@ -221,7 +223,9 @@ struct pm_priv_event {
 	struct pm_task target;
 	__s64 ret;      /* the syscall's return value; < 0: a denied access */
 	__u64 arg[3];   /* Prctl: option, arg2, arg3; PtraceAccessCheck of
-			 * /proc/PID/mem: arg[0] the file's f_mode */
+			 * /proc/PID/mem: arg[0] the file's f_mode; ptrace
+			 * request: arg[0] request, arg[1] addr; CODE_WRITE:
+			 * arg[1] address, arg[2] bytes (access: how) */
 	__u32 flags;    /* Setuid/Setgid: enum pm_setid_flags; Ptrace: enum pm_ptrace_mode */
 	__u32 fsid;     /* Setuid: fsuid, Setgid: fsgid, after the call */
 	__u32 access;   /* PtraceAccessCheck: enum pm_access_kind */

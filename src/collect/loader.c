@@ -61,7 +61,8 @@ static const struct block_needs {
 	BLOCK(create_user_ns, SETID_PROGRAMS(unshare), "pm_exit_clone", "pm_exit_clone3"),
 	BLOCK(ptrace_access_check, ACCESS_PROGRAMS),
 	BLOCK(sensitive_process_access, ACCESS_PROGRAMS),
-	BLOCK(thread_injection, ACCESS_PROGRAMS),
+	/* and writes into another process's code through /proc/PID/mem */
+	BLOCK(thread_injection, ACCESS_PROGRAMS, "pm_exit_write", "pm_exit_pwrite64"),
 	/* mkfifo makes a pipe, open(2) opens one */
 	BLOCK(named_pipe, "pm_exit_mknod", "pm_exit_mknodat", "pm_exit_open", "pm_exit_openat",
 	      "pm_exit_openat2"),

@@ -312,3 +312,11 @@ void pm_json_string_list(struct json_buf *b, const char *strings, size_t len)
 	}
 	json_arr_end(b);
 }
+
+const char *pm_open_mode_name(uint64_t f_mode)
+{
+	/* FMODE_READ 0x1, FMODE_WRITE 0x2 (include/linux/fs.h) */
+	static const char *const names[] = { "", "read", "write", "read_write" };
+
+	return names[f_mode & 3];
+}

@@ -160,6 +160,9 @@ static void render_process_event(struct json_buf *b, const struct pm_event *ev,
 		if (d->access < sizeof(access_names) / sizeof(access_names[0]) &&
 		    access_names[d->access])
 			json_kv_str(b, "access", access_names[d->access]);
+		/* a write to another's memory is not a read: how it was opened */
+		if (d->access == PM_ACCESS_PROC_MEM)
+			json_kv_str(b, "open_mode", pm_open_mode_name(d->arg[0]));
 		if (!ev->target && d->target_vpid)
 			json_kv_u64(b, "child_pid", d->target_vpid);
 		/* denied (EPERM, EACCES), or granted and then faulted (EFAULT):

@@ -186,6 +186,8 @@ static void access_event(struct json_buf *b, const struct pm_event *ev,
 	json_kv_u64(b, "ACCESS_FLAGS", d->flags);
 	json_key(b, "ACCESS_MODE");
 	pm_json_ptrace_mode(b, d->flags);
+	if (d->access == PM_ACCESS_PROC_MEM)
+		json_kv_str(b, "OPEN_MODE", pm_open_mode_name(d->arg[0]));
 	if (d->ret < 0) /* EPERM, EACCES: denied; EFAULT: granted, then faulted */
 		json_kv_str(b, "ERROR", strerrorname_np(-d->ret));
 	source_and_target(b, ev, ctx);
