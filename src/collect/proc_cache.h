@@ -25,6 +25,8 @@ struct pm_image {
 	char *binary_path; /* absolute path as d_path prints it */
 	char *args;        /* argv[1..] joined by single spaces (raw bytes) */
 	size_t args_len;
+	char *argv0;       /* argv[0] as the program got it; NULL when unknown */
+	size_t argv0_len;
 	unsigned secureexec; /* enum pm_secureexec */
 	bool args_truncated;
 	bool path_truncated;

@@ -202,7 +202,8 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 	img->filename = strndup(data, strnlen(data, PM_NAME_MAX));
 	img->binary_path = pm_build_path(data + PM_NAME_MAX, e->path_len, e->flags);
 	img->args = pm_join_args(data + PM_NAME_MAX + e->path_len, e->args_len, &img->args_len);
-	if (!img->filename || !img->binary_path || !img->args) {
+	img->argv0 = pm_argv0(data + PM_NAME_MAX + e->path_len, e->args_len, &img->argv0_len);
+	if (!img->filename || !img->binary_path || !img->args || !img->argv0) {
 		if (pin >= 0)
 			close(pin);
 		pm_image_put(img);

@@ -73,6 +73,11 @@ static void render_process_fields(struct json_buf *b, const struct pm_process *p
 		json_strn(b, img->args, img->args_len);
 	else
 		json_str(b, "");
+	/* the name the program was given, which may not be its file's */
+	if (img && img->argv0) {
+		json_key(b, "argv0");
+		json_strn(b, img->argv0, img->argv0_len);
+	}
 	if (img && img->hash && pm_hash_state(img->hash) == PM_HASH_DONE)
 		json_kv_str(b, "binary_ima_hash", img->hash->hex);
 	json_kv_str(b, "exec_id", p->exec_id);

@@ -82,15 +82,21 @@ static void kv_atom(struct json_buf *b, const char *key, const struct pm_process
 	json_kv_str(b, key, atom);
 }
 
-/* COMMAND_LINE: the path and the arguments, as a shell would show them. */
+/*
+ * COMMAND_LINE: the real command line, argv joined by spaces, argv[0] as
+ * the program got it (`exec -a sshd ./implant` shows sshd). Without a
+ * known argv (a process seen only by its comm), the path and arguments.
+ */
 static void kv_command_line(struct json_buf *b, const struct pm_image *img)
 {
 	const char *path = img && img->binary_path ? img->binary_path : "";
-	const char *parts[] = { path, " ", img ? img->args : NULL };
-	size_t lens[] = { strlen(path), 1, img ? img->args_len : 0 };
+	const char *first = img && img->argv0 ? img->argv0 : path;
+	const char *parts[] = { first, " ", img ? img->args : NULL };
+	size_t lens[] = { img && img->argv0 ? img->argv0_len : strlen(path), 1,
+			  img ? img->args_len : 0 };
 
 	json_key(b, "COMMAND_LINE");
-	if (!lens[0]) /* no path known (a kernel thread, an unreadable exe) */
+	if (!lens[0] && !(img && img->argv0)) /* no path known (a kernel thread) */
 		json_strn(b, parts[2] ? parts[2] : "", lens[2]);
 	else
 		json_str_parts(b, parts, lens, lens[2] ? 3 : 1);
