@@ -119,6 +119,8 @@ enum pm_exec_flags {
 	PM_EXEC_PATH_PSEUDO = 1 << 4,    /* no parent dentry: memfd and friends */
 	PM_EXEC_ENV_TRUNCATED = 1 << 5,  /* environment longer than PM_ENV_MAX */
 	PM_EXEC_ENV_UNREADABLE = 1 << 6, /* reading the environment faulted */
+	PM_EXEC_SCRIPT_FILELESS = 1 << 7, /* a script run from an fd of a file
+					   * without a link (memfd): `script` */
 };
 
 /* Facts about one task, taken in the kernel at the moment of the event. */
@@ -185,7 +187,13 @@ struct pm_exec_event {
 	__u32 path_len;
 	__u32 args_len;
 	__u32 env_len;
-	__u32 pad;
+	__u32 script_fd; /* PM_EXEC_SCRIPT_FILELESS: the fd the script was run from */
+	/*
+	 * PM_EXEC_SCRIPT_FILELESS: the script file itself (`file` is then its
+	 * interpreter, which the kernel executed): execve of /dev/fd/N or
+	 * /proc/self/fd/N of a memfd or deleted file holding "#!...".
+	 */
+	struct pm_file_facts script;
 	char data[];
 };
 
@@ -393,7 +401,7 @@ struct pm_proc_info {
 _Static_assert(sizeof(struct pm_task) == 96, "pm_task layout");
 _Static_assert(sizeof(struct pm_header) == 16, "pm_header layout");
 _Static_assert(sizeof(struct pm_file_facts) == 64, "pm_file_facts layout");
-_Static_assert(sizeof(struct pm_exec_event) == 200, "pm_exec_event layout");
+_Static_assert(sizeof(struct pm_exec_event) == 264, "pm_exec_event layout");
 /* both sides address the payload as the end of the fixed part */
 _Static_assert(__builtin_offsetof(struct pm_exec_event, data) == sizeof(struct pm_exec_event),
 	       "pm_exec_event data follows the fixed part with no padding");

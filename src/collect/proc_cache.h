@@ -31,6 +31,10 @@ struct pm_image {
 	bool args_truncated;
 	bool path_truncated;
 	struct pm_hash_entry *hash; /* NULL when not hashed */
+	/* a fileless script (memfd) run through its interpreter: the script's
+	 * own path ("/memfd:x (deleted)") and hash; NULL otherwise */
+	char *script_path;
+	struct pm_hash_entry *script_hash;
 	/* the executed inode, for CodeIdentity (zero for a /proc-scanned one) */
 	uint64_t size;
 	int64_t mtime_sec;

@@ -172,6 +172,52 @@ static struct pm_event *queue_event(struct pm_reader *r, const struct pm_header 
 	return ev;
 }
 
+/* The path of the file an O_PATH fd holds, as d_path prints it, or NULL. */
+static char *pinned_path(int fd)
+{
+	char link[32], buf[PM_PATH_MAX + PM_NAME_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = fd >= 0 ? readlink(link, buf, sizeof(buf) - 1) : -1;
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+/*
+ * A fileless script (memfd) that the kernel ran through its interpreter:
+ * the script file is still open in the new program at the fd it was run
+ * from. Pinned first (the kernel side woke us at once), then named from
+ * the pin, and hashed exactly as the kernel saw it.
+ */
+static void script_from_exec(struct pm_reader *r, const struct pm_exec_event *e,
+			     struct pm_image *img)
+{
+	char fd[24];
+	int pin;
+
+	snprintf(fd, sizeof(fd), "fd/%u", e->script_fd);
+	pin = pm_hasher_pin(e->task.pid, fd);
+	img->secureexec |= PM_SECUREEXEC_FILELESS_EXEC;
+	img->script_path = pinned_path(pin);
+	if (!r->hasher || pin < 0) {
+		if (pin >= 0)
+			close(pin);
+		return;
+	}
+	img->script_hash = pm_hasher_lookup(r->hasher, &(struct pm_file_id){
+		.mnt_id = e->script.mnt_id,
+		.ino = e->script.ino,
+		.size = e->script.isize,
+		.mtime_sec = e->script.mtime_sec,
+		.mtime_nsec = e->script.mtime_nsec,
+		.ctime_sec = e->script.ctime_sec,
+		.ctime_nsec = e->script.ctime_nsec,
+	}, e->task.pid, NULL, pin);
+}
+
 static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exec_event *e)
 {
 	const struct pm_task *t = &e->task;
@@ -199,6 +245,8 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 			close(pin);
 		return NULL;
 	}
+	if (e->flags & PM_EXEC_SCRIPT_FILELESS)
+		script_from_exec(r, e, img);
 	img->filename = strndup(data, strnlen(data, PM_NAME_MAX));
 	img->binary_path = pm_build_path(data + PM_NAME_MAX, e->path_len, e->flags);
 	img->args = pm_join_args(data + PM_NAME_MAX + e->path_len, e->args_len, &img->args_len);
@@ -209,7 +257,7 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 		pm_image_put(img);
 		return NULL;
 	}
-	img->secureexec = pm_secureexec_flags(&facts);
+	img->secureexec |= pm_secureexec_flags(&facts);
 	img->executed = true;
 	img->size = e->file.isize;
 	img->mtime_sec = e->file.mtime_sec;

@@ -280,12 +280,17 @@ static int reopen_if_same(int fd, const char *what, const struct pm_file_id *id)
 	return -1;
 }
 
+int pm_hasher_pin(uint32_t pid, const char *what)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/proc/%u/%s", pid, what);
+	return open(path, O_PATH | O_CLOEXEC);
+}
+
 int pm_hasher_pin_exe(uint32_t pid)
 {
-	char exe[32];
-
-	snprintf(exe, sizeof(exe), "/proc/%u/exe", pid);
-	return open(exe, O_PATH | O_CLOEXEC);
+	return pm_hasher_pin(pid, "exe");
 }
 
 static size_t bucket_of(const struct pm_file_id *id)

@@ -84,6 +84,9 @@ struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file
 /* /proc/PID/exe opened O_PATH (one open: no statx, no driver open, so it
  * cannot block on a hung mount), or -1: holds the inode for the hasher. */
 int pm_hasher_pin_exe(uint32_t pid);
+/* The same for /proc/PID/<what> ("fd/3", "map_files/START-END"): a link
+ * to a file the process holds. */
+int pm_hasher_pin(uint32_t pid, const char *what);
 
 int pm_hash_state(const struct pm_hash_entry *e);
 void pm_hash_put(struct pm_hash_entry *e);

@@ -80,6 +80,10 @@ static void render_process_fields(struct json_buf *b, const struct pm_process *p
 	}
 	if (img && img->hash && pm_hash_state(img->hash) == PM_HASH_DONE)
 		json_kv_str(b, "binary_ima_hash", img->hash->hex);
+	if (img && img->script_path)
+		json_kv_str(b, "script_path", img->script_path);
+	if (img && img->script_hash && pm_hash_state(img->script_hash) == PM_HASH_DONE)
+		json_kv_str(b, "script_ima_hash", img->script_hash->hex);
 	json_kv_str(b, "exec_id", p->exec_id);
 	if (p->container_id)
 		json_kv_str(b, "container_id", p->container_id);
@@ -109,7 +113,8 @@ static void render_process(struct json_buf *b, const struct pm_process *p,
 	}
 	render_process_fields(b, p, ctx);
 	if (b->oom || p->memo_closed ||
-	    (img && img->hash && pm_hash_state(img->hash) == PM_HASH_PENDING))
+	    (img && img->hash && pm_hash_state(img->hash) == PM_HASH_PENDING) ||
+	    (img && img->script_hash && pm_hash_state(img->script_hash) == PM_HASH_PENDING))
 		return;
 	/* the object, without the member separator that may precede it */
 	if (b->data[start] == ',')

@@ -124,6 +124,10 @@ static void process_fields(struct json_buf *b, const struct pm_process *p,
 		json_kv_str(b, "USER_NAME", user);
 	if (img && img->hash && pm_hash_state(img->hash) == PM_HASH_DONE)
 		json_kv_str(b, "HASH", img->hash->hex + strlen("sha256:"));
+	if (img && img->script_path)
+		json_kv_str(b, "SCRIPT_PATH", img->script_path);
+	if (img && img->script_hash && pm_hash_state(img->script_hash) == PM_HASH_DONE)
+		json_kv_str(b, "SCRIPT_HASH", img->script_hash->hex + strlen("sha256:"));
 	if (img && img->args_truncated)
 		json_kv_bool(b, "COMMAND_LINE_TRUNCATED", true);
 	if (img && img->path_truncated)

@@ -3,8 +3,11 @@ fileless scripts and libraries, namespace changes. Each test performs the
 technique for real and asserts the exact evidence, in both formats.
 """
 
+import hashlib
 import os
 import subprocess
+
+import pytest
 
 from helpers import prog, run_prog
 from test_limacharlie import lc  # noqa: F401  (the --format limacharlie procmon)
@@ -43,3 +46,47 @@ def test_argv0_limacharlie(lc, exec_dir):  # noqa: F811
     ev = lc.wait_for(lambda e: e["routing"]["event_type"] == "NEW_PROCESS"
                      and e["event"]["PROCESS_ID"] == pid, since=since, what="NEW_PROCESS")
     assert (ev["event"]["FILE_PATH"], ev["event"]["COMMAND_LINE"]) == (str(implant), "sshd -D")
+
+
+# --------------------------------------------------------------------------
+# A script run from a memfd
+
+
+def run_memfd_script(how, exec_dir):
+    """memfd_script: '#!/bin/sh' in a memfd, executed; the script waits
+    for a line, so it lives until the caller lets it go."""
+    script = f"#!/bin/sh\nread line\n# {how} {os.urandom(8).hex()}\n".encode()
+    p = subprocess.Popen([prog("memfd_script"), how, script.decode()],
+                         stdin=subprocess.PIPE)
+    return p, "sha256:" + hashlib.sha256(script).hexdigest()
+
+
+@pytest.mark.parametrize("how,fd_path", [("fexecve", "/dev/fd/3"), ("proc", "/proc/self/fd/3")])
+def test_memfd_script_native(pm, exec_dir, how, fd_path):
+    """The interpreter runs, but the exec is fileless: FILELESS_EXEC, the
+    memfd named, the script's own bytes hashed."""
+    p, digest = run_memfd_script(how, exec_dir)
+    try:
+        ev = pm.wait_event("ProcessExec", p.pid,
+                           where=lambda e: e["process"]["binary_path"] == "/usr/bin/dash")
+    finally:
+        p.communicate(b"go\n", timeout=30)
+    proc = ev["process"]
+    assert (proc["secureexec"], proc["script_path"], proc["script_ima_hash"]) == (
+        "FILELESS_EXEC", "/memfd:payload (deleted)", digest)
+    assert (proc["argv0"], proc["args"]) == ("/bin/sh", fd_path)
+
+
+def test_memfd_script_limacharlie(lc, exec_dir):  # noqa: F811
+    since = lc.mark()
+    p, digest = run_memfd_script("fexecve", exec_dir)
+    try:
+        ev = lc.wait_for(lambda e: e["routing"]["event_type"] == "NEW_PROCESS"
+                         and e["event"]["PROCESS_ID"] == p.pid
+                         and e["event"]["FILE_PATH"] == "/usr/bin/dash",
+                         since=since, what="NEW_PROCESS of the script")
+    finally:
+        p.communicate(b"go\n", timeout=30)
+    e = ev["event"]
+    assert (e["SCRIPT_PATH"], e["SCRIPT_HASH"], e["COMMAND_LINE"]) == (
+        "/memfd:payload (deleted)", digest[len("sha256:"):], "/bin/sh /dev/fd/3")
