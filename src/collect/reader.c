@@ -494,13 +494,31 @@ static void on_fifo(struct pm_reader *r, const struct pm_fifo_event *e)
  */
 static void on_module(struct pm_reader *r, const struct pm_module_event *e)
 {
-	struct pm_event *ev = queue_file_event(r, &e->hdr, &e->task,
-					       pm_build_path(e->path, e->path_len, e->flags),
-					       e->flags);
+	/*
+	 * First: a mapped file without a link (a memfd, a deleted library)
+	 * can be read only through the mapping, while the process lives: hold
+	 * it through /proc/PID/map_files/START-END (the kernel side woke us).
+	 * An mmap record's length is the one asked for, the mapping's end is
+	 * page-rounded.
+	 */
+	int pin = -1;
+	struct pm_event *ev;
 	const char *path;
 
-	if (!ev)
+	if (r->hasher && e->file.nlink == 0) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "map_files/%llx-%llx", (unsigned long long)e->addr,
+			 (unsigned long long)((e->addr + e->len + 4095) & ~4095ull));
+		pin = pm_hasher_pin(e->task.pid, what);
+	}
+	ev = queue_file_event(r, &e->hdr, &e->task, pm_build_path(e->path, e->path_len, e->flags),
+			      e->flags);
+	if (!ev) {
+		if (pin >= 0)
+			close(pin);
 		return;
+	}
 	path = ev->file_path;
 	ev->base_address = e->addr >= e->pgoff ? e->addr - e->pgoff : e->addr;
 	ev->memory_size = e->len;
@@ -512,9 +530,10 @@ static void on_module(struct pm_reader *r, const struct pm_module_event *e)
 		.owner_uid = e->file.owner_uid,
 		.owner_gid = e->file.owner_gid,
 	};
-	/* its hash, for CodeIdentity: read by path (the exe link is not it) */
-	if (r->hasher && !(e->flags & (PM_EXEC_PATH_CUT | PM_EXEC_PATH_PSEUDO |
-				       PM_EXEC_PATH_DELETED)))
+	/* its hash, for CodeIdentity: read through the pinned mapping, or by
+	 * path (the exe link is not it) */
+	if (r->hasher && (pin >= 0 || !(e->flags & (PM_EXEC_PATH_CUT | PM_EXEC_PATH_PSEUDO |
+						    PM_EXEC_PATH_DELETED))))
 		ev->module_hash = pm_hasher_lookup(r->hasher, &(struct pm_file_id){
 			.mnt_id = e->file.mnt_id,
 			.ino = e->file.ino,
@@ -523,7 +542,7 @@ static void on_module(struct pm_reader *r, const struct pm_module_event *e)
 			.mtime_nsec = e->file.mtime_nsec,
 			.ctime_sec = e->file.ctime_sec,
 			.ctime_nsec = e->file.ctime_nsec,
-		}, e->task.pid, path, -1);
+		}, e->task.pid, pin >= 0 ? NULL : path, pin);
 }
 
 /* Whether size bytes hold a whole record of this shape, its variable

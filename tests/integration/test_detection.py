@@ -90,3 +90,51 @@ def test_memfd_script_limacharlie(lc, exec_dir):  # noqa: F811
     e = ev["event"]
     assert (e["SCRIPT_PATH"], e["SCRIPT_HASH"], e["COMMAND_LINE"]) == (
         "/memfd:payload (deleted)", digest[len("sha256:"):], "/bin/sh /dev/fd/3")
+
+
+# --------------------------------------------------------------------------
+# A library loaded from a memfd
+
+LIB = "/lib/x86_64-linux-gnu/libutil.so.1"
+
+
+def payload_library(exec_dir):
+    src = exec_dir / "libpayload.so"
+    src.write_bytes(open(LIB, "rb").read() + os.urandom(16))  # never seen before
+    return src, "sha256:" + hashlib.sha256(src.read_bytes()).hexdigest()
+
+
+def test_memfd_library_is_hashed(pm, exec_dir):
+    """dlopen of a memfd copy of a library: its ModuleLoad has the hash of
+    those bytes (read through the mapping, not by path), and a
+    CodeIdentity follows."""
+    src, digest = payload_library(exec_dir)
+    p = subprocess.Popen([prog("memfd_dlopen"), str(src)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE)
+    try:
+        assert p.stdout.readline() == b"loaded\n"
+        ev = pm.wait_event("ModuleLoad", p.pid, where=lambda e: e["module_load"]["file_path"]
+                           == "/memfd:libpayload.so (deleted)")
+        ident = pm.wait_for(lambda e: e.get("type") == "CodeIdentity"
+                            and e["process"]["pid"] == p.pid
+                            and e["code_identity"]["hash"] == digest, what="its CodeIdentity")
+    finally:
+        p.communicate(b"go\n", timeout=30)
+    assert ev["module_load"]["module_name"] == "memfd:libpayload.so (deleted)"
+    assert ident["code_identity"]["file_path"] == "/memfd:libpayload.so (deleted)"
+
+
+def test_memfd_library_limacharlie(lc, exec_dir):  # noqa: F811
+    since = lc.mark()
+    src, digest = payload_library(exec_dir)
+    p = subprocess.Popen([prog("memfd_dlopen"), str(src)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE)
+    try:
+        assert p.stdout.readline() == b"loaded\n"
+        ev = lc.wait_for(lambda e: e["routing"]["event_type"] == "CODE_IDENTITY"
+                         and e["event"]["PROCESS_ID"] == p.pid
+                         and e["event"]["HASH"] == digest[len("sha256:"):],
+                         since=since, what="CODE_IDENTITY of the memfd library")
+    finally:
+        p.communicate(b"go\n", timeout=30)
+    assert ev["event"]["FILE_PATH"] == "/memfd:libpayload.so (deleted)"
