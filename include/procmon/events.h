@@ -61,6 +61,8 @@
 	X(OPEN_NAMED_PIPE, 13, FIFO, "OpenNamedPipe", 0, "OPEN_NAMED_PIPE", "named_pipe", NAMED_PIPE)       \
 	X(MODULE_LOAD, 14, MODULE, "ModuleLoad", 0, "MODULE_LOAD", "module_load", MODULE_LOAD)              \
 	X(CODE_WRITE, 15, PRIV, 0, 0, 0, "thread_injection", PTRACE)                                         \
+	X(SETNS, 16, PRIV, "ProcessEvent", "SetNs", "SETNS", "namespaces", NAMESPACES)                      \
+	X(UNSHARE, 17, PRIV, "ProcessEvent", "Unshare", "UNSHARE", "namespaces", NAMESPACES)                \
 	X(EXISTING_PROCESS, 64, NONE, "ExistingProcess", 0, "EXISTING_PROCESS", "existing_process", NONE)   \
 	X(SENSITIVE_ACCESS, 65, NONE, "SensitiveProcessAccess", 0, "SENSITIVE_PROCESS_ACCESS",             \
 	  "sensitive_process_access", NONE)                                                                  \
@@ -100,7 +102,8 @@ enum pm_record_kind {
 	X(PTRACE, 6, "ptrace_access")     \
 	X(REMOTE_THREAD, 7, "remote_thread") \
 	X(NAMED_PIPE, 8, "named_pipe")    \
-	X(MODULE_LOAD, 9, "module_load")
+	X(MODULE_LOAD, 9, "module_load")  \
+	X(NAMESPACES, 10, "namespaces")
 
 #define PM_DROP_ENUM_ROW(name, num, ...) PM_DROP_##name = num,
 enum pm_drop_category {
@@ -233,8 +236,11 @@ struct pm_priv_event {
 	__u64 arg[3];   /* Prctl: option, arg2, arg3; PtraceAccessCheck of
 			 * /proc/PID/mem: arg[0] the file's f_mode; ptrace
 			 * request: arg[0] request, arg[1] addr; CODE_WRITE:
-			 * arg[1] address, arg[2] bytes (access: how) */
-	__u32 flags;    /* Setuid/Setgid: enum pm_setid_flags; Ptrace: enum pm_ptrace_mode */
+			 * arg[1] address, arg[2] bytes (access: how); SetNs:
+			 * arg[0] the namespace's inode number (an nsfs fd),
+			 * arg[1] enum pm_setns_fd */
+	__u32 flags;    /* Setuid/Setgid: enum pm_setid_flags; Ptrace: enum pm_ptrace_mode;
+			 * SetNs/Unshare: the namespaces' CLONE_NEW* bits */
 	__u32 fsid;     /* Setuid: fsuid, Setgid: fsgid, after the call */
 	__u32 access;   /* PtraceAccessCheck: enum pm_access_kind */
 	__u32 target_vpid;
@@ -295,6 +301,12 @@ enum pm_ptrace_mode {
 	PM_PTRACE_MODE_NOAUDIT = 0x04,
 	PM_PTRACE_MODE_FSCREDS = 0x08,
 	PM_PTRACE_MODE_REALCREDS = 0x10,
+};
+
+/* What setns(2) was given. */
+enum pm_setns_fd {
+	PM_SETNS_NSFS = 1,  /* a namespace file (/proc/PID/ns/X): arg[0] its inode */
+	PM_SETNS_PIDFD = 2, /* a pidfd: `target` is that process */
 };
 
 /* How a PtraceAccessCheck was made. */

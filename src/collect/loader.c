@@ -67,6 +67,7 @@ static const struct block_needs {
 	BLOCK(named_pipe, "pm_exit_mknod", "pm_exit_mknodat", "pm_exit_open", "pm_exit_openat",
 	      "pm_exit_openat2"),
 	BLOCK(module_load, "pm_exit_mmap", "pm_exit_mprotect"),
+	BLOCK(namespaces, "pm_exit_setns", "pm_exit_unshare_ns"),
 };
 
 /* 1: load prog, 0: leave it out, -1: no block lists it. */

@@ -410,7 +410,8 @@ static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED, NULL);
 	uint32_t type = e->hdr.type;
 	bool with_target = type == PM_EVENT_PTRACE_ACCESS || type == PM_EVENT_REMOTE_THREAD ||
-			   type == PM_EVENT_PTRACE_REQUEST || type == PM_EVENT_CODE_WRITE;
+			   type == PM_EVENT_PTRACE_REQUEST || type == PM_EVENT_CODE_WRITE ||
+			   type == PM_EVENT_SETNS;
 	struct pm_process *target = with_target ? access_target(r, e) : NULL;
 	/* EFAULT: process_vm_* got past the access check, then the copy failed */
 	bool granted = e->ret >= 0 || (type == PM_EVENT_PTRACE_ACCESS && e->ret == -EFAULT);

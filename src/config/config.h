@@ -62,6 +62,8 @@ struct pm_config {
 	struct pm_strlist redact; /* process_environment.redact globs */
 	struct pm_hook sensitive_process_access;
 	struct pm_strlist sensitive_processes;
+
+	struct pm_hook namespaces; /* SetNs, Unshare */
 };
 
 /* enum pm_format of a format name (len bytes), or -EINVAL. */

@@ -159,6 +159,21 @@ static void render_process_event(struct json_buf *b, const struct pm_event *ev,
 		json_key(b, "cmd");
 		pm_json_prctl_cmd(b, d->arg[0], d->arg[1], d->arg[2], d->name, sizeof(d->name));
 		break;
+	case PM_EVENT_SETNS:
+	case PM_EVENT_UNSHARE:
+		json_key(b, "namespaces");
+		pm_json_namespaces(b, d->flags);
+		if (type == PM_EVENT_UNSHARE)
+			break;
+		/* a namespace file names no process; a pidfd does */
+		if (d->arg[1] == PM_SETNS_NSFS)
+			json_kv_u64(b, "namespace_inode", d->arg[0]);
+		json_key(b, "target");
+		if (ev->target)
+			render_process(b, ev->target, ctx);
+		else
+			json_null(b);
+		break;
 	case PM_EVENT_PTRACE_ACCESS:
 		json_key(b, "child");
 		if (ev->target)

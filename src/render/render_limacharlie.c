@@ -258,6 +258,20 @@ static void event_fields(struct json_buf *b, const struct pm_event *ev,
 	case PM_EVENT_CREATE_USER_NS:
 		json_kv_u64(b, "PROCESS_ID", p->pid);
 		break;
+	case PM_EVENT_SETNS:
+	case PM_EVENT_UNSHARE:
+		json_kv_u64(b, "PROCESS_ID", p->pid);
+		json_key(b, "NAMESPACES");
+		pm_json_namespaces(b, d->flags);
+		if (ev->type == PM_EVENT_SETNS && d->arg[1] == PM_SETNS_NSFS)
+			json_kv_u64(b, "NAMESPACE_INODE", d->arg[0]);
+		if (ev->type == PM_EVENT_SETNS && ev->target) {
+			json_key(b, "TARGET");
+			json_obj_begin(b);
+			process_fields(b, ev->target, NULL, true, ctx);
+			json_obj_end(b);
+		}
+		break;
 	case PM_EVENT_PTRACE_ACCESS:
 		access_event(b, ev, ctx);
 		break;

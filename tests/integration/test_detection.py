@@ -5,12 +5,14 @@ technique for real and asserts the exact evidence, in both formats.
 
 import hashlib
 import os
+import shutil
 import subprocess
 
 import pytest
 
-from helpers import prog, run_prog
+from helpers import Procmon, prog, run_prog
 from test_limacharlie import lc  # noqa: F401  (the --format limacharlie procmon)
+from test_privilege import process_events, results
 
 
 def exec_of(view, pid):
@@ -138,3 +140,105 @@ def test_memfd_library_limacharlie(lc, exec_dir):  # noqa: F811
     finally:
         p.communicate(b"go\n", timeout=30)
     assert ev["event"]["FILE_PATH"] == "/memfd:libpayload.so (deleted)"
+
+
+# --------------------------------------------------------------------------
+# Namespace changes
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWNET = 0x20000, 0x4000000, 0x40000000
+
+
+class NsTarget:
+    """wait_line run by unshare(1) in new net and uts namespaces: a
+    container-like process whose namespaces others enter."""
+
+    def __init__(self, directory):
+        path = directory / "ns-target"
+        shutil.copy(prog("wait_line"), path)
+        self.proc = subprocess.Popen(["unshare", "--net", "--uts", str(path), "1"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.proc.stdout.readline().startswith(b"ready ")
+        self.pid = self.proc.pid  # unshare execs the program: one pid
+        self.net_inode = os.stat(f"/proc/{self.pid}/ns/net").st_ino
+
+    def close(self):
+        self.proc.communicate(b"\n", timeout=10)
+
+
+@pytest.fixture
+def ns_target(exec_dir):
+    t = NsTarget(exec_dir)
+    yield t
+    t.close()
+
+
+def ns_steps(ns_target):
+    t = ns_target.pid
+    return [f"unshare:{CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWNET:x}",
+            f"setns-file:/proc/{t}/ns/net", f"setns-pidfd:{t},{CLONE_NEWUTS | CLONE_NEWNET:x}",
+            f"unshare:{0x10000000:x}"]  # a user namespace alone: CreateUserNs, not Unshare
+
+
+def run_ns_change(ns_target):
+    steps = ns_steps(ns_target)
+    run = run_prog("ns_change", *steps)
+    got = results(run)
+    assert all(got[s] == 0 for s in steps), got
+    return run
+
+
+def test_namespace_changes_native(pm, ns_target):
+    """unshare of mount+uts+net, setns by namespace file, setns by pidfd:
+    one event each, with the namespaces; setns names the namespace's inode
+    or, for a pidfd, the process whose namespaces were entered."""
+    run = run_ns_change(ns_target)
+    evs = [e["process_event"] for e in process_events(pm, run.pid)
+           if e["process_event"]["type"] in ("SetNs", "Unshare")]
+    assert [(e["type"], e["namespaces"], e.get("namespace_inode"),
+             e.get("target") and e["target"]["pid"]) for e in evs] == [
+        ("Unshare", "CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWNET", None, None),
+        ("SetNs", "CLONE_NEWNET", ns_target.net_inode, None),
+        ("SetNs", "CLONE_NEWUTS | CLONE_NEWNET", None, ns_target.pid)]
+    assert evs[2]["target"]["filename"] == "ns-target"
+
+
+def test_namespace_changes_limacharlie(lc, ns_target):  # noqa: F811
+    since = lc.mark()
+    run = run_ns_change(ns_target)
+    lc.wait_for(lambda e: e["routing"]["event_type"] == "TERMINATE_PROCESS"
+                and e["event"]["PROCESS_ID"] == run.pid, since=since, what="exit")
+    evs = lc.find(lambda e: e["routing"]["event_type"] in ("SETNS", "UNSHARE")
+                  and e["event"]["PROCESS_ID"] == run.pid, since)
+    assert [(e["routing"]["event_type"], e["event"]["NAMESPACES"],
+             e["event"].get("NAMESPACE_INODE"),
+             e["event"].get("TARGET", {}).get("PROCESS_ID")) for e in evs] == [
+        ("UNSHARE", "CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWNET", None, None),
+        ("SETNS", "CLONE_NEWNET", ns_target.net_inode, None),
+        ("SETNS", "CLONE_NEWUTS | CLONE_NEWNET", None, ns_target.pid)]
+    assert evs[2]["routing"]["target"] == evs[2]["event"]["TARGET"]["THIS_ATOM"]
+
+
+def test_namespace_changes_filtered(exec_dir):
+    """The namespaces block off: no SetNs or Unshare; process_filter
+    narrows them like the other hooks."""
+    t = NsTarget(exec_dir)
+    config = exec_dir / "ns.yaml"
+    for text, want in (("namespaces: { enabled: false }\n", 0),
+                       ("namespaces: { enabled: true }\n"
+                        "process_filter: { binary: { name: [ns_change] }, deny_list: true }\n", 0),
+                       ("namespaces: { enabled: true }\n"
+                        "process_filter: { binary: { name: [ns_change] } }\n", 3)):
+        config.write_text(text)
+        config.chmod(0o600)
+        procmon = Procmon("--config", config).wait_ready()
+        try:
+            run = run_ns_change(t)
+            procmon.wait_for(lambda e: e.get("type") == "ProcessExit"
+                             and e["process"]["pid"] == run.pid, what="exit")
+            got = procmon.find(lambda e: e.get("type") == "ProcessEvent"
+                               and e["process"]["pid"] == run.pid
+                               and e["process_event"]["type"] in ("SetNs", "Unshare"))
+        finally:
+            assert procmon.stop() == 0
+        assert len(got) == want, (text, got)
+    t.close()
