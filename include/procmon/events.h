@@ -38,8 +38,8 @@
  *   CONFIG  the configuration block that enables it, or 0 (always on)
  *   DROP    the category its failed reservations count in (PM_DROP_<DROP>)
  *
- * PTRACE_REQUEST and CODE_WRITE are observations for ThreadInjection, never
- * written.
+ * PTRACE_REQUEST and CODE_WRITE are observations for ThreadInjection,
+ * EXE_UNLINKED one for the hasher (loaded with ima_hash); never written.
  * User space expands the strings; the BPF side only the enum.
  */
 #define PM_EVENT_TABLE(X)                                                                                    \
@@ -63,6 +63,7 @@
 	X(CODE_WRITE, 15, PRIV, 0, 0, 0, "thread_injection", PTRACE)                                         \
 	X(SETNS, 16, PRIV, "ProcessEvent", "SetNs", "SETNS", "namespaces", NAMESPACES)                      \
 	X(UNSHARE, 17, PRIV, "ProcessEvent", "Unshare", "UNSHARE", "namespaces", NAMESPACES)                \
+	X(EXE_UNLINKED, 18, FILE, 0, 0, 0, 0, EXEC)                                                          \
 	X(EXISTING_PROCESS, 64, NONE, "ExistingProcess", 0, "EXISTING_PROCESS", "existing_process", NONE)   \
 	X(SENSITIVE_ACCESS, 65, NONE, "SensitiveProcessAccess", 0, "SENSITIVE_PROCESS_ACCESS",             \
 	  "sensitive_process_access", NONE)                                                                  \
@@ -85,6 +86,7 @@ enum pm_record_kind {
 	PM_RECORD_PRIV,   /* struct pm_priv_event */
 	PM_RECORD_FIFO,   /* struct pm_fifo_event */
 	PM_RECORD_MODULE, /* struct pm_module_event */
+	PM_RECORD_FILE,   /* struct pm_file_event */
 	PM_RECORD_KINDS,
 };
 
@@ -286,6 +288,18 @@ struct pm_module_event {
 	char path[PM_PATH_MAX + PM_NAME_MAX];
 };
 
+/*
+ * A process's running executable lost its last link by an unlink or
+ * rename the process itself made: `file` is the inode as the call left
+ * it (its ctime changed, nothing else could: a running file cannot be
+ * written), so the hasher may accept exactly that ctime (EXE_UNLINKED).
+ */
+struct pm_file_event {
+	struct pm_header hdr;
+	struct pm_task task;
+	struct pm_file_facts file;
+};
+
 /* LSM_SETID_* of include/linux/security.h: which call changed the ids */
 enum pm_setid_flags {
 	PM_SETID_ID = 1,  /* setuid, setgid */
@@ -418,6 +432,7 @@ _Static_assert(sizeof(struct pm_exec_event) == 264, "pm_exec_event layout");
 _Static_assert(__builtin_offsetof(struct pm_exec_event, data) == sizeof(struct pm_exec_event),
 	       "pm_exec_event data follows the fixed part with no padding");
 _Static_assert(sizeof(struct pm_clone_event) == 128, "pm_clone_event layout");
+_Static_assert(sizeof(struct pm_file_event) == 176, "pm_file_event layout");
 _Static_assert(sizeof(struct pm_exit_event) == 120, "pm_exit_event layout");
 _Static_assert(sizeof(struct pm_priv_event) == 280, "pm_priv_event layout");
 _Static_assert(sizeof(struct pm_filter_conf) == 72, "pm_filter_conf layout");

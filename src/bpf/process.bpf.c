@@ -276,6 +276,70 @@ lost:
 	return 0;
 }
 
+/* The record of a tp/syscalls/sys_exit_X tracepoint (syscalls.bpf.c has
+ * why it is not vmlinux.h's). */
+struct pm_sys_exit_rec {
+	__u64 common;
+	int nr;
+	long ret;
+};
+
+/*
+ * An unlink or rename by a process that left its own running executable
+ * with no link (an implant deleting itself at start): its inode as the
+ * call left it, for the hasher (the unlink changed the ctime it checks).
+ * Loaded only with ima_hash; a few loads per unlink, a record only then.
+ */
+static __always_inline int pm_on_unlink(long ret)
+{
+	struct task_struct *task;
+	struct pm_file_event ev;
+	struct file *exe;
+
+	if (ret != 0)
+		return 0;
+	task = bpf_get_current_task_btf();
+	exe = task->mm->exe_file; /* direct loads: NULL for a kernel thread */
+	if (!exe || exe->f_inode->__i_nlink != 0)
+		return 0;
+	__builtin_memset(&ev, 0, sizeof(ev));
+	pm_record_start(&ev.hdr, PM_EVENT_EXE_UNLINKED, sizeof(ev), &ev.task, task);
+	pm_fill_file(&ev.file, exe);
+	/* the process may be about to exit: the reader pins its exe now */
+	pm_emit_wake(&ev, sizeof(ev), PM_DROP_EXEC, true);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_unlink")
+int pm_exit_unlink(struct pm_sys_exit_rec *ctx)
+{
+	return pm_on_unlink(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_unlinkat")
+int pm_exit_unlinkat(struct pm_sys_exit_rec *ctx)
+{
+	return pm_on_unlink(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_rename")
+int pm_exit_rename(struct pm_sys_exit_rec *ctx)
+{
+	return pm_on_unlink(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_renameat")
+int pm_exit_renameat(struct pm_sys_exit_rec *ctx)
+{
+	return pm_on_unlink(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_renameat2")
+int pm_exit_renameat2(struct pm_sys_exit_rec *ctx)
+{
+	return pm_on_unlink(ctx->ret);
+}
+
 /* Set by user space: report NewRemoteThread (remote_thread). */
 const volatile bool pm_want_remote_thread = false;
 

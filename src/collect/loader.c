@@ -353,6 +353,18 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 	l->process->rodata->pm_want_remote_thread = cfg->remote_thread.enabled ||
 						    cfg->thread_injection.enabled;
 	l->binary_filter = filter.process & PM_PF_BINARY;
+	/* a self-deleting executable: what the hasher needs to accept its
+	 * unlink; nothing else uses these */
+	{
+		struct bpf_program *unlink_progs[] = {
+			l->process->progs.pm_exit_unlink, l->process->progs.pm_exit_unlinkat,
+			l->process->progs.pm_exit_rename, l->process->progs.pm_exit_renameat,
+			l->process->progs.pm_exit_renameat2,
+		};
+
+		for (size_t i = 0; i < sizeof(unlink_progs) / sizeof(unlink_progs[0]); i++)
+			bpf_program__set_autoload(unlink_progs[i], cfg->hash);
+	}
 	err = process_bpf__load(l->process);
 	if (err) {
 		pm_log_error("failed to load BPF object: %s", strerror(-err));
@@ -367,6 +379,12 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 	if (err) {
 		pm_log_error("failed to load the syscall BPF programs: %s",
 			     strerror(-err));
+		goto fail;
+	}
+	/* the unlink hooks are syscall tracepoints too */
+	err = cfg->hash ? ensure_tracefs() : 0;
+	if (err) {
+		pm_log_error("failed to mount tracefs: %s", strerror(-err));
 		goto fail;
 	}
 	/* every map is filled before the first program runs */

@@ -546,6 +546,30 @@ static void on_module(struct pm_reader *r, const struct pm_module_event *e)
 		}, e->task.pid, pin >= 0 ? NULL : path, pin);
 }
 
+/*
+ * A process unlinked its own running executable (an implant deleting
+ * itself): its exec's hash may still be computed, through /proc/PID/exe,
+ * with the ctime the unlink left (src/enrich/hash.h has why that is
+ * exact). The exe is pinned first: the process may exit at once.
+ */
+static void on_exe_unlinked(struct pm_reader *r, const struct pm_file_event *e)
+{
+	struct pm_process *p = pm_proc_cache_lookup(r->cache, e->task.pid, e->task.start_ns);
+	struct pm_hash_entry *h = p && p->image && p->image->executed ? p->image->hash : NULL;
+
+	if (!r->hasher || !h || pm_hash_state(h) == PM_HASH_DONE)
+		return;
+	pm_hasher_accept_unlinked(r->hasher, h, &(struct pm_file_id){
+		.mnt_id = e->file.mnt_id,
+		.ino = e->file.ino,
+		.size = e->file.isize,
+		.mtime_sec = e->file.mtime_sec,
+		.mtime_nsec = e->file.mtime_nsec,
+		.ctime_sec = e->file.ctime_sec,
+		.ctime_nsec = e->file.ctime_nsec,
+	}, pm_hasher_pin_exe(e->task.pid));
+}
+
 /* Whether size bytes hold a whole record of this shape, its variable
  * parts within their limits (each is sent at its used length). */
 static bool record_whole(uint32_t kind, const void *data, size_t size)
@@ -562,6 +586,8 @@ static bool record_whole(uint32_t kind, const void *data, size_t size)
 		return size >= sizeof(struct pm_exit_event);
 	case PM_RECORD_PRIV:
 		return size >= sizeof(struct pm_priv_event);
+	case PM_RECORD_FILE:
+		return size >= sizeof(struct pm_file_event);
 	case PM_RECORD_MODULE:
 		return size >= offsetof(struct pm_module_event, path) &&
 		       m->path_len <= PM_PATH_MAX &&
@@ -584,12 +610,14 @@ RECORD_HANDLER(on_exit_record, pm_exit_event)
 RECORD_HANDLER(on_priv, pm_priv_event)
 RECORD_HANDLER(on_module, pm_module_event)
 RECORD_HANDLER(on_fifo, pm_fifo_event)
+RECORD_HANDLER(on_exe_unlinked, pm_file_event)
 
 /* Who takes a whole record of each shape. */
 static void (*const record_handlers[PM_RECORD_KINDS])(struct pm_reader *r, const void *data) = {
 	[PM_RECORD_EXEC] = on_exec_record,	 [PM_RECORD_CLONE] = on_clone_record,
 	[PM_RECORD_EXIT] = on_exit_record_record, [PM_RECORD_PRIV] = on_priv_record,
 	[PM_RECORD_MODULE] = on_module_record,	 [PM_RECORD_FIFO] = on_fifo_record,
+	[PM_RECORD_FILE] = on_exe_unlinked_record,
 };
 
 /* Dispatch by record shape (the event table's RECORD column), each checked

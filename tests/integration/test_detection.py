@@ -242,3 +242,51 @@ def test_namespace_changes_filtered(exec_dir):
             assert procmon.stop() == 0
         assert len(got) == want, (text, got)
     t.close()
+
+
+# --------------------------------------------------------------------------
+# A binary that deletes itself
+
+
+def unique_copy(exec_dir, name):
+    """A copy never hashed before, 32 MiB long: reading it takes longer
+    than the implant takes to unlink itself, so a hasher that only knew
+    the exec's ctime could never finish it."""
+    path = exec_dir / name
+    path.write_bytes(open(prog("self_delete"), "rb").read() + bytes(32 << 20) + os.urandom(16))
+    path.chmod(0o755)
+    return path, "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_self_deleting_binary_is_hashed(pm, exec_dir):
+    """The implant unlinks its own file at start; the unlink changed the
+    inode's ctime, which the kernel reports at the call, and the hash of
+    the executed content (read through /proc/PID/exe) is in its
+    ProcessExec, with a CodeIdentity."""
+    path, digest = unique_copy(exec_dir, "implant-rm")
+    p = subprocess.Popen([str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert p.stdout.readline() == b"deleted\n"
+        assert not path.exists()
+        ev = pm.wait_event("ProcessExec", p.pid)
+        ident = pm.wait_for(lambda e: e.get("type") == "CodeIdentity"
+                            and e["process"]["pid"] == p.pid, what="its CodeIdentity")
+    finally:
+        p.communicate(b"go\n", timeout=30)
+    assert ev["process"]["binary_path"] == str(path)
+    assert ev["process"]["binary_ima_hash"] == digest
+    assert (ident["code_identity"]["file_path"], ident["code_identity"]["hash"]) == (
+        str(path), digest)
+
+
+def test_self_deleting_binary_limacharlie(lc, exec_dir):  # noqa: F811
+    since = lc.mark()
+    path, digest = unique_copy(exec_dir, "implant-rm-lc")
+    p = subprocess.Popen([str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert p.stdout.readline() == b"deleted\n"
+        ev = lc.wait_for(lambda e: e["routing"]["event_type"] == "NEW_PROCESS"
+                         and e["event"]["PROCESS_ID"] == p.pid, since=since, what="NEW_PROCESS")
+    finally:
+        p.communicate(b"go\n", timeout=30)
+    assert ev["event"]["HASH"] == digest[len("sha256:"):]
