@@ -4,6 +4,8 @@
  * (CLOCK_MONOTONIC) in seconds as one number.
  *
  *   loop getppid N        raw getppid(), a syscall procmon does not watch
+ *   loop write N          write(2) of one byte to /dev/null: the write exit
+ *                         hook (code writes through /proc/PID/mem) runs
  *   loop open N PATH      open(PATH, O_RDONLY) + close: the openat exit
  *                         hook runs each time (named pipes, /proc/PID/mem)
  *   loop dlopen N LIB     dlopen(LIB) + dlclose: maps and unmaps a shared
@@ -39,9 +41,9 @@ int main(int argc, char **argv)
 	const char *what = argc > 1 ? argv[1] : "";
 	double t0;
 
-	if (n <= 0 || (strcmp(what, "getppid") && argc < 4) ||
+	if (n <= 0 || (strcmp(what, "getppid") && strcmp(what, "write") && argc < 4) ||
 	    (!strcmp(what, "openmap") && argc < 5)) {
-		fprintf(stderr, "usage: loop getppid N | loop open N PATH | loop dlopen N LIB"
+		fprintf(stderr, "usage: loop getppid N | loop write N | loop open N PATH | loop dlopen N LIB"
 				" | loop openmap N PATH LIB\n");
 		return 2;
 	}
@@ -49,6 +51,13 @@ int main(int argc, char **argv)
 	for (long i = 0; i < n; i++) {
 		if (!strcmp(what, "getppid")) {
 			syscall(SYS_getppid); /* not getppid(): never cached by libc */
+		} else if (!strcmp(what, "write")) {
+			static int null = -1;
+
+			if (null < 0 && (null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+				return 1;
+			if (write(null, "x", 1) != 1)
+				return 1;
 		} else if (!strcmp(what, "open")) {
 			int fd = open(argv[3], O_RDONLY | O_CLOEXEC);
 

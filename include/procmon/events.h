@@ -38,7 +38,8 @@
  *   CONFIG  the configuration block that enables it, or 0 (always on)
  *   DROP    the category its failed reservations count in (PM_DROP_<DROP>)
  *
- * PTRACE_REQUEST is an observation for ThreadInjection, never written.
+ * PTRACE_REQUEST and CODE_WRITE are observations for ThreadInjection,
+ * EXE_UNLINKED one for the hasher (loaded with ima_hash); never written.
  * User space expands the strings; the BPF side only the enum.
  */
 #define PM_EVENT_TABLE(X)                                                                                    \
@@ -59,6 +60,10 @@
 	X(NEW_NAMED_PIPE, 12, FIFO, "NewNamedPipe", 0, "NEW_NAMED_PIPE", "named_pipe", NAMED_PIPE)          \
 	X(OPEN_NAMED_PIPE, 13, FIFO, "OpenNamedPipe", 0, "OPEN_NAMED_PIPE", "named_pipe", NAMED_PIPE)       \
 	X(MODULE_LOAD, 14, MODULE, "ModuleLoad", 0, "MODULE_LOAD", "module_load", MODULE_LOAD)              \
+	X(CODE_WRITE, 15, PRIV, 0, 0, 0, "thread_injection", PTRACE)                                         \
+	X(SETNS, 16, PRIV, "ProcessEvent", "SetNs", "SETNS", "namespaces", NAMESPACES)                      \
+	X(UNSHARE, 17, PRIV, "ProcessEvent", "Unshare", "UNSHARE", "namespaces", NAMESPACES)                \
+	X(EXE_UNLINKED, 18, FILE, 0, 0, 0, 0, EXEC)                                                          \
 	X(EXISTING_PROCESS, 64, NONE, "ExistingProcess", 0, "EXISTING_PROCESS", "existing_process", NONE)   \
 	X(SENSITIVE_ACCESS, 65, NONE, "SensitiveProcessAccess", 0, "SENSITIVE_PROCESS_ACCESS",             \
 	  "sensitive_process_access", NONE)                                                                  \
@@ -81,6 +86,7 @@ enum pm_record_kind {
 	PM_RECORD_PRIV,   /* struct pm_priv_event */
 	PM_RECORD_FIFO,   /* struct pm_fifo_event */
 	PM_RECORD_MODULE, /* struct pm_module_event */
+	PM_RECORD_FILE,   /* struct pm_file_event */
 	PM_RECORD_KINDS,
 };
 
@@ -98,7 +104,8 @@ enum pm_record_kind {
 	X(PTRACE, 6, "ptrace_access")     \
 	X(REMOTE_THREAD, 7, "remote_thread") \
 	X(NAMED_PIPE, 8, "named_pipe")    \
-	X(MODULE_LOAD, 9, "module_load")
+	X(MODULE_LOAD, 9, "module_load")  \
+	X(NAMESPACES, 10, "namespaces")
 
 #define PM_DROP_ENUM_ROW(name, num, ...) PM_DROP_##name = num,
 enum pm_drop_category {
@@ -117,6 +124,8 @@ enum pm_exec_flags {
 	PM_EXEC_PATH_PSEUDO = 1 << 4,    /* no parent dentry: memfd and friends */
 	PM_EXEC_ENV_TRUNCATED = 1 << 5,  /* environment longer than PM_ENV_MAX */
 	PM_EXEC_ENV_UNREADABLE = 1 << 6, /* reading the environment faulted */
+	PM_EXEC_SCRIPT_FILELESS = 1 << 7, /* a script run from an fd of a file
+					   * without a link (memfd): `script` */
 };
 
 /* Facts about one task, taken in the kernel at the moment of the event. */
@@ -183,7 +192,13 @@ struct pm_exec_event {
 	__u32 path_len;
 	__u32 args_len;
 	__u32 env_len;
-	__u32 pad;
+	__u32 script_fd; /* PM_EXEC_SCRIPT_FILELESS: the fd the script was run from */
+	/*
+	 * PM_EXEC_SCRIPT_FILELESS: the script file itself (`file` is then its
+	 * interpreter, which the kernel executed): execve of /dev/fd/N or
+	 * /proc/self/fd/N of a memfd or deleted file holding "#!...".
+	 */
+	struct pm_file_facts script;
 	char data[];
 };
 
@@ -221,8 +236,13 @@ struct pm_priv_event {
 	struct pm_task target;
 	__s64 ret;      /* the syscall's return value; < 0: a denied access */
 	__u64 arg[3];   /* Prctl: option, arg2, arg3; PtraceAccessCheck of
-			 * /proc/PID/mem: arg[0] the file's f_mode */
-	__u32 flags;    /* Setuid/Setgid: enum pm_setid_flags; Ptrace: enum pm_ptrace_mode */
+			 * /proc/PID/mem: arg[0] the file's f_mode; ptrace
+			 * request: arg[0] request, arg[1] addr; CODE_WRITE:
+			 * arg[1] address, arg[2] bytes (access: how); SetNs:
+			 * arg[0] the namespace's inode number (an nsfs fd),
+			 * arg[1] enum pm_setns_fd */
+	__u32 flags;    /* Setuid/Setgid: enum pm_setid_flags; Ptrace: enum pm_ptrace_mode;
+			 * SetNs/Unshare: the namespaces' CLONE_NEW* bits */
 	__u32 fsid;     /* Setuid: fsuid, Setgid: fsgid, after the call */
 	__u32 access;   /* PtraceAccessCheck: enum pm_access_kind */
 	__u32 target_vpid;
@@ -268,6 +288,18 @@ struct pm_module_event {
 	char path[PM_PATH_MAX + PM_NAME_MAX];
 };
 
+/*
+ * A process's running executable lost its last link by an unlink or
+ * rename the process itself made: `file` is the inode as the call left
+ * it (its ctime changed, nothing else could: a running file cannot be
+ * written), so the hasher may accept exactly that ctime (EXE_UNLINKED).
+ */
+struct pm_file_event {
+	struct pm_header hdr;
+	struct pm_task task;
+	struct pm_file_facts file;
+};
+
 /* LSM_SETID_* of include/linux/security.h: which call changed the ids */
 enum pm_setid_flags {
 	PM_SETID_ID = 1,  /* setuid, setgid */
@@ -283,6 +315,12 @@ enum pm_ptrace_mode {
 	PM_PTRACE_MODE_NOAUDIT = 0x04,
 	PM_PTRACE_MODE_FSCREDS = 0x08,
 	PM_PTRACE_MODE_REALCREDS = 0x10,
+};
+
+/* What setns(2) was given. */
+enum pm_setns_fd {
+	PM_SETNS_NSFS = 1,  /* a namespace file (/proc/PID/ns/X): arg[0] its inode */
+	PM_SETNS_PIDFD = 2, /* a pidfd: `target` is that process */
 };
 
 /* How a PtraceAccessCheck was made. */
@@ -389,11 +427,12 @@ struct pm_proc_info {
 _Static_assert(sizeof(struct pm_task) == 96, "pm_task layout");
 _Static_assert(sizeof(struct pm_header) == 16, "pm_header layout");
 _Static_assert(sizeof(struct pm_file_facts) == 64, "pm_file_facts layout");
-_Static_assert(sizeof(struct pm_exec_event) == 200, "pm_exec_event layout");
+_Static_assert(sizeof(struct pm_exec_event) == 264, "pm_exec_event layout");
 /* both sides address the payload as the end of the fixed part */
 _Static_assert(__builtin_offsetof(struct pm_exec_event, data) == sizeof(struct pm_exec_event),
 	       "pm_exec_event data follows the fixed part with no padding");
 _Static_assert(sizeof(struct pm_clone_event) == 128, "pm_clone_event layout");
+_Static_assert(sizeof(struct pm_file_event) == 176, "pm_file_event layout");
 _Static_assert(sizeof(struct pm_exit_event) == 120, "pm_exit_event layout");
 _Static_assert(sizeof(struct pm_priv_event) == 280, "pm_priv_event layout");
 _Static_assert(sizeof(struct pm_filter_conf) == 72, "pm_filter_conf layout");

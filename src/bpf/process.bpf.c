@@ -132,6 +132,70 @@ static __always_inline __u32 pm_read_strings(char *out, unsigned long start, uns
 	return len;
 }
 
+/* The number N of "/dev/fd/N" or "/proc/self/fd/N", else -1. */
+static __always_inline long pm_fd_of_name(const char *name)
+{
+	char buf[24] = {};
+	long fd = 0;
+	__u32 i;
+
+	if (bpf_probe_read_kernel_str(buf, sizeof(buf), name) < 0)
+		return -1;
+	if (buf[0] == '/' && buf[1] == 'd' && buf[2] == 'e' && buf[3] == 'v' && buf[4] == '/' &&
+	    buf[5] == 'f' && buf[6] == 'd' && buf[7] == '/')
+		i = 8;
+	else if (buf[0] == '/' && buf[1] == 'p' && buf[2] == 'r' && buf[3] == 'o' &&
+		 buf[4] == 'c' && buf[5] == '/' && buf[6] == 's' && buf[7] == 'e' &&
+		 buf[8] == 'l' && buf[9] == 'f' && buf[10] == '/' && buf[11] == 'f' &&
+		 buf[12] == 'd' && buf[13] == '/')
+		i = 14;
+	else
+		return -1;
+	if (buf[i] < '0' || buf[i] > '9')
+		return -1;
+	for (__u32 k = 0; k < 9; k++, i++) {
+		if (i >= sizeof(buf))
+			return -1;
+		if (!buf[i])
+			return fd;
+		if (buf[i] < '0' || buf[i] > '9')
+			return -1;
+		fd = fd * 10 + buf[i] - '0';
+	}
+	return -1;
+}
+
+/*
+ * A script run from a file descriptor (execve of /dev/fd/N, fexecve, or
+ * /proc/self/fd/N) whose file has no link: a memfd holding "#!/bin/sh...".
+ * The kernel executed the interpreter (bprm->file) and let go of the
+ * script file, but the interpreter must read it through that fd, so the
+ * fd is still open in the new program (the kernel refuses a close-on-exec
+ * one: BINPRM_FLAGS_PATH_INACCESSIBLE). Only for scripts: bprm->interp,
+ * the interpreter's name, differs from the name that was executed.
+ */
+static __always_inline void pm_script_fd(struct pm_exec_event *ev, struct task_struct *task,
+					 struct linux_binprm *bprm)
+{
+	const char *filename = BPF_CORE_READ(bprm, filename);
+	struct fdtable *fdt;
+	struct file *f = NULL;
+	long fd;
+
+	if (BPF_CORE_READ(bprm, interp) == filename)
+		return;
+	fd = pm_fd_of_name(filename);
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return;
+	bpf_probe_read_kernel(&f, sizeof(f), &BPF_CORE_READ(fdt, fd)[fd]);
+	if (!f || BPF_CORE_READ(f, f_inode, __i_nlink) != 0)
+		return;
+	pm_fill_file(&ev->script, f);
+	ev->script_fd = fd;
+	ev->flags |= PM_EXEC_SCRIPT_FILELESS;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -154,6 +218,7 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	pm_fill_task(&ev->task, task);
 	pm_fill_file(&ev->file, file);
 	ev->per_clear = BPF_CORE_READ(bprm, per_clear);
+	pm_script_fd(ev, task, bprm);
 
 	if (bpf_probe_read_kernel_str(data, PM_NAME_MAX,
 				      BPF_CORE_READ(file, f_path.dentry, d_name.name)) < 0)
@@ -186,7 +251,7 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		off -= args_len;
 	}
 
-	ev->flags = flags;
+	ev->flags |= flags;
 	ev->path_len = path_len;
 	ev->args_len = args_len;
 	ev->env_len = env_len;
@@ -201,13 +266,78 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	 * /proc/PID/exe as soon as it reads this record, so wake it now. Such
 	 * execs are rare; the others keep the batched wake-ups.
 	 */
-	pm_emit_wake(ev, size, PM_DROP_EXEC, ev->file.nlink == 0);
+	pm_emit_wake(ev, size, PM_DROP_EXEC,
+		     ev->file.nlink == 0 || (ev->flags & PM_EXEC_SCRIPT_FILELESS));
 	if (pm_want_interp)
 		pm_interp_module(task);
 	return 0;
 lost:
 	pm_count_drop(PM_DROP_EXEC);
 	return 0;
+}
+
+/* The record of a tp/syscalls/sys_exit_X tracepoint (syscalls.bpf.c has
+ * why it is not vmlinux.h's). */
+struct pm_sys_exit_rec {
+	__u64 common;
+	int nr;
+	long ret;
+};
+
+/*
+ * An unlink or rename by a process that left its own running executable
+ * with no link (an implant deleting itself at start): its inode as the
+ * call left it, for the hasher (the unlink changed the ctime it checks).
+ * Loaded only with ima_hash; a few loads per unlink, a record only then.
+ */
+static __always_inline int pm_on_unlink(long ret)
+{
+	struct task_struct *task;
+	struct pm_file_event ev;
+	struct file *exe;
+
+	if (ret != 0)
+		return 0;
+	task = bpf_get_current_task_btf();
+	exe = task->mm->exe_file; /* direct loads: NULL for a kernel thread */
+	if (!exe || exe->f_inode->__i_nlink != 0)
+		return 0;
+	__builtin_memset(&ev, 0, sizeof(ev));
+	pm_record_start(&ev.hdr, PM_EVENT_EXE_UNLINKED, sizeof(ev), &ev.task, task);
+	pm_fill_file(&ev.file, exe);
+	/* the process may be about to exit: the reader pins its exe now */
+	pm_emit_wake(&ev, sizeof(ev), PM_DROP_EXEC, true);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_unlink")
+int pm_exit_unlink(struct pm_sys_exit_rec *ctx)
+{
+	return pm_on_unlink(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_unlinkat")
+int pm_exit_unlinkat(struct pm_sys_exit_rec *ctx)
+{
+	return pm_on_unlink(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_rename")
+int pm_exit_rename(struct pm_sys_exit_rec *ctx)
+{
+	return pm_on_unlink(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_renameat")
+int pm_exit_renameat(struct pm_sys_exit_rec *ctx)
+{
+	return pm_on_unlink(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_renameat2")
+int pm_exit_renameat2(struct pm_sys_exit_rec *ctx)
+{
+	return pm_on_unlink(ctx->ret);
 }
 
 /* Set by user space: report NewRemoteThread (remote_thread). */

@@ -157,3 +157,4 @@ static __always_inline struct pt_regs *pm_syscall_regs(struct task_struct *task)
 #include "syscalls/access.bpf.h"
 #include "syscalls/modules.bpf.h"
 #include "syscalls/pipes.bpf.h"
+#include "syscalls/namespaces.bpf.h"

@@ -36,6 +36,19 @@ char *pm_join_args(const char *argv, size_t len, size_t *out_len)
 	return out;
 }
 
+char *pm_argv0(const char *argv, size_t len, size_t *out_len)
+{
+	size_t n = strnlen(argv, len);
+	char *out = malloc(n + 1);
+
+	if (!out)
+		return NULL;
+	memcpy(out, argv, n);
+	out[n] = '\0';
+	*out_len = n;
+	return out;
+}
+
 char *pm_build_path(const char *comps, size_t len, uint32_t flags)
 {
 	static const char deleted[] = " (deleted)";

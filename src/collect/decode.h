@@ -20,6 +20,9 @@
  * d_path would print (see PM_EXEC_PATH_* flags). Malloc'd, NULL on OOM.
  */
 char *pm_join_args(const char *argv, size_t len, size_t *out_len);
+/* argv[0] of the same (the program's name for itself, raw bytes), or NULL
+ * on no memory; "" when argv is empty. */
+char *pm_argv0(const char *argv, size_t len, size_t *out_len);
 char *pm_build_path(const char *comps, size_t len, uint32_t flags);
 
 /*

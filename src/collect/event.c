@@ -64,7 +64,8 @@ static bool entry_settled(const struct pm_hash_entry *h)
 
 static bool hash_settled(const struct pm_process *p)
 {
-	return !p || !p->image || entry_settled(p->image->hash);
+	return !p || !p->image ||
+	       (entry_settled(p->image->hash) && entry_settled(p->image->script_hash));
 }
 
 struct pm_event *pm_event_queue_pop_ready(struct pm_event_queue *q, uint64_t now_ns, bool force)

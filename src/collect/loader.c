@@ -61,11 +61,13 @@ static const struct block_needs {
 	BLOCK(create_user_ns, SETID_PROGRAMS(unshare), "pm_exit_clone", "pm_exit_clone3"),
 	BLOCK(ptrace_access_check, ACCESS_PROGRAMS),
 	BLOCK(sensitive_process_access, ACCESS_PROGRAMS),
-	BLOCK(thread_injection, ACCESS_PROGRAMS),
+	/* and writes into another process's code through /proc/PID/mem */
+	BLOCK(thread_injection, ACCESS_PROGRAMS, "pm_exit_write", "pm_exit_pwrite64"),
 	/* mkfifo makes a pipe, open(2) opens one */
 	BLOCK(named_pipe, "pm_exit_mknod", "pm_exit_mknodat", "pm_exit_open", "pm_exit_openat",
 	      "pm_exit_openat2"),
 	BLOCK(module_load, "pm_exit_mmap", "pm_exit_mprotect"),
+	BLOCK(namespaces, "pm_exit_setns", "pm_exit_unshare_ns"),
 };
 
 /* 1: load prog, 0: leave it out, -1: no block lists it. */
@@ -351,6 +353,18 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 	l->process->rodata->pm_want_remote_thread = cfg->remote_thread.enabled ||
 						    cfg->thread_injection.enabled;
 	l->binary_filter = filter.process & PM_PF_BINARY;
+	/* a self-deleting executable: what the hasher needs to accept its
+	 * unlink; nothing else uses these */
+	{
+		struct bpf_program *unlink_progs[] = {
+			l->process->progs.pm_exit_unlink, l->process->progs.pm_exit_unlinkat,
+			l->process->progs.pm_exit_rename, l->process->progs.pm_exit_renameat,
+			l->process->progs.pm_exit_renameat2,
+		};
+
+		for (size_t i = 0; i < sizeof(unlink_progs) / sizeof(unlink_progs[0]); i++)
+			bpf_program__set_autoload(unlink_progs[i], cfg->hash);
+	}
 	err = process_bpf__load(l->process);
 	if (err) {
 		pm_log_error("failed to load BPF object: %s", strerror(-err));
@@ -365,6 +379,12 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 	if (err) {
 		pm_log_error("failed to load the syscall BPF programs: %s",
 			     strerror(-err));
+		goto fail;
+	}
+	/* the unlink hooks are syscall tracepoints too */
+	err = cfg->hash ? ensure_tracefs() : 0;
+	if (err) {
+		pm_log_error("failed to mount tracefs: %s", strerror(-err));
 		goto fail;
 	}
 	/* every map is filled before the first program runs */

@@ -30,7 +30,10 @@ void pm_image_put(struct pm_image *img)
 	free(img->filename);
 	free(img->binary_path);
 	free(img->args);
+	free(img->argv0);
 	pm_hash_put(img->hash);
+	free(img->script_path);
+	pm_hash_put(img->script_hash);
 	free(img);
 }
 

@@ -25,10 +25,16 @@ struct pm_image {
 	char *binary_path; /* absolute path as d_path prints it */
 	char *args;        /* argv[1..] joined by single spaces (raw bytes) */
 	size_t args_len;
+	char *argv0;       /* argv[0] as the program got it; NULL when unknown */
+	size_t argv0_len;
 	unsigned secureexec; /* enum pm_secureexec */
 	bool args_truncated;
 	bool path_truncated;
 	struct pm_hash_entry *hash; /* NULL when not hashed */
+	/* a fileless script (memfd) run through its interpreter: the script's
+	 * own path ("/memfd:x (deleted)") and hash; NULL otherwise */
+	char *script_path;
+	struct pm_hash_entry *script_hash;
 	/* the executed inode, for CodeIdentity (zero for a /proc-scanned one) */
 	uint64_t size;
 	int64_t mtime_sec;

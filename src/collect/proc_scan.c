@@ -81,7 +81,8 @@ static struct pm_image *scan_image(struct pm_reader *r, uint32_t pid, const char
 	/* a full buffer means there may be more: say so rather than guess */
 	img->args_truncated = n == PM_ARGS_MAX;
 	img->args = pm_join_args(args, n, &img->args_len);
-	if (!img->filename || !img->binary_path || !img->args)
+	img->argv0 = pm_argv0(args, n, &img->argv0_len);
+	if (!img->filename || !img->binary_path || !img->args || !img->argv0)
 		goto fail;
 	free(args);
 	return img;

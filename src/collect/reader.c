@@ -186,6 +186,52 @@ static struct pm_event *queue_event(struct pm_reader *r, const struct pm_header 
 	return ev;
 }
 
+/* The path of the file an O_PATH fd holds, as d_path prints it, or NULL. */
+static char *pinned_path(int fd)
+{
+	char link[32], buf[PM_PATH_MAX + PM_NAME_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = fd >= 0 ? readlink(link, buf, sizeof(buf) - 1) : -1;
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+/*
+ * A fileless script (memfd) that the kernel ran through its interpreter:
+ * the script file is still open in the new program at the fd it was run
+ * from. Pinned first (the kernel side woke us at once), then named from
+ * the pin, and hashed exactly as the kernel saw it.
+ */
+static void script_from_exec(struct pm_reader *r, const struct pm_exec_event *e,
+			     struct pm_image *img)
+{
+	char fd[24];
+	int pin;
+
+	snprintf(fd, sizeof(fd), "fd/%u", e->script_fd);
+	pin = pm_hasher_pin(e->task.pid, fd);
+	img->secureexec |= PM_SECUREEXEC_FILELESS_EXEC;
+	img->script_path = pinned_path(pin);
+	if (!r->hasher || pin < 0) {
+		if (pin >= 0)
+			close(pin);
+		return;
+	}
+	img->script_hash = pm_hasher_lookup(r->hasher, &(struct pm_file_id){
+		.mnt_id = e->script.mnt_id,
+		.ino = e->script.ino,
+		.size = e->script.isize,
+		.mtime_sec = e->script.mtime_sec,
+		.mtime_nsec = e->script.mtime_nsec,
+		.ctime_sec = e->script.ctime_sec,
+		.ctime_nsec = e->script.ctime_nsec,
+	}, e->task.pid, NULL, pin);
+}
+
 static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exec_event *e)
 {
 	const struct pm_task *t = &e->task;
@@ -213,16 +259,19 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 			close(pin);
 		return NULL;
 	}
+	if (e->flags & PM_EXEC_SCRIPT_FILELESS)
+		script_from_exec(r, e, img);
 	img->filename = strndup(data, strnlen(data, PM_NAME_MAX));
 	img->binary_path = pm_build_path(data + PM_NAME_MAX, e->path_len, e->flags);
 	img->args = pm_join_args(data + PM_NAME_MAX + e->path_len, e->args_len, &img->args_len);
-	if (!img->filename || !img->binary_path || !img->args) {
+	img->argv0 = pm_argv0(data + PM_NAME_MAX + e->path_len, e->args_len, &img->argv0_len);
+	if (!img->filename || !img->binary_path || !img->args || !img->argv0) {
 		if (pin >= 0)
 			close(pin);
 		pm_image_put(img);
 		return NULL;
 	}
-	img->secureexec = pm_secureexec_flags(&facts);
+	img->secureexec |= pm_secureexec_flags(&facts);
 	img->executed = true;
 	img->size = e->file.isize;
 	img->mtime_sec = e->file.mtime_sec;
@@ -367,7 +416,8 @@ static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED, NULL);
 	uint32_t type = e->hdr.type;
 	bool with_target = type == PM_EVENT_PTRACE_ACCESS || type == PM_EVENT_REMOTE_THREAD ||
-			   type == PM_EVENT_PTRACE_REQUEST;
+			   type == PM_EVENT_PTRACE_REQUEST || type == PM_EVENT_CODE_WRITE ||
+			   type == PM_EVENT_SETNS;
 	struct pm_process *target = with_target ? access_target(r, e) : NULL;
 	/* EFAULT: process_vm_* got past the access check, then the copy failed */
 	bool granted = e->ret >= 0 || (type == PM_EVENT_PTRACE_ACCESS && e->ret == -EFAULT);
@@ -451,13 +501,31 @@ static void on_fifo(struct pm_reader *r, const struct pm_fifo_event *e)
  */
 static void on_module(struct pm_reader *r, const struct pm_module_event *e)
 {
-	struct pm_event *ev = queue_file_event(r, &e->hdr, &e->task,
-					       pm_build_path(e->path, e->path_len, e->flags),
-					       e->flags);
+	/*
+	 * First: a mapped file without a link (a memfd, a deleted library)
+	 * can be read only through the mapping, while the process lives: hold
+	 * it through /proc/PID/map_files/START-END (the kernel side woke us).
+	 * An mmap record's length is the one asked for, the mapping's end is
+	 * page-rounded.
+	 */
+	int pin = -1;
+	struct pm_event *ev;
 	const char *path;
 
-	if (!ev)
+	if (r->hasher && e->file.nlink == 0) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "map_files/%llx-%llx", (unsigned long long)e->addr,
+			 (unsigned long long)((e->addr + e->len + 4095) & ~4095ull));
+		pin = pm_hasher_pin(e->task.pid, what);
+	}
+	ev = queue_file_event(r, &e->hdr, &e->task, pm_build_path(e->path, e->path_len, e->flags),
+			      e->flags);
+	if (!ev) {
+		if (pin >= 0)
+			close(pin);
 		return;
+	}
 	path = ev->file_path;
 	ev->base_address = e->addr >= e->pgoff ? e->addr - e->pgoff : e->addr;
 	ev->memory_size = e->len;
@@ -469,13 +537,33 @@ static void on_module(struct pm_reader *r, const struct pm_module_event *e)
 		.owner_uid = e->file.owner_uid,
 		.owner_gid = e->file.owner_gid,
 	};
-	/* its hash, for CodeIdentity: read by path (the exe link is not it) */
-	if (r->hasher && !(e->flags & (PM_EXEC_PATH_CUT | PM_EXEC_PATH_PSEUDO |
-				       PM_EXEC_PATH_DELETED))) {
+	/* its hash, for CodeIdentity: read through the pinned mapping, or by
+	 * path (the exe link is not it) */
+	if (r->hasher && (pin >= 0 || !(e->flags & (PM_EXEC_PATH_CUT | PM_EXEC_PATH_PSEUDO |
+						    PM_EXEC_PATH_DELETED)))) {
 		struct pm_file_id id = file_id(&e->file);
 
-		ev->module_hash = pm_hasher_lookup(r->hasher, &id, e->task.pid, path, -1);
+		ev->module_hash =
+			pm_hasher_lookup(r->hasher, &id, e->task.pid, pin >= 0 ? NULL : path, pin);
 	}
+}
+
+/*
+ * A process unlinked its own running executable (an implant deleting
+ * itself): its exec's hash may still be computed, through /proc/PID/exe,
+ * with the ctime the unlink left (src/enrich/hash.h has why that is
+ * exact). The exe is pinned first: the process may exit at once.
+ */
+static void on_exe_unlinked(struct pm_reader *r, const struct pm_file_event *e)
+{
+	struct pm_process *p = pm_proc_cache_lookup(r->cache, e->task.pid, e->task.start_ns);
+	struct pm_hash_entry *h = p && p->image && p->image->executed ? p->image->hash : NULL;
+	struct pm_file_id id;
+
+	if (!r->hasher || !h || pm_hash_state(h) == PM_HASH_DONE)
+		return;
+	id = file_id(&e->file);
+	pm_hasher_accept_unlinked(r->hasher, h, &id, pm_hasher_pin_exe(e->task.pid));
 }
 
 /* Whether size bytes hold a whole record of this shape, its variable
@@ -494,6 +582,8 @@ static bool record_whole(uint32_t kind, const void *data, size_t size)
 		return size >= sizeof(struct pm_exit_event);
 	case PM_RECORD_PRIV:
 		return size >= sizeof(struct pm_priv_event);
+	case PM_RECORD_FILE:
+		return size >= sizeof(struct pm_file_event);
 	case PM_RECORD_MODULE:
 		return size >= offsetof(struct pm_module_event, path) &&
 		       m->path_len <= PM_PATH_MAX &&
@@ -516,12 +606,14 @@ RECORD_HANDLER(on_exit_record, pm_exit_event)
 RECORD_HANDLER(on_priv, pm_priv_event)
 RECORD_HANDLER(on_module, pm_module_event)
 RECORD_HANDLER(on_fifo, pm_fifo_event)
+RECORD_HANDLER(on_exe_unlinked, pm_file_event)
 
 /* Who takes a whole record of each shape. */
 static void (*const record_handlers[PM_RECORD_KINDS])(struct pm_reader *r, const void *data) = {
 	[PM_RECORD_EXEC] = on_exec_record,	 [PM_RECORD_CLONE] = on_clone_record,
 	[PM_RECORD_EXIT] = on_exit_record_record, [PM_RECORD_PRIV] = on_priv_record,
 	[PM_RECORD_MODULE] = on_module_record,	 [PM_RECORD_FIFO] = on_fifo_record,
+	[PM_RECORD_FILE] = on_exe_unlinked_record,
 };
 
 /* Dispatch by record shape (the event table's RECORD column), each checked

@@ -682,6 +682,7 @@ static const struct pm_yaml_field top_fields[] = {
 	HOOK(prctl, hook_fields),
 	HOOK(create_user_ns, uid_hook_fields),
 	HOOK(ptrace_access_check, hook_fields),
+	HOOK(namespaces, hook_fields),
 	FIELD("process_filter", MAP, CFG_OFF(process_filter),
 	      .sub = process_filter_fields),
 	HOOK(existing_process, hook_fields),

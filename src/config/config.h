@@ -80,6 +80,7 @@ struct pm_config {
 	/* output_shaping: event types left out of the output */
 	struct pm_strlist shaping_allow, shaping_deny;
 	bool shaping_drop[PM_EVENT_TYPE_END]; /* derived from the two lists */
+	struct pm_hook namespaces; /* SetNs, Unshare */
 };
 
 /* enum pm_format of a format name (len bytes), or -EINVAL. */

@@ -81,6 +81,9 @@ static uint32_t injection_step(const struct pm_priv_event *e, bool granted)
 			return e->arg[0] & PM_FMODE_WRITE ? PM_STEP_PROC_MEM_WRITE : 0;
 		}
 		return 0;
+	case PM_EVENT_CODE_WRITE:
+		return e->access == PM_ACCESS_PROC_MEM ? PM_STEP_PROC_MEM_CODE
+						       : PM_STEP_VM_WRITEV_CODE;
 	case PM_EVENT_PTRACE_REQUEST:
 		switch (e->arg[0]) {
 		case PTRACE_POKETEXT:

@@ -134,38 +134,61 @@ out:
 	return err;
 }
 
-static int open_if_same(const char *path, const struct pm_file_id *id);
-static int reopen_if_same(int fd, const char *what, const struct pm_file_id *id);
+static int open_if_same(const char *path, const struct pm_file_id *id,
+			const struct pm_file_id *alt);
+static int reopen_if_same(int fd, const char *what, const struct pm_file_id *id,
+			  const struct pm_file_id *alt);
 /*
  * In the worker, never on the event path: opening and statx of a file on a
  * FUSE or dead NFS mount may never return, and that must not stop events.
  */
+/* Is `got` e's content: its id, or the id its unlink left (`alt`)? */
+static bool same_content(const struct pm_file_id *got, const struct pm_file_id *id,
+			 const struct pm_file_id *alt)
+{
+	return pm_file_id_equal(got, id) || (alt && pm_file_id_equal(got, alt));
+}
+
 static void hash_job(struct pm_hasher *h, struct pm_hash_entry *e)
 {
-	struct pm_file_id after;
+	struct pm_file_id after, alt_id = e->id, *alt = NULL;
 	int state = PM_HASH_FAILED;
 	struct timespec t0, t1;
+	unsigned gen;
 	char exe[32];
-	int fd;
+	int fd, pin;
+
+again:
+	pthread_mutex_lock(&h->lock);
+	gen = e->alt_gen;
+	if (gen) {
+		alt_id.ctime_sec = e->alt_ctime_sec;
+		alt_id.ctime_nsec = e->alt_ctime_nsec;
+		alt = &alt_id;
+	}
+	pthread_mutex_unlock(&h->lock);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* the file the reader pinned at once (memfd, deleted: nothing else
 	 * reaches it once the process is gone); else /proc/PID/exe, which
 	 * reaches the inode itself while the process lives; the path is the
 	 * fallback once it is gone */
-	fd = e->fd >= 0 ? reopen_if_same(e->fd, "pinned exe", &e->id) : -1;
-	if (e->fd >= 0) {
-		close(e->fd);
-		e->fd = -1;
-	}
+	/* taken under the lock: pm_hasher_accept_unlinked() may hand one in */
+	pthread_mutex_lock(&h->lock);
+	pin = e->fd;
+	e->fd = -1;
+	pthread_mutex_unlock(&h->lock);
+	fd = pin >= 0 ? reopen_if_same(pin, "pinned exe", &e->id, alt) : -1;
+	if (pin >= 0)
+		close(pin);
 	snprintf(exe, sizeof(exe), "/proc/%u/exe", e->pid);
 	if (fd < 0)
-		fd = open_if_same(exe, &e->id);
+		fd = open_if_same(exe, &e->id, alt);
 	if (fd < 0 && e->path)
-		fd = open_if_same(e->path, &e->id);
+		fd = open_if_same(e->path, &e->id, alt);
 	/* changed while we read it: the digest may mix two contents */
 	if (fd >= 0 && sha256_fd(&h->stop, fd, e->hex) == 0 && pm_file_id_of_fd(fd, &after) == 0 &&
-	    pm_file_id_equal(&after, &e->id))
+	    same_content(&after, &e->id, alt))
 		state = PM_HASH_DONE;
 	if (fd >= 0)
 		close(fd);
@@ -174,7 +197,61 @@ static void hash_job(struct pm_hasher *h, struct pm_hash_entry *e)
 			   (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec)),
 			   __ATOMIC_RELAXED);
 	__atomic_fetch_add(state == PM_HASH_DONE ? &h->hashed : &h->failed, 1, __ATOMIC_RELAXED);
+	/* the unlink's identity came while this ran: once more with it */
+	if (state != PM_HASH_DONE) {
+		pthread_mutex_lock(&h->lock);
+		if (e->alt_gen != gen) {
+			pthread_mutex_unlock(&h->lock);
+			goto again;
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
 	__atomic_store_n(&e->state, state, __ATOMIC_RELEASE);
+}
+
+bool pm_hasher_accept_unlinked(struct pm_hasher *h, struct pm_hash_entry *e,
+			       const struct pm_file_id *now, int pin)
+{
+	struct pm_file_id same_but_ctime = *now;
+	bool requeue;
+
+	same_but_ctime.ctime_sec = e->id.ctime_sec;
+	same_but_ctime.ctime_nsec = e->id.ctime_nsec;
+	if (pm_hash_state(e) == PM_HASH_DONE || pm_file_id_equal(now, &e->id) ||
+	    !pm_file_id_equal(&same_but_ctime, &e->id)) {
+		if (pin >= 0)
+			close(pin);
+		return false;
+	}
+	pthread_mutex_lock(&h->lock);
+	e->alt_ctime_sec = now->ctime_sec;
+	e->alt_ctime_nsec = now->ctime_nsec;
+	e->alt_gen++;
+	/* failed before the unlink's identity was known: hash it again */
+	requeue = pm_hash_state(e) == PM_HASH_FAILED && !h->stop;
+	if (requeue) {
+		if (e->fd >= 0)
+			close(e->fd);
+		e->fd = pin;
+		pin = -1;
+		__atomic_store_n(&e->state, PM_HASH_PENDING, __ATOMIC_RELEASE);
+		hash_get(e);
+		e->job_next = NULL;
+		if (h->tail)
+			h->tail->job_next = e;
+		else
+			h->head = e;
+		h->tail = e;
+		h->queued++;
+		pthread_cond_signal(&h->cond);
+	} else if (e->fd < 0) {
+		e->fd = pin; /* pending: the worker takes it if it has not started */
+		pin = -1;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (pin >= 0)
+		close(pin);
+	return true;
 }
 
 static void *worker_main(void *arg)
@@ -258,24 +335,26 @@ uint64_t pm_hasher_skipped(const struct pm_hasher *h)
  * path swapped for a FIFO, a device or a symlink to one is harmless; only
  * a regular file with the right identity is then reopened to be read.
  */
-static int open_if_same(const char *path, const struct pm_file_id *id)
+static int open_if_same(const char *path, const struct pm_file_id *id,
+			const struct pm_file_id *alt)
 {
 	int fd = open(path, O_PATH | O_CLOEXEC), rfd;
 
 	if (fd < 0)
 		return -1;
-	rfd = reopen_if_same(fd, path, id);
+	rfd = reopen_if_same(fd, path, id, alt);
 	close(fd);
 	return rfd;
 }
 
 /* An O_PATH fd reopened for reading if it is exactly `id`, else -1. */
-static int reopen_if_same(int fd, const char *what, const struct pm_file_id *id)
+static int reopen_if_same(int fd, const char *what, const struct pm_file_id *id,
+			  const struct pm_file_id *alt)
 {
 	struct pm_file_id got = { 0 };
 	char self[32];
 
-	if (pm_file_id_of_fd(fd, &got) == 0 && pm_file_id_equal(&got, id)) {
+	if (pm_file_id_of_fd(fd, &got) == 0 && same_content(&got, id, alt)) {
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 		return open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	}
@@ -291,12 +370,17 @@ static int reopen_if_same(int fd, const char *what, const struct pm_file_id *id)
 	return -1;
 }
 
+int pm_hasher_pin(uint32_t pid, const char *what)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/proc/%u/%s", pid, what);
+	return open(path, O_PATH | O_CLOEXEC);
+}
+
 int pm_hasher_pin_exe(uint32_t pid)
 {
-	char exe[32];
-
-	snprintf(exe, sizeof(exe), "/proc/%u/exe", pid);
-	return open(exe, O_PATH | O_CLOEXEC);
+	return pm_hasher_pin(pid, "exe");
 }
 
 static size_t bucket_of(const struct pm_file_id *id)

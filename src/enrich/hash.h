@@ -54,6 +54,14 @@ struct pm_hash_entry {
 	struct pm_hash_entry *next;     /* cache chain */
 	struct pm_hash_entry *age_next; /* cache insertion order, oldest first */
 	struct pm_hash_entry *job_next;
+	/*
+	 * The same content after its running process unlinked it: the unlink
+	 * changed only the ctime (to this one), which the kernel reported at
+	 * the call. Set under the hasher's lock; alt_gen counts the changes.
+	 */
+	int64_t alt_ctime_sec;
+	uint32_t alt_ctime_nsec;
+	unsigned alt_gen;
 	int fd;       /* the file, opened early by the caller (owned), or -1 */
 	uint32_t pid; /* for /proc/PID/exe, tried first */
 	char *path;   /* the fallback, or NULL */
@@ -84,6 +92,22 @@ struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file
 /* /proc/PID/exe opened O_PATH (one open: no statx, no driver open, so it
  * cannot block on a hung mount), or -1: holds the inode for the hasher. */
 int pm_hasher_pin_exe(uint32_t pid);
+/* The same for /proc/PID/<what> ("fd/3", "map_files/START-END"): a link
+ * to a file the process holds. */
+int pm_hasher_pin(uint32_t pid, const char *what);
+
+/*
+ * The running executable of `pid`, hashed as `e` (its id from the exec),
+ * was unlinked by the process itself: the kernel reports the inode as it
+ * is after the call, `now`. While a process runs a file nobody can write
+ * it (ETXTBSY), so when only the ctime differs from e's id the content
+ * is still the executed one, and `now` is accepted as a second identity
+ * of it; a failed hash is tried again. Anything else differing: nothing.
+ * `pin` (an O_PATH fd of /proc/PID/exe, or -1) is taken over.
+ * Returns true when `now` was accepted.
+ */
+bool pm_hasher_accept_unlinked(struct pm_hasher *h, struct pm_hash_entry *e,
+			       const struct pm_file_id *now, int pin);
 
 int pm_hash_state(const struct pm_hash_entry *e);
 void pm_hash_put(struct pm_hash_entry *e);

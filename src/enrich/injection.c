@@ -15,6 +15,8 @@ static const struct pm_injection_step_info steps[PM_STEP_KINDS] = {
 	[PM_STEP_SETREGS] = { .name = "PTRACE_SETREGS" },
 	[PM_STEP_SETREGSET] = { .name = "PTRACE_SETREGSET" },
 	[PM_STEP_REMOTE_THREAD] = { .name = "NEW_REMOTE_THREAD", .has_thread = true },
+	[PM_STEP_PROC_MEM_CODE] = { .name = "PROC_PID_MEM_CODE_WRITE", .has_address = true },
+	[PM_STEP_VM_WRITEV_CODE] = { .name = "PROCESS_VM_WRITEV_CODE_WRITE", .has_address = true },
 };
 
 const struct pm_injection_step_info *pm_injection_step_info(uint32_t kind)
@@ -29,14 +31,19 @@ const char *pm_injection_step_name(uint32_t kind)
 	return pm_injection_step_info(kind)->name;
 }
 
+static bool writes_code(uint32_t kind)
+{
+	return kind == PM_STEP_PROC_MEM_CODE || kind == PM_STEP_VM_WRITEV_CODE;
+}
+
 static bool writes_memory(uint32_t kind)
 {
-	return kind >= PM_STEP_POKETEXT && kind <= PM_STEP_PROC_MEM_WRITE;
+	return (kind >= PM_STEP_POKETEXT && kind <= PM_STEP_PROC_MEM_WRITE) || writes_code(kind);
 }
 
 static bool changes_execution(uint32_t kind)
 {
-	return kind >= PM_STEP_POKEUSER_IP && kind <= PM_STEP_REMOTE_THREAD;
+	return (kind >= PM_STEP_POKEUSER_IP && kind <= PM_STEP_REMOTE_THREAD) || writes_code(kind);
 }
 
 static bool same(struct pm_injection_key a, struct pm_injection_key b)

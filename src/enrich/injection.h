@@ -28,6 +28,9 @@ enum pm_injection_step_kind {
 	PM_STEP_SETREGS,        /* changes execution */
 	PM_STEP_SETREGSET,      /* changes execution (NT_PRSTATUS) */
 	PM_STEP_REMOTE_THREAD,  /* changes execution: a thread while traced */
+	PM_STEP_PROC_MEM_CODE,  /* a write through /proc/PID/mem into executable
+				 * memory: writes and completes on its own */
+	PM_STEP_VM_WRITEV_CODE, /* the same by process_vm_writev (RWX memory) */
 	PM_STEP_KINDS
 };
 
@@ -35,7 +38,7 @@ struct pm_injection_step {
 	uint32_t kind;     /* enum pm_injection_step_kind */
 	uint32_t thread_id; /* PM_STEP_REMOTE_THREAD */
 	uint64_t ktime_ns;
-	uint64_t addr;     /* POKETEXT/POKEDATA/POKEUSER */
+	uint64_t addr;     /* POKETEXT/POKEDATA/POKEUSER, the code writes */
 };
 
 /* A process instance: pid and start time (any unit, used as given). */
@@ -69,8 +72,10 @@ const char *pm_injection_step_name(uint32_t kind);
 
 /*
  * Record a step by source on target. When it changes execution and the
- * same source wrote the target's memory within the window, the pair's
- * steps, in order, go to *out, the pair is forgotten, and it returns true.
+ * same source wrote the target's memory within the window, or it is a
+ * write into the target's executable memory (which needs no register
+ * change: the target runs the new code by itself), the pair's steps, in
+ * order, go to *out, the pair is forgotten, and it returns true.
  */
 bool pm_injection_observe(struct pm_injections *t, struct pm_injection_key source,
 			  struct pm_injection_key target, const struct pm_injection_step *step,

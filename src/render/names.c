@@ -225,6 +225,24 @@ void pm_json_ptrace_mode(struct json_buf *b, unsigned mode)
 	json_bit_names(b, mode, ptrace_mode_names, ARRAY_SIZE(ptrace_mode_names));
 }
 
+/* CLONE_NEW* bits (include/uapi/linux/sched.h), ascending. */
+static const char *const ns_names[32] = {
+	[7] = "CLONE_NEWTIME",	 [17] = "CLONE_NEWNS",	 [25] = "CLONE_NEWCGROUP",
+	[26] = "CLONE_NEWUTS",	 [27] = "CLONE_NEWIPC",	 [28] = "CLONE_NEWUSER",
+	[29] = "CLONE_NEWPID",	 [30] = "CLONE_NEWNET",
+};
+
+void pm_json_namespaces(struct json_buf *b, unsigned flags)
+{
+	struct joiner j = { .len = 0 };
+
+	j.s[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(ns_names); i++)
+		if ((flags & (1U << i)) && ns_names[i])
+			join_add(&j, ns_names[i]);
+	json_strn(b, j.s, j.len);
+}
+
 /* include/uapi/linux/prctl.h */
 #define PR_SET_DUMPABLE 4
 #define PR_SET_KEEPCAPS 8
@@ -319,4 +337,12 @@ void pm_json_string_list(struct json_buf *b, const char *strings, size_t len)
 		i += n + 1;
 	}
 	json_arr_end(b);
+}
+
+const char *pm_open_mode_name(uint64_t f_mode)
+{
+	/* FMODE_READ 0x1, FMODE_WRITE 0x2 (include/linux/fs.h) */
+	static const char *const names[] = { "", "read", "write", "read_write" };
+
+	return names[f_mode & 3];
 }

@@ -47,6 +47,10 @@ void pm_json_secureexec(struct json_buf *b, unsigned flags);
 void pm_json_setid_flags(struct json_buf *b, unsigned flags);
 /* PTRACE_MODE_* bits, " | "-joined: "PTRACE_MODE_ATTACH | PTRACE_MODE_REALCREDS". */
 void pm_json_ptrace_mode(struct json_buf *b, unsigned mode);
+/* CLONE_NEW* namespace bits by name, " | "-joined ("CLONE_NEWNS | CLONE_NEWNET"). */
+void pm_json_namespaces(struct json_buf *b, unsigned flags);
+/* A /proc/PID/mem file's f_mode as "read", "write" or "read_write". */
+const char *pm_open_mode_name(uint64_t f_mode);
 
 /*
  * Prctl's `cmd` object: {"PrSetDumpable":n}, {"PrSetKeepCaps":n},

@@ -76,8 +76,17 @@ static void render_process_fields(struct json_buf *b, const struct pm_process *p
 		json_strn(b, img->args, img->args_len);
 	else
 		json_str(b, "");
+	/* the name the program was given, which may not be its file's */
+	if (img && img->argv0) {
+		json_key(b, "argv0");
+		json_strn(b, img->argv0, img->argv0_len);
+	}
 	if (img && img->hash && pm_hash_state(img->hash) == PM_HASH_DONE)
 		json_kv_str(b, "binary_ima_hash", img->hash->hex);
+	if (img && img->script_path)
+		json_kv_str(b, "script_path", img->script_path);
+	if (img && img->script_hash && pm_hash_state(img->script_hash) == PM_HASH_DONE)
+		json_kv_str(b, "script_ima_hash", img->script_hash->hex);
 	json_kv_str(b, "exec_id", p->exec_id);
 	if (p->container_id)
 		json_kv_str(b, "container_id", p->container_id);
@@ -107,7 +116,8 @@ static void render_process(struct json_buf *b, const struct pm_process *p,
 	}
 	render_process_fields(b, p, ctx);
 	if (b->oom || p->memo_closed ||
-	    (img && img->hash && pm_hash_state(img->hash) == PM_HASH_PENDING))
+	    (img && img->hash && pm_hash_state(img->hash) == PM_HASH_PENDING) ||
+	    (img && img->script_hash && pm_hash_state(img->script_hash) == PM_HASH_PENDING))
 		return;
 	/* the object, without the member separator that may precede it */
 	if (b->data[start] == ',')
@@ -152,6 +162,21 @@ static void render_process_event(struct json_buf *b, const struct pm_event *ev,
 		json_key(b, "cmd");
 		pm_json_prctl_cmd(b, d->arg[0], d->arg[1], d->arg[2], d->name, sizeof(d->name));
 		break;
+	case PM_EVENT_SETNS:
+	case PM_EVENT_UNSHARE:
+		json_key(b, "namespaces");
+		pm_json_namespaces(b, d->flags);
+		if (type == PM_EVENT_UNSHARE)
+			break;
+		/* a namespace file names no process; a pidfd does */
+		if (d->arg[1] == PM_SETNS_NSFS)
+			json_kv_u64(b, "namespace_inode", d->arg[0]);
+		json_key(b, "target");
+		if (ev->target)
+			render_process(b, ev->target, ctx);
+		else
+			json_null(b);
+		break;
 	case PM_EVENT_PTRACE_ACCESS:
 		json_key(b, "child");
 		if (ev->target)
@@ -163,6 +188,9 @@ static void render_process_event(struct json_buf *b, const struct pm_event *ev,
 		if (d->access < sizeof(access_names) / sizeof(access_names[0]) &&
 		    access_names[d->access])
 			json_kv_str(b, "access", access_names[d->access]);
+		/* a write to another's memory is not a read: how it was opened */
+		if (d->access == PM_ACCESS_PROC_MEM)
+			json_kv_str(b, "open_mode", pm_open_mode_name(d->arg[0]));
 		if (!ev->target && d->target_vpid)
 			json_kv_u64(b, "child_pid", d->target_vpid);
 		/* denied (EPERM, EACCES), or granted and then faulted (EFAULT):

@@ -82,15 +82,21 @@ static void kv_atom(struct json_buf *b, const char *key, const struct pm_process
 	json_kv_str(b, key, atom);
 }
 
-/* COMMAND_LINE: the path and the arguments, as a shell would show them. */
+/*
+ * COMMAND_LINE: the real command line, argv joined by spaces, argv[0] as
+ * the program got it (`exec -a sshd ./implant` shows sshd). Without a
+ * known argv (a process seen only by its comm), the path and arguments.
+ */
 static void kv_command_line(struct json_buf *b, const struct pm_image *img)
 {
 	const char *path = img && img->binary_path ? img->binary_path : "";
-	const char *parts[] = { path, " ", img ? img->args : NULL };
-	size_t lens[] = { strlen(path), 1, img ? img->args_len : 0 };
+	const char *first = img && img->argv0 ? img->argv0 : path;
+	const char *parts[] = { first, " ", img ? img->args : NULL };
+	size_t lens[] = { img && img->argv0 ? img->argv0_len : strlen(path), 1,
+			  img ? img->args_len : 0 };
 
 	json_key(b, "COMMAND_LINE");
-	if (!lens[0]) /* no path known (a kernel thread, an unreadable exe) */
+	if (!lens[0] && !(img && img->argv0)) /* no path known (a kernel thread) */
 		json_strn(b, parts[2] ? parts[2] : "", lens[2]);
 	else
 		json_str_parts(b, parts, lens, lens[2] ? 3 : 1);
@@ -127,6 +133,10 @@ static void process_fields(struct json_buf *b, const struct pm_process *p,
 		json_kv_str(b, "USER_NAME", user);
 	if (img && img->hash && pm_hash_state(img->hash) == PM_HASH_DONE)
 		json_kv_str(b, "HASH", img->hash->hex + strlen("sha256:"));
+	if (img && img->script_path)
+		json_kv_str(b, "SCRIPT_PATH", img->script_path);
+	if (img && img->script_hash && pm_hash_state(img->script_hash) == PM_HASH_DONE)
+		json_kv_str(b, "SCRIPT_HASH", img->script_hash->hex + strlen("sha256:"));
 	if (img && img->args_truncated)
 		json_kv_bool(b, "COMMAND_LINE_TRUNCATED", true);
 	if (img && img->path_truncated)
@@ -200,6 +210,8 @@ static void access_event(struct json_buf *b, const struct pm_event *ev,
 	json_kv_u64(b, "ACCESS_FLAGS", d->flags);
 	json_key(b, "ACCESS_MODE");
 	pm_json_ptrace_mode(b, d->flags);
+	if (d->access == PM_ACCESS_PROC_MEM)
+		json_kv_str(b, "OPEN_MODE", pm_open_mode_name(d->arg[0]));
 	if (d->ret < 0) /* EPERM, EACCES: denied; EFAULT: granted, then faulted */
 		json_kv_str(b, "ERROR", strerrorname_np(-d->ret));
 	source_and_target(b, ev, ctx);
@@ -259,6 +271,20 @@ static void event_fields(struct json_buf *b, const struct pm_event *ev,
 		break;
 	case PM_EVENT_CREATE_USER_NS:
 		json_kv_u64(b, "PROCESS_ID", p->pid);
+		break;
+	case PM_EVENT_SETNS:
+	case PM_EVENT_UNSHARE:
+		json_kv_u64(b, "PROCESS_ID", p->pid);
+		json_key(b, "NAMESPACES");
+		pm_json_namespaces(b, d->flags);
+		if (ev->type == PM_EVENT_SETNS && d->arg[1] == PM_SETNS_NSFS)
+			json_kv_u64(b, "NAMESPACE_INODE", d->arg[0]);
+		if (ev->type == PM_EVENT_SETNS && ev->target) {
+			json_key(b, "TARGET");
+			json_obj_begin(b);
+			process_fields(b, ev->target, NULL, true, ctx);
+			json_obj_end(b);
+		}
 		break;
 	case PM_EVENT_PTRACE_ACCESS:
 		access_event(b, ev, ctx);

@@ -97,7 +97,9 @@ def test_existing_process_limacharlie(exec_dir, lc):
     e = ev["event"]
     exe = os.readlink("/proc/self/exe")
     assert e["FILE_PATH"] == exe
-    assert e["COMMAND_LINE"].startswith(exe + " ")
+    # the real command line: argv, argv[0] included, as /proc has it
+    argv = open("/proc/self/cmdline", "rb").read().rstrip(b"\0").split(b"\0")
+    assert e["COMMAND_LINE"] == " ".join(a.decode() for a in argv)
     assert (e["PARENT_PROCESS_ID"], e["USER_ID"], e["USER_NAME"]) == (os.getppid(), 0, "root")
     assert e["PARENT"]["PROCESS_ID"] == os.getppid()
 

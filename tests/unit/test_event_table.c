@@ -96,7 +96,7 @@ static void test_rows_are_consistent(void **state)
 			assert_true(e->record == PM_RECORD_NONE && e->drop == PM_DROP_NONE);
 	}
 	assert_null(pm_event_info(0));
-	assert_null(pm_event_info(15));
+	assert_null(pm_event_info(63)); /* between the kernel's rows and the derived ones */
 	assert_null(pm_event_info(PM_EVENT_TYPE_END));
 	assert_string_equal(pm_event_info(PM_EVENT_PTRACE_ACCESS)->limacharlie,
 			    "REMOTE_PROCESS_HANDLE");

@@ -97,6 +97,40 @@ static void test_digest_of_identified_file(void **state)
 	pm_hasher_free(h);
 }
 
+/*
+ * The unlink of a running file changes only its ctime: that exact change
+ * is accepted (the failed hash is computed again), any other is not.
+ */
+static void test_accept_unlinked(void **state)
+{
+	struct pm_hasher *h = pm_hasher_new(16);
+	char path[256];
+	struct pm_file_id id, now, other;
+	struct pm_hash_entry *e;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/implant", dir);
+	write_file(path, "abc");
+	id = id_of(path);
+	assert_int_equal(chmod(path, 0644), 0); /* a ctime-only change, as unlink makes */
+	now = id_of(path);
+	e = pm_hasher_lookup(h, &id, NO_PID, path, -1);
+	assert_int_equal(settle(e), PM_HASH_FAILED);
+	other = now;
+	other.size++;
+	assert_false(pm_hasher_accept_unlinked(h, e, &other, -1));
+	other = now;
+	other.mtime_nsec ^= 1;
+	assert_false(pm_hasher_accept_unlinked(h, e, &other, -1));
+	assert_int_equal(pm_hash_state(e), PM_HASH_FAILED);
+	assert_true(pm_hasher_accept_unlinked(h, e, &now, -1));
+	assert_int_equal(settle(e), PM_HASH_DONE);
+	assert_string_equal(e->hex, "sha256:ba7816bf8f01cfea414140de5dae2223"
+				    "b00361a396177a9cb410ff61f20015ad");
+	pm_hash_put(e);
+	pm_hasher_free(h);
+}
+
 /* The worker refuses the file: the entry ends FAILED, with no digest. */
 static void assert_refused(struct pm_hasher *h, const struct pm_file_id *id, const char *path)
 {
@@ -197,6 +231,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_digest_of_identified_file),
+		cmocka_unit_test(test_accept_unlinked),
 		cmocka_unit_test(test_other_content_is_never_hashed),
 		cmocka_unit_test(test_cache_is_bounded_and_entries_outlive_eviction),
 		cmocka_unit_test(test_special_files_are_never_opened),

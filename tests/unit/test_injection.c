@@ -42,6 +42,23 @@ static void test_write_then_execute(void **state)
 	free(t);
 }
 
+static void test_code_write_alone(void **state)
+{
+	struct pm_injections *t = calloc(1, sizeof(*t));
+	struct pm_injection_trail out;
+
+	(void)state;
+	/* opened for writing, then a write into code: complete, no registers */
+	assert_false(step(t, A, B, PM_STEP_PROC_MEM_WRITE, 1 * SEC, &out));
+	assert_true(step(t, A, B, PM_STEP_PROC_MEM_CODE, 2 * SEC, &out));
+	assert_int_equal(out.n, 2);
+	assert_int_equal(out.steps[1].kind, PM_STEP_PROC_MEM_CODE);
+	/* on its own, too (the open may be long past) */
+	assert_true(step(t, A, C, PM_STEP_VM_WRITEV_CODE, 3 * SEC, &out));
+	assert_int_equal(out.n, 1);
+	free(t);
+}
+
 static void test_not_without_a_write(void **state)
 {
 	struct pm_injections *t = calloc(1, sizeof(*t));
@@ -101,6 +118,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_then_execute),
+		cmocka_unit_test(test_code_write_alone),
 		cmocka_unit_test(test_not_without_a_write),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_bounded),

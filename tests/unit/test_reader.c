@@ -40,6 +40,25 @@ static void test_join_args(void **state)
 	check_args("x\0a\nb\0\"\0", 8, "a\nb \"", 5); /* bytes pass through */
 }
 
+static void test_argv0(void **state)
+{
+	size_t n = 99;
+	char *s;
+
+	(void)state;
+	s = pm_argv0("sshd\0-D\0", 8, &n);
+	assert_string_equal(s, "sshd");
+	assert_int_equal(n, 4);
+	free(s);
+	s = pm_argv0("argv0-cut", 9, &n); /* cut inside argv[0]: what was read */
+	assert_string_equal(s, "argv0-cut");
+	free(s);
+	s = pm_argv0("", 0, &n);
+	assert_string_equal(s, "");
+	assert_int_equal(n, 0);
+	free(s);
+}
+
 static void check_path(const char *comps, size_t len, uint32_t flags, const char *want)
 {
 	char *s = pm_build_path(comps, len, flags);
@@ -212,6 +231,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_join_args),
+		cmocka_unit_test(test_argv0),
 		cmocka_unit_test(test_build_path),
 		cmocka_unit_test(test_build_path_max_components),
 		cmocka_unit_test(test_secureexec),

@@ -9,6 +9,38 @@
 
 /* ---- PtraceAccessCheck ---- */
 
+/*
+ * The task a pid of the caller's pid namespace names, held (release with
+ * bpf_task_release), or NULL. At the syscall's exit, so the target named
+ * by a bare pid (process_vm_*, ptrace requests, a refused attach) is
+ * identified by the kernel while it is certainly the one the call meant,
+ * not by user space later, when it may have exited or its pid been reused.
+ */
+extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym;
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+
+#define PM_VM_EXEC 0x4 /* include/linux/mm.h VM_EXEC */
+
+static long pm_vma_exec_cb(struct task_struct *task, struct vm_area_struct *vma, void *ctx)
+{
+	*(bool *)ctx = vma->vm_flags & PM_VM_EXEC;
+	return 0;
+}
+
+/* Is [addr, addr + len) of target's memory, at either end, mapped executable? */
+static __always_inline bool pm_exec_range(struct task_struct *target, __u64 addr, __u64 len)
+{
+	bool exec = false;
+
+	if (!len)
+		return false;
+	bpf_find_vma(target, addr, pm_vma_exec_cb, &exec, 0);
+	if (!exec && len > 1)
+		bpf_find_vma(target, addr + len - 1, pm_vma_exec_cb, &exec, 0);
+	return exec;
+}
+
 /* The task a struct pid names (its PIDTYPE_PID user), or NULL. */
 static __always_inline struct task_struct *pm_pid_task(struct pid *pid)
 {
@@ -116,6 +148,7 @@ const volatile bool pm_want_ptrace_requests = false;
 /* A request that writes the tracee's memory or registers, and succeeded. */
 static __always_inline void pm_ptrace_request(long request, long ret, __u32 vpid, __u64 addr)
 {
+	struct task_struct *target;
 	struct pm_priv_event *ev;
 
 	if (!pm_want_ptrace_requests || ret != 0 ||
@@ -123,12 +156,15 @@ static __always_inline void pm_ptrace_request(long request, long ret, __u32 vpid
 	     request != PTRACE_POKEUSER && request != PTRACE_SETREGS &&
 	     request != PTRACE_SETREGSET))
 		return;
-	ev = pm_target_begin(PM_EVENT_PTRACE_REQUEST, ret, NULL, vpid);
-	if (!ev)
-		return;
-	ev->arg[0] = request;
-	ev->arg[1] = addr;
-	pm_submit(ev);
+	target = bpf_task_from_vpid(vpid);
+	ev = pm_target_begin(PM_EVENT_PTRACE_REQUEST, ret, target, vpid);
+	if (ev) {
+		ev->arg[0] = request;
+		ev->arg[1] = addr;
+		pm_submit(ev);
+	}
+	if (target)
+		bpf_task_release(target);
 }
 
 SEC("tp/syscalls/sys_exit_ptrace")
@@ -162,9 +198,20 @@ int pm_exit_ptrace(struct pm_sys_exit *ctx)
 				target = t;
 		}
 	}
+	if (target) {
+		pm_access_event(request == PTRACE_ATTACH ? PM_ACCESS_PTRACE_ATTACH
+							 : PM_ACCESS_PTRACE_SEIZE,
+				PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ctx->ret, target,
+				0, 0);
+		return 0;
+	}
+	/* refused: the process the pid names now, in the kernel */
+	target = bpf_task_from_vpid(PT_REGS_PARM2_CORE_SYSCALL(regs));
 	pm_access_event(request == PTRACE_ATTACH ? PM_ACCESS_PTRACE_ATTACH : PM_ACCESS_PTRACE_SEIZE,
 			PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ctx->ret, target,
 			PT_REGS_PARM2_CORE_SYSCALL(regs), 0);
+	if (target)
+		bpf_task_release(target);
 	return 0;
 }
 
@@ -237,16 +284,66 @@ static __always_inline bool pm_vm_access_checked(struct task_struct *task, struc
  * after access was granted (EFAULT, see above). With empty iovecs they
  * copy nothing and check nothing (they return 0): no access.
  */
+/* A write into executable memory of another process: a ThreadInjection
+ * step of its own (user space correlates; never written itself). */
+static __always_inline void pm_code_write(struct task_struct *target, __u32 access, __u64 addr,
+					  long bytes)
+{
+	struct pm_priv_event *ev = pm_target_begin(PM_EVENT_CODE_WRITE, bytes, target, 0);
+
+	if (!ev)
+		return;
+	ev->access = access;
+	ev->arg[1] = addr;
+	ev->arg[2] = bytes;
+	pm_submit(ev);
+}
+
+#define PM_VM_CODE_IOVS 4 /* remote ranges of a process_vm_writev checked for code */
+
+/*
+ * process_vm_writev that wrote: does any of its first remote ranges
+ * (at either end) lie in an executable mapping of the target? Only
+ * writable+executable memory (JIT, RWX pages) takes such a write.
+ */
+static __always_inline void pm_vm_code_write(struct task_struct *target, struct pt_regs *regs,
+					     long ret)
+{
+	const struct iovec *rvec = (const struct iovec *)PT_REGS_PARM4_CORE_SYSCALL(regs);
+	unsigned long riovcnt = PT_REGS_PARM5_CORE_SYSCALL(regs);
+
+	for (__u32 i = 0; i < PM_VM_CODE_IOVS && i < riovcnt; i++) {
+		struct iovec v;
+
+		if (bpf_probe_read_user(&v, sizeof(v), &rvec[i]))
+			return;
+		if (pm_exec_range(target, (__u64)v.iov_base, v.iov_len)) {
+			pm_code_write(target, PM_ACCESS_VM_WRITEV, (__u64)v.iov_base, ret);
+			return;
+		}
+	}
+}
+
 static __always_inline int pm_on_vm_access(struct pm_sys_exit *ctx, __u32 access)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs = pm_syscall_regs(task);
+	struct task_struct *target;
+	__u32 vpid = PT_REGS_PARM1_CORE_SYSCALL(regs);
 	long ret = ctx->ret;
 
-	if (ret > 0 || ret == -EPERM || ret == -EACCES ||
-	    (ret == -EFAULT && pm_vm_access_checked(task, regs)))
-		pm_access_event(access, PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ret,
-				NULL, PT_REGS_PARM1_CORE_SYSCALL(regs), 0);
+	if (!(ret > 0 || ret == -EPERM || ret == -EACCES ||
+	      (ret == -EFAULT && pm_vm_access_checked(task, regs))))
+		return 0;
+	target = bpf_task_from_vpid(vpid);
+	pm_access_event(access, PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ret, target,
+			vpid, 0);
+	if (target) {
+		if (access == PM_ACCESS_VM_WRITEV && ret > 0 && pm_want_ptrace_requests &&
+		    target->tgid != task->tgid)
+			pm_vm_code_write(target, regs, ret);
+		bpf_task_release(target);
+	}
 	return 0;
 }
 
@@ -281,6 +378,56 @@ int pm_exit_pidfd_getfd(struct pm_sys_exit *ctx)
 				PM_PTRACE_MODE_ATTACH | PM_PTRACE_MODE_REALCREDS, ctx->ret,
 				pm_pid_task(pid), 0, 0);
 	return 0;
+}
+
+/*
+ * write/pwrite64 to a /proc/PID/mem file (recognised as its open is, by
+ * f_op->open): at an executable mapping of the target, a code write.
+ * Runs at every write that wrote; direct loads until the file is one.
+ * The file's mm must still be the target's (not an mm it exec'd away).
+ */
+static __always_inline int pm_on_mem_write(struct pm_sys_exit *ctx, bool positioned)
+{
+	struct task_struct *task, *t, *target;
+	struct proc_inode *pi;
+	struct pt_regs *regs;
+	struct file *file;
+	__u64 addr;
+	long ret = ctx->ret;
+
+	if (ret <= 0 || !pm_want_ptrace_requests || !pm_mem_open)
+		return 0;
+	task = bpf_get_current_task_btf();
+	regs = pm_syscall_regs(task);
+	file = pm_fd_file(task, PT_REGS_PARM1_CORE_SYSCALL(regs));
+	if (!file || (__u64)file->f_op->open != pm_mem_open)
+		return 0;
+	/* pwrite64's position, or where write(2) started: f_pos moved by ret */
+	addr = positioned ? PT_REGS_PARM4_CORE_SYSCALL(regs) : file->f_pos - ret;
+	pi = container_of(BPF_CORE_READ(file, f_inode), struct proc_inode, vfs_inode);
+	t = pm_pid_task(BPF_CORE_READ(pi, pid));
+	if (!t)
+		return 0;
+	target = bpf_task_from_pid(BPF_CORE_READ(t, pid));
+	if (!target)
+		return 0;
+	if ((void *)target->mm == BPF_CORE_READ(file, private_data) &&
+	    pm_exec_range(target, addr, ret))
+		pm_code_write(target, PM_ACCESS_PROC_MEM, addr, ret);
+	bpf_task_release(target);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_write")
+int pm_exit_write(struct pm_sys_exit *ctx)
+{
+	return pm_on_mem_write(ctx, false);
+}
+
+SEC("tp/syscalls/sys_exit_pwrite64")
+int pm_exit_pwrite64(struct pm_sys_exit *ctx)
+{
+	return pm_on_mem_write(ctx, true);
 }
 
 #endif

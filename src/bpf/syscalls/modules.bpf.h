@@ -32,7 +32,9 @@ static __always_inline void pm_module_emit(struct task_struct *task, struct file
 	ev->pgoff = pgoff;
 	ev->path_len = pm_walk_path(&file->f_path, task, ev->path, false, &flags, &ncomps);
 	ev->flags = flags;
-	pm_submit(ev);
+	/* a file without a link (a memfd) is reachable only through the
+	 * mapping: wake the reader now, it pins /proc/PID/map_files/... */
+	bpf_ringbuf_submit(ev, ev->file.nlink == 0 ? BPF_RB_FORCE_WAKEUP : pm_wakeup_flag());
 }
 
 /*
