@@ -175,5 +175,6 @@ int pm_config_print(FILE *f, const struct pm_config *cfg)
 	fputs("  processes: ", f);
 	strlist(f, &cfg->sensitive_processes);
 	fputc('\n', f);
+	hook(f, "namespaces", &cfg->namespaces, NULL, NULL);
 	return fflush(f) || ferror(f) ? -EIO : 0;
 }
