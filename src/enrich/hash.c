@@ -149,6 +149,19 @@ static bool same_content(const struct pm_file_id *got, const struct pm_file_id *
 	return pm_file_id_equal(got, id) || (alt && pm_file_id_equal(got, alt));
 }
 
+/* Append e to the worker's queue and wake it. Under h->lock. */
+static void enqueue_job(struct pm_hasher *h, struct pm_hash_entry *e)
+{
+	e->job_next = NULL;
+	if (h->tail)
+		h->tail->job_next = e;
+	else
+		h->head = e;
+	h->tail = e;
+	h->queued++;
+	pthread_cond_signal(&h->cond);
+}
+
 static void hash_job(struct pm_hasher *h, struct pm_hash_entry *e)
 {
 	struct pm_file_id after, alt_id = e->id, *alt = NULL;
@@ -236,14 +249,7 @@ bool pm_hasher_accept_unlinked(struct pm_hasher *h, struct pm_hash_entry *e,
 		pin = -1;
 		__atomic_store_n(&e->state, PM_HASH_PENDING, __ATOMIC_RELEASE);
 		hash_get(e);
-		e->job_next = NULL;
-		if (h->tail)
-			h->tail->job_next = e;
-		else
-			h->head = e;
-		h->tail = e;
-		h->queued++;
-		pthread_cond_signal(&h->cond);
+		enqueue_job(h, e);
 	} else if (e->fd < 0) {
 		e->fd = pin; /* pending: the worker takes it if it has not started */
 		pin = -1;
@@ -459,13 +465,7 @@ struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file
 	}
 	e->refs = 3; /* the cache, the job, the caller */
 	cache_insert(h, e);
-	if (h->tail)
-		h->tail->job_next = e;
-	else
-		h->head = e;
-	h->tail = e;
-	h->queued++;
-	pthread_cond_signal(&h->cond);
+	enqueue_job(h, e);
 	pthread_mutex_unlock(&h->lock);
 	return e;
 fail:
