@@ -638,16 +638,15 @@ static int start(struct daemon *d)
 		return EXIT_RUNTIME;
 	}
 	pm_log_debug("start-up: ready at %.1f ms", ms_since(t0));
-	pm_log_info("ready: %d processes known, writing events to %s%s%s", n,
-		    d->cfg.output_none ? "no local output" : d->cfg.output ? d->cfg.output : "stdout",
-		    d->fleet ? " and NATS " : "", d->fleet ? d->cfg.nats.servers[0] : "");
+	/* healthy (and its metrics published) before anyone is told it is ready */
 	d->attached = true;
 	publish_metrics(d, pm_clock_ns(CLOCK_MONOTONIC));
 	if (d->metrics)
 		pm_log_info("metrics: serving http://%s/metrics and /healthz",
 			    d->cfg.metrics_listen);
-	pm_log_info("ready: %d processes known, writing events to %s", n,
-		    d->cfg.output ? d->cfg.output : "stdout");
+	pm_log_info("ready: %d processes known, writing events to %s%s%s", n,
+		    d->cfg.output_none ? "no local output" : d->cfg.output ? d->cfg.output : "stdout",
+		    d->fleet ? " and NATS " : "", d->fleet ? d->cfg.nats.servers[0] : "");
 	pm_service_ready();
 	return -1;
 }

@@ -19,7 +19,7 @@ import urllib.request
 
 import pytest
 
-from helpers import PROCMON, READY_RE, READY_TIMEOUT, STOP_TIMEOUT, Procmon
+from helpers import PROCMON, READY_RE, READY_TIMEOUT, STOP_TIMEOUT, Procmon, wait_until
 
 SAMPLE_RE = re.compile(r'^(procmon_[a-z_]+)(\{[^}]*\})? (\S+)$')
 LABEL_RE = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)"')
@@ -68,17 +68,6 @@ def value(samples, name, **labels):
     return samples[(name, frozenset(labels.items()))]
 
 
-def wait_until(pred, what, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)  # polling a condition with a deadline, not synchronising
-
-
 def promtool_check(page):
     promtool = shutil.which("promtool")
     assert promtool, "promtool is missing: scripts/install-deps.sh installs prometheus"
@@ -99,15 +88,16 @@ def test_metrics_follow_what_happened(tmp_path):
         n = 25
         for _ in range(n):
             subprocess.run(["/bin/true"], check=True)
-        want = value(before, "procmon_events_written_total", type="ProcessExec") + n
-
+    
         def grown():
             status, page = get(port, "/metrics")
             assert status == 200
             s = parse(page)
-            ok = value(s, "procmon_events_written_total", type="ProcessExec") >= want
+            ok = all(value(s, "procmon_events_written_total", type=t) >=
+                     value(before, "procmon_events_written_total", type=t) + n
+                     for t in ("ProcessExec", "ProcessClone", "ProcessExit"))
             return (page, s) if ok else None
-        page, after = wait_until(grown, f"{n} more ProcessExec in /metrics")
+        page, after = wait_until(grown, f"{n} more execs, clones and exits in /metrics")
 
         promtool_check(page)
         for name, labels in after:
