@@ -557,6 +557,15 @@ static int start(struct daemon *d)
 	char msg[1024];
 	int n, err;
 
+	/*
+	 * libbpf parses the kernel's BTF (~5 MiB, ~20 MiB of tables) once per
+	 * BPF object, and the environment check once more. Served from fresh
+	 * mmaps each time, every page of it is a page fault, which on this VM
+	 * made up most of the load time; kept in the heap, each parse reuses
+	 * the previous one's pages. Given back to the system after the load.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	if (pm_loader_check_environment(msg, sizeof(msg))) {
 		pm_log_error("%s", msg);
 		return EXIT_RUNTIME;
@@ -592,15 +601,6 @@ static int start(struct daemon *d)
 	}
 	json_init(&d->line);
 
-	/*
-	 * libbpf parses the kernel's BTF (~5 MiB, ~20 MiB of tables) once per
-	 * BPF object. Served from fresh mmaps each time, every page of it is a
-	 * page fault, which on this VM made up most of the load time; kept in
-	 * the heap, the second object reuses the first one's pages. Given back
-	 * to the system right after.
-	 */
-	mallopt(M_MMAP_THRESHOLD, 64 << 20);
-	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	err = pm_loader_open(&d->loader, &d->cfg);
 	mallopt(M_TRIM_THRESHOLD, 128 << 10);
 	malloc_trim(0);

@@ -3,6 +3,7 @@
 #include "loader.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +16,10 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "filter.h"
@@ -128,9 +131,108 @@ static uint64_t missing_caps(void)
 	return missing;
 }
 
+/*
+ * Syscall tracepoints attach through tracefs (their ids are there). A
+ * fresh machine may not have it mounted: mount it where libbpf looks.
+ */
+static int find_tracefs(const char **dir)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	struct statfs st;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (!statfs(dirs[i], &st) && st.f_type == TRACEFS_MAGIC) {
+			*dir = dirs[i];
+			return 0;
+		}
+	*dir = dirs[0];
+	if (mount("tracefs", dirs[0], "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+		return -errno;
+	pm_log_debug("mounted tracefs on %s", dirs[0]);
+	return 0;
+}
+
+static int ensure_tracefs(void)
+{
+	const char *dir;
+	int err = find_tracefs(&dir);
+
+	if (err)
+		pm_log_error("mounting tracefs on %s: %s", dir, strerror(-err));
+	return err;
+}
+
+/*
+ * The kernel procmon needs: the newest feature below decides it. Versions
+ * from the kernel's history (README "Requirements"); only 6.18 is tested.
+ */
+#define PM_KERNEL_WORKS "Linux 6.13 or later, with BTF (procmon is tested on 6.18)"
+
+/* What the BPF objects name in the kernel's BTF: resolved at load time,
+ * so a missing one fails the load. */
+static const struct kernel_need {
+	const char *name;
+	int kind; /* BTF_KIND_TYPEDEF: a BTF tracepoint; BTF_KIND_FUNC: a kfunc */
+	const char *what;
+} kernel_needs[] = {
+	{ "btf_trace_sched_process_exec", BTF_KIND_TYPEDEF, "the tracepoint sched_process_exec" },
+	{ "btf_trace_sched_process_fork", BTF_KIND_TYPEDEF, "the tracepoint sched_process_fork" },
+	{ "btf_trace_sched_process_exit", BTF_KIND_TYPEDEF, "the tracepoint sched_process_exit" },
+	{ "bpf_rdonly_cast", BTF_KIND_FUNC, "the BPF kfunc bpf_rdonly_cast (Linux 6.2)" },
+	{ "bpf_task_from_pid", BTF_KIND_FUNC, "the BPF kfunc bpf_task_from_pid (Linux 6.2)" },
+	{ "bpf_task_release", BTF_KIND_FUNC, "the BPF kfunc bpf_task_release (Linux 6.2)" },
+	{ "bpf_task_from_vpid", BTF_KIND_FUNC, "the BPF kfunc bpf_task_from_vpid (Linux 6.13)" },
+};
+
+/* What the kernel lacks of what procmon's BPF uses, or NULL. */
+static const char *missing_kernel_feature(char *buf, size_t len)
+{
+	struct btf *btf;
+	const char *tracefs, *missing = NULL;
+	struct stat st;
+	int err;
+
+	btf = btf__parse("/sys/kernel/btf/vmlinux", NULL);
+	if (!btf) {
+		snprintf(buf, len, "readable BTF (/sys/kernel/btf/vmlinux: %s)", strerror(errno));
+		return buf;
+	}
+	for (size_t i = 0; !missing && i < sizeof(kernel_needs) / sizeof(kernel_needs[0]); i++)
+		if (btf__find_by_name_kind(btf, kernel_needs[i].name, kernel_needs[i].kind) < 0)
+			missing = kernel_needs[i].what;
+	btf__free(btf);
+	if (missing)
+		return missing;
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1)
+		return "the BPF ring buffer map (Linux 5.8)";
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) != 1)
+		return "the BPF task storage map (Linux 5.11)";
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop, NULL) != 1)
+		return "the BPF helper bpf_loop (Linux 5.17)";
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_find_vma, NULL) != 1)
+		return "the BPF helper bpf_find_vma (Linux 5.17)";
+	/* the per-syscall tracepoints (CONFIG_FTRACE_SYSCALLS) */
+	err = find_tracefs(&tracefs);
+	if (err) {
+		snprintf(buf, len, "tracefs (mounting it on %s: %s)", tracefs, strerror(-err));
+		return buf;
+	}
+	snprintf(buf, len, "%s/events/syscalls/sys_exit_prctl", tracefs);
+	if (stat(buf, &st)) {
+		snprintf(buf, len, "the syscall tracepoints (%s/events/syscalls: %s)", tracefs,
+			 strerror(errno));
+		return buf;
+	}
+	return NULL;
+}
+
 int pm_loader_check_environment(char *msg, size_t len)
 {
 	uint64_t missing = missing_caps();
+	libbpf_print_fn_t old_print;
+	struct utsname uts = { 0 };
+	const char *lacks;
+	char what[512];
 
 	if (missing) {
 		size_t n = snprintf(msg, len, "procmon needs root; missing capabilities:");
@@ -140,32 +242,22 @@ int pm_loader_check_environment(char *msg, size_t len)
 				n += snprintf(msg + n, len - n, " %s", pm_cap_name(bit) ?: "?");
 		return -EPERM;
 	}
+	uname(&uts);
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		snprintf(msg, len, "procmon needs a kernel with BTF: /sys/kernel/btf/vmlinux: %s",
-			 strerror(errno));
+		snprintf(msg, len,
+			 "this kernel (%s) has no BTF (/sys/kernel/btf/vmlinux: %s): procmon needs "
+			 PM_KERNEL_WORKS, uts.release, strerror(errno));
 		return -ENOENT;
 	}
-	return 0;
-}
-
-/*
- * Syscall tracepoints attach through tracefs (their ids are there). A
- * fresh machine may not have it mounted: mount it where libbpf looks.
- */
-static int ensure_tracefs(void)
-{
-	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
-	struct statfs st;
-
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		if (!statfs(dirs[i], &st) && st.f_type == TRACEFS_MAGIC)
-			return 0;
-	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  NULL)) {
-		pm_log_error("mounting tracefs on /sys/kernel/tracing: %s", strerror(errno));
-		return -errno;
+	/* the probes' failures are the answer, not messages of their own */
+	old_print = libbpf_set_print(NULL);
+	lacks = missing_kernel_feature(what, sizeof(what));
+	libbpf_set_print(old_print);
+	if (lacks) {
+		snprintf(msg, len, "this kernel (%s) lacks %s: procmon needs " PM_KERNEL_WORKS,
+			 uts.release, lacks);
+		return -ENOTSUP;
 	}
-	pm_log_debug("mounted tracefs on /sys/kernel/tracing");
 	return 0;
 }
 

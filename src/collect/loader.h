@@ -12,8 +12,11 @@
 struct pm_loader;
 
 /*
- * Check what procmon needs from the system: root privileges and BTF.
- * Returns 0 or writes one line saying what is missing into msg.
+ * Check what procmon needs from the system: root privileges, then the
+ * kernel's BTF, ring buffer, tracepoints, helpers and kfuncs the BPF
+ * objects use (probed, quietly, before anything loads). Returns 0, or
+ * -errno with one line in msg saying what is missing and which kernel
+ * works.
  */
 int pm_loader_check_environment(char *msg, size_t len);
 
