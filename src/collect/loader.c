@@ -32,6 +32,7 @@ struct pm_loader {
 	struct process_bpf *process;
 	struct syscalls_bpf *syscalls; /* NULL when no block needs a syscall program */
 	bool binary_filter; /* process_filter has names, paths or prefixes */
+	bool note_at_enter; /* the sys_enter programs are loaded */
 	int ncpus;
 };
 
@@ -398,8 +399,9 @@ static int open_syscalls(struct pm_loader *l, const struct pm_config *cfg,
 			return err;
 	}
 	l->syscalls->rodata->pm_wakeup_bytes = l->process->rodata->pm_wakeup_bytes;
-	l->syscalls->rodata->pm_filter = *filter;
+	l->syscalls->bss->pm_filter = *filter;
 	l->syscalls->rodata->pm_note_at_enter = note_at_enter;
+	l->note_at_enter = note_at_enter;
 	l->syscalls->rodata->pm_want_ptrace_requests = cfg->thread_injection.enabled;
 	l->syscalls->rodata->pm_want_named_pipe = cfg->named_pipe.enabled;
 	l->syscalls->rodata->pm_want_proc_mem = want_proc_mem;
@@ -438,7 +440,7 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 	/* wake the reader once an eighth of the ring buffer is waiting */
 	l->process->rodata->pm_wakeup_bytes = cfg->ring_buffer_kb * 1024ull / 8;
 	pm_filter_conf_from_config(cfg, &filter);
-	l->process->rodata->pm_filter = filter;
+	l->process->bss->pm_filter = filter;
 	l->process->rodata->pm_want_env = cfg->process_environment.enabled;
 	l->process->rodata->pm_want_interp = cfg->module_load.enabled;
 	/* a remote thread is also a step of a thread injection */
@@ -494,6 +496,82 @@ fail:
 	return err;
 }
 
+/* The id keys of a configuration, collected by pm_filter_for_each_id. */
+struct id_set {
+	struct pm_id_key keys[4096]; /* pm_filter_ids' max_entries */
+	size_t n;
+};
+
+static int collect_id(__u32 list, __u32 id, void *arg)
+{
+	struct id_set *set = arg;
+
+	if (set->n == sizeof(set->keys) / sizeof(set->keys[0]))
+		return -E2BIG;
+	set->keys[set->n++] = (struct pm_id_key){ .list = list, .id = id };
+	return 0;
+}
+
+static bool id_in(const struct id_set *set, const struct pm_id_key *key)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->keys[i].list == key->list && set->keys[i].id == key->id)
+			return true;
+	return false;
+}
+
+int pm_loader_update_filters(struct pm_loader *l, const struct pm_config *cfg, char *why,
+			     size_t len)
+{
+	static struct id_set set;
+	struct pm_filter_conf filter;
+	struct pm_id_key key, next;
+	struct bpf_map *ids = l->process->maps.pm_filter_ids;
+	bool more;
+	int err;
+
+	pm_filter_conf_from_config(cfg, &filter);
+	/* a filter on the state before a call needs the sys_enter programs */
+	if (l->syscalls && !l->note_at_enter &&
+	    ((filter.process & (PM_PF_UID | PM_PF_EUID)) ||
+	     (filter.cred[PM_HOOK_USER_NS].flags & PM_CF_CAPS))) {
+		snprintf(why, len, "%s%s%s%s%s",
+			 filter.process & PM_PF_UID ? "process_filter.uid" : "",
+			 (filter.process & PM_PF_UID) && (filter.process & PM_PF_EUID) ? ", " : "",
+			 filter.process & PM_PF_EUID ? "process_filter.euid" : "",
+			 (filter.process & (PM_PF_UID | PM_PF_EUID)) &&
+					 (filter.cred[PM_HOOK_USER_NS].flags & PM_CF_CAPS)
+				 ? ", "
+				 : "",
+			 filter.cred[PM_HOOK_USER_NS].flags & PM_CF_CAPS
+				 ? "create_user_ns.cred_filter.cap_filter"
+				 : "");
+		return -EBUSY;
+	}
+	set.n = 0;
+	err = pm_filter_for_each_id(cfg, collect_id, &set);
+	/* the new ids and patterns first, then the flags that use them, then
+	 * what only the old flags used */
+	if (!err)
+		err = fill_filter_maps(l, cfg);
+	if (err) {
+		snprintf(why, len, "updating the filter maps: %s", strerror(-err));
+		return err;
+	}
+	l->process->bss->pm_filter = filter;
+	if (l->syscalls)
+		l->syscalls->bss->pm_filter = filter;
+	more = !bpf_map__get_next_key(ids, NULL, &key, sizeof(key));
+	while (more) {
+		more = !bpf_map__get_next_key(ids, &key, &next, sizeof(next));
+		if (!id_in(&set, &key))
+			bpf_map__delete_elem(ids, &key, sizeof(key), 0);
+		key = next;
+	}
+	l->binary_filter = filter.process & PM_PF_BINARY;
+	return 0;
+}
+
 int pm_loader_ringbuf_fd(const struct pm_loader *l)
 {
 	return bpf_map__fd(l->process->maps.pm_events);
@@ -522,7 +600,8 @@ bool pm_loader_binary_filter(const struct pm_loader *l)
 	return l->binary_filter;
 }
 
-int pm_loader_seed_process(const struct pm_loader *l, uint32_t pid, bool binary_match)
+int pm_loader_seed_process(const struct pm_loader *l, uint32_t pid, bool binary_match,
+			   bool replace)
 {
 	struct pm_proc_info info = { .binary_match = binary_match };
 	int pidfd = syscall(SYS_pidfd_open, pid, 0), err;
@@ -531,7 +610,7 @@ int pm_loader_seed_process(const struct pm_loader *l, uint32_t pid, bool binary_
 		return -errno;
 	/* NOEXIST: an exec since the /proc scan has the fresher verdict */
 	err = bpf_map__update_elem(l->process->maps.pm_proc_info, &pidfd, sizeof(pidfd), &info,
-				   sizeof(info), BPF_NOEXIST);
+				   sizeof(info), replace ? BPF_ANY : BPF_NOEXIST);
 	close(pidfd);
 	return err == -EEXIST ? 0 : err;
 }
