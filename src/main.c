@@ -95,7 +95,8 @@ static const char usage[] =
 	"  --version       print the version and exit\n"
 	"  --help          print this help and exit\n"
 	"\n"
-	"Signals: SIGINT/SIGTERM flush and exit, SIGHUP reopens the output file.\n"
+	"Signals: SIGINT/SIGTERM flush and exit, SIGHUP reopens the output file and\n"
+	"reloads the configuration.\n"
 	"Exit status: 0 normal stop, 1 runtime or environment error, 2 bad usage or configuration.\n";
 
 struct options {
