@@ -14,6 +14,7 @@
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@
 
 static volatile sig_atomic_t stop_requested;
 static const char *o_config_name; /* --config, for messages */
+static const struct options *o_opts; /* the command line, for reloads */
 static volatile sig_atomic_t reopen_requested;
 
 static void on_signal(int sig)
@@ -93,7 +95,8 @@ static const char usage[] =
 	"  --version       print the version and exit\n"
 	"  --help          print this help and exit\n"
 	"\n"
-	"Signals: SIGINT/SIGTERM flush and exit, SIGHUP reopens the output file.\n"
+	"Signals: SIGINT/SIGTERM flush and exit, SIGHUP reopens the output file and\n"
+	"reloads the configuration.\n"
 	"Exit status: 0 normal stop, 1 runtime or environment error, 2 bad usage or configuration.\n";
 
 struct options {
@@ -168,21 +171,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return -1;
 }
 
-/* Configuration file (or built-in default), then command-line overrides. */
-static int load_config(struct pm_config *cfg, const struct options *o)
+/* The command line over the configuration file: --format, --output, --nats.
+ * Returns -1 to go on, or the exit status (message logged). */
+static int apply_overrides(struct pm_config *cfg, const struct options *o)
 {
-	char err[512];
-	/* --check-config by a user other than root: the file's safety (what
-	 * root would refuse) is a warning, its syntax still the verdict */
-	int ret = o->check_config ? pm_config_check_file(cfg, o->check_config, geteuid() != 0,
-							 err, sizeof(err))
-		  : o->config ? pm_config_load_file(cfg, o->config, err, sizeof(err))
-			      : pm_config_load_default(cfg, err, sizeof(err));
-
-	if (ret) {
-		pm_log_error("%s", err);
-		return EXIT_USAGE;
-	}
 	if (o->format) {
 		int format = pm_format_from_name(o->format, strlen(o->format));
 
@@ -224,6 +216,23 @@ static int load_config(struct pm_config *cfg, const struct options *o)
 	return -1;
 }
 
+/* Configuration file (or built-in default), then command-line overrides. */
+static int load_config(struct pm_config *cfg, const struct options *o)
+{
+	char err[512];
+	/* --check-config by a user other than root: the file's safety (what
+	 * root would refuse) is a warning, its syntax still the verdict */
+	int ret = o->check_config ? pm_config_check_file(cfg, o->check_config, geteuid() != 0,
+							 err, sizeof(err))
+		  : o->config ? pm_config_load_file(cfg, o->config, err, sizeof(err))
+			      : pm_config_load_default(cfg, err, sizeof(err));
+
+	if (ret) {
+		pm_log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	return apply_overrides(cfg, o);
+}
 static unsigned read_cap_last(void)
 {
 	unsigned v = 40;
@@ -283,6 +292,7 @@ struct daemon {
 	uint64_t kernel_lost_read_ns;
 	bool attached;
 	uint64_t shaped_out; /* events output_shaping left out */
+	bool reseeding; /* a reload changed the binary patterns */
 };
 
 static void write_event(struct daemon *d, const struct pm_event *ev)
@@ -409,6 +419,8 @@ static void publish_metrics(struct daemon *d, uint64_t now)
 	pm_metrics_publish(d->metrics, &s);
 }
 
+static void reload_config(struct daemon *d);
+
 static int run(struct daemon *d)
 {
 	uint64_t next_expire = 0, next_report = 0;
@@ -446,6 +458,7 @@ static int run(struct daemon *d)
 				pm_log_error("not reopening the output: %s; still writing to the "
 					     "file open before",
 					     why);
+			reload_config(d);
 		}
 		now = pm_clock_ns(CLOCK_MONOTONIC);
 		if (now >= next_expire) {
@@ -539,10 +552,208 @@ static void seed_binary_filter(const struct pm_process *p, void *arg)
 	const struct pm_image *img = p->image;
 	bool match = img && pm_filter_binary_matches(&d->cfg.process_filter,
 						     img->filename ?: "", img->binary_path ?: "");
-	int err = pm_loader_seed_process(d->loader, p->pid, match);
+	int err = pm_loader_seed_process(d->loader, p->pid, match, d->reseeding);
 
 	if (err && err != -ESRCH)
 		pm_log_debug("seeding the filter for pid %u: %s", p->pid, strerror(-err));
+}
+
+/* cfg as --print-config writes it (malloc'd), or NULL. */
+static char *config_text(const struct pm_config *cfg)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	if (pm_config_print(f, cfg)) {
+		fclose(f);
+		free(text);
+		return NULL;
+	}
+	fclose(f);
+	return text;
+}
+
+/* Whether top-level key's block (its line and the indented ones after it)
+ * differs between two --print-config texts. */
+static bool block_differs(const char *a, const char *b, const char *key)
+{
+	const char *texts[2] = { a, b }, *start[2] = { NULL, NULL }, *end[2];
+	size_t klen = strlen(key);
+
+	for (int i = 0; i < 2; i++) {
+		for (const char *line = texts[i]; line && *line;) {
+			if (!strncmp(line, key, klen) && line[klen] == ':') {
+				start[i] = line;
+				break;
+			}
+			line = strchr(line, '\n');
+			line = line ? line + 1 : NULL;
+		}
+		if (!start[i])
+			continue;
+		end[i] = strchr(start[i], '\n');
+		while (end[i] && end[i][1] == ' ')
+			end[i] = strchr(end[i] + 1, '\n');
+		if (!end[i])
+			end[i] = start[i] + strlen(start[i]);
+	}
+	if (!start[0] || !start[1])
+		return start[0] != start[1];
+	return end[0] - start[0] != end[1] - start[1] ||
+	       memcmp(start[0], start[1], end[0] - start[0]);
+}
+
+#define SWAP(a, b)                        \
+	do {                              \
+		__typeof__(a) swap_tmp_ = (a); \
+		(a) = (b);                \
+		(b) = swap_tmp_;          \
+	} while (0)
+
+/* "key" appended to the list of keys a reload could not apply. */
+static void note_key(char *list, size_t len, const char *key)
+{
+	size_t n = strlen(list);
+
+	if (snprintf(list + n, len - n, "%s%s", n ? ", " : "", key) >= (int)(len - n))
+		list[len - 1] = '\0'; /* cut short: the message says what it can */
+}
+
+/*
+ * SIGHUP: read the configuration again (contract 3). A file that does not
+ * parse, or that root must refuse, changes nothing. Of a good one, what
+ * lives in maps and user-space flags takes effect now: the filters, the
+ * hook switches whose programs are loaded, the derived events' lists,
+ * process_environment.redact, output_shaping, caps_format, format and the
+ * output rotation. What was fixed when the BPF programs were loaded (their
+ * rodata, which programs load, the ring buffer) or opened at start (the
+ * output file's path, metrics, nats) keeps its running value, and one line
+ * names those keys: they need a restart.
+ */
+static void reload_config(struct daemon *d)
+{
+	static const struct {
+		const char *key;
+		size_t hook;
+	} hooks[] = {
+#define HOOK(name) { #name, offsetof(struct pm_config, name) }
+		HOOK(setuid), HOOK(setgid), HOOK(capset), HOOK(prctl), HOOK(create_user_ns),
+		HOOK(ptrace_access_check), HOOK(existing_process), HOOK(code_identity),
+		HOOK(ongoing_identity), HOOK(module_load), HOOK(named_pipe), HOOK(remote_thread),
+		HOOK(thread_injection), HOOK(process_environment),
+		HOOK(sensitive_process_access), HOOK(namespaces),
+#undef HOOK
+	};
+	static const char *const fixed_blocks[] = { "output", "ima_hash", "ring_buffer_kb",
+						    "metrics", "nats" };
+	const char *name = o_opts->config ? o_opts->config : "the built-in configuration";
+	struct pm_config next = { 0 }, *old = &d->cfg;
+	char err[512], restart[512] = "", *old_text = NULL, *new_text = NULL;
+	bool access_loaded = old->ptrace_access_check.enabled ||
+			     old->sensitive_process_access.enabled || old->thread_injection.enabled;
+	bool remote_loaded = old->remote_thread.enabled || old->thread_injection.enabled;
+	bool patterns_changed;
+	int ret;
+
+	ret = o_opts->config ? pm_config_load_file(&next, o_opts->config, err, sizeof(err))
+			     : pm_config_load_default(&next, err, sizeof(err));
+	if (ret) {
+		pm_log_error("SIGHUP: configuration not reloaded, the running one stays: %s", err);
+		pm_config_free(&next);
+		return;
+	}
+	if (apply_overrides(&next, o_opts) >= 0) {
+		pm_log_error("SIGHUP: configuration not reloaded, the running one stays");
+		pm_config_free(&next);
+		return;
+	}
+	/* what only a restart changes: the running value stays */
+	old_text = config_text(old);
+	new_text = config_text(&next);
+	for (size_t i = 0; i < sizeof(fixed_blocks) / sizeof(fixed_blocks[0]); i++)
+		if (!old_text || !new_text || block_differs(old_text, new_text, fixed_blocks[i]))
+			note_key(restart, sizeof(restart), fixed_blocks[i]);
+	free(old_text);
+	free(new_text);
+	SWAP(next.output, old->output);
+	SWAP(next.output_none, old->output_none);
+	SWAP(next.hash, old->hash);
+	SWAP(next.ring_buffer_kb, old->ring_buffer_kb);
+	SWAP(next.metrics_listen, old->metrics_listen);
+	SWAP(next.nats, old->nats);
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+		bool *was = &((struct pm_hook *)((char *)old + hooks[i].hook))->enabled;
+		bool *now = &((struct pm_hook *)((char *)&next + hooks[i].hook))->enabled;
+		bool live;
+
+		if (*was == *now)
+			continue;
+		/* a switch read in user space, over programs that are loaded */
+		if (!strcmp(hooks[i].key, "ptrace_access_check") ||
+		    !strcmp(hooks[i].key, "sensitive_process_access"))
+			live = !*now || access_loaded;
+		else if (!strcmp(hooks[i].key, "remote_thread"))
+			live = !*now || remote_loaded;
+		else
+			live = !strcmp(hooks[i].key, "ongoing_identity") ||
+			       !strcmp(hooks[i].key, "existing_process");
+		if (!live) {
+			char key[64];
+
+			snprintf(key, sizeof(key), "%s.enabled", hooks[i].key);
+			note_key(restart, sizeof(restart), key);
+			*now = *was;
+		}
+	}
+	/* the kernel's filters: maps and each object's flags */
+	ret = pm_loader_update_filters(d->loader, &next, err, sizeof(err));
+	if (ret == -EBUSY) {
+		/* the filters go together: none of them changes */
+		strncat(err, " (so every filter stays as it was)", sizeof(err) - strlen(err) - 1);
+		note_key(restart, sizeof(restart), err);
+		SWAP(next.process_filter, old->process_filter);
+		for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+			SWAP(((struct pm_hook *)((char *)&next + hooks[i].hook))->cred_filter,
+			     ((struct pm_hook *)((char *)old + hooks[i].hook))->cred_filter);
+	} else if (ret) {
+		pm_log_error("SIGHUP: %s: configuration not reloaded, the running one stays",
+			     err);
+		pm_config_free(&next);
+		return;
+	}
+	patterns_changed = !ret; /* the new filters are in force */
+	/* in force: next becomes the configuration, the old one is freed */
+	SWAP(*old, next);
+	pm_config_free(&next);
+	d->reader.report_ptrace_access = old->ptrace_access_check.enabled;
+	d->reader.report_remote_thread = old->remote_thread.enabled;
+	d->reader.redact = old->process_environment.enabled ? &old->redact : NULL;
+	d->reader.derive.sensitive =
+		old->sensitive_process_access.enabled ? &old->sensitive_processes : NULL;
+	d->reader.derive.ongoing_identity = old->ongoing_identity.enabled;
+	d->render.caps_hex = old->caps_hex;
+	if (old->format == PM_FORMAT_LIMACHARLIE && !d->render.users) {
+		host_atom_key(d->render.atom_key);
+		d->render.users = pm_users_load();
+	}
+	d->render_event = old->format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
+							       : pm_render_bombini;
+	pm_sink_set_rotation(&d->sink, (uint64_t)old->output_max_mb << 20, old->output_backups,
+			     old->output_compress);
+	/* the running processes' binary verdicts, under the new patterns */
+	if (patterns_changed && pm_loader_binary_filter(d->loader)) {
+		d->reseeding = true;
+		pm_proc_cache_for_each(d->reader.cache, seed_binary_filter, d);
+		d->reseeding = false;
+	}
+	if (restart[0])
+		pm_log_warn("SIGHUP: %s: %s change only at a restart; running with the values "
+			    "procmon started with",
+			    name, restart);
+	pm_log_info("SIGHUP: configuration reloaded from %s", name);
 }
 
 /* Milliseconds since t0_ns (CLOCK_MONOTONIC), for -v's start-up timings. */
@@ -557,6 +768,15 @@ static int start(struct daemon *d)
 	char msg[1024];
 	int n, err;
 
+	/*
+	 * libbpf parses the kernel's BTF (~5 MiB, ~20 MiB of tables) once per
+	 * BPF object, and the environment check once more. Served from fresh
+	 * mmaps each time, every page of it is a page fault, which on this VM
+	 * made up most of the load time; kept in the heap, each parse reuses
+	 * the previous one's pages. Given back to the system after the load.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	if (pm_loader_check_environment(msg, sizeof(msg))) {
 		pm_log_error("%s", msg);
 		return EXIT_RUNTIME;
@@ -592,15 +812,6 @@ static int start(struct daemon *d)
 	}
 	json_init(&d->line);
 
-	/*
-	 * libbpf parses the kernel's BTF (~5 MiB, ~20 MiB of tables) once per
-	 * BPF object. Served from fresh mmaps each time, every page of it is a
-	 * page fault, which on this VM made up most of the load time; kept in
-	 * the heap, the second object reuses the first one's pages. Given back
-	 * to the system right after.
-	 */
-	mallopt(M_MMAP_THRESHOLD, 64 << 20);
-	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	err = pm_loader_open(&d->loader, &d->cfg);
 	mallopt(M_TRIM_THRESHOLD, 128 << 10);
 	malloc_trim(0);
@@ -701,6 +912,7 @@ int main(int argc, char **argv)
 		return ret;
 	ret = load_config(&d.cfg, &opts);
 	o_config_name = opts.config;
+	o_opts = &opts;
 	if (ret < 0 && (opts.check_config || opts.print_config)) {
 		/* --check-config, --print-config: nothing is started */
 		ret = 0;

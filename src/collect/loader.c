@@ -3,6 +3,7 @@
 #include "loader.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +16,10 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "filter.h"
@@ -29,6 +32,7 @@ struct pm_loader {
 	struct process_bpf *process;
 	struct syscalls_bpf *syscalls; /* NULL when no block needs a syscall program */
 	bool binary_filter; /* process_filter has names, paths or prefixes */
+	bool note_at_enter; /* the sys_enter programs are loaded */
 	int ncpus;
 };
 
@@ -128,9 +132,108 @@ static uint64_t missing_caps(void)
 	return missing;
 }
 
+/*
+ * Syscall tracepoints attach through tracefs (their ids are there). A
+ * fresh machine may not have it mounted: mount it where libbpf looks.
+ */
+static int find_tracefs(const char **dir)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	struct statfs st;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (!statfs(dirs[i], &st) && st.f_type == TRACEFS_MAGIC) {
+			*dir = dirs[i];
+			return 0;
+		}
+	*dir = dirs[0];
+	if (mount("tracefs", dirs[0], "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+		return -errno;
+	pm_log_debug("mounted tracefs on %s", dirs[0]);
+	return 0;
+}
+
+static int ensure_tracefs(void)
+{
+	const char *dir;
+	int err = find_tracefs(&dir);
+
+	if (err)
+		pm_log_error("mounting tracefs on %s: %s", dir, strerror(-err));
+	return err;
+}
+
+/*
+ * The kernel procmon needs: the newest feature below decides it. Versions
+ * from the kernel's history (README "Requirements"); only 6.18 is tested.
+ */
+#define PM_KERNEL_WORKS "Linux 6.13 or later, with BTF (procmon is tested on 6.18)"
+
+/* What the BPF objects name in the kernel's BTF: resolved at load time,
+ * so a missing one fails the load. */
+static const struct kernel_need {
+	const char *name;
+	int kind; /* BTF_KIND_TYPEDEF: a BTF tracepoint; BTF_KIND_FUNC: a kfunc */
+	const char *what;
+} kernel_needs[] = {
+	{ "btf_trace_sched_process_exec", BTF_KIND_TYPEDEF, "the tracepoint sched_process_exec" },
+	{ "btf_trace_sched_process_fork", BTF_KIND_TYPEDEF, "the tracepoint sched_process_fork" },
+	{ "btf_trace_sched_process_exit", BTF_KIND_TYPEDEF, "the tracepoint sched_process_exit" },
+	{ "bpf_rdonly_cast", BTF_KIND_FUNC, "the BPF kfunc bpf_rdonly_cast (Linux 6.2)" },
+	{ "bpf_task_from_pid", BTF_KIND_FUNC, "the BPF kfunc bpf_task_from_pid (Linux 6.2)" },
+	{ "bpf_task_release", BTF_KIND_FUNC, "the BPF kfunc bpf_task_release (Linux 6.2)" },
+	{ "bpf_task_from_vpid", BTF_KIND_FUNC, "the BPF kfunc bpf_task_from_vpid (Linux 6.13)" },
+};
+
+/* What the kernel lacks of what procmon's BPF uses, or NULL. */
+static const char *missing_kernel_feature(char *buf, size_t len)
+{
+	struct btf *btf;
+	const char *tracefs, *missing = NULL;
+	struct stat st;
+	int err;
+
+	btf = btf__parse("/sys/kernel/btf/vmlinux", NULL);
+	if (!btf) {
+		snprintf(buf, len, "readable BTF (/sys/kernel/btf/vmlinux: %s)", strerror(errno));
+		return buf;
+	}
+	for (size_t i = 0; !missing && i < sizeof(kernel_needs) / sizeof(kernel_needs[0]); i++)
+		if (btf__find_by_name_kind(btf, kernel_needs[i].name, kernel_needs[i].kind) < 0)
+			missing = kernel_needs[i].what;
+	btf__free(btf);
+	if (missing)
+		return missing;
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1)
+		return "the BPF ring buffer map (Linux 5.8)";
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) != 1)
+		return "the BPF task storage map (Linux 5.11)";
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop, NULL) != 1)
+		return "the BPF helper bpf_loop (Linux 5.17)";
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_find_vma, NULL) != 1)
+		return "the BPF helper bpf_find_vma (Linux 5.17)";
+	/* the per-syscall tracepoints (CONFIG_FTRACE_SYSCALLS) */
+	err = find_tracefs(&tracefs);
+	if (err) {
+		snprintf(buf, len, "tracefs (mounting it on %s: %s)", tracefs, strerror(-err));
+		return buf;
+	}
+	snprintf(buf, len, "%s/events/syscalls/sys_exit_prctl", tracefs);
+	if (stat(buf, &st)) {
+		snprintf(buf, len, "the syscall tracepoints (%s/events/syscalls: %s)", tracefs,
+			 strerror(errno));
+		return buf;
+	}
+	return NULL;
+}
+
 int pm_loader_check_environment(char *msg, size_t len)
 {
 	uint64_t missing = missing_caps();
+	libbpf_print_fn_t old_print;
+	struct utsname uts = { 0 };
+	const char *lacks;
+	char what[512];
 
 	if (missing) {
 		size_t n = snprintf(msg, len, "procmon needs root; missing capabilities:");
@@ -140,32 +243,22 @@ int pm_loader_check_environment(char *msg, size_t len)
 				n += snprintf(msg + n, len - n, " %s", pm_cap_name(bit) ?: "?");
 		return -EPERM;
 	}
+	uname(&uts);
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		snprintf(msg, len, "procmon needs a kernel with BTF: /sys/kernel/btf/vmlinux: %s",
-			 strerror(errno));
+		snprintf(msg, len,
+			 "this kernel (%s) has no BTF (/sys/kernel/btf/vmlinux: %s): procmon needs "
+			 PM_KERNEL_WORKS, uts.release, strerror(errno));
 		return -ENOENT;
 	}
-	return 0;
-}
-
-/*
- * Syscall tracepoints attach through tracefs (their ids are there). A
- * fresh machine may not have it mounted: mount it where libbpf looks.
- */
-static int ensure_tracefs(void)
-{
-	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
-	struct statfs st;
-
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		if (!statfs(dirs[i], &st) && st.f_type == TRACEFS_MAGIC)
-			return 0;
-	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  NULL)) {
-		pm_log_error("mounting tracefs on /sys/kernel/tracing: %s", strerror(errno));
-		return -errno;
+	/* the probes' failures are the answer, not messages of their own */
+	old_print = libbpf_set_print(NULL);
+	lacks = missing_kernel_feature(what, sizeof(what));
+	libbpf_set_print(old_print);
+	if (lacks) {
+		snprintf(msg, len, "this kernel (%s) lacks %s: procmon needs " PM_KERNEL_WORKS,
+			 uts.release, lacks);
+		return -ENOTSUP;
 	}
-	pm_log_debug("mounted tracefs on /sys/kernel/tracing");
 	return 0;
 }
 
@@ -306,8 +399,9 @@ static int open_syscalls(struct pm_loader *l, const struct pm_config *cfg,
 			return err;
 	}
 	l->syscalls->rodata->pm_wakeup_bytes = l->process->rodata->pm_wakeup_bytes;
-	l->syscalls->rodata->pm_filter = *filter;
+	l->syscalls->bss->pm_filter = *filter;
 	l->syscalls->rodata->pm_note_at_enter = note_at_enter;
+	l->note_at_enter = note_at_enter;
 	l->syscalls->rodata->pm_want_ptrace_requests = cfg->thread_injection.enabled;
 	l->syscalls->rodata->pm_want_named_pipe = cfg->named_pipe.enabled;
 	l->syscalls->rodata->pm_want_proc_mem = want_proc_mem;
@@ -346,7 +440,7 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 	/* wake the reader once an eighth of the ring buffer is waiting */
 	l->process->rodata->pm_wakeup_bytes = cfg->ring_buffer_kb * 1024ull / 8;
 	pm_filter_conf_from_config(cfg, &filter);
-	l->process->rodata->pm_filter = filter;
+	l->process->bss->pm_filter = filter;
 	l->process->rodata->pm_want_env = cfg->process_environment.enabled;
 	l->process->rodata->pm_want_interp = cfg->module_load.enabled;
 	/* a remote thread is also a step of a thread injection */
@@ -402,6 +496,82 @@ fail:
 	return err;
 }
 
+/* The id keys of a configuration, collected by pm_filter_for_each_id. */
+struct id_set {
+	struct pm_id_key keys[4096]; /* pm_filter_ids' max_entries */
+	size_t n;
+};
+
+static int collect_id(__u32 list, __u32 id, void *arg)
+{
+	struct id_set *set = arg;
+
+	if (set->n == sizeof(set->keys) / sizeof(set->keys[0]))
+		return -E2BIG;
+	set->keys[set->n++] = (struct pm_id_key){ .list = list, .id = id };
+	return 0;
+}
+
+static bool id_in(const struct id_set *set, const struct pm_id_key *key)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->keys[i].list == key->list && set->keys[i].id == key->id)
+			return true;
+	return false;
+}
+
+int pm_loader_update_filters(struct pm_loader *l, const struct pm_config *cfg, char *why,
+			     size_t len)
+{
+	static struct id_set set;
+	struct pm_filter_conf filter;
+	struct pm_id_key key, next;
+	struct bpf_map *ids = l->process->maps.pm_filter_ids;
+	bool more;
+	int err;
+
+	pm_filter_conf_from_config(cfg, &filter);
+	/* a filter on the state before a call needs the sys_enter programs */
+	if (l->syscalls && !l->note_at_enter &&
+	    ((filter.process & (PM_PF_UID | PM_PF_EUID)) ||
+	     (filter.cred[PM_HOOK_USER_NS].flags & PM_CF_CAPS))) {
+		snprintf(why, len, "%s%s%s%s%s",
+			 filter.process & PM_PF_UID ? "process_filter.uid" : "",
+			 (filter.process & PM_PF_UID) && (filter.process & PM_PF_EUID) ? ", " : "",
+			 filter.process & PM_PF_EUID ? "process_filter.euid" : "",
+			 (filter.process & (PM_PF_UID | PM_PF_EUID)) &&
+					 (filter.cred[PM_HOOK_USER_NS].flags & PM_CF_CAPS)
+				 ? ", "
+				 : "",
+			 filter.cred[PM_HOOK_USER_NS].flags & PM_CF_CAPS
+				 ? "create_user_ns.cred_filter.cap_filter"
+				 : "");
+		return -EBUSY;
+	}
+	set.n = 0;
+	err = pm_filter_for_each_id(cfg, collect_id, &set);
+	/* the new ids and patterns first, then the flags that use them, then
+	 * what only the old flags used */
+	if (!err)
+		err = fill_filter_maps(l, cfg);
+	if (err) {
+		snprintf(why, len, "updating the filter maps: %s", strerror(-err));
+		return err;
+	}
+	l->process->bss->pm_filter = filter;
+	if (l->syscalls)
+		l->syscalls->bss->pm_filter = filter;
+	more = !bpf_map__get_next_key(ids, NULL, &key, sizeof(key));
+	while (more) {
+		more = !bpf_map__get_next_key(ids, &key, &next, sizeof(next));
+		if (!id_in(&set, &key))
+			bpf_map__delete_elem(ids, &key, sizeof(key), 0);
+		key = next;
+	}
+	l->binary_filter = filter.process & PM_PF_BINARY;
+	return 0;
+}
+
 int pm_loader_ringbuf_fd(const struct pm_loader *l)
 {
 	return bpf_map__fd(l->process->maps.pm_events);
@@ -430,7 +600,8 @@ bool pm_loader_binary_filter(const struct pm_loader *l)
 	return l->binary_filter;
 }
 
-int pm_loader_seed_process(const struct pm_loader *l, uint32_t pid, bool binary_match)
+int pm_loader_seed_process(const struct pm_loader *l, uint32_t pid, bool binary_match,
+			   bool replace)
 {
 	struct pm_proc_info info = { .binary_match = binary_match };
 	int pidfd = syscall(SYS_pidfd_open, pid, 0), err;
@@ -439,7 +610,7 @@ int pm_loader_seed_process(const struct pm_loader *l, uint32_t pid, bool binary_
 		return -errno;
 	/* NOEXIST: an exec since the /proc scan has the fresher verdict */
 	err = bpf_map__update_elem(l->process->maps.pm_proc_info, &pidfd, sizeof(pidfd), &info,
-				   sizeof(info), BPF_NOEXIST);
+				   sizeof(info), replace ? BPF_ANY : BPF_NOEXIST);
 	close(pidfd);
 	return err == -EEXIST ? 0 : err;
 }

@@ -303,3 +303,36 @@ def test_without_privileges_exits_1_naming_what_is_missing():
     for cap in ("CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN", "CAP_SYS_PTRACE"):
         assert cap in lines[0], lines[0]
     assert run.stdout == b""
+
+
+# A kernel without what procmon needs, simulated for real: procmon runs in
+# a mount namespace where the kernel's BTF or the syscall tracepoints are
+# hidden under a bind mount, as on a kernel built without them.
+@pytest.mark.parametrize("hide,target,missing", [
+    ("file", "/sys/kernel/btf/vmlinux", "BTF"),
+    ("dir", "/sys/kernel/tracing/events/syscalls", "syscall tracepoints"),
+], ids=["no-btf", "no-syscall-tracepoints"])
+def test_kernel_without_a_feature_exits_1_with_one_line(tmp_path, hide, target, missing):
+    """Issue 15 item 7: exit 1, one line naming what is missing and the
+    kernel that works, and nothing of libbpf's."""
+    empty = tmp_path / "empty"
+    if hide == "file":
+        empty.write_bytes(b"")
+    else:
+        empty.mkdir()
+    if not os.path.exists(target):
+        # tracefs not mounted yet: procmon mounts it; so does the check here
+        subprocess.run(["mount", "-t", "tracefs", "tracefs", "/sys/kernel/tracing"],
+                       check=False)
+    script = f'mount --bind "$1" "$2" && exec "$3" --output "$4"'
+    run = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", str(empty), target,
+                          str(PROCMON), str(tmp_path / "out.json")],
+                         stdin=subprocess.DEVNULL, capture_output=True,
+                         timeout=STOP_TIMEOUT)
+    lines = run.stderr.decode().splitlines()
+    assert run.returncode == 1, lines
+    assert len(lines) == 1, lines
+    assert missing in lines[0] and target.rsplit("/", 1)[0] in lines[0], lines[0]
+    assert "needs Linux 6.13 or later" in lines[0], lines[0]
+    assert "libbpf" not in lines[0], lines[0]
+    assert run.stdout == b""

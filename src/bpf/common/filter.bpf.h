@@ -12,8 +12,13 @@
 #ifndef PROCMON_FILTER_BPF_H
 #define PROCMON_FILTER_BPF_H
 
-/* Set by user space before load (each BPF object has its own copy). */
-const volatile struct pm_filter_conf pm_filter = {};
+/*
+ * Set by user space before load, and again when SIGHUP reloads the
+ * configuration (each BPF object has its own copy, in its mmapped .bss):
+ * a writable global rather than rodata, so the filters change without
+ * reloading the programs.
+ */
+volatile struct pm_filter_conf pm_filter;
 
 /* Every id list of the configuration, keyed by (list, id). */
 struct {
