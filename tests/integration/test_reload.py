@@ -92,12 +92,19 @@ def test_sighup_turns_an_allow_list_into_a_deny_list(procmon_with, exec_dir):
     assert_split(pm, shown=[prctl_from(other)], hidden=[prctl_from(allowed)])
 
 
-def test_sighup_with_a_bad_file_keeps_the_running_configuration(procmon_with, exec_dir):
+def running_with_allow_list(procmon_with, exec_dir):
+    """procmon reporting prctl only from a program named `allowed`; the
+    procmon, its config file and the two trigger copies."""
     allowed, other = copy_prog(exec_dir, "allowed"), copy_prog(exec_dir, "other")
     pm, cfg = procmon_with("""
         prctl: { enabled: true }
         process_filter: { binary: { name: [allowed] } }
     """)
+    return pm, cfg, allowed, other
+
+
+def test_sighup_with_a_bad_file_keeps_the_running_configuration(procmon_with, exec_dir):
+    pm, cfg, allowed, other = running_with_allow_list(procmon_with, exec_dir)
     write(cfg, """
         prctl: { enabled: true }
         process_filter: { binary: { name: [other] } }
@@ -112,11 +119,7 @@ def test_sighup_with_a_bad_file_keeps_the_running_configuration(procmon_with, ex
 
 
 def test_sighup_with_an_unsafe_file_keeps_the_running_configuration(procmon_with, exec_dir):
-    allowed, other = copy_prog(exec_dir, "allowed"), copy_prog(exec_dir, "other")
-    pm, cfg = procmon_with("""
-        prctl: { enabled: true }
-        process_filter: { binary: { name: [allowed] } }
-    """)
+    pm, cfg, allowed, other = running_with_allow_list(procmon_with, exec_dir)
     write(cfg, """
         prctl: { enabled: true }
     """)
