@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,16 +290,23 @@ static void *worker_main(void *arg)
 struct pm_hasher *pm_hasher_new(size_t max_entries)
 {
 	struct pm_hasher *h = calloc(1, sizeof(*h));
+	sigset_t all, old;
+	int err;
 
 	if (!h)
 		return NULL;
 	h->max_entries = max_entries ? max_entries : 1;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
-	if (pthread_create(&h->worker, NULL, worker_main, h)) {
+	sigfillset(&all); /* signals are the main loop's */
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&h->worker, NULL, worker_main, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
 		free(h);
 		return NULL;
 	}
+	pthread_setname_np(h->worker, "pm-hash");
 	return h;
 }
 

@@ -140,6 +140,7 @@ int pm_rotate_gz_start(struct pm_rotate_gz *z, const char *path, int fd)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret)
 		goto fail;
+	pthread_setname_np(z->thread, "pm-gzip");
 	z->running = true;
 	return 0;
 fail:
