@@ -618,6 +618,16 @@ static int parse_nats_mb(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 	return 0;
 }
 
+static int parse_nats_batch_ms(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	uint64_t v = 0;
+	int ret = pm_yaml_uint(c, n, PM_NATS_MAX_BATCH_MS, &v);
+
+	if (!ret)
+		*(uint32_t *)p = (uint32_t)v;
+	return ret;
+}
+
 #define NATS_OFF(member) offsetof(struct pm_nats_config, member)
 
 static const struct pm_yaml_field nats_tls_fields[] = {
@@ -635,6 +645,7 @@ static const struct pm_yaml_field nats_fields[] = {
 	FIELD("subject_prefix", FUNC, NATS_OFF(subject_prefix), .fn = parse_nats_prefix),
 	FIELD("spool_dir", FUNC, NATS_OFF(spool_dir), .fn = parse_nats_dir),
 	FIELD("spool_max_mb", FUNC, NATS_OFF(spool_max_mb), .fn = parse_nats_mb),
+	FIELD("batch_ms", FUNC, NATS_OFF(batch_ms), .fn = parse_nats_batch_ms),
 	FIELD("token", FUNC, NATS_OFF(token), .fn = parse_nats_str),
 	FIELD("user", FUNC, NATS_OFF(user), .fn = parse_nats_str),
 	FIELD("password", FUNC, NATS_OFF(password), .fn = parse_nats_str),

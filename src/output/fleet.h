@@ -24,6 +24,8 @@
 #define PM_NATS_DEFAULT_PREFIX "procmon"
 #define PM_NATS_DEFAULT_SPOOL_DIR "/var/lib/procmon/spool"
 #define PM_NATS_DEFAULT_SPOOL_MAX_MB 1024
+#define PM_NATS_DEFAULT_BATCH_MS 50
+#define PM_NATS_MAX_BATCH_MS 1000
 
 /* The `nats:` block. Strings are NULL or "" when unset. */
 struct pm_nats_config {
@@ -35,6 +37,7 @@ struct pm_nats_config {
 	char *subject_prefix;
 	char *spool_dir;
 	uint64_t spool_max_mb;
+	uint32_t batch_ms; /* events within it of the last batch go with the next */
 	char *token, *user, *password, *creds;
 	char *tls_ca, *tls_cert, *tls_key;
 };

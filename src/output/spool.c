@@ -47,6 +47,7 @@ struct pm_spool {
 	uint64_t total;      /* bytes in segment files */
 	uint64_t cursor;     /* first record not acknowledged */
 	uint64_t committed;  /* one past the last committed record */
+	uint64_t sync_mark;  /* committed at the previous pm_spool_sync */
 	bool active_listed;  /* the last seg is the one wfd appends to */
 	int *retired;        /* written segment fds to sync and close */
 	size_t nretired, capretired;
@@ -113,11 +114,9 @@ static uint32_t record_crc(const char *hdr, const char *payload, size_t len)
 	return (uint32_t)c;
 }
 
-/*
- * A whole, intact record at p (avail bytes there): its total size, or 0.
- * Only a record whose magic, length, number and CRC all agree counts.
- */
-static size_t valid_record(const char *p, size_t avail, uint64_t min_rn, uint64_t *rn)
+/* A whole record at p (avail bytes there) whose magic, length and number
+ * agree: its total size, or 0. */
+static size_t framed_record(const char *p, size_t avail, uint64_t min_rn, uint64_t *rn)
 {
 	uint32_t len;
 
@@ -129,9 +128,17 @@ static size_t valid_record(const char *p, size_t avail, uint64_t min_rn, uint64_
 	*rn = get64(p + 8);
 	if (*rn < min_rn || *rn == 0)
 		return 0;
-	if (record_crc(p, p + PM_SPOOL_HDR, len) != get32(p + 16))
-		return 0;
 	return PM_SPOOL_HDR + len;
+}
+
+/* The same, and intact: its CRC agrees too. */
+static size_t valid_record(const char *p, size_t avail, uint64_t min_rn, uint64_t *rn)
+{
+	size_t n = framed_record(p, avail, min_rn, rn);
+
+	if (!n || record_crc(p, p + PM_SPOOL_HDR, n - PM_SPOOL_HDR) != get32(p + 16))
+		return 0;
+	return n;
 }
 
 static void seg_name(char out[32], uint64_t first)
@@ -783,7 +790,15 @@ int pm_spool_next(struct pm_spool *s, uint64_t *rn, const char **data, size_t *l
 			p = rview(s, s->roff, PM_SPOOL_HDR + n, limit);
 		else
 			p = NULL;
-		if (!p || !valid_record(p, PM_SPOOL_HDR + n, first, &got)) {
+		/*
+		 * The CRC is checked where a record can be torn or damaged: at
+		 * open, over every segment an earlier run left (recover_segment
+		 * keeps only intact records). What this run wrote since is read
+		 * back from the page cache; its framing is checked (a segment
+		 * cut short or overwritten by someone else), not its CRC again,
+		 * which cost the publisher a fifth of its CPU.
+		 */
+		if (!p || !framed_record(p, PM_SPOOL_HDR + n, first, &got)) {
 			/* damaged since it was written: the rest of this segment is lost */
 			pthread_mutex_lock(&s->mu);
 			if (seg_end > s->lost_upto) {
@@ -849,18 +864,31 @@ uint64_t pm_spool_end(struct pm_spool *s)
 	return v;
 }
 
-int pm_spool_sync(struct pm_spool *s)
+bool pm_spool_readable(struct pm_spool *s)
+{
+	bool v;
+
+	pthread_mutex_lock(&s->mu);
+	v = s->committed > (s->rnext > s->cursor ? s->rnext : s->cursor);
+	pthread_mutex_unlock(&s->mu);
+	return v;
+}
+
+int pm_spool_sync(struct pm_spool *s, bool force)
 {
 	uint64_t gone[64], cursor;
 	int *retired = NULL, wfd = -1, err = 0;
 	size_t nretired, ngone = 0;
+	bool durable;
 
 	pthread_mutex_lock(&s->mu);
 	retired = s->retired;
 	nretired = s->nretired;
 	s->retired = NULL;
 	s->nretired = s->capretired = 0;
-	if (s->wfd >= 0)
+	durable = s->cursor < (force ? s->committed : s->sync_mark);
+	s->sync_mark = s->committed;
+	if (s->wfd >= 0 && durable)
 		wfd = dup(s->wfd);
 	/* segments all of whose records are acknowledged, not the active one */
 	while (s->nseg && ngone < 64 && s->segs[0].end <= s->cursor &&
@@ -874,7 +902,7 @@ int pm_spool_sync(struct pm_spool *s)
 	pthread_mutex_unlock(&s->mu);
 
 	for (size_t i = 0; i < nretired; i++) {
-		if (fdatasync(retired[i]) && !err)
+		if (durable && fdatasync(retired[i]) && !err)
 			err = -errno;
 		close(retired[i]);
 	}
@@ -915,7 +943,7 @@ void pm_spool_close(struct pm_spool *s)
 	if (!s)
 		return;
 	if (s->dirfd >= 0)
-		pm_spool_sync(s);
+		pm_spool_sync(s, true);
 	pm_log_limit_flush(&s->drops_log);
 	reader_close(s);
 	if (s->wfd >= 0)

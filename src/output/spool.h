@@ -66,9 +66,18 @@ void pm_spool_ack(struct pm_spool *s, uint64_t rn);
 uint64_t pm_spool_cursor(struct pm_spool *s);
 /* The number the next appended record will get. */
 uint64_t pm_spool_end(struct pm_spool *s);
-/* Make the written records durable, persist the cursor, remove segments
- * whose records are all acknowledged. */
-int pm_spool_sync(struct pm_spool *s);
+/* Reader: a committed record waits for pm_spool_next. */
+bool pm_spool_readable(struct pm_spool *s);
+/*
+ * Persist the cursor, remove segments whose records are all acknowledged,
+ * and make the written records durable (fdatasync) when some of them have
+ * waited since the previous call without an acknowledgement, or with
+ * force. Records the server acknowledges within one period are safe in
+ * the stream: writing them to the disk as well would cost the host I/O
+ * for nothing (they are removed unwritten), and a crash of procmon keeps
+ * them in the page cache anyway.
+ */
+int pm_spool_sync(struct pm_spool *s, bool force);
 
 void pm_spool_stats(struct pm_spool *s, struct pm_spool_stats *st);
 

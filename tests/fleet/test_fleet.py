@@ -60,10 +60,15 @@ def check_delivered(server, workdir, lines=None, exactly_once=True, prefix="proc
 # Delivery and identity
 
 
-@pytest.mark.parametrize("fmt", ["bombini", "limacharlie"])
-def test_storm_delivered_with_subjects_ids_and_seq(servers, workdir, fmt):
+# batch_ms: the default batches a storm's events (50 ms); 0 sends each at once
+@pytest.mark.parametrize("fmt,batch_ms", [("bombini", None), ("limacharlie", None),
+                                          ("bombini", 0)])
+def test_storm_delivered_with_subjects_ids_and_seq(servers, workdir, fmt, batch_ms):
     srv = servers().start()
-    run = Run(workdir, write_config(workdir, {"servers": [srv.url]}, fmt=fmt))
+    block = {"servers": [srv.url]}
+    if batch_ms is not None:
+        block["batch_ms"] = batch_ms
+    run = Run(workdir, write_config(workdir, block, fmt=fmt))
     storm(300 if fmt == "bombini" else 60, "fleet-storm")
     run.stop()
     rep = run.report()

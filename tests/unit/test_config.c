@@ -404,6 +404,8 @@ static void test_wrong_types(void **state)
 		{ "nats: { subject_prefix: 'a..b' }", "empty token" },
 		{ "nats: { stream: 'A.B' }", "key 'nats.stream': a stream name cannot" },
 		{ "nats: { spool_max_mb: 0 }", "key 'nats.spool_max_mb': must be at least 1" },
+		{ "nats: { batch_ms: 1001 }", "key 'nats.batch_ms': '1001' is out of range (0..1000)" },
+		{ "nats: { batch_ms: -1 }", "key 'nats.batch_ms': must not be negative" },
 		{ "nats: { enabled: yes }", "key 'nats.enabled': expected true or false" },
 		{ "ring_buffer_kb: 100",
 		  "key 'ring_buffer_kb': must be a power of two from 64 to 1048576, got 100" },

@@ -156,7 +156,7 @@ static void test_acknowledged_segments_removed(void **state)
 		assert_int_equal(pm_spool_commit(s), 0);
 		drain(s, got, 0, NULL);
 		pm_spool_ack(s, pm_spool_end(s));
-		assert_int_equal(pm_spool_sync(s), 0);
+		assert_int_equal(pm_spool_sync(s, true), 0);
 	}
 	pm_spool_stats(s, &st);
 	assert_int_equal(st.dropped, 0);
