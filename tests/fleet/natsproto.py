@@ -1,7 +1,7 @@
 """A minimal NATS client (the text protocol over a socket), so the fleet
 tests read the stream independently of the C code under test.
 
-Only what the tests need: CONNECT (token, user/password, TLS), request/
+Only what the tests need: CONNECT (token, user/password, .creds, TLS), request/
 reply, and the JetStream API calls for stream info, message get and
 message delete.
 """
@@ -20,7 +20,7 @@ class NatsError(Exception):
 
 class Client:
     def __init__(self, port, host="127.0.0.1", token=None, user=None,
-                 password=None, tls_ctx=None, timeout=5.0):
+                 password=None, creds=None, tls_ctx=None, timeout=5.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
         info = self._line()
@@ -35,6 +35,9 @@ class Client:
             opts["auth_token"] = token
         if user:
             opts["user"], opts["pass"] = user, password
+        if creds:  # the text of a .creds file: its JWT, the nonce signed
+            import nkeys_jwt
+            opts.update(nkeys_jwt.connect_fields(creds, self.info["nonce"]))
         self._send(b"CONNECT " + json.dumps(opts).encode() + b"\r\nPING\r\n")
         while True:
             line = self._line()

@@ -19,6 +19,7 @@ import pytest
 from conftest import (DELIVERY_TIMEOUT, Run, file_events, run_tail, storm,
                       wait_stream_has, wait_until, write_config)
 import helpers
+import nkeys_jwt
 
 
 def host_token():
@@ -250,6 +251,49 @@ def test_wrong_password_is_said_and_spooled(servers, workdir):
     line = run.pm.wait_stderr(lambda l: "cannot connect to " + srv.url in l)
     assert "uthorization" in line, line
     storm(10, "wrongpw")
+    run.stop()
+    assert run.report()["spooled"] > 0
+
+
+def operator_mode_server(servers, workdir):
+    """A server trusting a fresh operator, account and JetStream (JWTs)."""
+    chain = nkeys_jwt.Chain()
+    conf = workdir / "operator.conf"
+    conf.write_text(chain.server_conf(workdir))
+    return chain, servers(conf=conf).start()
+
+
+def write_creds(workdir, name, text):
+    path = workdir / f"{name}.creds"
+    path.write_text(text)
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def test_creds_file_jwt_and_nkey(servers, workdir):
+    chain, srv = operator_mode_server(servers, workdir)
+    creds = write_creds(workdir, "sensor", chain.user_creds("sensor"))
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url], "creds": creds}))
+    storm(30, "creds")
+    run.stop()
+    assert run.report()["spooled"] == 0
+    # read back as another user of the same account, by both clients
+    reader = chain.user_creds("reader")
+    check_delivered(srv, workdir, creds=reader)
+    r = run_tail("--server", srv.url, "--creds", write_creds(workdir, "reader", reader),
+                 "--all", "--catch-up")
+    assert r.returncode == 0, r.stderr.decode()
+    assert sorted(r.stdout.splitlines()) == sorted(file_events(workdir))
+
+
+def test_creds_of_an_unknown_account_is_said_and_spooled(servers, workdir):
+    chain, srv = operator_mode_server(servers, workdir)
+    stranger = nkeys_jwt.NKey("account")  # never preloaded on the server
+    creds = write_creds(workdir, "stray", chain.user_creds("stray", signer=stranger))
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url], "creds": creds}))
+    line = run.pm.wait_stderr(lambda l: "cannot connect to " + srv.url in l)
+    assert "uthorization" in line, line
+    storm(10, "stray")
     run.stop()
     assert run.report()["spooled"] > 0
 
