@@ -1583,14 +1583,21 @@ def fleet_fill(fl, res):
 
 
 def fleet_floor_run(fl, n=None, size=1024, msgid=0):
+    """nats_pub's rate, and its own CPU (user + system, from wait4) per
+    acknowledged message: what libnats costs a client at best."""
     srv = fl.server().start()
     try:
-        r = run([os.path.join(DIR, "nats_pub"), srv.url, "FLOOR", str(n or FLEET_PUB_N), str(size), "4096",
-                 str(msgid)], check=False)
-        fields = r.stdout.split()
-        if r.returncode != 0 or len(fields) != 3:
-            raise BenchError(f"nats_pub exit {r.returncode}: {r.stdout.strip()[-300:]}")
-        return {"acked": int(fields[0]), "seconds": float(fields[1]), "rate": float(fields[2])}
+        p = spawn([os.path.join(DIR, "nats_pub"), srv.url, "FLOOR", str(n or FLEET_PUB_N), str(size),
+                   "4096", str(msgid)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out = p.stdout.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        LIVE.discard(p)
+        fields = out.split()
+        if p.returncode != 0 or len(fields) != 3:
+            raise BenchError(f"nats_pub exit {p.returncode}: {out.strip()[-300:]}")
+        return {"acked": int(fields[0]), "seconds": float(fields[1]), "rate": float(fields[2]),
+                "cpu_us_per_msg": (ru.ru_utime + ru.ru_stime) * 1e6 / max(int(fields[0]), 1)}
     finally:
         srv.stop(remove_store=True)
 
@@ -1691,6 +1698,8 @@ def fleet_drain(fl, res):
     res["drain_rounds"] = rounds
     for k, path in (("floor_rate", ("floor", "rate")), ("procmon_rate", ("procmon", "rate")),
                     ("floor_like_rate", ("floor_like", "rate")),
+                    ("floor_cpu_us", ("floor", "cpu_us_per_msg")),
+                    ("floor_like_cpu_us", ("floor_like", "cpu_us_per_msg")),
                     ("drain_s", ("procmon", "drain_s"))):
         xs = [r[path[0]].get(path[1]) for r in rounds if r[path[0]].get(path[1])]
         res[k] = {"median": med(xs), "min": min(xs) if xs else None, "max": max(xs) if xs else None}
@@ -1706,6 +1715,9 @@ def fleet_drain(fl, res):
         log(f"  in bytes: floor {res['floor_rate']['median'] * 1024 / 2**20:.1f} MiB/s, procmon "
             f"{res['procmon_rate']['median'] * ev_b / 2**20:.1f} MiB/s of spooled records "
             f"({res['bytes_fraction']:.2f} of the floor)")
+    log(f"  nats_pub's own CPU per acknowledged message (libnats at best, in a tight loop): "
+        f"{fmt(res['floor_cpu_us']['median'], '.1f')} us at 1 KiB, "
+        f"{fmt(res['floor_like_cpu_us']['median'], '.1f')} us at {like} B with msg ids")
     log(f"  floor {fmt(res['floor_rate']['median'], '.0f')} msgs/s, procmon "
         f"{fmt(res['procmon_rate']['median'], '.0f')} msgs/s ({sp['bytes'] / max(sp['events'], 1):.0f} B/event): "
         f"{fmt(res['fraction']['median'], '.3f')} of the floor "
@@ -1968,6 +1980,16 @@ def targets(results):
         if ce.get("median") is not None:
             rows.append(("  fleet: CPU/event NATS only / file only", f"{ce['median']:.3f} [{ce['min']:.3f}-{ce['max']:.3f}]",
                          "", None))
+        # what libnats alone would add per exec at nats_pub's own cost per
+        # message: the lowest ratio a libnats publisher can reach here
+        lc = (fl.get("floor_like_cpu_us") or {}).get("median")
+        fc = e["file"]["cpu_us_per_exec"]["median"]
+        ev = med([r["runs"]["nats"].get("events") for r in fl.get("exec_rounds", [])
+                  if r["runs"]["nats"].get("events")])
+        if lc and fc and ev:
+            add = lc * ev / N
+            rows.append(("  libnats alone at nats_pub's CPU/msg", f"+{add:.1f} us/exec: ratio >= "
+                         f"{(fc + add) / fc:.3f}", "", None))
         wr = e["wall_ratio"]
         if wr["median"] is not None:
             rows.append(("fleet: storm wall NATS only / file only", f"{wr['median']:.3f} [{wr['min']:.3f}-{wr['max']:.3f}]",
