@@ -31,6 +31,7 @@
 #define SYNC_EVERY_MS 500    /* spool durable, cursor persisted */
 #define IDLE_WAIT_MS 100
 #define IO_BUF_BYTES (256 << 10)
+#define SEND_BATCH 256       /* records built and entered in the window at once */
 #define RESERVE 65536        /* seq numbers persisted ahead */
 #define STUCK_REJECTS 5      /* the same record refused this often: given up */
 #define DUPLICATE_WINDOW_NS (120ll * 1000000000)
@@ -745,74 +746,137 @@ static int ensure_stream(struct pm_fleet *f)
 	return -1;
 }
 
-/* A record that will never be sent takes its place in the window as if
- * acknowledged, so the cursor moves past it in order (locked). */
-static void skip_record(struct pm_fleet *f, uint64_t rn)
-{
-	f->ring[(f->head + f->count) % WINDOW] = (struct inflight){ .rn = rn, .acked = true };
-	f->count++;
-	advance(f);
-}
-
-/* Build and send one spool record: 0, 1 (skipped for good, counted), or
- * -1 (not sent, the record stays). */
-static int publish_record(struct pm_fleet *f, uint64_t rn, const char *data, size_t len)
+/* A spool record as a message: subject, Nats-Msg-Id header, body. 0, 1
+ * (not a record of ours: skipped for good) or -1 (no memory). */
+static int build_message(struct pm_fleet *f, const char *data, size_t len, natsMsg **out)
 {
 	char subject[600], id[256];
 	size_t sl, il;
-	natsMsg *m = NULL, *keep;
-	jsPubOptions po;
-	natsStatus s;
-	struct inflight *e;
+	natsMsg *m = NULL;
 
+	*out = NULL;
 	sl = (uint8_t)data[0];
-	if (len < 2 + sl || len < 2 + sl + (uint8_t)data[1 + sl]) {
-		pthread_mutex_lock(&f->mu);
-		f->rejected++; /* cannot be ours */
-		skip_record(f, rn);
-		pthread_mutex_unlock(&f->mu);
+	if (len < 2 + sl || len < 2 + sl + (uint8_t)data[1 + sl])
 		return 1;
-	}
 	il = (uint8_t)data[1 + sl];
 	snprintf(subject, sizeof(subject), "%s.%.*s", f->cfg->subject_prefix, (int)sl, data + 1);
 	memcpy(id, data + 2 + sl, il);
 	id[il] = '\0';
-	s = natsMsg_Create(&m, subject, NULL, data + 2 + sl + il, (int)(len - 2 - sl - il));
-	if (s != NATS_OK)
+	if (natsMsg_Create(&m, subject, NULL, data + 2 + sl + il, (int)(len - 2 - sl - il)) !=
+	    NATS_OK)
 		return -1;
-	jsPubOptions_Init(&po);
-	po.MsgId = id;
-	pthread_mutex_lock(&f->mu);
-	e = &f->ring[(f->head + f->count) % WINDOW];
-	*e = (struct inflight){ .msg = m, .rn = rn, .sent_ns = now_ns() };
-	f->count++;
-	pthread_mutex_unlock(&f->mu);
-	keep = m;
-	f->js_used = true;
-	s = js_PublishMsgAsync(f->js, &m, &po);
-	pthread_mutex_lock(&f->mu);
-	if (s != NATS_OK) {
-		/* still ours: take it back out of the window (its last entry) */
-		if (f->count && f->ring[(f->head + f->count - 1) % WINDOW].msg == keep)
-			f->count--;
-		if (s == NATS_MAX_PAYLOAD) {
-			/* larger than the server takes: it never will */
-			f->rejected++;
-			skip_record(f, rn);
-			pm_log_error_limited(&f->ack_log, "nats: an event of %zu bytes is larger "
-					     "than %s accepts: dropped", len, f->servers);
-			pthread_mutex_unlock(&f->mu);
-			natsMsg_Destroy(m);
-			return 1;
-		}
-		f->rewind = true;
-		pthread_mutex_unlock(&f->mu);
+	if (natsMsgHeader_Set(m, "Nats-Msg-Id", id) != NATS_OK) {
 		natsMsg_Destroy(m);
 		return -1;
 	}
-	f->published++;
-	pthread_mutex_unlock(&f->mu);
+	*out = m;
 	return 0;
+}
+
+/* The window entry of the n-th newest message (locked). */
+static struct inflight *from_tail(struct pm_fleet *f, size_t n)
+{
+	return &f->ring[(f->head + f->count - n) % WINDOW];
+}
+
+/*
+ * Send what the spool holds, as far as the window has room, SEND_BATCH
+ * records at a time: they are read and built first, entered in the window
+ * under one lock, then published, so the publisher and the
+ * acknowledgement thread meet on the lock once per batch, not three
+ * times per message. The number published, or -1 after a failure (the
+ * rest is sent again from the cursor). *idle: the spool has no more.
+ */
+static int send_batch(struct pm_fleet *f, bool *idle)
+{
+	struct { natsMsg *m; uint64_t rn; } out[SEND_BATCH];
+	size_t k = 0, room;
+	int sent = 0, failed = 0;
+	bool ok;
+
+	pthread_mutex_lock(&f->mu);
+	room = WINDOW - f->count;
+	ok = f->connected && !f->rewind && f->stream_ok;
+	pthread_mutex_unlock(&f->mu);
+	if (!ok)
+		return 0;
+	if (room > SEND_BATCH)
+		room = SEND_BATCH;
+	while (k < room) {
+		const char *data;
+		size_t len;
+		int r;
+
+		if (pm_spool_next(f->spool, &out[k].rn, &data, &len)) {
+			*idle = true;
+			break;
+		}
+		r = build_message(f, data, len, &out[k].m);
+		if (r < 0) {
+			failed = 1; /* this record and the rest: from the cursor again */
+			break;
+		}
+		k++;
+	}
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < k; i++) {
+		/* a record that is not ours (NULL) is counted and passed over
+		 * in order, as if acknowledged */
+		f->ring[(f->head + f->count) % WINDOW] = (struct inflight){
+			.msg = out[i].m, .rn = out[i].rn, .sent_ns = now_ns(), .acked = !out[i].m
+		};
+		f->count++;
+		f->rejected += !out[i].m;
+	}
+	advance(f);
+	pthread_mutex_unlock(&f->mu);
+
+	for (size_t i = 0; i < k; i++) {
+		natsMsg *m = out[i].m;
+		natsStatus st;
+
+		if (!m)
+			continue;
+		f->js_used = true;
+		st = js_PublishMsgAsync(f->js, &m, NULL);
+		if (st == NATS_OK) {
+			sent++;
+			continue;
+		}
+		pthread_mutex_lock(&f->mu);
+		if (st == NATS_MAX_PAYLOAD) {
+			/* larger than the server takes: it never will; in order,
+			 * as if acknowledged */
+			struct inflight *e = from_tail(f, k - i);
+
+			e->msg = NULL;
+			e->acked = true;
+			f->rejected++;
+			advance(f);
+			pm_log_error_limited(&f->ack_log, "nats: an event of %d bytes is larger than "
+					     "%s accepts: dropped", natsMsg_GetDataLength(out[i].m),
+					     f->servers);
+			pthread_mutex_unlock(&f->mu);
+			natsMsg_Destroy(out[i].m);
+			continue;
+		}
+		/* still ours, and the rest unsent: out of the window, from the
+		 * cursor again */
+		f->count -= k - i;
+		f->rewind = true;
+		pthread_mutex_unlock(&f->mu);
+		pm_log_debug("nats: publish: %s", nats_why(st));
+		for (size_t j = i; j < k; j++)
+			natsMsg_Destroy(out[j].m);
+		failed = 1;
+		break;
+	}
+	pthread_mutex_lock(&f->mu);
+	f->published += (uint64_t)sent;
+	if (failed && !f->rewind)
+		f->rewind = true;
+	pthread_mutex_unlock(&f->mu);
+	return failed ? -1 : sent;
 }
 
 /*
@@ -904,7 +968,7 @@ static void *publisher(void *arg)
 	uint64_t next_sync = now_ns() + SYNC_EVERY_MS * NSEC_PER_MSEC;
 
 	for (;;) {
-		bool stop, connected, closed, rewind, full, idle = false;
+		bool stop, connected, closed, rewind, full = false, idle = false;
 		size_t sent;
 		uint64_t deadline;
 
@@ -969,31 +1033,22 @@ static void *publisher(void *arg)
 		/* send while there is room in the window */
 		sent = 0;
 		for (;;) {
-			const char *data;
-			uint64_t rn;
-			size_t len;
-			int r;
+			int r = send_batch(f, &idle);
 
-			pthread_mutex_lock(&f->mu);
-			full = f->count >= WINDOW;
-			connected = f->connected;
-			rewind = f->rewind;
-			pthread_mutex_unlock(&f->mu);
-			if (full || !connected || rewind || !f->stream_ok)
-				break;
-			if (pm_spool_next(f->spool, &rn, &data, &len)) {
-				idle = true;
-				break;
-			}
-			r = publish_record(f, rn, data, len);
 			if (r < 0) {
-				pm_log_debug("nats: publish: %s", nats_why(NATS_ERR));
 				wait_ms(f, jitter(backoff));
 				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 				break;
 			}
-			backoff = BACKOFF_MIN_MS;
-			sent++;
+			sent += (size_t)r;
+			if (r)
+				backoff = BACKOFF_MIN_MS;
+			pthread_mutex_lock(&f->mu);
+			full = f->count >= WINDOW;
+			connected = f->connected;
+			pthread_mutex_unlock(&f->mu);
+			if (idle || full || !connected || !r)
+				break;
 		}
 		if (sent)
 			f->last_batch_ns = now_ns();
