@@ -237,7 +237,10 @@ static uint64_t read_cursor(struct pm_spool *s, bool *bad)
 	return rn;
 }
 
-static int write_cursor(struct pm_spool *s, uint64_t rn)
+/* The cursor, replaced whole (rename); forced to disk with durable. A
+ * cursor older than the truth after a power cut only sends acknowledged
+ * events again, and the duplicate window drops them. */
+static int write_cursor(struct pm_spool *s, uint64_t rn, bool durable)
 {
 	unsigned long long v = rn;
 	char buf[128];
@@ -249,7 +252,7 @@ static int write_cursor(struct pm_spool *s, uint64_t rn)
 		    0600);
 	if (fd < 0)
 		return -errno;
-	if ((err = write_all(fd, buf, n)) == 0 && fdatasync(fd))
+	if ((err = write_all(fd, buf, n)) == 0 && durable && fdatasync(fd))
 		err = -errno;
 	close(fd);
 	if (!err && renameat(s->dirfd, CURSOR_TMP, s->dirfd, CURSOR_FILE))
@@ -919,7 +922,7 @@ int pm_spool_sync(struct pm_spool *s, bool force)
 		unlinkat(s->dirfd, name, 0);
 	}
 	if (cursor != s->cursor_saved) {
-		int r = write_cursor(s, cursor);
+		int r = write_cursor(s, cursor, durable);
 
 		if (!r)
 			s->cursor_saved = cursor;

@@ -69,10 +69,10 @@ uint64_t pm_spool_end(struct pm_spool *s);
 /* Reader: a committed record waits for pm_spool_next. */
 bool pm_spool_readable(struct pm_spool *s);
 /*
- * Persist the cursor, remove segments whose records are all acknowledged,
- * and make the written records durable (fdatasync) when some of them have
- * waited since the previous call without an acknowledgement, or with
- * force. Records the server acknowledges within one period are safe in
+ * Save the cursor, remove segments whose records are all acknowledged,
+ * and make the written records and the cursor durable (fdatasync) when
+ * some records have waited since the previous call without an
+ * acknowledgement, or with force when any is unacknowledged. Records the server acknowledges within one period are safe in
  * the stream: writing them to the disk as well would cost the host I/O
  * for nothing (they are removed unwritten), and a crash of procmon keeps
  * them in the page cache anyway.
