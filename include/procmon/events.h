@@ -128,11 +128,25 @@ enum pm_exec_flags {
 					   * without a link (memfd): `script` */
 };
 
+/* The cgroup v1 controller whose hierarchy the BPF side reads a task's
+ * cgroup_v1_id from (a v1 or hybrid host: containers are named there);
+ * the loader sets it from what is mounted (pm_cgroup_v1_choose). */
+enum pm_cgroup_v1 {
+	PM_CGROUP_V1_NONE,
+	PM_CGROUP_V1_PIDS,
+	PM_CGROUP_V1_MEMORY,
+	PM_CGROUP_V1_CPU,
+	PM_CGROUP_V1_DEVICES,
+	PM_CGROUP_V1_FREEZER,
+	PM_CGROUP_V1_BLKIO,
+};
+
 /* Facts about one task, taken in the kernel at the moment of the event. */
 struct pm_task {
 	__u64 start_ns;        /* task->start_boottime of the thread-group leader */
 	__u64 parent_start_ns; /* same, for real_parent's thread-group leader */
 	__u64 cgroup_id;       /* kernfs id of the task's default-hierarchy cgroup */
+	__u64 cgroup_v1_id;    /* same in the v1 hierarchy of pm_cgroup_v1; 0: none */
 	__u64 cap_effective;
 	__u64 cap_permitted;
 	__u64 cap_inheritable;
@@ -424,21 +438,21 @@ struct pm_proc_info {
 
 #define PM_EXEC_DATA_MAX (PM_NAME_MAX + PM_PATH_MAX + PM_NAME_MAX + PM_ARGS_MAX + PM_ENV_MAX)
 
-_Static_assert(sizeof(struct pm_task) == 96, "pm_task layout");
+_Static_assert(sizeof(struct pm_task) == 104, "pm_task layout");
 _Static_assert(sizeof(struct pm_header) == 16, "pm_header layout");
 _Static_assert(sizeof(struct pm_file_facts) == 64, "pm_file_facts layout");
-_Static_assert(sizeof(struct pm_exec_event) == 264, "pm_exec_event layout");
+_Static_assert(sizeof(struct pm_exec_event) == 272, "pm_exec_event layout");
 /* both sides address the payload as the end of the fixed part */
 _Static_assert(__builtin_offsetof(struct pm_exec_event, data) == sizeof(struct pm_exec_event),
 	       "pm_exec_event data follows the fixed part with no padding");
-_Static_assert(sizeof(struct pm_clone_event) == 128, "pm_clone_event layout");
-_Static_assert(sizeof(struct pm_file_event) == 176, "pm_file_event layout");
-_Static_assert(sizeof(struct pm_exit_event) == 120, "pm_exit_event layout");
-_Static_assert(sizeof(struct pm_priv_event) == 280, "pm_priv_event layout");
+_Static_assert(sizeof(struct pm_clone_event) == 136, "pm_clone_event layout");
+_Static_assert(sizeof(struct pm_file_event) == 184, "pm_file_event layout");
+_Static_assert(sizeof(struct pm_exit_event) == 128, "pm_exit_event layout");
+_Static_assert(sizeof(struct pm_priv_event) == 296, "pm_priv_event layout");
 _Static_assert(sizeof(struct pm_filter_conf) == 72, "pm_filter_conf layout");
-_Static_assert(sizeof(struct pm_module_event) == 208 + PM_PATH_MAX + PM_NAME_MAX,
+_Static_assert(sizeof(struct pm_module_event) == 216 + PM_PATH_MAX + PM_NAME_MAX,
 	       "pm_module_event layout");
-_Static_assert(sizeof(struct pm_fifo_event) == 128 + PM_PATH_MAX + PM_NAME_MAX + PM_PATH_MAX,
+_Static_assert(sizeof(struct pm_fifo_event) == 136 + PM_PATH_MAX + PM_NAME_MAX + PM_PATH_MAX,
 	       "pm_fifo_event layout");
 _Static_assert(sizeof(struct pm_filter_pattern) == 16 + 2 * PM_FILTER_PATTERN_MAX,
 	       "pm_filter_pattern layout");

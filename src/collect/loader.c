@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE /* vasprintf, memmem, memrchr */
 #include "loader.h"
+#include "container.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -399,6 +400,7 @@ static int open_syscalls(struct pm_loader *l, const struct pm_config *cfg,
 			return err;
 	}
 	l->syscalls->rodata->pm_wakeup_bytes = l->process->rodata->pm_wakeup_bytes;
+	l->syscalls->rodata->pm_cgroup_v1 = l->process->rodata->pm_cgroup_v1;
 	l->syscalls->bss->pm_filter = *filter;
 	l->syscalls->rodata->pm_note_at_enter = note_at_enter;
 	l->note_at_enter = note_at_enter;
@@ -441,6 +443,8 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 	l->process->rodata->pm_wakeup_bytes = cfg->ring_buffer_kb * 1024ull / 8;
 	pm_filter_conf_from_config(cfg, &filter);
 	l->process->bss->pm_filter = filter;
+	/* v1 or hybrid hosts: containers are named in v1 hierarchies (container.h) */
+	l->process->rodata->pm_cgroup_v1 = pm_cgroup_v1_choose(NULL);
 	l->process->rodata->pm_want_env = cfg->process_environment.enabled;
 	l->process->rodata->pm_want_interp = cfg->module_load.enabled;
 	/* a remote thread is also a step of a thread injection */

@@ -151,7 +151,8 @@ static struct pm_process *snapshot(struct pm_reader *r, const struct pm_task *t,
 	 * child starts in its forker's cgroups: where /proc would be read (v1
 	 * hierarchies) it takes the forker's id instead */
 	if (!old || img)
-		p->container_id = pm_containers_lookup_task(r->containers, t->cgroup_id, t->pid,
+		p->container_id = pm_containers_lookup_task(r->containers, t->cgroup_id,
+							    t->cgroup_v1_id, t->pid,
 							    forker != NULL,
 							    forker ? forker->container_id : NULL);
 	if (!old)

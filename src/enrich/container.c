@@ -26,12 +26,18 @@ struct pm_id_entry {
 	struct pm_id_entry *next;
 };
 
-struct pm_containers {
+/* The cgroups of one hierarchy met so far, by kernfs id. */
+struct pm_cgroup_table {
 	struct pm_cgroup_entry *buckets[PM_CGROUP_BUCKETS];
+	int mount_fd; /* the hierarchy's root, for open_by_handle_at(); -1: none */
+};
+
+struct pm_containers {
+	struct pm_cgroup_table v2; /* the default hierarchy (cgroup_id) */
+	struct pm_cgroup_table v1; /* the v1 controller's (cgroup_v1_id) */
 	struct pm_id_entry *ids[PM_CGROUP_BUCKETS];
 	char *cgroup2_mount; /* NULL: no cgroup v2 here */
-	int mount_fd;        /* its root directory, for open_by_handle_at() */
-	bool v1;             /* cgroup v1 hierarchies are mounted */
+	bool v1_mounted;     /* cgroup v1 hierarchies are mounted */
 };
 
 int pm_container_id_from_cgroup_path(const char *path, char out[PM_CONTAINER_ID_LEN + 1])
@@ -83,16 +89,67 @@ static char *find_cgroup_mounts(bool *v1)
 	return found;
 }
 
+/* The v1 controllers whose hierarchy may tell containers apart, by
+ * preference: runtimes put a container in every controller's hierarchy,
+ * and pids is there wherever containers are limited. cpuset is left out
+ * (a runtime may leave it alone). */
+static const char *const v1_controllers[] = {
+	[PM_CGROUP_V1_PIDS] = "pids",       [PM_CGROUP_V1_MEMORY] = "memory",
+	[PM_CGROUP_V1_CPU] = "cpu",         [PM_CGROUP_V1_DEVICES] = "devices",
+	[PM_CGROUP_V1_FREEZER] = "freezer", [PM_CGROUP_V1_BLKIO] = "blkio",
+};
+
+enum pm_cgroup_v1 pm_cgroup_v1_choose(char **mount)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096], mnt[4096], opts[4096];
+	enum pm_cgroup_v1 best = PM_CGROUP_V1_NONE;
+
+	if (mount)
+		*mount = NULL;
+	if (!f)
+		return best;
+	while (fgets(line, sizeof(line), f)) {
+		const char *sep = strstr(line, " - ");
+		char *tok, *save = NULL;
+
+		/* " - cgroup SOURCE SUPER_OPTIONS": the options name the controllers */
+		if (!sep || sscanf(sep + 3, "cgroup %*s %4095s", opts) != 1 ||
+		    sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		for (tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			for (size_t k = 1; k < sizeof(v1_controllers) / sizeof(v1_controllers[0]); k++)
+				if ((best == PM_CGROUP_V1_NONE || k < (size_t)best) &&
+				    !strcmp(tok, v1_controllers[k])) {
+					best = (enum pm_cgroup_v1)k;
+					if (mount) {
+						free(*mount);
+						*mount = strdup(mnt);
+					}
+				}
+	}
+	fclose(f);
+	return best;
+}
+
+static int open_dir(const char *path)
+{
+	return path ? open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+}
+
 struct pm_containers *pm_containers_new(void)
 {
 	struct pm_containers *c = calloc(1, sizeof(*c));
+	char *v1_mount = NULL;
 
 	if (!c)
 		return NULL;
-	c->cgroup2_mount = find_cgroup_mounts(&c->v1);
-	c->mount_fd = c->cgroup2_mount
-			      ? open(c->cgroup2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-			      : -1;
+	c->cgroup2_mount = find_cgroup_mounts(&c->v1_mounted);
+	c->v2.mount_fd = open_dir(c->cgroup2_mount);
+	c->v1.mount_fd = -1;
+	if (c->v1_mounted && pm_cgroup_v1_choose(&v1_mount) != PM_CGROUP_V1_NONE)
+		c->v1.mount_fd = open_dir(v1_mount);
+	free(v1_mount);
 	return c;
 }
 
@@ -101,20 +158,23 @@ void pm_containers_free(struct pm_containers *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < PM_CGROUP_BUCKETS; i++) {
-		struct pm_cgroup_entry *e = c->buckets[i], *next;
+		struct pm_cgroup_table *tables[] = { &c->v2, &c->v1 };
 
-		for (; e; e = next) {
-			next = e->next;
-			free(e->container_id);
-			free(e);
-		}
+		for (size_t t = 0; t < 2; t++)
+			for (struct pm_cgroup_entry *e = tables[t]->buckets[i], *next; e; e = next) {
+				next = e->next;
+				free(e->container_id);
+				free(e);
+			}
 		for (struct pm_id_entry *e = c->ids[i], *next; e; e = next) {
 			next = e->next;
 			free(e);
 		}
 	}
-	if (c->mount_fd >= 0)
-		close(c->mount_fd);
+	if (c->v2.mount_fd >= 0)
+		close(c->v2.mount_fd);
+	if (c->v1.mount_fd >= 0)
+		close(c->v1.mount_fd);
 	free(c->cgroup2_mount);
 	free(c);
 }
@@ -173,12 +233,12 @@ static const char *intern_id(struct pm_containers *c, const char *id)
 	return e->id;
 }
 
-static struct pm_cgroup_entry **bucket(struct pm_containers *c, uint64_t cgroup_id)
+static struct pm_cgroup_entry **bucket(struct pm_cgroup_table *c, uint64_t cgroup_id)
 {
 	return &c->buckets[(cgroup_id * 0x9e3779b97f4a7c15ull) >> 54 & (PM_CGROUP_BUCKETS - 1)];
 }
 
-static struct pm_cgroup_entry *find(struct pm_containers *c, uint64_t cgroup_id)
+static struct pm_cgroup_entry *find(struct pm_cgroup_table *c, uint64_t cgroup_id)
 {
 	for (struct pm_cgroup_entry *e = *bucket(c, cgroup_id); e; e = e->next)
 		if (e->cgroup_id == cgroup_id)
@@ -186,7 +246,7 @@ static struct pm_cgroup_entry *find(struct pm_containers *c, uint64_t cgroup_id)
 	return NULL;
 }
 
-static void remember(struct pm_containers *c, uint64_t cgroup_id, const char *path)
+static void remember(struct pm_cgroup_table *c, uint64_t cgroup_id, const char *path)
 {
 	char id[PM_CONTAINER_ID_LEN + 1];
 	struct pm_cgroup_entry *e, **b = bucket(c, cgroup_id);
@@ -204,12 +264,12 @@ static void remember(struct pm_containers *c, uint64_t cgroup_id, const char *pa
 #define PM_FILEID_KERNFS 0xfe
 
 /*
- * The path (below the mount) of the cgroup with this id, or false. On
- * cgroup v2 the id is the kernfs node id, which is also its file handle:
+ * The path of the cgroup with this id, or false. A cgroup's id is its
+ * kernfs node id (v2 and v1 alike), which is also its file handle:
  * open_by_handle_at() finds the directory at once, however many cgroups
  * there are, and fails for one that no longer exists.
  */
-static bool cgroup_path_of_id(const struct pm_containers *c, uint64_t cgroup_id, char *buf,
+static bool cgroup_path_of_id(const struct pm_cgroup_table *c, uint64_t cgroup_id, char *buf,
 			      size_t len)
 {
 	union {
@@ -233,7 +293,7 @@ static bool cgroup_path_of_id(const struct pm_containers *c, uint64_t cgroup_id,
 	return true;
 }
 
-const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id)
+static const char *lookup_in(struct pm_cgroup_table *c, uint64_t cgroup_id)
 {
 	struct pm_cgroup_entry *e = find(c, cgroup_id);
 	char path[PATH_MAX];
@@ -248,30 +308,41 @@ const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id)
 	return e ? e->container_id : NULL;
 }
 
+const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id)
+{
+	return lookup_in(&c->v2, cgroup_id);
+}
+
 /*
  * On a host with cgroup v1 hierarchies (v1 only, or hybrid with v2 beside
  * them), a runtime's cgroupfs driver puts a container in /docker/<id> of
- * the v1 hierarchies, while in the default (v2) hierarchy, the only one
- * the BPF side reads, it stays where its runtime was (the root of a v1-
- * only host). There the id comes from /proc/PID/cgroup.
+ * the v1 hierarchies, while in the default (v2) hierarchy it stays where
+ * its runtime was (the root of a v1-only host). The BPF side reads the
+ * cgroup of one v1 controller's hierarchy too (pm_cgroup_v1_choose), so
+ * that is a table lookup like v2's; only without such a hierarchy (named
+ * ones alone) does the id come from /proc/PID/cgroup, which the kernel
+ * builds under the cgroup lock: 15 us and more per exec in a storm.
  */
-static const char *lookup_v1(struct pm_containers *c, uint32_t pid)
+static const char *lookup_proc(struct pm_containers *c, uint32_t pid)
 {
 	char v2[PATH_MAX], id[PM_CONTAINER_ID_LEN + 1];
 
-	if (!c->v1 || !read_cgroup_file(pid, v2, sizeof(v2), id) || !id[0])
+	if (!c->v1_mounted || !read_cgroup_file(pid, v2, sizeof(v2), id) || !id[0])
 		return NULL;
 	return intern_id(c, id);
 }
 
-const char *pm_containers_lookup_task(struct pm_containers *c, uint64_t cgroup_id, uint32_t pid,
-				      bool inherit, const char *inherited)
+const char *pm_containers_lookup_task(struct pm_containers *c, uint64_t cgroup_id,
+				      uint64_t cgroup_v1_id, uint32_t pid, bool inherit,
+				      const char *inherited)
 {
-	const char *id = pm_containers_lookup(c, cgroup_id);
+	const char *id = lookup_in(&c->v2, cgroup_id);
 
-	if (id || !c->v1)
+	if (id || !c->v1_mounted)
 		return id;
-	return inherit ? inherited : lookup_v1(c, pid);
+	if (c->v1.mount_fd >= 0 && cgroup_v1_id)
+		return lookup_in(&c->v1, cgroup_v1_id);
+	return inherit ? inherited : lookup_proc(c, pid);
 }
 
 const char *pm_containers_lookup_pid(struct pm_containers *c, uint32_t pid)
@@ -280,16 +351,16 @@ const char *pm_containers_lookup_pid(struct pm_containers *c, uint32_t pid)
 	const char *found = NULL;
 	struct stat st;
 
-	if (!read_cgroup_file(pid, path, sizeof(path), c->v1 ? id : NULL))
+	if (!read_cgroup_file(pid, path, sizeof(path), c->v1_mounted ? id : NULL))
 		return NULL;
 	if (c->cgroup2_mount && path[0]) {
 		snprintf(dir, sizeof(dir), "%s%s", c->cgroup2_mount, path);
 		if (!stat(dir, &st)) {
-			remember(c, st.st_ino, path);
-			found = pm_containers_lookup(c, st.st_ino);
+			remember(&c->v2, st.st_ino, path);
+			found = lookup_in(&c->v2, st.st_ino);
 		}
 	}
-	if (!found && c->v1 && id[0])
+	if (!found && c->v1_mounted && id[0])
 		found = intern_id(c, id);
 	return found;
 }

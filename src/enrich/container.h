@@ -6,7 +6,9 @@
  * Each cgroup is resolved once and remembered by its kernel id, which on
  * cgroup v2 is the inode number of its directory (the id the BPF side
  * reads is the default hierarchy's). Where cgroup v1 hierarchies hold the
- * containers (v1-only or hybrid hosts), /proc/PID/cgroup is read instead.
+ * containers (v1-only or hybrid hosts), the BPF side also reads the cgroup
+ * of one v1 controller's hierarchy, resolved the same way; /proc/PID/cgroup
+ * is read only where no such hierarchy is mounted.
  */
 #ifndef PROCMON_CONTAINER_H
 #define PROCMON_CONTAINER_H
@@ -14,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "procmon/events.h" /* enum pm_cgroup_v1 */
 
 #define PM_CONTAINER_ID_LEN 64
 
@@ -32,13 +36,24 @@ void pm_containers_free(struct pm_containers *c);
 const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id);
 
 /*
- * Same, and when cgroup v1 hierarchies are mounted and the default
- * hierarchy's cgroup names no container: `inherited` when `inherit` (a
- * new child, in its forker's cgroups), else the first v1 hierarchy that
- * names one in /proc/PID/cgroup (NULL when the process is gone).
+ * The v1 controller whose hierarchy the BPF side reads cgroup_v1_id from:
+ * the first of pids, memory, cpu, devices, freezer, blkio mounted as a
+ * cgroup v1 hierarchy here, and (when mount is not NULL) its mount point,
+ * malloc'd. PM_CGROUP_V1_NONE on a cgroup v2 only host.
  */
-const char *pm_containers_lookup_task(struct pm_containers *c, uint64_t cgroup_id, uint32_t pid,
-				      bool inherit, const char *inherited);
+enum pm_cgroup_v1 pm_cgroup_v1_choose(char **mount);
+
+/*
+ * Same as pm_containers_lookup, and when cgroup v1 hierarchies are
+ * mounted and the default hierarchy's cgroup names no container: the
+ * container of cgroup_v1_id in the chosen v1 controller's hierarchy; and
+ * without one (0, or named v1 hierarchies only), `inherited` when
+ * `inherit` (a new child, in its forker's cgroups), else the first v1
+ * hierarchy that names one in /proc/PID/cgroup (NULL when it is gone).
+ */
+const char *pm_containers_lookup_task(struct pm_containers *c, uint64_t cgroup_id,
+				      uint64_t cgroup_v1_id, uint32_t pid, bool inherit,
+				      const char *inherited);
 
 /* Same, for a running process whose cgroup id is not known (/proc scan). */
 const char *pm_containers_lookup_pid(struct pm_containers *c, uint32_t pid);

@@ -83,35 +83,66 @@ def test_container_id_from_cgroup(container_cgroup):
 
 
 V1_ID = uuid.uuid4().hex + uuid.uuid4().hex
+V1_CONTROLLERS = ("pids", "memory", "cpu", "devices", "freezer", "blkio")
+
+
+def v1_controller_hierarchies():
+    """Mount points of the cgroup v1 hierarchies with a controller procmon
+    may read (cpuset needs set-up before it takes a task), one per
+    hierarchy."""
+    found, seen = [], set()
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields = post.split()
+            if len(fields) < 3 or fields[0] != "cgroup":
+                continue
+            if set(fields[2].split(",")) & set(V1_CONTROLLERS):
+                mnt = pre.split()[4]
+                dev = os.stat(mnt).st_dev
+                if dev not in seen:
+                    seen.add(dev)
+                    found.append(mnt)
+    return found
+
+
+class V1Container:
+    """.../<id> in every v1 controller hierarchy, as a runtime's cgroupfs
+    driver makes /docker/<id> on a v1 or hybrid host; a process joins all
+    of them. The default (v2) hierarchy does not name the container there."""
+
+    def __init__(self, mounts):
+        parent = f"procmon-test-{uuid.uuid4().hex[:8]}"
+        self.dirs = [os.path.join(m, parent, V1_ID) for m in mounts]
+        for d in self.dirs:
+            os.makedirs(d)
+
+    def join_command(self):
+        return " && ".join(f"echo $$ > {d}/cgroup.procs" for d in self.dirs)
+
+    def remove(self):
+        for d in self.dirs:
+            os.rmdir(d)  # its processes have exited
+            os.rmdir(os.path.dirname(d))
 
 
 @pytest.fixture
-def v1_container_cgroup(tmp_path):
-    """/docker/<id> in a cgroup v1 hierarchy of its own (a named one, no
-    controllers), as a runtime's cgroupfs driver makes them on a v1 or
-    hybrid host. The default (v2) hierarchy, the only one the BPF side
-    reads, does not name the container there."""
-    mnt = tmp_path / "cgroup-v1"
-    mnt.mkdir()
-    name = f"pmtest{uuid.uuid4().hex[:8]}"
-    if subprocess.run(["mount", "-t", "cgroup", "-o", f"none,name={name}", "cgroup",
-                       str(mnt)]).returncode:
-        pytest.skip("this kernel cannot mount a cgroup v1 hierarchy")
-    cg = mnt / "docker" / V1_ID
-    cg.mkdir(parents=True)
+def v1_container_cgroup():
+    mounts = v1_controller_hierarchies()
+    if not mounts:
+        pytest.skip("no cgroup v1 controller hierarchy is mounted: a cgroup v2 host")
+    c = V1Container(mounts)
     try:
-        yield cg
+        yield c
     finally:
-        cg.rmdir()  # its processes have exited
-        cg.parent.rmdir()
-        subprocess.run(["umount", str(mnt)], check=True)
+        c.remove()
 
 
 def start_in_cgroup(cg, *args):
     """wait_line (args after its exit status), moved into cg before it execs;
     alive until its stdin is closed."""
     p = subprocess.Popen(
-        ["/bin/sh", "-c", f'echo $$ > {cg}/cgroup.procs && exec "$@"', "sh",
+        ["/bin/sh", "-c", f'{cg.join_command()} && exec "$@"', "sh",
          str(prog("wait_line")), "0", *args],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert p.stdout.readline().startswith(b"ready ")
@@ -119,9 +150,10 @@ def start_in_cgroup(cg, *args):
 
 
 def test_container_id_from_a_cgroup_v1_hierarchy(v1_container_cgroup):
-    """The container's cgroup is in a v1 hierarchy: its id comes from
-    /proc/PID/cgroup, for a process running before procmon started
-    (ExistingProcess) and for one that execs while it runs."""
+    """The container's cgroups are in the v1 hierarchies: its id comes from
+    /proc/PID/cgroup for a process running before procmon started
+    (ExistingProcess), and from the v1 controller cgroup the BPF side reads
+    for one that execs while procmon runs."""
     old = start_in_cgroup(v1_container_cgroup, "old")
     new = None
     procmon = Procmon()
@@ -137,6 +169,14 @@ def test_container_id_from_a_cgroup_v1_hierarchy(v1_container_cgroup):
         new.communicate(b"\n", timeout=10)
         exit_ = procmon.wait_for(lambda e: is_event(e, "ProcessExit", new.pid),
                                  what="its exit")
+        # gone before procmon reads its exec: /proc/PID/cgroup would be
+        # too late, the cgroup the BPF side read at the exec is not
+        brief_tag = f"v1-brief-{uuid.uuid4().hex}"
+        subprocess.run(["/bin/sh", "-c", f"{v1_container_cgroup.join_command()} && "
+                        f"exec /bin/true {brief_tag}"], check=True)
+        brief = procmon.wait_for(
+            lambda e: e["type"] == "ProcessExec" and e["process"]["args"] == brief_tag,
+            what="the brief exec inside the v1 container cgroups")
         outside = subprocess.run(["/bin/true", "outside-v1"], check=True)
         assert outside.returncode == 0
         outside_exec = procmon.wait_for(
@@ -153,5 +193,6 @@ def test_container_id_from_a_cgroup_v1_hierarchy(v1_container_cgroup):
     assert exec_["process"]["pid"] == new.pid
     assert exec_["process"]["container_id"] == V1_ID
     assert exit_["process"]["container_id"] == V1_ID
+    assert brief["process"].get("container_id") == V1_ID
     assert "container_id" not in exec_["parent"]
     assert "container_id" not in outside_exec["process"]

@@ -7,6 +7,36 @@
  * loads. The verifier inlines it: no call is made. */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
+/* Set by the loader: see enum pm_cgroup_v1. */
+const volatile __u32 pm_cgroup_v1 = PM_CGROUP_V1_NONE;
+
+/* A v1 controller's cgroup of the task: its index in css_set.subsys is the
+ * running kernel's (CO-RE enum relocation); a controller this kernel lacks
+ * is never chosen, and its branch is dead code to the verifier. */
+#define PM_V1_CGROUP(cgroups, ctl)                                                   \
+	(bpf_core_enum_value_exists(enum cgroup_subsys_id, ctl)                        \
+		 ? (cgroups)->subsys[bpf_core_enum_value(enum cgroup_subsys_id, ctl)]->cgroup->kn->id \
+		 : 0)
+
+static __always_inline __u64 pm_cgroup_v1_id(struct css_set *cgroups)
+{
+	switch (pm_cgroup_v1) {
+	case PM_CGROUP_V1_PIDS:
+		return PM_V1_CGROUP(cgroups, pids_cgrp_id);
+	case PM_CGROUP_V1_MEMORY:
+		return PM_V1_CGROUP(cgroups, memory_cgrp_id);
+	case PM_CGROUP_V1_CPU:
+		return PM_V1_CGROUP(cgroups, cpu_cgrp_id);
+	case PM_CGROUP_V1_DEVICES:
+		return PM_V1_CGROUP(cgroups, devices_cgrp_id);
+	case PM_CGROUP_V1_FREEZER:
+		return PM_V1_CGROUP(cgroups, freezer_cgrp_id);
+	case PM_CGROUP_V1_BLKIO:
+		return PM_V1_CGROUP(cgroups, io_cgrp_id);
+	}
+	return 0;
+}
+
 /*
  * Direct loads through a BTF pointer, not BPF_CORE_READ: each
  * bpf_probe_read_kernel() is a helper call, and these ~20 reads run for
@@ -33,6 +63,7 @@ static __always_inline void pm_fill_task(struct pm_task *t, struct task_struct *
 	t->start_ns = task->group_leader->start_boottime;
 	t->parent_start_ns = parent->group_leader->start_boottime;
 	t->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+	t->cgroup_v1_id = pm_cgroup_v1_id(task->cgroups);
 
 	t->uid = cred->uid.val;
 	t->euid = cred->euid.val;
