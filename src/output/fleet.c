@@ -920,6 +920,11 @@ static void wait_ms_for(struct pm_fleet *f, unsigned ms, bool for_events, bool f
 	pthread_mutex_lock(&f->mu);
 	f->waits_for_events = for_events;
 	f->waits_for_room = for_room;
+	/* what would wake it may have happened already: then no wait (the
+	 * main thread commits before it looks at waits_for_events, under mu) */
+	if ((for_room && f->count <= WINDOW / 2) ||
+	    (for_events && pm_spool_readable(f->spool)))
+		f->wake = true;
 	while (!f->wake)
 		if (pthread_cond_timedwait(&f->cv, &f->mu, &ts) == ETIMEDOUT)
 			break;
