@@ -812,7 +812,8 @@ static int start(struct daemon *d)
 	}
 	json_init(&d->line);
 
-	err = pm_loader_open(&d->loader, &d->cfg);
+	err = pm_loader_open(&d->loader, &d->cfg,
+			     pm_containers_v1_controller(d->reader.containers));
 	mallopt(M_TRIM_THRESHOLD, 128 << 10);
 	malloc_trim(0);
 	if (err)

@@ -130,7 +130,7 @@ enum pm_exec_flags {
 
 /* The cgroup v1 controller whose hierarchy the BPF side reads a task's
  * cgroup_v1_id from (a v1 or hybrid host: containers are named there);
- * the loader sets it from what is mounted (pm_cgroup_v1_choose). */
+ * the loader sets it from what is mounted (pm_containers_v1_controller). */
 enum pm_cgroup_v1 {
 	PM_CGROUP_V1_NONE,
 	PM_CGROUP_V1_PIDS,

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE /* vasprintf, memmem, memrchr */
 #include "loader.h"
-#include "container.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -410,7 +409,8 @@ static int open_syscalls(struct pm_loader *l, const struct pm_config *cfg,
 	return syscalls_bpf__load(l->syscalls);
 }
 
-int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
+int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg,
+		   enum pm_cgroup_v1 cgroup_v1)
 {
 	struct pm_loader *l = calloc(1, sizeof(*l));
 	struct pm_filter_conf filter;
@@ -444,7 +444,7 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg)
 	pm_filter_conf_from_config(cfg, &filter);
 	l->process->bss->pm_filter = filter;
 	/* v1 or hybrid hosts: containers are named in v1 hierarchies (container.h) */
-	l->process->rodata->pm_cgroup_v1 = pm_cgroup_v1_choose(NULL);
+	l->process->rodata->pm_cgroup_v1 = cgroup_v1;
 	l->process->rodata->pm_want_env = cfg->process_environment.enabled;
 	l->process->rodata->pm_want_interp = cfg->module_load.enabled;
 	/* a remote thread is also a step of a thread injection */

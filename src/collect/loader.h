@@ -20,8 +20,10 @@ struct pm_loader;
  */
 int pm_loader_check_environment(char *msg, size_t len);
 
-/* 0 or -errno (message logged). */
-int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg);
+/* 0 or -errno (message logged). cgroup_v1: the v1 controller hierarchy
+ * whose cgroup ids the BPF side reads (pm_containers_v1_controller). */
+int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg,
+		   enum pm_cgroup_v1 cgroup_v1);
 int pm_loader_ringbuf_fd(const struct pm_loader *l);
 /* Sum of the per-CPU kernel drop counters, per enum pm_drop_category. */
 int pm_loader_read_drops(const struct pm_loader *l, uint64_t drops[PM_DROP_MAX]);

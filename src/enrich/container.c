@@ -38,6 +38,7 @@ struct pm_containers {
 	struct pm_id_entry *ids[PM_CGROUP_BUCKETS];
 	char *cgroup2_mount; /* NULL: no cgroup v2 here */
 	bool v1_mounted;     /* cgroup v1 hierarchies are mounted */
+	enum pm_cgroup_v1 v1_controller; /* whose hierarchy v1 holds */
 };
 
 int pm_container_id_from_cgroup_path(const char *path, char out[PM_CONTAINER_ID_LEN + 1])
@@ -65,30 +66,6 @@ int pm_container_id_from_cgroup_path(const char *path, char out[PM_CONTAINER_ID_
 	return 1;
 }
 
-/* Where cgroup v2 is mounted, and whether v1 hierarchies are, from
- * /proc/self/mountinfo (field 5 is the mount point, the type follows the
- * " - " separator). */
-static char *find_cgroup_mounts(bool *v1)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096], mnt[4096], *found = NULL;
-
-	*v1 = false;
-	if (!f)
-		return NULL;
-	while (fgets(line, sizeof(line), f)) {
-		const char *sep = strstr(line, " - ");
-
-		if (sep && !strncmp(sep + 3, "cgroup ", 7))
-			*v1 = true;
-		else if (!found && sep && !strncmp(sep + 3, "cgroup2 ", 8) &&
-			 sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
-			found = strdup(mnt);
-	}
-	fclose(f);
-	return found;
-}
-
 /* The v1 controllers whose hierarchy may tell containers apart, by
  * preference: runtimes put a container in every controller's hierarchy,
  * and pids is there wherever containers are limited. cpuset is left out
@@ -99,37 +76,46 @@ static const char *const v1_controllers[] = {
 	[PM_CGROUP_V1_FREEZER] = "freezer", [PM_CGROUP_V1_BLKIO] = "blkio",
 };
 
-enum pm_cgroup_v1 pm_cgroup_v1_choose(char **mount)
+/*
+ * From /proc/self/mountinfo (field 5 is the mount point; after " - " come
+ * the type, the source and the super options, which name a v1
+ * hierarchy's controllers): where cgroup v2 is mounted, whether v1
+ * hierarchies are, and the v1 controller to read (the first of
+ * v1_controllers mounted) with its mount point.
+ */
+static void find_cgroup_mounts(struct pm_containers *c, char **v1_mount)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[4096], mnt[4096], opts[4096];
-	enum pm_cgroup_v1 best = PM_CGROUP_V1_NONE;
 
-	if (mount)
-		*mount = NULL;
 	if (!f)
-		return best;
+		return;
 	while (fgets(line, sizeof(line), f)) {
 		const char *sep = strstr(line, " - ");
 		char *tok, *save = NULL;
 
-		/* " - cgroup SOURCE SUPER_OPTIONS": the options name the controllers */
-		if (!sep || sscanf(sep + 3, "cgroup %*s %4095s", opts) != 1 ||
-		    sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
 			continue;
+		if (!c->cgroup2_mount && !strncmp(sep + 3, "cgroup2 ", 8))
+			c->cgroup2_mount = strdup(mnt);
+		if (sscanf(sep + 3, "cgroup %*s %4095s", opts) != 1)
+			continue;
+		c->v1_mounted = true;
 		for (tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 			for (size_t k = 1; k < sizeof(v1_controllers) / sizeof(v1_controllers[0]); k++)
-				if ((best == PM_CGROUP_V1_NONE || k < (size_t)best) &&
+				if ((!c->v1_controller || k < (size_t)c->v1_controller) &&
 				    !strcmp(tok, v1_controllers[k])) {
-					best = (enum pm_cgroup_v1)k;
-					if (mount) {
-						free(*mount);
-						*mount = strdup(mnt);
-					}
+					c->v1_controller = (enum pm_cgroup_v1)k;
+					free(*v1_mount);
+					*v1_mount = strdup(mnt);
 				}
 	}
 	fclose(f);
-	return best;
+}
+
+enum pm_cgroup_v1 pm_containers_v1_controller(const struct pm_containers *c)
+{
+	return c->v1.mount_fd >= 0 ? c->v1_controller : PM_CGROUP_V1_NONE;
 }
 
 static int open_dir(const char *path)
@@ -144,11 +130,9 @@ struct pm_containers *pm_containers_new(void)
 
 	if (!c)
 		return NULL;
-	c->cgroup2_mount = find_cgroup_mounts(&c->v1_mounted);
+	find_cgroup_mounts(c, &v1_mount);
 	c->v2.mount_fd = open_dir(c->cgroup2_mount);
-	c->v1.mount_fd = -1;
-	if (c->v1_mounted && pm_cgroup_v1_choose(&v1_mount) != PM_CGROUP_V1_NONE)
-		c->v1.mount_fd = open_dir(v1_mount);
+	c->v1.mount_fd = open_dir(v1_mount);
 	free(v1_mount);
 	return c;
 }
@@ -318,7 +302,7 @@ const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id)
  * them), a runtime's cgroupfs driver puts a container in /docker/<id> of
  * the v1 hierarchies, while in the default (v2) hierarchy it stays where
  * its runtime was (the root of a v1-only host). The BPF side reads the
- * cgroup of one v1 controller's hierarchy too (pm_cgroup_v1_choose), so
+ * cgroup of one v1 controller's hierarchy too (find_cgroup_mounts), so
  * that is a table lookup like v2's; only without such a hierarchy (named
  * ones alone) does the id come from /proc/PID/cgroup, which the kernel
  * builds under the cgroup lock: 15 us and more per exec in a storm.

@@ -36,12 +36,12 @@ void pm_containers_free(struct pm_containers *c);
 const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id);
 
 /*
- * The v1 controller whose hierarchy the BPF side reads cgroup_v1_id from:
- * the first of pids, memory, cpu, devices, freezer, blkio mounted as a
- * cgroup v1 hierarchy here, and (when mount is not NULL) its mount point,
- * malloc'd. PM_CGROUP_V1_NONE on a cgroup v2 only host.
+ * The v1 controller whose hierarchy the BPF side is to read cgroup_v1_id
+ * from: the first of pids, memory, cpu, devices, freezer, blkio mounted as
+ * a cgroup v1 hierarchy here (and opened). PM_CGROUP_V1_NONE on a cgroup
+ * v2 only host.
  */
-enum pm_cgroup_v1 pm_cgroup_v1_choose(char **mount);
+enum pm_cgroup_v1 pm_containers_v1_controller(const struct pm_containers *c);
 
 /*
  * Same as pm_containers_lookup, and when cgroup v1 hierarchies are
