@@ -863,6 +863,8 @@ static int send_batch(struct pm_fleet *f, bool *idle)
 		/* still ours, and the rest unsent: out of the window, from the
 		 * cursor again */
 		f->count -= k - i;
+		for (size_t j = i + 1; j < k; j++)
+			f->rejected -= !out[j].m; /* counted again when read again */
 		f->rewind = true;
 		pthread_mutex_unlock(&f->mu);
 		pm_log_debug("nats: publish: %s", nats_why(st));
