@@ -1794,6 +1794,84 @@ def leftover_servers():
     return [l for l in out.splitlines() if FLEET_TAG in l]
 
 
+FLEET_LONE = 10  # lone execs of the latency part, each after a quiet spell
+
+
+def fleet_latency(fl, res):
+    """From an event's timestamp to its message at a core subscriber of the
+    stream's subjects (nats.batch_ms at its default): lone execs, each
+    after a quiet spell, then a storm."""
+    n = LAT_N or 300
+    log(f"-- latency to a subscriber: {FLEET_LONE} lone execs, each after 0.2 s of quiet, "
+        f"then a storm of {n} execs")
+    np = natsproto()
+    srv = fl.server().start()
+    cfg = fleet_config(fl.base, "latency", "none", srv, os.path.join(fl.base, "spool-latency"))
+    got, stop = [], threading.Event()
+    client = np.Client(srv.port, timeout=5)
+    client.subscribe("procmon.>")
+
+    def receive():
+        while not stop.is_set():
+            try:
+                m = client.next_msg(0.2)
+            except (OSError, np.NatsError):
+                return
+            if m:
+                got.append((time.time_ns() / 1e6, m[2]))
+    rx = threading.Thread(target=receive, daemon=True)
+    rx.start()
+
+    def execs_seen(pred):
+        out = []
+        for t, raw in list(got):
+            try:
+                e = json.loads(raw)
+            except ValueError:
+                continue
+            if e.get("type") == "ProcessExec" and pred(e):
+                out.append(t - iso_ms(e["timestamp"]))
+        return out
+    pm = Procmon(config=cfg)
+    rec = {}
+    try:
+        pm.start()
+        for i in range(FLEET_LONE):
+            time.sleep(0.2)  # the quiet spell before it: what this part measures
+            tag = f"bench-lone-{i}"
+            run(["/bin/true", tag])
+            t0 = time.monotonic()
+            while not execs_seen(lambda e: e["process"].get("args") == tag):
+                if time.monotonic() - t0 > 10:
+                    raise BenchError(f"lone exec {i} not published within 10 s")
+                time.sleep(0.005)
+        w = storms(1, n)
+        spid = w["pids"][0]
+
+        def storm_pred(e):
+            return (e.get("parent") or {}).get("pid") == spid and e["process"].get("filename") == "true"
+        t0 = time.monotonic()
+        while len(execs_seen(storm_pred)) < n and time.monotonic() - t0 < 30:
+            time.sleep(0.05)
+        rec.update(pm.stop())
+    except BenchError as e:
+        problem(f"fleet latency: {e}")
+        pm.kill()
+    finally:
+        stop.set()
+        rx.join(5)
+        client.close()
+        srv.stop(remove_store=True)
+    lone = sorted(execs_seen(lambda e: str(e["process"].get("args", "")).startswith("bench-lone-")))
+    storm = sorted(execs_seen(storm_pred)) if "spid" in locals() else []
+    for name, xs in (("lone", lone), ("storm", storm)):
+        rec[name] = {"events": len(xs), "p50_ms": pct(xs, 50), "p99_ms": pct(xs, 99),
+                     "max_ms": xs[-1] if xs else None}
+        log(f"  {name} execs {len(xs):>5}: p50 {fmt(pct(xs, 50), '.1f')} ms, p99 "
+            f"{fmt(pct(xs, 99), '.1f')} ms, max {fmt(xs[-1] if xs else None, '.1f')} ms")
+    res["latency"] = rec
+
+
 def phase_fleet():
     log("== fleet output: NATS JetStream (nats-server on 127.0.0.1, its own store)")
     res = {}
@@ -1807,6 +1885,7 @@ def phase_fleet():
             except BenchError as e:
                 problem(f"fleet drain: {e}")
         fleet_loss(fl, res)
+        fleet_latency(fl, res)
     finally:
         for f in list(CLEANUPS):
             if getattr(f, "__self__", None) is not None and isinstance(f.__self__, NatsServer):

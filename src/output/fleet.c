@@ -32,6 +32,7 @@
 #define IDLE_WAIT_MS 100
 #define IO_BUF_BYTES (256 << 10)
 #define SEND_BATCH 256       /* records built and entered in the window at once */
+#define BATCH_BUSY 4         /* a batch this large: the next one waits (wait_for_batch) */
 #define RESERVE 65536        /* seq numbers persisted ahead */
 #define STUCK_REJECTS 5      /* the same record refused this often: given up */
 #define DUPLICATE_WINDOW_NS (120ll * 1000000000)
@@ -79,6 +80,7 @@ struct pm_fleet {
 	jsCtx *js;
 	bool stream_ok;
 	uint64_t last_batch_ns; /* when the last batch of publishes went */
+	size_t last_batch_n;    /* and how many it held */
 	bool js_used; /* an async publish happened on js: it has a pending list */
 	char last_problem[512];
 	uint64_t last_problem_ns;
@@ -941,19 +943,21 @@ static void wait_ms(struct pm_fleet *f, unsigned ms)
 }
 
 /*
- * Publish in batches: events that come within nats.batch_ms of the last
- * batch wait for the next one. Every batch costs a round of thread wake-ups,
+ * Publish in batches while the host is busy: when the last batch held
+ * BATCH_BUSY events or more, events that come within nats.batch_ms of it
+ * wait for the next one. Every batch costs a round of thread wake-ups,
  * here and in libnats (flusher, reader, acknowledgement delivery, its
  * garbage collector), and on this kind of machine a wake-up costs more
  * than publishing an event; one per event made the NATS output cost 4-5
- * times the file output's CPU. An event after a quiet spell goes at once.
+ * times the file output's CPU. A quiet host's events go at once: a lone
+ * command's clone, exec and exit each go as they come.
  */
 static void wait_for_batch(struct pm_fleet *f)
 {
 	uint64_t due = f->last_batch_ns + f->cfg->batch_ms * NSEC_PER_MSEC;
 	struct timespec ts = mono_ts(due);
 
-	if (!f->cfg->batch_ms || !f->last_batch_ns || now_ns() >= due ||
+	if (!f->cfg->batch_ms || f->last_batch_n < BATCH_BUSY || now_ns() >= due ||
 	    !pm_spool_readable(f->spool))
 		return;
 	pthread_mutex_lock(&f->mu);
@@ -1057,8 +1061,10 @@ static void *publisher(void *arg)
 			if (idle || full || !connected || !r)
 				break;
 		}
-		if (sent)
+		if (sent) {
 			f->last_batch_ns = now_ns();
+			f->last_batch_n = sent;
+		}
 		check_ack_wait(f);
 		if (now_ns() >= next_sync) {
 			int err = pm_spool_sync(f->spool, false);

@@ -82,12 +82,9 @@ class Client:
         data, self.buf = self.buf[:n], self.buf[n + 2:]
         return data
 
-    def request(self, subject, payload=b"", timeout=5.0):
-        """The reply's (headers bytes, data bytes)."""
-        self.n += 1
-        reply = f"{self.inbox}.{self.n}"
-        self._send(f"PUB {subject} {reply} {len(payload)}\r\n".encode() + payload + b"\r\n")
-        deadline = time.monotonic() + timeout
+    def _next(self, deadline):
+        """The next MSG or HMSG: (subject, headers bytes, data bytes);
+        socket.timeout at the deadline."""
         while True:
             self.sock.settimeout(max(0.01, deadline - time.monotonic()))
             line = self._line()
@@ -98,16 +95,37 @@ class Client:
                 raise NatsError(line.decode())
             parts = line.split()
             if parts and parts[0] == b"MSG":
-                data = self._bytes(int(parts[-1]))
-                hdr = b""
-            elif parts and parts[0] == b"HMSG":
+                return parts[1].decode(), b"", self._bytes(int(parts[-1]))
+            if parts and parts[0] == b"HMSG":
                 total, hlen = int(parts[-1]), int(parts[-2])
                 raw = self._bytes(total)
-                hdr, data = raw[:hlen], raw[hlen:]
-            else:
-                continue
-            if parts[1].decode() == reply:
+                return parts[1].decode(), raw[:hlen], raw[hlen:]
+
+    def request(self, subject, payload=b"", timeout=5.0):
+        """The reply's (headers bytes, data bytes)."""
+        self.n += 1
+        reply = f"{self.inbox}.{self.n}"
+        self._send(f"PUB {subject} {reply} {len(payload)}\r\n".encode() + payload + b"\r\n")
+        deadline = time.monotonic() + timeout
+        while True:
+            subject_, hdr, data = self._next(deadline)
+            if subject_ == reply:
                 return hdr, data
+
+    def subscribe(self, subject):
+        """A core subscription (the messages as they are published), in
+        place once this returns."""
+        self._send(f"SUB {subject} 2\r\nPING\r\n".encode())
+        while self._line() != b"PONG":
+            pass
+
+    def next_msg(self, timeout):
+        """The next message of the subscription (subject, headers, data), or
+        None after timeout seconds."""
+        try:
+            return self._next(time.monotonic() + timeout)
+        except socket.timeout:
+            return None
 
     def api(self, subject, body=None):
         hdr, data = self.request(subject, json.dumps(body or {}).encode())
