@@ -1832,6 +1832,10 @@ def fleet_latency(fl, res):
             if e.get("type") == "ProcessExec" and pred(e):
                 out.append(t - iso_ms(e["timestamp"]))
         return out
+    spid = None
+
+    def storm_pred(e):
+        return (e.get("parent") or {}).get("pid") == spid and e["process"].get("filename") == "true"
     pm = Procmon(config=cfg)
     rec = {}
     try:
@@ -1845,11 +1849,7 @@ def fleet_latency(fl, res):
                 if time.monotonic() - t0 > 10:
                     raise BenchError(f"lone exec {i} not published within 10 s")
                 time.sleep(0.005)
-        w = storms(1, n)
-        spid = w["pids"][0]
-
-        def storm_pred(e):
-            return (e.get("parent") or {}).get("pid") == spid and e["process"].get("filename") == "true"
+        spid = storms(1, n)["pids"][0]
         t0 = time.monotonic()
         while len(execs_seen(storm_pred)) < n and time.monotonic() - t0 < 30:
             time.sleep(0.05)
@@ -1863,7 +1863,7 @@ def fleet_latency(fl, res):
         client.close()
         srv.stop(remove_store=True)
     lone = sorted(execs_seen(lambda e: str(e["process"].get("args", "")).startswith("bench-lone-")))
-    storm = sorted(execs_seen(storm_pred)) if "spid" in locals() else []
+    storm = sorted(execs_seen(storm_pred)) if spid else []
     for name, xs in (("lone", lone), ("storm", storm)):
         rec[name] = {"events": len(xs), "p50_ms": pct(xs, 50), "p99_ms": pct(xs, 99),
                      "max_ms": xs[-1] if xs else None}

@@ -173,7 +173,7 @@ static void note_seq(struct run *r, const char *data, int len)
 	if (!json_str(data, len, "host", host, sizeof(host)))
 		json_str(data, len, "hostname", host, sizeof(host));
 	json_str(data, len, "event_id", id, sizeof(id));
-	id[18] = '\0'; /* the run's prefix: "xxxxxxxx-xxxx-4xxx" */
+	id[18] = '\0'; /* the run's prefix: the id's first three groups (8-4-4 hex) */
 	for (size_t i = 0; i < r->ng; i++)
 		if (!strcmp(r->g[i].host, host) && !strcmp(r->g[i].run, id))
 			g = &r->g[i];

@@ -292,11 +292,6 @@ static const char *lookup_in(struct pm_cgroup_table *c, uint64_t cgroup_id)
 	return e ? e->container_id : NULL;
 }
 
-const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id)
-{
-	return lookup_in(&c->v2, cgroup_id);
-}
-
 /*
  * On a host with cgroup v1 hierarchies (v1 only, or hybrid with v2 beside
  * them), a runtime's cgroupfs driver puts a container in /docker/<id> of

@@ -30,11 +30,6 @@ struct pm_containers;
 struct pm_containers *pm_containers_new(void);
 void pm_containers_free(struct pm_containers *c);
 
-/* The container id of cgroup `cgroup_id` (NULL when not a container). An
- * unknown id is resolved with open_by_handle_at() on the cgroup v2 mount,
- * in constant time. The string is owned by the cache. */
-const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id);
-
 /*
  * The v1 controller whose hierarchy the BPF side is to read cgroup_v1_id
  * from: the first of pids, memory, cpu, devices, freezer, blkio mounted as
@@ -44,8 +39,11 @@ const char *pm_containers_lookup(struct pm_containers *c, uint64_t cgroup_id);
 enum pm_cgroup_v1 pm_containers_v1_controller(const struct pm_containers *c);
 
 /*
- * Same as pm_containers_lookup, and when cgroup v1 hierarchies are
- * mounted and the default hierarchy's cgroup names no container: the
+ * The container id of a task (NULL when not a container; the string is
+ * owned by the cache): that of its default-hierarchy cgroup `cgroup_id`,
+ * an unknown one resolved with open_by_handle_at() on the cgroup v2 mount
+ * in constant time. When cgroup v1 hierarchies are mounted and that
+ * cgroup names no container: the
  * container of cgroup_v1_id in the chosen v1 controller's hierarchy; and
  * without one (0, or named v1 hierarchies only), `inherited` when
  * `inherit` (a new child, in its forker's cgroups), else the first v1

@@ -995,7 +995,7 @@ static void *publisher(void *arg)
 			/* done when everything is acknowledged, the time is up, or
 			 * there is nobody to wait for */
 			if (!connected || now_ns() >= deadline ||
-			    pm_spool_cursor(f->spool) >= pm_spool_end(f->spool))
+			    pm_spool_drained(f->spool))
 				break;
 		}
 		if (closed || (f->nc && !connected && !f->stream_ok))

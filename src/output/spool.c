@@ -847,22 +847,22 @@ void pm_spool_ack(struct pm_spool *s, uint64_t rn)
 	pthread_mutex_unlock(&s->mu);
 }
 
-uint64_t pm_spool_cursor(struct pm_spool *s)
-{
-	uint64_t v;
-
-	pthread_mutex_lock(&s->mu);
-	v = s->cursor;
-	pthread_mutex_unlock(&s->mu);
-	return v;
-}
-
 uint64_t pm_spool_end(struct pm_spool *s)
 {
 	uint64_t v;
 
 	pthread_mutex_lock(&s->mu);
 	v = s->committed;
+	pthread_mutex_unlock(&s->mu);
+	return v;
+}
+
+bool pm_spool_drained(struct pm_spool *s)
+{
+	bool v;
+
+	pthread_mutex_lock(&s->mu);
+	v = s->cursor >= s->committed;
 	pthread_mutex_unlock(&s->mu);
 	return v;
 }

@@ -62,10 +62,10 @@ int pm_spool_next(struct pm_spool *s, uint64_t *rn, const char **data, size_t *l
 void pm_spool_rewind(struct pm_spool *s);
 /* Every record before rn is acknowledged. */
 void pm_spool_ack(struct pm_spool *s, uint64_t rn);
-/* The first record number not yet acknowledged. */
-uint64_t pm_spool_cursor(struct pm_spool *s);
 /* The number the next appended record will get. */
 uint64_t pm_spool_end(struct pm_spool *s);
+/* Every committed record is acknowledged. */
+bool pm_spool_drained(struct pm_spool *s);
 /* Reader: a committed record waits for pm_spool_next. */
 bool pm_spool_readable(struct pm_spool *s);
 /*
