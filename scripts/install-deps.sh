@@ -9,6 +9,9 @@ packages=(
 	libssl-dev    # SHA-256 (OpenSSL EVP)
 	libyaml-dev   # configuration
 	libnats-dev   # fleet output: NATS JetStream client (nats.c)
+	libzstd-dev   # fleet output: zstd-compressed batches and spool records
+	libhyperscan-dev # detections: one multi-pattern prefilter over every Sigma rule's literals
+	libpcre2-dev  # detections: Sigma's |re modifier
 	nats-server   # fleet tests: real JetStream servers on loopback ports
 	libmicrohttpd-dev # metrics and health over HTTP
 	libcmocka-dev # unit tests
@@ -21,6 +24,8 @@ packages=(
 	logrotate     # the fault tests and the shipped snippet, against a live procmon
 	dpkg-dev      # make deb: dpkg-shlibdeps computes Depends:
 	prometheus    # promtool check metrics (the server is kept from starting, below)
+	lintian       # the package test: lintian on build/procmon_*.deb
+	zstd          # fleet tests and docs: a consumer decompressing a batch by hand
 )
 
 missing=()

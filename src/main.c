@@ -21,20 +21,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "filter.h"
-#include "identity.h"
-#include "json.h"
-#include "loader.h"
+#include "config/config.h"
+#include "collect/filter.h"
+#include "enrich/identity.h"
+#include "render/json.h"
+#include "collect/loader.h"
 #include "log.h"
-#include "fleet.h"
-#include "metrics.h"
-#include "proc_scan.h"
-#include "reader.h"
-#include "render.h"
+#include "output/fleet.h"
+#include "output/metrics.h"
+#include "collect/proc_scan.h"
+#include "collect/reader.h"
+#include "render/render.h"
 #include "service.h"
-#include "sink.h"
-#include "timefmt.h"
+#include "output/sink.h"
+#include "render/timefmt.h"
 #include "version.h" /* generated: build/version.h */
 
 #define EXIT_RUNTIME 1

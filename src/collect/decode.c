@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Pure decoders of the kernel's record fields (decode.h). */
 #define _GNU_SOURCE /* FNM_CASEFOLD */
-#include "decode.h"
+#include "collect/decode.h"
 
 #include <fnmatch.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "names.h" /* PM_SECUREEXEC_* */
+#include "render/names.h" /* PM_SECUREEXEC_* */
 #include "procmon/events.h"
 
 /* include/uapi/linux/personality.h */

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "yaml_schema.h" /* struct pm_strlist */
+#include "config/yaml_schema.h" /* struct pm_strlist */
 
 /*
  * pm_join_args: argv as the kernel sent it (NUL-separated, maybe cut) to

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "event.h"
+#include "collect/event.h"
 
 #include <stdlib.h>
 

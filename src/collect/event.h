@@ -12,9 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "injection.h"
+#include "enrich/injection.h"
 #include "procmon/events.h"
-#include "proc_cache.h"
+#include "collect/proc_cache.h"
 
 #define PM_HASH_WAIT_NS (300 * 1000000ull)
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "filter.h"
+#include "collect/filter.h"
 
 #include <errno.h>
 #include <string.h>

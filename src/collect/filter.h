@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "procmon/events.h"
 
 /* The flags and cap sets of cfg's process_filter and cred_filters. */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE /* vasprintf, memmem, memrchr */
-#include "loader.h"
+#include "collect/loader.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -22,9 +22,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "filter.h"
+#include "collect/filter.h"
 #include "log.h"
-#include "names.h"
+#include "render/names.h"
 #include "syscalls.skel.h"
 #include "process.skel.h"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "proc_cache.h"
+#include "collect/proc_cache.h"
 
 #include <errno.h>
 #include <stdio.h>

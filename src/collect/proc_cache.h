@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hash.h"
+#include "enrich/hash.h"
 
 /* The executed binary and its arguments, fixed at exec. */
 struct pm_image {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE /* statx, O_PATH */
-#include "proc_scan.h"
+#include "collect/proc_scan.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "names.h"
-#include "procfs.h"
+#include "render/names.h"
+#include "collect/procfs.h"
 #include "procmon/events.h"
 
 static void parse_status(const char *status, struct pm_process *p)

@@ -3,7 +3,7 @@
 #ifndef PROCMON_PROC_SCAN_H
 #define PROCMON_PROC_SCAN_H
 
-#include "reader.h"
+#include "collect/reader.h"
 
 /* Returns the number of processes added. Races with exiting processes are
  * expected and skipped. */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Lookups in /proc: the reader's and the start-up scan's one source. */
-#include "procfs.h"
+#include "collect/procfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proc_cache.h" /* clock ticks */
+#include "collect/proc_cache.h" /* clock ticks */
 
 static const char deleted_suffix[] = " (deleted)";
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "reader.h"
+#include "collect/reader.h"
 
 #include <errno.h>
 #include <linux/types.h>
@@ -10,13 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "decode.h"
-#include "derive.h"
+#include "collect/decode.h"
+#include "enrich/derive.h"
 #include "log.h"
-#include "names.h"
-#include "procfs.h"
+#include "render/names.h"
+#include "collect/procfs.h"
 #include "procmon/events.h"
-#include "timefmt.h"
+#include "render/timefmt.h"
 
 /* The first 32 bits of the boot id: exec_ids differ across reboots. */
 static uint32_t read_boot_id_prefix(void)

@@ -10,14 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "decode.h"
-#include "derive.h"
-#include "container.h"
-#include "event.h"
-#include "hash.h"
-#include "injection.h"
-#include "proc_cache.h"
+#include "config/config.h"
+#include "collect/decode.h"
+#include "enrich/derive.h"
+#include "enrich/container.h"
+#include "collect/event.h"
+#include "enrich/hash.h"
+#include "enrich/injection.h"
+#include "collect/proc_cache.h"
 
 struct pm_reader {
 	struct pm_proc_cache *cache;

@@ -14,7 +14,7 @@
  * pm_config_parse() treats cfg as output only: it does not free what cfg
  * held before. Call pm_config_free() on a config before reusing it.
  */
-#include "config.h"
+#include "config/config.h"
 
 #include <linux/types.h>
 
@@ -31,9 +31,9 @@
 #include <sys/socket.h>
 
 #include "log.h"
-#include "names.h"
+#include "render/names.h"
 #include "procmon/events.h"
-#include "safe_file.h"
+#include "output/safe_file.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

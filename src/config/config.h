@@ -16,9 +16,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "fleet.h" /* struct pm_nats_config */
+#include "output/fleet.h" /* struct pm_nats_config */
 #include "procmon/events.h"
-#include "yaml_schema.h"
+#include "config/yaml_schema.h"
 
 enum pm_format {
 	PM_FORMAT_BOMBINI = 0,

@@ -9,12 +9,12 @@
  * Strings are written double-quoted with every byte below 0x20, '"' and
  * '\' escaped, so no path or glob can change the YAML's structure.
  */
-#include "config.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <stdio.h>
 
-#include "names.h"
+#include "render/names.h"
 
 static void quoted(FILE *f, const char *s)
 {

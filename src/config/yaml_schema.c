@@ -22,7 +22,7 @@
  *  - a key given twice in one mapping is an error (so are a key and its
  *    alias together).
  */
-#include "yaml_schema.h"
+#include "config/yaml_schema.h"
 
 #include <errno.h>
 #include <stdarg.h>

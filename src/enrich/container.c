@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE /* open_by_handle_at, O_PATH */
-#include "container.h"
+#include "enrich/container.h"
 
 #include <ctype.h>
 #include <fcntl.h>

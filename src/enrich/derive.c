@@ -3,13 +3,13 @@
  * The events procmon derives from the decoded ones (derive.h): each a
  * small rule, fed by the reader (accesses) or at write time (identities).
  */
-#include "derive.h"
+#include "enrich/derive.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
+#include "enrich/hash.h"
 
 int pm_derive_init(struct pm_derive *d, const struct pm_config *cfg)
 {

@@ -20,11 +20,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "event.h"
-#include "identity.h"
-#include "injection.h"
-#include "proc_cache.h"
+#include "config/config.h"
+#include "collect/event.h"
+#include "enrich/identity.h"
+#include "enrich/injection.h"
+#include "collect/proc_cache.h"
 #include "procmon/events.h"
 
 struct pm_derive {

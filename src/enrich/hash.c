@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE /* statx, O_PATH */
-#include "hash.h"
+#include "enrich/hash.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "identity.h"
+#include "enrich/identity.h"
 
 #include <stdint.h>
 #include <stdlib.h>

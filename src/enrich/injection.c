@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "injection.h"
+#include "enrich/injection.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE /* fgetpwent */
-#include "users.h"
+#include "enrich/users.h"
 
 #include <errno.h>
 #include <pwd.h>

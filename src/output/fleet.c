@@ -3,7 +3,7 @@
  * Fleet output: the NATS JetStream publisher (see fleet.h).
  */
 #define _GNU_SOURCE
-#include "fleet.h"
+#include "output/fleet.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "render.h"
-#include "spool.h"
+#include "render/render.h"
+#include "output/spool.h"
 
 #define WINDOW 4096          /* messages published and not yet acknowledged */
 #define ACK_WAIT_MS 10000    /* an ack not back by then: send again */

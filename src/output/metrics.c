@@ -3,7 +3,7 @@
  * /metrics and /healthz (metrics.h). The page is rendered on request, in
  * libmicrohttpd's thread, from the snapshot the main loop last published.
  */
-#include "metrics.h"
+#include "output/metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "event.h"
+#include "config/config.h"
+#include "collect/event.h"
 
 #define CONNECTIONS_MAX 16
 #define CONNECTION_TIMEOUT_S 10

@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fleet.h"
-#include "hash.h"
+#include "output/fleet.h"
+#include "enrich/hash.h"
 #include "procmon/events.h"
 
 /* A snapshot older than this means the main loop is stuck: /healthz 503. */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "sink.h"
+#include "output/sink.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "safe_file.h"
+#include "output/safe_file.h"
 
 #define NSEC_PER_MSEC 1000000ull
 /* A wait for a slow reader looks at its give-up flag at least this often,

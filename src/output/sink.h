@@ -18,9 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "json.h"
+#include "render/json.h"
 #include "log.h"
-#include "rotate.h"
+#include "output/rotate.h"
 
 struct pm_sink {
 	int fd;

@@ -4,7 +4,7 @@
  * thread model.
  */
 #define _GNU_SOURCE
-#include "spool.h"
+#include "output/spool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -21,7 +21,7 @@
 #include <zlib.h>
 
 #include "log.h"
-#include "safe_file.h"
+#include "output/safe_file.h"
 
 #define SEG_MIN (64u << 10)
 #define SEG_MAX (16u << 20)

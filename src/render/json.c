@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "json.h"
+#include "render/json.h"
 
 #include <stdlib.h>
 #include <string.h>

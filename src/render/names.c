@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "names.h"
+#include "render/names.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "json.h"
+#include "render/json.h"
 
 /* Highest capability bit this procmon knows by name (CAP_CHECKPOINT_RESTORE). */
 #define PM_CAP_LAST_KNOWN 40

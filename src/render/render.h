@@ -6,10 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "event.h"
-#include "json.h"
+#include "collect/event.h"
+#include "render/json.h"
 
-#include "users.h"
+#include "enrich/users.h"
 
 struct pm_render_ctx {
 	int64_t boot_to_unix_ns; /* add to a boot-time ns value to get Unix ns */

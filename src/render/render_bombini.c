@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The native format: the shapes of Bombini's ProcMon events (contract 5). */
 #define _GNU_SOURCE /* strerrorname_np */
-#include "render.h"
+#include "render/render.h"
 
 #include <errno.h>
 #include <linux/types.h>
@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
-#include "names.h"
+#include "enrich/hash.h"
+#include "render/names.h"
 #include "procmon/events.h"
-#include "timefmt.h"
+#include "render/timefmt.h"
 
 /* PtraceAccessCheck's `access`: how the access was made (procmon's own). */
 static const char *const access_names[] = {

@@ -7,7 +7,7 @@
  * docs/limacharlie.md has the mapping field by field.
  */
 #define _GNU_SOURCE /* strerrorname_np */
-#include "render.h"
+#include "render/render.h"
 
 #include <errno.h>
 #include <linux/types.h>
@@ -15,11 +15,11 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "hash.h"
-#include "injection.h"
-#include "names.h"
+#include "enrich/hash.h"
+#include "enrich/injection.h"
+#include "render/names.h"
 #include "procmon/events.h"
-#include "timefmt.h"
+#include "render/timefmt.h"
 
 void pm_atom(const char exec_id[33], const uint8_t key[16], char out[33])
 {

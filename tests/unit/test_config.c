@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "procmon/events.h"
 
 #define ERRLEN 512

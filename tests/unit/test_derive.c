@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "derive.h"
+#include "enrich/derive.h"
 
 static struct pm_process *process(uint32_t pid, const char *filename)
 {

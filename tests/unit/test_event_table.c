@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
+#include "collect/event.h"
 
 #define DOC "docs/events.md"
 

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "filter.h"
+#include "collect/filter.h"
 
 /* p->bytes must hold exactly want (want_len bytes, NULs included). */
 static void assert_bytes(const struct pm_filter_pattern *p, const char *want, size_t want_len,

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hash.h"
+#include "enrich/hash.h"
 
 /* no process has pid 0, so /proc/0/exe never matches: the path is used */
 #define NO_PID 0

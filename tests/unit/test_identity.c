@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-#include "identity.h"
+#include "enrich/identity.h"
 
 static void test_first_then_seen(void **state)
 {

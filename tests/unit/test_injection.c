@@ -8,7 +8,7 @@
 
 #include <stdlib.h>
 
-#include "injection.h"
+#include "enrich/injection.h"
 
 #define SEC 1000000000ull
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "render/json.h"
 
 #define FFFD "\xef\xbf\xbd"
 

@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "json.h"
-#include "render.h"
-#include "users.h"
+#include "render/json.h"
+#include "render/render.h"
+#include "enrich/users.h"
 
 static void test_atom(void **state)
 {

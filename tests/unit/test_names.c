@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "names.h"
+#include "render/names.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define ALL_KNOWN ((1ULL << (PM_CAP_LAST_KNOWN + 1)) - 1)

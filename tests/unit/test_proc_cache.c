@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proc_cache.h"
+#include "collect/proc_cache.h"
 
 static struct pm_process *proc(uint32_t pid, uint64_t start_ns)
 {

@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proc_cache.h"
-#include "proc_scan.h"
-#include "procfs.h"
+#include "collect/proc_cache.h"
+#include "collect/proc_scan.h"
+#include "collect/procfs.h"
 
 static int hold[2]; /* the surviving thread runs until this pipe closes */
 

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "names.h"
-#include "proc_scan.h"
+#include "render/names.h"
+#include "collect/proc_scan.h"
 #include "procmon/events.h"
-#include "procfs.h"
-#include "reader.h"
+#include "collect/procfs.h"
+#include "collect/reader.h"
 
 static void check_args(const char *argv, size_t len, const char *want, size_t want_len)
 {

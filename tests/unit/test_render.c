@@ -16,15 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "container.h"
-#include "event.h"
-#include "hash.h"
-#include "json.h"
-#include "names.h"
-#include "proc_cache.h"
+#include "enrich/container.h"
+#include "collect/event.h"
+#include "enrich/hash.h"
+#include "render/json.h"
+#include "render/names.h"
+#include "collect/proc_cache.h"
 #include "procmon/events.h"
-#include "reader.h"
-#include "render.h"
+#include "collect/reader.h"
+#include "render/render.h"
 
 static struct pm_exit_event exit_record(uint32_t pid, uint32_t euid)
 {

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sink.h"
+#include "output/sink.h"
 
 #define LINE "{\"type\":\"ProcessExec\",\"n\":12}" /* 29 bytes + newline */
 #define LINE_LEN (sizeof(LINE) - 1)

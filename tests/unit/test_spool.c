@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "spool.h"
+#include "output/spool.h"
 
 static char base[] = "/tmp/procmon-test-spool-XXXXXX";
 static char dir[128];
