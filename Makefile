@@ -26,7 +26,7 @@ CFLAGS   ?= -O2 -g
 ROOMS    := collect enrich render output config
 CFLAGS   += -std=gnu17 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD) \
 	    -D_FILE_OFFSET_BITS=64
-LDLIBS   := -lbpf -lelf -lz -lcrypto -lyaml -lnats -lmicrohttpd -lpthread
+LDLIBS   := -lbpf -lelf -lz -lzstd -lcrypto -lyaml -lnats -lmicrohttpd -lhs -lpcre2-8 -lpthread
 BPFCFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Isrc/bpf -I$(BUILD) -Wall -Werror
 
 ifeq ($(V),1)
@@ -152,7 +152,7 @@ $(BUILD)/procmon: $(OBJS)
 $(BUILD)/procmon-tail: tools/procmon-tail.c | $(BUILD)
 	$(check_deps)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS) $< -o $@ -lnats
+	$(Q)$(CC) $(CFLAGS) $< -o $@ -lnats -lzstd
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 	@echo "  TEST    $@"
