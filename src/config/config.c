@@ -605,23 +605,35 @@ static int parse_nats_servers(struct pm_yaml_ctx *c, const yaml_node_t *n, void 
 	return 0;
 }
 
+/* A number from 1 to max. */
+static int nats_count(struct pm_yaml_ctx *c, const yaml_node_t *n, uint64_t max, uint64_t *v)
+{
+	int ret = pm_yaml_uint(c, n, max, v);
+
+	if (!ret && !*v)
+		ret = pm_yaml_fail(c, n, "must be at least 1");
+	return ret;
+}
+
 static int parse_nats_mb(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 {
-	uint64_t v = 0;
-	int ret = pm_yaml_uint(c, n, 1 << 24, &v);
-
-	if (ret)
-		return ret;
-	if (!v)
-		return pm_yaml_fail(c, n, "must be at least 1");
-	*(uint64_t *)p = v;
-	return 0;
+	return nats_count(c, n, 1 << 24, p);
 }
 
 static int parse_nats_batch_ms(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 {
 	uint64_t v = 0;
 	int ret = pm_yaml_uint(c, n, PM_NATS_MAX_BATCH_MS, &v);
+
+	if (!ret)
+		*(uint32_t *)p = (uint32_t)v;
+	return ret;
+}
+
+static int parse_nats_partitions(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	uint64_t v = 0;
+	int ret = nats_count(c, n, PM_NATS_MAX_PARTITIONS, &v);
 
 	if (!ret)
 		*(uint32_t *)p = (uint32_t)v;
@@ -646,6 +658,7 @@ static const struct pm_yaml_field nats_fields[] = {
 	FIELD("spool_dir", FUNC, NATS_OFF(spool_dir), .fn = parse_nats_dir),
 	FIELD("spool_max_mb", FUNC, NATS_OFF(spool_max_mb), .fn = parse_nats_mb),
 	FIELD("batch_ms", FUNC, NATS_OFF(batch_ms), .fn = parse_nats_batch_ms),
+	FIELD("partitions", FUNC, NATS_OFF(partitions), .fn = parse_nats_partitions),
 	FIELD("token", FUNC, NATS_OFF(token), .fn = parse_nats_str),
 	FIELD("user", FUNC, NATS_OFF(user), .fn = parse_nats_str),
 	FIELD("password", FUNC, NATS_OFF(password), .fn = parse_nats_str),

@@ -105,6 +105,7 @@ static void nats(FILE *f, const struct pm_nats_config *n)
 	nats_str(f, 2, "spool_dir", n->spool_dir);
 	fprintf(f, "  spool_max_mb: %llu\n", (unsigned long long)n->spool_max_mb);
 	fprintf(f, "  batch_ms: %u\n", n->batch_ms);
+	fprintf(f, "  partitions: %u\n", n->partitions);
 	nats_str(f, 2, "token", n->token);
 	nats_str(f, 2, "user", n->user);
 	nats_str(f, 2, "password", n->password);

@@ -50,6 +50,8 @@ struct inflight {
 struct pm_fleet {
 	const struct pm_nats_config *cfg;
 	char host[256];     /* subject token */
+	char stream[270];   /* nats.stream, or its partition's: PROCMON_2 */
+	char prefix[216];   /* nats.subject_prefix, or its partition's: procmon.2 */
 	char servers[512];  /* for messages */
 	char boot_id[40];
 	struct pm_spool *spool;
@@ -65,7 +67,7 @@ struct pm_fleet {
 	bool stop, wake, connected, rewind, closed, ack_failed;
 	bool waits_for_events; /* idle: the main thread's new events wake it */
 	bool waits_for_room;   /* a full window: acknowledgements wake it */
-	uintptr_t gen; /* the connection callbacks are about: stale ones are ignored */
+	natsConnection *cb_nc; /* the connection callbacks are about: others are stale */
 	uint64_t deadline_ns;
 	struct inflight ring[WINDOW];
 	size_t head, count;
@@ -130,6 +132,7 @@ int pm_nats_config_defaults(struct pm_nats_config *c)
 	c->create_stream = true;
 	c->spool_max_mb = PM_NATS_DEFAULT_SPOOL_MAX_MB;
 	c->batch_ms = PM_NATS_DEFAULT_BATCH_MS;
+	c->partitions = 1;
 	if (pm_nats_config_set_server(c, PM_NATS_DEFAULT_SERVER) ||
 	    set_str(&c->stream, PM_NATS_DEFAULT_STREAM) ||
 	    set_str(&c->subject_prefix, PM_NATS_DEFAULT_PREFIX) ||
@@ -234,6 +237,8 @@ const char *pm_nats_check(const struct pm_nats_config *c)
 		return "nats.tls: cert and key go together";
 	if (c->spool_max_mb < 1)
 		return "nats.spool_max_mb: at least 1";
+	if (c->partitions < 1 || c->partitions > PM_NATS_MAX_PARTITIONS)
+		return "nats.partitions: from 1 to 1024";
 	return NULL;
 }
 
@@ -345,6 +350,15 @@ void pm_fleet_host_token(const char *host, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
+uint32_t pm_fleet_partition(const char *host_token, uint32_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)host_token; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return n > 1 ? h % n : 0;
+}
+
 const char *pm_fleet_line_type(const char *line, size_t len, char *buf, size_t buflen)
 {
 	static const char *const starts[] = { "{\"type\":\"", "{\"routing\":{\"event_type\":\"" };
@@ -450,17 +464,16 @@ static void url_of(natsConnection *nc, char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
-/* The one fleet output; connection callbacks carry their connection's
- * generation as closure, so a late one about a closed connection is
- * ignored. */
-static struct pm_fleet *the_fleet;
-
-static struct pm_fleet *fleet_of(void *closure)
+/* Connection callbacks carry the fleet as closure; a late one about a
+ * connection since closed is ignored (libnats holds a connection until
+ * its queued callbacks have run, so a new one cannot have its address).
+ * No global: a program may run several fleet outputs (bench/fleet_sim). */
+static struct pm_fleet *fleet_of(void *closure, natsConnection *nc)
 {
-	struct pm_fleet *f = the_fleet;
+	struct pm_fleet *f = closure;
 
 	pthread_mutex_lock(&f->mu);
-	if (f->gen != (uintptr_t)closure) {
+	if (f->cb_nc != nc) {
 		pthread_mutex_unlock(&f->mu);
 		return NULL;
 	}
@@ -469,9 +482,8 @@ static struct pm_fleet *fleet_of(void *closure)
 
 static void on_disconnected(natsConnection *nc, void *closure)
 {
-	struct pm_fleet *f = fleet_of(closure);
+	struct pm_fleet *f = fleet_of(closure, nc);
 
-	(void)nc;
 	if (!f)
 		return;
 	if (f->connected && !f->stop)
@@ -487,7 +499,7 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	char url[256];
 
 	url_of(nc, url, sizeof(url));
-	if (!(f = fleet_of(closure)))
+	if (!(f = fleet_of(closure, nc)))
 		return;
 	f->connected = true;
 	f->rewind = true;
@@ -500,9 +512,8 @@ static void on_reconnected(natsConnection *nc, void *closure)
 
 static void on_closed(natsConnection *nc, void *closure)
 {
-	struct pm_fleet *f = fleet_of(closure);
+	struct pm_fleet *f = fleet_of(closure, nc);
 
-	(void)nc;
 	if (!f)
 		return;
 	f->closed = true;
@@ -520,7 +531,7 @@ static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, 
 	(void)sub;
 	if (natsConnection_GetLastError(nc, &why) != err || !why || !*why)
 		why = natsStatus_GetText(err);
-	if (!(f = fleet_of(closure)))
+	if (!(f = fleet_of(closure, nc)))
 		return;
 	pm_log_error_limited(&f->ack_log, "nats: %s: %s", f->servers, why);
 	pthread_mutex_unlock(&f->mu);
@@ -620,7 +631,7 @@ static void drop_connection(struct pm_fleet *f)
 	pthread_mutex_lock(&f->mu);
 	rewind_window(f);
 	f->connected = false;
-	f->gen++;
+	f->cb_nc = NULL;
 	pthread_mutex_unlock(&f->mu);
 	if (f->js)
 		jsCtx_Destroy(f->js);
@@ -644,18 +655,7 @@ static int connect_once(struct pm_fleet *f)
 	char url[256];
 	natsStatus s;
 
-	pthread_mutex_lock(&f->mu);
-	f->gen++;
-	pthread_mutex_unlock(&f->mu);
-	s = natsOptions_SetDisconnectedCB(f->opts, on_disconnected, (void *)f->gen);
-	if (s == NATS_OK)
-		s = natsOptions_SetReconnectedCB(f->opts, on_reconnected, (void *)f->gen);
-	if (s == NATS_OK)
-		s = natsOptions_SetClosedCB(f->opts, on_closed, (void *)f->gen);
-	if (s == NATS_OK)
-		s = natsOptions_SetErrorHandler(f->opts, on_error, (void *)f->gen);
-	if (s == NATS_OK)
-		s = natsConnection_Connect(&nc, f->opts);
+	s = natsConnection_Connect(&nc, f->opts);
 	if (s != NATS_OK) {
 		problem(f, "cannot connect to %s: %s", f->servers, nats_why(s));
 		return -1;
@@ -676,6 +676,7 @@ static int connect_once(struct pm_fleet *f)
 	pthread_mutex_lock(&f->mu);
 	f->connected = true;
 	f->closed = false;
+	f->cb_nc = nc;
 	pthread_mutex_unlock(&f->mu);
 	pm_log_info("nats: connected to %s", url);
 	f->last_problem[0] = '\0';
@@ -708,25 +709,25 @@ static int ensure_stream(struct pm_fleet *f)
 	const char *subj = subject;
 	natsStatus s;
 
-	s = js_GetStreamInfo(&si, f->js, c->stream, NULL, &jerr);
+	s = js_GetStreamInfo(&si, f->js, f->stream, NULL, &jerr);
 	if (s == NATS_OK) {
 		jsStreamInfo_Destroy(si);
 		return 0;
 	}
 	if (s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr) {
-		problem(f, "cannot look up stream %s on %s: %s", c->stream, f->servers,
+		problem(f, "cannot look up stream %s on %s: %s", f->stream, f->servers,
 			nats_why(s));
 		return -1;
 	}
-	snprintf(subject, sizeof(subject), "%s.>", c->subject_prefix);
+	snprintf(subject, sizeof(subject), "%s.>", f->prefix);
 	if (!c->create_stream) {
 		problem(f, "stream %s does not exist on %s: create it (subjects \"%s\") or set "
 			"nats.create_stream: true",
-			c->stream, f->servers, subject);
+			f->stream, f->servers, subject);
 		return -1;
 	}
 	jsStreamConfig_Init(&sc);
-	sc.Name = c->stream;
+	sc.Name = f->stream;
 	sc.Subjects = &subj;
 	sc.SubjectsLen = 1;
 	sc.Storage = js_FileStorage;
@@ -740,11 +741,11 @@ static int ensure_stream(struct pm_fleet *f)
 		if (s == NATS_OK)
 			pm_log_info("nats: created stream %s (subjects %s, file storage, %" PRId64
 				    " replica%s, duplicate window 2 min, 7 days)",
-				    c->stream, subject, sc.Replicas, sc.Replicas > 1 ? "s" : "");
+				    f->stream, subject, sc.Replicas, sc.Replicas > 1 ? "s" : "");
 		jsStreamInfo_Destroy(si);
 		return 0;
 	}
-	problem(f, "cannot create stream %s on %s: %s", c->stream, f->servers, nats_why(s));
+	problem(f, "cannot create stream %s on %s: %s", f->stream, f->servers, nats_why(s));
 	return -1;
 }
 
@@ -761,7 +762,7 @@ static int build_message(struct pm_fleet *f, const char *data, size_t len, natsM
 	if (len < 2 + sl || len < 2 + sl + (uint8_t)data[1 + sl])
 		return 1;
 	il = (uint8_t)data[1 + sl];
-	snprintf(subject, sizeof(subject), "%s.%.*s", f->cfg->subject_prefix, (int)sl, data + 1);
+	snprintf(subject, sizeof(subject), "%s.%.*s", f->prefix, (int)sl, data + 1);
 	memcpy(id, data + 2 + sl, il);
 	id[il] = '\0';
 	if (natsMsg_Create(&m, subject, NULL, data + 2 + sl + il, (int)(len - 2 - sl - il)) !=
@@ -1096,6 +1097,14 @@ static int make_options(struct pm_fleet *f, char *why, size_t whylen)
 	if (s == NATS_OK)
 		s = natsOptions_SetName(f->opts, name);
 	if (s == NATS_OK)
+		s = natsOptions_SetDisconnectedCB(f->opts, on_disconnected, f);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectedCB(f->opts, on_reconnected, f);
+	if (s == NATS_OK)
+		s = natsOptions_SetClosedCB(f->opts, on_closed, f);
+	if (s == NATS_OK)
+		s = natsOptions_SetErrorHandler(f->opts, on_error, f);
+	if (s == NATS_OK)
 		s = natsOptions_SetMaxReconnect(f->opts, -1);
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectWait(f->opts, 500);
@@ -1181,7 +1190,6 @@ int pm_fleet_open(struct pm_fleet **fp, const struct pm_nats_config *c, const ch
 		return -ENOMEM;
 	f->cfg = c;
 	f->ids = ids;
-	the_fleet = f;
 	pthread_mutex_init(&f->mu, NULL);
 	{
 		pthread_condattr_t ca;
@@ -1192,6 +1200,15 @@ int pm_fleet_open(struct pm_fleet **fp, const struct pm_nats_config *c, const ch
 		pthread_condattr_destroy(&ca);
 	}
 	pm_fleet_host_token(hostname, f->host, sizeof(f->host));
+	if (c->partitions > 1) {
+		uint32_t p = pm_fleet_partition(f->host, c->partitions);
+
+		snprintf(f->stream, sizeof(f->stream), "%s_%u", c->stream, p);
+		snprintf(f->prefix, sizeof(f->prefix), "%s.%u", c->subject_prefix, p);
+	} else {
+		snprintf(f->stream, sizeof(f->stream), "%s", c->stream);
+		snprintf(f->prefix, sizeof(f->prefix), "%s", c->subject_prefix);
+	}
 	for (size_t i = 0; i < c->n_servers && n < sizeof(f->servers); i++)
 		n += snprintf(f->servers + n, sizeof(f->servers) - n, "%s%s", i ? "," : "",
 			      c->servers[i]);
@@ -1331,7 +1348,5 @@ void pm_fleet_close(struct pm_fleet *f)
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);
 	free(f->rec);
-	if (the_fleet == f)
-		the_fleet = NULL;
 	free(f);
 }

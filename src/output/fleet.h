@@ -26,6 +26,7 @@
 #define PM_NATS_DEFAULT_SPOOL_MAX_MB 1024
 #define PM_NATS_DEFAULT_BATCH_MS 50
 #define PM_NATS_MAX_BATCH_MS 1000
+#define PM_NATS_MAX_PARTITIONS 1024
 
 /* The `nats:` block. Strings are NULL or "" when unset. */
 struct pm_nats_config {
@@ -38,6 +39,7 @@ struct pm_nats_config {
 	char *spool_dir;
 	uint64_t spool_max_mb;
 	uint32_t batch_ms; /* events within it of the last batch go with the next */
+	uint32_t partitions; /* > 1: stream <stream>_<p>, subjects <prefix>.<p>.> */
 	char *token, *user, *password, *creds;
 	char *tls_ca, *tls_cert, *tls_key;
 };
@@ -102,6 +104,10 @@ void pm_fleet_report(struct pm_fleet *f, bool at_exit);
  * disconnected), stop the publisher. */
 void pm_fleet_stop(struct pm_fleet *f, unsigned wait_ms);
 void pm_fleet_close(struct pm_fleet *f);
+
+/* A host's partition (0 .. n-1) of its subject token: FNV-1a 32, as
+ * nats-server's partition() mapping hashes a token, mod n. */
+uint32_t pm_fleet_partition(const char *host_token, uint32_t n);
 
 /* Subject token of a hostname: `.`, `*`, `>`, whitespace, controls -> `_`. */
 void pm_fleet_host_token(const char *host, char *out, size_t outlen);
