@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"usage: procmon-tail [--server URL]... [--stream NAME] [--prefix PREFIX]\n"
+	"usage: procmon-tail [--server URL]... [--stream NAME] [--prefix PREFIX] [--partitions N]\n"
 	"                    [--new | --all | --since TIME] [--host HOST] [--type TYPE]\n"
 	"                    [--catch-up] [--check-gaps] [--count N]\n"
 	"                    [--token T | --user U --password P | --creds FILE]\n"
@@ -35,6 +35,7 @@ static const char usage[] =
 	"  --server URL    NATS server (repeatable; default nats://127.0.0.1:4222)\n"
 	"  --stream NAME   the stream (default PROCMON)\n"
 	"  --prefix P      procmon's nats.subject_prefix (default procmon)\n"
+	"  --partitions N  procmon's nats.partitions: read the streams NAME_0 .. NAME_<N-1>\n"
 	"  --new           only events published from now on (default)\n"
 	"  --all           everything the stream holds, then new ones\n"
 	"  --since TIME    from TIME: RFC 3339 (2026-01-02T15:04:05Z) or an age (90s, 15m, 2h, 1d)\n"
@@ -55,6 +56,7 @@ struct run {
 	bool catch_up, check_gaps;
 	uint64_t count, printed;
 	uint64_t last_msg_ns;
+	unsigned behind; /* --catch-up: streams not yet read up to their end */
 	natsStatus error;
 	/* --check-gaps: per host and run (event_id prefix) */
 	struct gaps {
@@ -250,9 +252,27 @@ static void finish(struct run *r)
 	pthread_cond_signal(&r->cv);
 }
 
+/* One stream read (one per partition). */
+struct part {
+	struct run *r;
+	natsSubscription *sub;
+	bool caught_up;
+};
+
+/* --catch-up: this stream is read up to its end (locked). */
+static void caught_up(struct part *pt)
+{
+	if (!pt->caught_up) {
+		pt->caught_up = true;
+		if (!--pt->r->behind)
+			finish(pt->r);
+	}
+}
+
 static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
-	struct run *r = closure;
+	struct part *pt = closure;
+	struct run *r = pt->r;
 	const char *data = natsMsg_GetData(msg);
 	int len = natsMsg_GetDataLength(msg);
 	jsMsgMetaData *meta = NULL;
@@ -274,7 +294,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 			finish(r);
 		if (r->catch_up && natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
 			if (meta->NumPending == 0)
-				finish(r);
+				caught_up(pt);
 			jsMsgMetaData_Destroy(meta);
 		}
 	}
@@ -302,6 +322,7 @@ int main(int argc, char **argv)
 		{ "server", required_argument, NULL, 's' },
 		{ "stream", required_argument, NULL, 'S' },
 		{ "prefix", required_argument, NULL, 'p' },
+		{ "partitions", required_argument, NULL, 'P' },
 		{ "new", no_argument, NULL, 'n' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "since", required_argument, NULL, 't' },
@@ -324,17 +345,19 @@ int main(int argc, char **argv)
 				 *type = NULL, *token = NULL, *user = NULL, *password = NULL,
 				 *creds = NULL, *ca = NULL, *cert = NULL, *key = NULL;
 	int nservers = 0, start = 'n', c, ret = 0;
+	unsigned long nparts = 1, missing = 0;
+	struct part *parts = NULL;
 	int64_t since = 0;
 	struct run r = { .mu = PTHREAD_MUTEX_INITIALIZER };
-	char subject[600], htok[256] = "*";
+	char subject[600], sname[300], htok[256] = "*";
 	natsConnection *nc = NULL;
-	natsSubscription *sub = NULL;
 	natsOptions *opts = NULL;
 	jsCtx *js = NULL;
 	jsSubOptions so;
 	jsErrCode jerr = 0;
 	natsStatus s;
 	pthread_condattr_t ca_;
+	char *end;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -350,6 +373,14 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			prefix = optarg;
+			break;
+		case 'P':
+			nparts = strtoul(optarg, &end, 10);
+			if (*end || !*optarg || nparts < 1 || nparts > 1024) {
+				fprintf(stderr, "procmon-tail: --partitions '%s': from 1 to 1024\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'n':
 		case 'a':
@@ -422,8 +453,6 @@ int main(int argc, char **argv)
 		servers[nservers++] = "nats://127.0.0.1:4222";
 	if (host)
 		host_token(host, htok, sizeof(htok));
-	snprintf(subject, sizeof(subject), "%s.%s.%s", prefix, htok, type ? type : "*");
-
 	pthread_condattr_init(&ca_);
 	pthread_condattr_setclock(&ca_, CLOCK_MONOTONIC);
 	pthread_cond_init(&r.cv, &ca_);
@@ -460,25 +489,56 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	jsSubOptions_Init(&so);
-	so.Stream = stream;
 	so.Ordered = true; /* ephemeral, flow control, heartbeats, in order */
 	so.Config.DeliverPolicy = start == 'a' ? js_DeliverAll
 				  : start == 't' ? js_DeliverByStartTime
 						 : js_DeliverNew;
 	if (start == 't')
 		so.Config.OptStartTime = since;
-	s = js_Subscribe(&sub, js, subject, on_msg, &r, NULL, &so, &jerr);
-	if (s != NATS_OK) {
-		fprintf(stderr, "procmon-tail: subscribing to %s in stream %s on %s: %s\n", subject,
-			stream, servers[0],
-			nats_GetLastError(NULL) ? nats_GetLastError(NULL) : natsStatus_GetText(s));
-		ret = 1;
-		goto out;
-	}
-	if (r.catch_up && nothing_pending(sub)) {
-		pthread_mutex_lock(&r.mu);
-		r.done = true;
-		pthread_mutex_unlock(&r.mu);
+	parts = calloc(nparts, sizeof(*parts));
+	if (!parts)
+		abort();
+	r.behind = nparts;
+	/* A host's events are all in one partition, in order: the partitions
+	 * are read side by side, each in order. */
+	for (unsigned long i = 0; i < nparts; i++) {
+		struct part *pt = &parts[i];
+
+		pt->r = &r;
+		if (nparts > 1) {
+			snprintf(sname, sizeof(sname), "%s_%lu", stream, i);
+			snprintf(subject, sizeof(subject), "%s.%lu.%s.%s", prefix, i, htok,
+				 type ? type : "*");
+		} else {
+			snprintf(sname, sizeof(sname), "%s", stream);
+			snprintf(subject, sizeof(subject), "%s.%s.%s", prefix, htok, type ? type : "*");
+		}
+		so.Stream = sname;
+		s = js_Subscribe(&pt->sub, js, subject, on_msg, pt, NULL, &so, &jerr);
+		if (s != NATS_OK && nparts > 1 && ++missing < nparts &&
+		    (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr)) {
+			/* no host of this partition has published yet */
+			fprintf(stderr, "procmon-tail: stream %s does not exist (yet): skipped\n",
+				sname);
+			pt->sub = NULL;
+			pthread_mutex_lock(&r.mu);
+			caught_up(pt);
+			pthread_mutex_unlock(&r.mu);
+			continue;
+		}
+		if (s != NATS_OK) {
+			fprintf(stderr, "procmon-tail: subscribing to %s in stream %s on %s: %s\n",
+				subject, sname, servers[0],
+				nats_GetLastError(NULL) ? nats_GetLastError(NULL)
+							: natsStatus_GetText(s));
+			ret = 1;
+			goto out;
+		}
+		if (r.catch_up && nothing_pending(pt->sub)) {
+			pthread_mutex_lock(&r.mu);
+			caught_up(pt);
+			pthread_mutex_unlock(&r.mu);
+		}
 	}
 	pthread_mutex_lock(&r.mu);
 	while (!r.done && !interrupted) {
@@ -497,10 +557,13 @@ int main(int argc, char **argv)
 	if (r.check_gaps)
 		ret = report_gaps(&r);
 out:
-	if (sub) {
-		natsSubscription_Unsubscribe(sub);
-		natsSubscription_Destroy(sub);
+	for (unsigned long i = 0; parts && i < nparts; i++) {
+		if (parts[i].sub) {
+			natsSubscription_Unsubscribe(parts[i].sub);
+			natsSubscription_Destroy(parts[i].sub);
+		}
 	}
+	free(parts);
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
 	natsOptions_Destroy(opts);

@@ -136,6 +136,20 @@ def no_server_left():
     assert not ours, f"nats-server processes left behind: {ours}"
 
 
+def cluster(servers, n=3):
+    """n nats-servers routed into one cluster, listening."""
+    cports = [free_port() for _ in range(n)]
+    routes = ",".join(f"nats-route://127.0.0.1:{p}" for p in cports)
+    nodes = [servers(f"n{i}", args=["--cluster_name", "fleet", "--cluster",
+                                     f"nats://127.0.0.1:{cports[i]}", "--routes", routes])
+             for i in range(n)]
+    for node in nodes:
+        node.start(wait=False)
+    for node in nodes:
+        node.wait_listening()
+    return nodes
+
+
 def write_config(workdir, nats, output=True, fmt="bombini", name="procmon.yaml", extra=""):
     """A procmon configuration (exec/clone/exit only) with a nats block."""
     lines = [f"format: {fmt}"]
@@ -156,9 +170,12 @@ def write_config(workdir, nats, output=True, fmt="bombini", name="procmon.yaml",
 class Run:
     """One procmon run publishing to NATS; events also in workdir/events.jsonl."""
 
-    def __init__(self, workdir, config, *args):
+    def __init__(self, workdir, config, *args, hostname=None):
         self.workdir = workdir
-        self.pm = Procmon("--config", config, *args)
+        # a host name of its own: procmon in a UTS namespace of its own
+        wrap = ("unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', hostname) \
+            if hostname else ()
+        self.pm = Procmon("--config", config, *args, wrap=wrap)
         self.pm.wait_ready()
 
     def stop(self):

@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from conftest import (DELIVERY_TIMEOUT, Run, file_events, run_tail, storm,
+from conftest import (DELIVERY_TIMEOUT, Run, cluster, file_events, run_tail, storm,
                       wait_stream_has, wait_until, write_config)
 import helpers
 import nkeys_jwt
@@ -351,16 +351,7 @@ def test_tls_with_ca_and_client_certificate(servers, workdir):
 
 
 def test_cluster_of_three_loses_a_node_mid_storm(servers, workdir):
-    from conftest import free_port
-    cports = [free_port() for _ in range(3)]
-    routes = ",".join(f"nats-route://127.0.0.1:{p}" for p in cports)
-    nodes = [servers(f"n{i}", args=["--cluster_name", "fleet", "--cluster",
-                                     f"nats://127.0.0.1:{cports[i]}", "--routes", routes])
-             for i in range(3)]
-    for n in nodes:
-        n.start(wait=False)
-    for n in nodes:
-        n.wait_listening()
+    nodes = cluster(servers)
     run = Run(workdir, write_config(workdir, {"servers": [n.url for n in nodes]}))
     run.pm.wait_stderr(lambda l: "created stream PROCMON" in l and "3 replicas" in l,
                        timeout=DELIVERY_TIMEOUT)

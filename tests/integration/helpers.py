@@ -127,9 +127,10 @@ class Procmon:
     it (a "mark") lets a test look only at what came after it started.
     """
 
-    def __init__(self, *args):
+    def __init__(self, *args, wrap=()):
+        """wrap: a command that execs procmon (the pid stays procmon's)."""
         assert PROCMON.exists(), f"{PROCMON} is missing: run `make`"
-        self.args = [str(PROCMON), *map(str, args)]
+        self.args = [*wrap, str(PROCMON), *map(str, args)]
         self.events = []
         self.bad_lines = []      # (raw line, reason)
         self.stderr_lines = []
