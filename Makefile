@@ -100,9 +100,16 @@ progs: $(PROG_BINS)
 # on and scraped vs off (bench/metrics_cost.py, same ROUNDS and N); the
 # detail scripts bench/exec_storm.sh and bench/syscall_loops.sh run on their own.
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/progs/storm
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/progs/storm $(BUILD)/bench/fleet_sim
 	$(Q)$(PYTHON) bench/suite.py
 	$(Q)$(PYTHON) bench/metrics_cost.py
+	$(Q)$(PYTHON) bench/fleet_sim.py
+
+# Simulated fleet (bench/fleet_sim.py): procmon's own fleet and spool code
+$(BUILD)/bench/fleet_sim: bench/fleet_sim.c $(LIB_OBJS)
+	@echo "  LINK    $@"
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
 
 $(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/progs:
 	$(Q)mkdir -p $@

@@ -150,6 +150,41 @@ def cluster(servers, n=3):
     return nodes
 
 
+def leaders(client, streams):
+    """Each stream's leader (a server name), None during an election."""
+    out = {}
+    for s in streams:
+        try:
+            out[s] = client.stream_info(s).get("cluster", {}).get("leader")
+        except natsproto.NatsError:
+            out[s] = None
+    return out
+
+
+def spread_leaders(node, streams, timeout=60):
+    """Until the streams' leaders are on different nodes: step down the
+    leader of a stream that shares its node (nats-server elects another
+    peer), as an operator does with `nats stream cluster step-down`.
+    Returns {stream: leader}."""
+    def spread():
+        try:
+            with node.client() as c:
+                now = leaders(c, streams)
+                if None in now.values():
+                    return False  # an election in progress
+                if len(set(now.values())) == len(streams):
+                    return now
+                seen = set()
+                for s, leader in now.items():
+                    if leader in seen:
+                        c.api(f"$JS.API.STREAM.LEADER.STEPDOWN.{s}")
+                        return False
+                    seen.add(leader)
+        except (OSError, natsproto.NatsError):
+            return False
+    return wait_until(spread, timeout, "stream leaders on different nodes")
+
+
 def write_config(workdir, nats, output=True, fmt="bombini", name="procmon.yaml", extra=""):
     """A procmon configuration (exec/clone/exit only) with a nats block."""
     lines = [f"format: {fmt}"]

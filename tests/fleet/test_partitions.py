@@ -13,9 +13,8 @@ import subprocess
 
 import pytest
 
-from conftest import (DELIVERY_TIMEOUT, TAIL, Run, cluster, file_events, run_tail, storm,
-                      wait_until, write_config)
-import natsproto
+from conftest import (DELIVERY_TIMEOUT, TAIL, Run, cluster, file_events, run_tail,
+                      spread_leaders, storm, wait_until, write_config)
 
 N = 3
 
@@ -46,36 +45,6 @@ def body_lines(msg):
         data = subprocess.run(["zstd", "-dcq"], input=data, capture_output=True,
                               check=True).stdout
     return [l for l in data.split(b"\n") if l]
-
-
-def leaders(client, streams):
-    out = {}
-    for s in streams:
-        try:
-            out[s] = client.stream_info(s).get("cluster", {}).get("leader")
-        except natsproto.NatsError:
-            out[s] = None
-    return out
-
-
-def spread_leaders(node, streams):
-    """Until the streams' leaders are on different nodes: step down the
-    leader of a stream that shares its node (nats-server elects another
-    peer), what an operator does with `nats stream cluster step-down`."""
-    def spread():
-        with node.client() as c:
-            now = leaders(c, streams)
-            if None in now.values():
-                return False  # an election in progress
-            if len(set(now.values())) == len(streams):
-                return now
-            seen = set()
-            for s, leader in now.items():
-                if leader in seen:
-                    c.api(f"$JS.API.STREAM.LEADER.STEPDOWN.{s}")
-                    return False
-                seen.add(leader)
-    return wait_until(spread, 60, "partition leaders on different nodes")
 
 
 def tail_lines(nodes, *args):
