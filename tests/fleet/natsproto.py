@@ -112,6 +112,10 @@ class Client:
             if subject_ == reply:
                 return hdr, data
 
+    def publish(self, subject, payload=b""):
+        """A core publish, no reply."""
+        self._send(f"PUB {subject} {len(payload)}\r\n".encode() + payload + b"\r\n")
+
     def subscribe(self, subject):
         """A core subscription (the messages as they are published), in
         place once this returns."""

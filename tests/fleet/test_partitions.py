@@ -7,7 +7,6 @@ Each procmon runs in a UTS namespace of its own with its own host name
 (procmon takes the host name from gethostname()).
 """
 
-import collections
 import json
 import subprocess
 
@@ -129,3 +128,20 @@ def test_partitions_below_one_is_a_config_error(workdir, value, expect):
     err = r.stderr.decode()
     assert r.returncode == 2, err
     assert f"{cfg}:3: key 'nats.partitions'" in err and expect in err, err
+
+
+def test_partition_is_nats_servers_partition_mapping(servers, workdir):
+    """The hash written down here (and so procmon's, checked above) is the
+    one nats-server's partition() subject mapping uses: a fleet can move
+    between the two without moving hosts."""
+    conf = workdir / "map.conf"
+    conf.write_text('mappings = { "procmon.*.*": '
+                    '"procmon.{{partition(3,1)}}.{{wildcard(1)}}.{{wildcard(2)}}" }\n')
+    srv = servers(conf=conf).start()
+    with srv.client() as c:
+        c.subscribe("procmon.*.*.*")
+        for i in range(40):
+            host = f"web-{i:02d}"
+            c.publish(f"procmon.{host}.ProcessExec", b"x")
+            subject, _, _ = c.next_msg(5)
+            assert subject == f"procmon.{fnv1a32(host) % 3}.{host}.ProcessExec"
