@@ -628,6 +628,51 @@ static int parse_nats_batch_ms(struct pm_yaml_ctx *c, const yaml_node_t *n, void
 	return ret;
 }
 
+static int parse_nats_batch_events(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return parse_uint_range(c, n, p, 1, PM_NATS_MAX_BATCH_EVENTS);
+}
+
+static int parse_nats_batch_bytes(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return parse_uint_range(c, n, p, PM_NATS_MIN_BATCH_BYTES, PM_NATS_MAX_BATCH_BYTES);
+}
+
+/* One of two words: the first gives 0, the second 1. */
+static int parse_word_pair(struct pm_yaml_ctx *c, const yaml_node_t *n, const char *w0,
+			   const char *w1, int *out)
+{
+	char buf[96];
+
+	if (pm_yaml_scalar_is(n, w0))
+		*out = 0;
+	else if (pm_yaml_scalar_is(n, w1))
+		*out = 1;
+	else
+		return pm_yaml_fail(c, n, "expected %s or %s, got %s", w0, w1,
+				    pm_yaml_describe(n, buf, sizeof(buf)));
+	return 0;
+}
+
+static int parse_nats_message(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	int v = 0, ret = parse_word_pair(c, n, "batch", "event", &v);
+
+	if (!ret)
+		*(enum pm_nats_message *)p = v ? PM_NATS_MESSAGE_EVENT : PM_NATS_MESSAGE_BATCH;
+	return ret;
+}
+
+static int parse_nats_compression(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	int v = 0, ret = parse_word_pair(c, n, "zstd", "none", &v);
+
+	if (!ret)
+		*(enum pm_nats_compression *)p =
+			v ? PM_NATS_COMPRESSION_NONE : PM_NATS_COMPRESSION_ZSTD;
+	return ret;
+}
+
 #define NATS_OFF(member) offsetof(struct pm_nats_config, member)
 
 static const struct pm_yaml_field nats_tls_fields[] = {
@@ -646,6 +691,10 @@ static const struct pm_yaml_field nats_fields[] = {
 	FIELD("spool_dir", FUNC, NATS_OFF(spool_dir), .fn = parse_nats_dir),
 	FIELD("spool_max_mb", FUNC, NATS_OFF(spool_max_mb), .fn = parse_nats_mb),
 	FIELD("batch_ms", FUNC, NATS_OFF(batch_ms), .fn = parse_nats_batch_ms),
+	FIELD("batch_events", FUNC, NATS_OFF(batch_events), .fn = parse_nats_batch_events),
+	FIELD("batch_bytes", FUNC, NATS_OFF(batch_bytes), .fn = parse_nats_batch_bytes),
+	FIELD("message", FUNC, NATS_OFF(message), .fn = parse_nats_message),
+	FIELD("compression", FUNC, NATS_OFF(compression), .fn = parse_nats_compression),
 	FIELD("token", FUNC, NATS_OFF(token), .fn = parse_nats_str),
 	FIELD("user", FUNC, NATS_OFF(user), .fn = parse_nats_str),
 	FIELD("password", FUNC, NATS_OFF(password), .fn = parse_nats_str),
