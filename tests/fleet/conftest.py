@@ -152,7 +152,9 @@ def servers(workdir, request):
 @pytest.fixture(scope="session", autouse=True)
 def no_server_left():
     yield
-    out = subprocess.run(["pgrep", "-a", "-x", "nats-server"], capture_output=True, text=True)
+    # this session's own (other sessions may run fleet tests meanwhile)
+    out = subprocess.run(["pgrep", "-a", "-x", "-P", str(os.getpid()), "nats-server"],
+                         capture_output=True, text=True)
     ours = [l for l in out.stdout.splitlines() if TMP_TAG in l]
     assert not ours, f"nats-server processes left behind: {ours}"
 

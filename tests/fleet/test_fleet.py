@@ -588,7 +588,7 @@ def test_output_none_publishes_only(servers, workdir):
     assert run.report()["acknowledged"] == len(evs)
 
 
-def test_metrics_show_the_fleet_counters(servers, workdir):
+def test_metrics_show_the_fleet_counters(servers, workdir, fleet_message):
     """With metrics on, /metrics carries the fleet output's counters
     (contract 8's report, issue 15's scrape) and passes promtool."""
     from test_metrics import free_port, get, parse, promtool_check, value
@@ -608,6 +608,17 @@ def test_metrics_show_the_fleet_counters(servers, workdir):
         assert value(samples, "procmon_fleet_published_total") >= 20
         for cause in ("spool_bound", "damaged_spool", "spool_write", "refused"):
             assert value(samples, "procmon_fleet_dropped_total", cause=cause) == 0
+        msgs = value(samples, "procmon_fleet_messages_total")
+        per = value(samples, "procmon_fleet_events_per_message")
+        ratio = value(samples, "procmon_fleet_compression_ratio")
+        assert msgs >= 1 and per == pytest.approx(
+            value(samples, "procmon_fleet_published_total") / msgs, rel=0.01)
+        assert ratio == pytest.approx(value(samples, "procmon_fleet_line_bytes_total") /
+                                      value(samples, "procmon_fleet_body_bytes_total"), rel=0.01)
+        if fleet_message == "batch":
+            assert ratio > 2, ratio  # exec events compress
+        else:
+            assert ratio == 1 and per == 1
         promtool_check(get(port, "/metrics")[1])
     finally:
         run.stop()
