@@ -76,7 +76,7 @@ static struct {
 	.seconds = 10, .drain_s = 20, .backlog = 2048,
 };
 
-static char **lines;
+static char **lines, **line_type;
 static size_t *line_len, n_lines;
 static struct host *hosts;
 static uint64_t t0_ns;
@@ -122,11 +122,16 @@ static void load_sample(const char *path)
 			tail = p;
 		if (!tail || buf[0] != '{')
 			continue; /* not a Bombini event line of procmon's */
+		if (strncmp(buf, "{\"type\":\"", 9) || !strchr(buf + 9, '"'))
+			continue;
 		if (n_lines == cap) {
 			cap = cap ? 2 * cap : 4096;
 			lines = xrealloc(lines, cap * sizeof(*lines));
 			line_len = xrealloc(line_len, cap * sizeof(*line_len));
+			line_type = xrealloc(line_type, cap * sizeof(*line_type));
 		}
+		/* the subject's type token, as procmon's main loop passes it */
+		line_type[n_lines] = strndup(buf + 9, (size_t)(strchr(buf + 9, '"') - (buf + 9)));
 		line_len[n_lines] = (size_t)(tail - buf);
 		lines[n_lines] = xrealloc(NULL, line_len[n_lines]);
 		memcpy(lines[n_lines], buf, line_len[n_lines]);
@@ -200,7 +205,7 @@ static void emit(struct host *h, char *buf)
 	memcpy(buf, lines[k], n);
 	n += (size_t)snprintf(buf + n, 256, ",\"host\":\"%s\",\"event_id\":\"%s\",\"seq\":%" PRIu64 "}",
 			      h->name, id, seq);
-	pm_fleet_line(h->f, buf, n, id);
+	pm_fleet_line(h->f, line_type[k], buf, n, id);
 	h->handed++;
 	h->next_line = (k + 1) % n_lines;
 }

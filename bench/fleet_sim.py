@@ -47,7 +47,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "fleet"))
-import conftest as fleet  # noqa: E402  (NatsServer, cluster, spread_leaders)
+import conftest as fleet  # noqa: E402  (ServerSet, cluster, spread_leaders)
 import helpers  # noqa: E402  (on the path through conftest)
 
 SIM = ROOT / "build" / "bench" / "fleet_sim"
@@ -163,22 +163,6 @@ def sample_stats(path):
 
 # ------------------------------------------------------------------ targets
 
-class Servers:
-    """The factory fleet.cluster() expects; stop() stops every one."""
-
-    def __init__(self, base):
-        self.base, self.made = base, []
-
-    def __call__(self, name="n0", **kw):
-        s = fleet.NatsServer(self.base, name, **kw)
-        self.made.append(s)
-        return s
-
-    def stop(self):
-        for s in self.made:
-            s.stop()
-
-
 def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -238,7 +222,7 @@ def measure(target, base, sample, rnd):
     """One target: fresh servers, the paced run, the saturating run."""
     d = base / f"{target}-{rnd}"
     d.mkdir()
-    servers = Servers(d)
+    servers = fleet.ServerSet(d)
     try:
         if target == "cluster":
             nodes = fleet.cluster(servers)

@@ -17,6 +17,7 @@ packages=(
 	libcmocka-dev # unit tests
 	python3 python3-pytest # integration test driver
 	python3-cryptography # fleet tests: Ed25519 NKeys and JWTs for a .creds file
+	python3-zstandard # fleet tests: decode the zstd-compressed batches a message carries
 	libcap2-bin   # setcap, for the FILE_CAPS test
 	btrfs-progs   # a btrfs subvolume, for the hash identity test
 	systemd       # systemd-analyze verify / security of procmon.service

@@ -285,6 +285,7 @@ struct daemon {
 	struct pm_fleet *fleet; /* NULL: NATS off */
 	struct pm_event_ids ids;
 	char event_id[37];
+	const char *event_type[PM_EVENT_TYPE_END]; /* each type's subject token */
 	/* metrics (src/output/metrics.h): NULL when off; the counters always */
 	struct pm_metrics *metrics;
 	uint64_t written[PM_EVENT_TYPE_END]; /* events queued for output, by type */
@@ -294,6 +295,21 @@ struct daemon {
 	uint64_t shaped_out; /* events output_shaping left out */
 	bool reseeding; /* a reload changed the binary patterns */
 };
+
+/* The renderer, and each event type's name in it (the fleet output's
+ * subject token). */
+static void use_format(struct daemon *d, enum pm_format format)
+{
+	bool lc = format == PM_FORMAT_LIMACHARLIE;
+
+	d->render_event = lc ? pm_render_limacharlie : pm_render_bombini;
+	for (uint32_t t = 0; t < PM_EVENT_TYPE_END; t++) {
+		const struct pm_event_info *info = pm_event_info(t);
+		const char *name = info ? (lc ? info->limacharlie : info->native) : NULL;
+
+		d->event_type[t] = name ? name : "unknown";
+	}
+}
 
 static void write_event(struct daemon *d, const struct pm_event *ev)
 {
@@ -313,7 +329,8 @@ static void write_event(struct daemon *d, const struct pm_event *ev)
 		if (!d->cfg.output_none)
 			pm_sink_line(&d->sink, d->line.data, d->line.len);
 		if (d->fleet)
-			pm_fleet_line(d->fleet, d->line.data, d->line.len, d->event_id);
+			pm_fleet_line(d->fleet, d->event_type[ev->type], d->line.data, d->line.len,
+				      d->event_id);
 		d->written[ev->type]++;
 	}
 done:
@@ -435,6 +452,8 @@ static int run(struct daemon *d)
 		/* short polls while an event waits for its hash */
 		if (d->reader.queue.head && timeout_ms > PM_POLL_HASH_WAIT_MS)
 			timeout_ms = PM_POLL_HASH_WAIT_MS;
+		/* and in time for a batch of the fleet output that is due */
+		timeout_ms = pm_fleet_poll_ms(d->fleet, timeout_ms);
 		err = polled = ring_buffer__poll(d->rb, timeout_ms);
 		if (err >= 0)
 			err = ring_buffer__consume(d->rb);
@@ -739,8 +758,7 @@ static void reload_config(struct daemon *d)
 		host_atom_key(d->render.atom_key);
 		d->render.users = pm_users_load();
 	}
-	d->render_event = old->format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
-							       : pm_render_bombini;
+	use_format(d, old->format);
 	pm_sink_set_rotation(&d->sink, (uint64_t)old->output_max_mb << 20, old->output_backups,
 			     old->output_compress);
 	/* the running processes' binary verdicts, under the new patterns */
@@ -804,8 +822,7 @@ static int start(struct daemon *d)
 		return EXIT_RUNTIME;
 	d->render.cap_last = read_cap_last();
 	d->render.caps_hex = d->cfg.caps_hex;
-	d->render_event = d->cfg.format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
-								 : pm_render_bombini;
+	use_format(d, d->cfg.format);
 	if (d->cfg.format == PM_FORMAT_LIMACHARLIE) {
 		host_atom_key(d->render.atom_key);
 		d->render.users = pm_users_load();

@@ -605,19 +605,17 @@ static int parse_nats_servers(struct pm_yaml_ctx *c, const yaml_node_t *n, void 
 	return 0;
 }
 
-/* A number from 1 to max. */
-static int nats_count(struct pm_yaml_ctx *c, const yaml_node_t *n, uint64_t max, uint64_t *v)
-{
-	int ret = pm_yaml_uint(c, n, max, v);
-
-	if (!ret && !*v)
-		ret = pm_yaml_fail(c, n, "must be at least 1");
-	return ret;
-}
-
 static int parse_nats_mb(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 {
-	return nats_count(c, n, 1 << 24, p);
+	uint64_t v = 0;
+	int ret = pm_yaml_uint(c, n, 1 << 24, &v);
+
+	if (ret)
+		return ret;
+	if (!v)
+		return pm_yaml_fail(c, n, "must be at least 1");
+	*(uint64_t *)p = v;
+	return 0;
 }
 
 static int parse_nats_batch_ms(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
@@ -630,14 +628,54 @@ static int parse_nats_batch_ms(struct pm_yaml_ctx *c, const yaml_node_t *n, void
 	return ret;
 }
 
-static int parse_nats_partitions(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+static int parse_nats_batch_events(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 {
-	uint64_t v = 0;
-	int ret = nats_count(c, n, PM_NATS_MAX_PARTITIONS, &v);
+	return parse_uint_range(c, n, p, 1, PM_NATS_MAX_BATCH_EVENTS);
+}
+
+static int parse_nats_batch_bytes(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return parse_uint_range(c, n, p, PM_NATS_MIN_BATCH_BYTES, PM_NATS_MAX_BATCH_BYTES);
+}
+
+/* One of two words: the first gives 0, the second 1. */
+static int parse_word_pair(struct pm_yaml_ctx *c, const yaml_node_t *n, const char *w0,
+			   const char *w1, int *out)
+{
+	char buf[96];
+
+	if (pm_yaml_scalar_is(n, w0))
+		*out = 0;
+	else if (pm_yaml_scalar_is(n, w1))
+		*out = 1;
+	else
+		return pm_yaml_fail(c, n, "expected %s or %s, got %s", w0, w1,
+				    pm_yaml_describe(n, buf, sizeof(buf)));
+	return 0;
+}
+
+static int parse_nats_message(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	int v = 0, ret = parse_word_pair(c, n, "batch", "event", &v);
 
 	if (!ret)
-		*(uint32_t *)p = (uint32_t)v;
+		*(enum pm_nats_message *)p = v ? PM_NATS_MESSAGE_EVENT : PM_NATS_MESSAGE_BATCH;
 	return ret;
+}
+
+static int parse_nats_compression(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	int v = 0, ret = parse_word_pair(c, n, "zstd", "none", &v);
+
+	if (!ret)
+		*(enum pm_nats_compression *)p =
+			v ? PM_NATS_COMPRESSION_NONE : PM_NATS_COMPRESSION_ZSTD;
+	return ret;
+}
+
+static int parse_nats_partitions(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return parse_uint_range(c, n, p, 1, PM_NATS_MAX_PARTITIONS);
 }
 
 #define NATS_OFF(member) offsetof(struct pm_nats_config, member)
@@ -659,6 +697,10 @@ static const struct pm_yaml_field nats_fields[] = {
 	FIELD("spool_max_mb", FUNC, NATS_OFF(spool_max_mb), .fn = parse_nats_mb),
 	FIELD("batch_ms", FUNC, NATS_OFF(batch_ms), .fn = parse_nats_batch_ms),
 	FIELD("partitions", FUNC, NATS_OFF(partitions), .fn = parse_nats_partitions),
+	FIELD("batch_events", FUNC, NATS_OFF(batch_events), .fn = parse_nats_batch_events),
+	FIELD("batch_bytes", FUNC, NATS_OFF(batch_bytes), .fn = parse_nats_batch_bytes),
+	FIELD("message", FUNC, NATS_OFF(message), .fn = parse_nats_message),
+	FIELD("compression", FUNC, NATS_OFF(compression), .fn = parse_nats_compression),
 	FIELD("token", FUNC, NATS_OFF(token), .fn = parse_nats_str),
 	FIELD("user", FUNC, NATS_OFF(user), .fn = parse_nats_str),
 	FIELD("password", FUNC, NATS_OFF(password), .fn = parse_nats_str),

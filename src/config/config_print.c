@@ -106,6 +106,10 @@ static void nats(FILE *f, const struct pm_nats_config *n)
 	fprintf(f, "  spool_max_mb: %llu\n", (unsigned long long)n->spool_max_mb);
 	fprintf(f, "  batch_ms: %u\n", n->batch_ms);
 	fprintf(f, "  partitions: %u\n", n->partitions);
+	fprintf(f, "  batch_events: %u\n  batch_bytes: %u\n", n->batch_events, n->batch_bytes);
+	fprintf(f, "  message: %s\n  compression: %s\n",
+		n->message == PM_NATS_MESSAGE_EVENT ? "event" : "batch",
+		n->compression == PM_NATS_COMPRESSION_NONE ? "none" : "zstd");
 	nats_str(f, 2, "token", n->token);
 	nats_str(f, 2, "user", n->user);
 	nats_str(f, 2, "password", n->password);

@@ -112,6 +112,24 @@ static void render_fleet(FILE *f, const struct pm_fleet_stats *s)
 	family(f, "procmon_fleet_duplicates_total", "counter",
 	       "Resends JetStream recognised as already stored (Nats-Msg-Id).");
 	sample(f, "procmon_fleet_duplicates_total", "", s->duplicates);
+	family(f, "procmon_fleet_messages_total", "counter",
+	       "Messages sent to NATS JetStream: batches of events (nats.message: batch) or "
+	       "single events.");
+	sample(f, "procmon_fleet_messages_total", "", s->messages);
+	family(f, "procmon_fleet_events_per_message", "gauge",
+	       "Events per message sent so far (published_total / messages_total).");
+	fprintf(f, "procmon_fleet_events_per_message %.3f\n",
+		s->messages ? (double)s->published / (double)s->messages : 0.0);
+	family(f, "procmon_fleet_line_bytes_total", "counter",
+	       "Bytes of event lines put into messages, before compression.");
+	sample(f, "procmon_fleet_line_bytes_total", "", s->line_bytes);
+	family(f, "procmon_fleet_body_bytes_total", "counter",
+	       "Bytes of the message bodies those lines became (zstd, or as they were).");
+	sample(f, "procmon_fleet_body_bytes_total", "", s->body_bytes);
+	family(f, "procmon_fleet_compression_ratio", "gauge",
+	       "line_bytes_total / body_bytes_total: 1 without compression.");
+	fprintf(f, "procmon_fleet_compression_ratio %.3f\n",
+		s->body_bytes ? (double)s->line_bytes / (double)s->body_bytes : 1.0);
 }
 
 static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_snapshot *s)

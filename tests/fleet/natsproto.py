@@ -13,6 +13,8 @@ import ssl
 import time
 import uuid
 
+import zstandard
+
 
 class NatsError(Exception):
     pass
@@ -151,9 +153,11 @@ class Client:
         except NatsError:
             return 0
 
-    def msg(self, stream, seq):
-        """{'subject', 'seq', 'headers': {name: value}, 'data': bytes}"""
-        m = self.api(f"$JS.API.STREAM.MSG.GET.{stream}", {"seq": seq})["message"]
+    def msg(self, stream, seq=None, last_by_subj=None):
+        """{'subject', 'seq', 'headers': {name: value}, 'data': bytes}: the
+        message seq, or the last one of a subject."""
+        req = {"seq": seq} if last_by_subj is None else {"last_by_subj": last_by_subj}
+        m = self.api(f"$JS.API.STREAM.MSG.GET.{stream}", req)["message"]
         headers = {}
         if m.get("hdrs"):
             for line in base64.b64decode(m["hdrs"]).split(b"\r\n")[1:]:
@@ -174,5 +178,26 @@ class Client:
                     raise
         return out
 
+    def events(self, stream):
+        """Every event the stream holds, in order: one dict per event with its
+        message's subject, seq and headers, and its line as 'data'."""
+        return [{**m, "data": line, "index": i}
+                for m in self.messages(stream) for i, line in enumerate(message_lines(m))]
+
     def delete_msg(self, stream, seq):
         return self.api(f"$JS.API.STREAM.MSG.DELETE.{stream}", {"seq": seq, "no_erase": True})
+
+
+def message_lines(m):
+    """The event lines a message carries (contract section 8): a batch
+    (header Procmon-Events, zstd when Content-Encoding says so) is its lines,
+    each ended by a newline; any other message is one event."""
+    h, body = m["headers"], m["data"]
+    if h.get("Content-Encoding") == "zstd":
+        body = zstandard.ZstdDecompressor().decompress(body)
+    if "Procmon-Events" not in h:
+        return [body]
+    assert body.endswith(b"\n"), "a batch's last line has no newline"
+    lines = body[:-1].split(b"\n")
+    assert len(lines) == int(h["Procmon-Events"]), (len(lines), h)
+    return lines
