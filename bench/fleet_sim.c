@@ -476,6 +476,9 @@ int main(int argc, char **argv)
 		pm_fleet_stats(h->f, &st);
 		sum.published += st.published;
 		sum.acknowledged += st.acknowledged;
+		sum.messages += st.messages;
+		sum.line_bytes += st.line_bytes;
+		sum.body_bytes += st.body_bytes;
 		sum.dropped_bound += st.dropped_bound;
 		sum.dropped_damaged += st.dropped_damaged;
 		sum.dropped_write += st.dropped_write;
@@ -486,14 +489,15 @@ int main(int argc, char **argv)
 	printf("{\"hosts\":%u,\"rate_per_host\":%g,\"seconds\":%.3f,\"offered\":%" PRIu64
 	       ",\"acked\":%" PRIu64 ",\"acked_within_s\":%.3f,\"events_per_s_acked\":%.0f"
 	       ",\"lag_ms_p50\":%.0f,\"lag_ms_p99\":%.0f,\"lag_ms_max\":%.0f"
-	       ",\"worst_host_lag_ms_p99\":%.0f,\"messages_published\":%" PRIu64
-	       ",\"messages_acked\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"refused\":%" PRIu64
+	       ",\"worst_host_lag_ms_p99\":%.0f,\"events_published\":%" PRIu64
+	       ",\"events_acked\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"line_bytes\":%" PRIu64
+	       ",\"body_bytes\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"refused\":%" PRIu64
 	       ",\"reconnects\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"sample_lines\":%zu}\n",
 	       opt.hosts, opt.rate, (t_end - t0_ns) / 1e9, handed - warm, acked - warm,
 	       (t_acked - t0_ns) / 1e9,
 	       (acked - warm) / ((t_acked > t0_ns ? t_acked - t0_ns : 1) / 1e9),
 	       pct(all, n_all, 0.50), pct(all, n_all, 0.99), pct(all, n_all, 1.0), worst_p99,
-	       sum.published, sum.acknowledged,
+	       sum.published, sum.acknowledged, sum.messages, sum.line_bytes, sum.body_bytes,
 	       sum.dropped_bound + sum.dropped_damaged + sum.dropped_write, sum.refused,
 	       sum.reconnects, sum.duplicates, n_lines);
 	fflush(stdout);

@@ -243,7 +243,9 @@ def measure(target, base, sample, rnd):
             ev = max(1, r["acked"])
             r["server_cpu_us_per_event"] = cpu * 1e6 / ev
             r["stored_bytes_per_event"] = stored / ev
-            r["events_per_message"] = r["acked"] / max(1, r["messages_acked"])
+            # the whole run's messages formed, warm-up included
+            r["events_per_message"] = r["events_published"] / max(1, r["messages"])
+            r["compression"] = r["line_bytes"] / max(1, r["body_bytes"])
             res[kind] = r
         shutil.rmtree(spools, ignore_errors=True)
         return res
@@ -295,7 +297,7 @@ def report(summary, parts):
                 f"{r['lag_ms_p99']:.0f} ms (worst host p99 {r['worst_host_lag_ms_p99']:.0f} ms), "
                 f"server CPU {r['server_cpu_us_per_event']:.2f} us/event, stored "
                 f"{r['stored_bytes_per_event']:.0f} B/event, {r['events_per_message']:.1f} "
-                f"events/message, dropped {r['dropped']:.0f}")
+                f"events/message, compression {r['compression']:.1f}x, dropped {r['dropped']:.0f}")
         if "hosts_at_100_execs_s" in s:
             log(f"  {target:7s} absorbs about {s['hosts_at_100_execs_s']:,} hosts at "
                 f"{EXECS_PER_HOST} execs/s (its saturated rate / {EXECS_PER_HOST} / events per exec)")
