@@ -242,6 +242,8 @@ def measure(target, base, sample, rnd):
             stored = streams_bytes(nodes[0], streams) - b0
             ev = max(1, r["acked"])
             r["server_cpu_us_per_event"] = cpu * 1e6 / ev
+            # the hosts' fleet outputs (batching, zstd, spool, libnats) and the replay
+            r["client_cpu_us_per_event"] = r["sim_cpu_s"] * 1e6 / max(1, r["offered"])
             r["stored_bytes_per_event"] = stored / ev
             # the whole run's messages formed, warm-up included
             r["events_per_message"] = r["events_published"] / max(1, r["messages"])
@@ -276,6 +278,11 @@ def summarize(results, parts):
         if "saturated" in s:
             s["hosts_at_100_execs_s"] = int(s["saturated"]["events_per_s_acked"]
                                             / (EXECS_PER_HOST * epe))
+            # the servers alone on this machine's CPUs, the hosts elsewhere
+            # (as in a fleet): its CPUs / server CPU per event
+            s["hosts_at_100_execs_s_servers_only"] = int(
+                os.cpu_count() / (s["saturated"]["server_cpu_us_per_event"] * 1e-6)
+                / (EXECS_PER_HOST * epe))
         out[target] = s
     return out
 
@@ -295,12 +302,16 @@ def report(summary, parts):
                 f"{r['events_per_s_acked']:,.0f} events/s acked ({r['acked']:,.0f} of "
                 f"{r['offered']:,.0f}), lag p50 {r['lag_ms_p50']:.0f} ms p99 "
                 f"{r['lag_ms_p99']:.0f} ms (worst host p99 {r['worst_host_lag_ms_p99']:.0f} ms), "
-                f"server CPU {r['server_cpu_us_per_event']:.2f} us/event, stored "
+                f"server CPU {r['server_cpu_us_per_event']:.2f} us/event (hosts' "
+                f"{r['client_cpu_us_per_event']:.2f}), stored "
                 f"{r['stored_bytes_per_event']:.0f} B/event, {r['events_per_message']:.1f} "
                 f"events/message, compression {r['compression']:.1f}x, dropped {r['dropped']:.0f}")
         if "hosts_at_100_execs_s" in s:
             log(f"  {target:7s} absorbs about {s['hosts_at_100_execs_s']:,} hosts at "
-                f"{EXECS_PER_HOST} execs/s (its saturated rate / {EXECS_PER_HOST} / events per exec)")
+                f"{EXECS_PER_HOST} execs/s with the simulated hosts on the same CPUs (its "
+                f"saturated rate / {EXECS_PER_HOST} / events per exec), about "
+                f"{s['hosts_at_100_execs_s_servers_only']:,} with the servers alone on "
+                f"{os.cpu_count()} CPUs (CPUs / server CPU per event)")
     c, one = summary.get("cluster", {}), summary.get("single", {})
     if c.get("paced") and one.get("paced"):
         log(f"  cluster R3 / single node: server CPU per event "
