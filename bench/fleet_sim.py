@@ -29,7 +29,7 @@ Knobs (environment), defaults in brackets:
   FLEET_SIM_PARTITIONS 3   nats.partitions of every host
   FLEET_SIM_ROUNDS   1     rounds of (cluster, single node), alternating
   FLEET_SIM_THREADS  2     generator threads of fleet_sim
-  FLEET_SIM_STORM_N  1000  execs of the recorded storm
+  FLEET_SIM_STORM_N  500   execs of the recorded storm
   FLEET_SIM_SAMPLE   -     a sample file to use instead of recording one
 
 Exit status: 0 when every measurement was taken (targets met or not), 1
@@ -39,6 +39,7 @@ when one could not be taken, 2 for bad knobs.
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,7 +77,7 @@ SAT_S = knob("FLEET_SIM_SAT_S", 10, float)
 PARTS = knob("FLEET_SIM_PARTITIONS", 3)
 ROUNDS = knob("FLEET_SIM_ROUNDS", 1)
 THREADS = knob("FLEET_SIM_THREADS", 2)
-STORM_N = knob("FLEET_SIM_STORM_N", 1000)
+STORM_N = knob("FLEET_SIM_STORM_N", 500)
 SAMPLE = os.environ.get("FLEET_SIM_SAMPLE", "")
 
 
@@ -123,13 +124,17 @@ def record_sample(base):
         storm = subprocess.Popen(["/bin/sh", "-c", f'i=0; while [ $i -lt {STORM_N} ]; do '
                                   f'/bin/true fleet-sim-storm $i; i=$((i+1)); done'])
         storm.wait()
+        # make -j2 building the test programs and bench tools: make, sh,
+        # gcc, cc1, as, collect2, ld, with long varied command lines
         src = base / "src"
         src.mkdir()
-        for c in ("exec_storm.c", "idle_procs.c", "loop.c", "nats_pub.c"):
-            shutil.copy(ROOT / "bench" / c, src)
-        build = subprocess.Popen(["/bin/sh", "-c", "for f in *.c; do gcc -O2 -c \"$f\" || exit 1; "
-                                  "done; ls *.o | sort | wc -l >/dev/null; git --version >/dev/null"],
-                                 cwd=src, stdout=subprocess.DEVNULL)
+        progs = [ROOT / "bench" / f"{n}.c" for n in ("exec_storm", "idle_procs", "loop")]
+        progs += sorted((ROOT / "tests" / "progs").glob("*.c"))
+        for c in progs:
+            shutil.copy(c, src)
+        build = subprocess.Popen(["make", "-k", "-j2", "-s", "CFLAGS=-O1 -g", "LDLIBS=-lpthread",
+                                  *[c.stem for c in progs]],
+                                 cwd=src, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         build.wait()
         # the build's last event reaches the file: its shell's exit
         helpers.wait_until(lambda: exited(rec, build.pid), "the workloads in the recording", 30)
@@ -258,8 +263,8 @@ def measure(target, base, sample, rnd):
 # ------------------------------------------------------------------ report
 
 def med(xs):
-    xs = sorted(x for x in xs if x is not None)
-    return xs[len(xs) // 2] if xs else None
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
 
 
 def summarize(results, parts):
