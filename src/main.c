@@ -329,8 +329,8 @@ static void write_event(struct daemon *d, const struct pm_event *ev)
 		if (!d->cfg.output_none)
 			pm_sink_line(&d->sink, d->line.buf.data, d->line.buf.len);
 		if (d->fleet)
-			pm_fleet_line(d->fleet, d->event_type[ev->type], d->line.buf.data, d->line.buf.len,
-				      d->event_id);
+			pm_fleet_line(d->fleet, d->event_type[ev->type], d->line.buf.data,
+				      d->line.buf.len, d->event_id);
 		d->written[ev->type]++;
 	}
 done:

@@ -167,7 +167,7 @@ static void load_identity(struct pm_fleet *f)
 		f->ids->reserved = UINT64_MAX; /* nothing to keep up to date */
 }
 
-/* ---- subjects ---- */
+/* ---- partitions ---- */
 
 uint32_t pm_fleet_partition(const char *host_token, uint32_t n)
 {

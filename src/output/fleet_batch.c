@@ -187,12 +187,6 @@ static void seal(struct pm_batcher *b, struct slot *s)
 		   s->len, s->n);
 	s->n = 0;
 	s->len = 0;
-	/* a burst's buffer is not kept for a quiet day */
-	if (s->cap > (64u << 10)) {
-		free(s->buf);
-		s->buf = NULL;
-		s->cap = 0;
-	}
 }
 
 static struct slot *slot_of(struct pm_batcher *b, const char *type)
@@ -227,7 +221,9 @@ void pm_batcher_add(struct pm_batcher *b, const char *type, const char *line, si
 	if (s->n && s->len + len + 1 > limit)
 		seal(b, s);
 	if (s->len + len + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
+		/* kept from batch to batch: growing it again for each batch of
+		 * a busy spell was a tenth of procmon's CPU (realloc copies) */
+		size_t cap = s->cap ? s->cap : 64u << 10;
 		char *n;
 
 		while (cap < s->len + len + 1)

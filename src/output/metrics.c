@@ -121,6 +121,14 @@ static uint64_t ring_used(const struct pm_metrics *m)
 	return prod >= cons ? prod - cons : 0;
 }
 
+/* A gauge of num / den (none when den is 0). */
+static void ratio(FILE *f, const char *name, const char *help, uint64_t num, uint64_t den,
+		  double none)
+{
+	family(f, name, "gauge", help);
+	fprintf(f, "%s %.3f\n", name, den ? (double)num / (double)den : none);
+}
+
 /* The NATS JetStream output (docs/fleet.md), when it is on. */
 static void render_fleet(FILE *f, const struct pm_fleet_stats *s)
 {
@@ -151,20 +159,18 @@ static void render_fleet(FILE *f, const struct pm_fleet_stats *s)
 	       "Messages sent to NATS JetStream: batches of events (nats.message: batch) or "
 	       "single events.");
 	sample(f, "procmon_fleet_messages_total", "", s->messages);
-	family(f, "procmon_fleet_events_per_message", "gauge",
-	       "Events per message sent so far (published_total / messages_total).");
-	fprintf(f, "procmon_fleet_events_per_message %.3f\n",
-		s->messages ? (double)s->published / (double)s->messages : 0.0);
+	ratio(f, "procmon_fleet_events_per_message",
+	      "Events per message sent so far (published_total / messages_total).", s->published,
+	      s->messages, 0.0);
 	family(f, "procmon_fleet_line_bytes_total", "counter",
 	       "Bytes of event lines put into messages, before compression.");
 	sample(f, "procmon_fleet_line_bytes_total", "", s->line_bytes);
 	family(f, "procmon_fleet_body_bytes_total", "counter",
 	       "Bytes of the message bodies those lines became (zstd, or as they were).");
 	sample(f, "procmon_fleet_body_bytes_total", "", s->body_bytes);
-	family(f, "procmon_fleet_compression_ratio", "gauge",
-	       "line_bytes_total / body_bytes_total: 1 without compression.");
-	fprintf(f, "procmon_fleet_compression_ratio %.3f\n",
-		s->body_bytes ? (double)s->line_bytes / (double)s->body_bytes : 1.0);
+	ratio(f, "procmon_fleet_compression_ratio",
+	      "line_bytes_total / body_bytes_total: 1 without compression.", s->line_bytes,
+	      s->body_bytes, 1.0);
 }
 
 static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_snapshot *s)

@@ -158,12 +158,7 @@ class Client:
         message seq, or the last one of a subject."""
         req = {"seq": seq} if last_by_subj is None else {"last_by_subj": last_by_subj}
         m = self.api(f"$JS.API.STREAM.MSG.GET.{stream}", req)["message"]
-        headers = {}
-        if m.get("hdrs"):
-            for line in base64.b64decode(m["hdrs"]).split(b"\r\n")[1:]:
-                if b":" in line:
-                    k, v = line.split(b":", 1)
-                    headers[k.decode().strip()] = v.decode().strip()
+        headers = parse_headers(base64.b64decode(m["hdrs"])) if m.get("hdrs") else {}
         return {"subject": m["subject"], "seq": m["seq"], "headers": headers,
                 "data": base64.b64decode(m.get("data", ""))}
 
@@ -186,6 +181,16 @@ class Client:
 
     def delete_msg(self, stream, seq):
         return self.api(f"$JS.API.STREAM.MSG.DELETE.{stream}", {"seq": seq, "no_erase": True})
+
+
+def parse_headers(raw):
+    """NATS/1.0 headers (bytes) as {name: value}."""
+    headers = {}
+    for line in raw.split(b"\r\n")[1:]:
+        if b":" in line:
+            k, v = line.split(b":", 1)
+            headers[k.decode().strip()] = v.decode().strip()
+    return headers
 
 
 def message_lines(m):
