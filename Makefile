@@ -97,8 +97,10 @@ faults: $(BUILD)/procmon $(PROG_BINS)
 progs: $(PROG_BINS)
 
 # procmon beside auditd and execsnoop (docs/performance.md), then metrics
-# on and scraped vs off (bench/metrics_cost.py, same ROUNDS and N); the
-# detail scripts bench/exec_storm.sh and bench/syscall_loops.sh run on their own.
+# on and scraped vs off (bench/metrics_cost.py, same ROUNDS and N), then a
+# simulated fleet against a 3-node cluster and a single node
+# (bench/fleet_sim.py, FLEET_SIM_* knobs); the detail scripts
+# bench/exec_storm.sh and bench/syscall_loops.sh run on their own.
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/progs/storm $(BUILD)/bench/fleet_sim
 	$(Q)$(PYTHON) bench/suite
