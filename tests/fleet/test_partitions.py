@@ -45,6 +45,12 @@ def tail_lines(nodes, *args):
     return [l for l in r.stdout.split(b"\n") if l]
 
 
+def written(path):
+    """The lines written so far, whole ones only (procmon may be mid-line)."""
+    data = path.read_bytes() if path.exists() else b""
+    return [l for l in data[:data.rfind(b"\n") + 1].split(b"\n") if l]
+
+
 def marked_execs(lines, marker):
     return [l for l in lines if json.loads(l)["type"] == "ProcessExec"
             and json.loads(l)["process"]["args"].startswith(marker + " ")]
@@ -76,7 +82,7 @@ def run_hosts(nodes, workdir, hosts, n_execs=20):
                            and f"{len(nodes)} replica" in l, timeout=DELIVERY_TIMEOUT)
         storm(n_execs, f"part-{host}")
         mine = wait_until(lambda: (lambda m: len(m) == n_execs and m)(
-            marked_execs(file_events(workdir, f"{host}.jsonl"), f"part-{host}")),
+            marked_execs(written(workdir / f"{host}.jsonl"), f"part-{host}")),
             DELIVERY_TIMEOUT, f"{host}'s storm in its file")
         wait_until(lambda: in_stream(nodes[-1], f"PROCMON_{p}",
                                      f"procmon.{p}.{host}.ProcessExec", mine[-1]),
