@@ -253,6 +253,25 @@ def test_corrupt_spool_good_part_replayed(servers, workdir):
     assert replayed + damaged == len(lines), (replayed, damaged, len(lines))
 
 
+def test_batches_stay_within_the_servers_max_payload(servers, workdir, fleet_message):
+    """A server that takes at most 16 KiB a message: plain batches are cut
+    to fit it (learnt at connect), nothing is refused."""
+    if fleet_message == "event":
+        pytest.skip("a batch's limit")
+    conf = workdir / "small.conf"
+    conf.write_text("max_payload: 16384\n")
+    srv = servers(conf=conf).start()
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url], "compression": "none"}))
+    run.pm.wait_stderr(lambda l: "connected to" in l)
+    storm(200, "small")
+    run.stop()
+    rep = run.report()
+    assert rep["dropped"] == 0 and rep["spooled"] == 0, rep
+    msgs = check_delivered(srv, workdir, compression="none")
+    assert max(len(m["data"]) for m in msgs) <= 16384
+    assert max(int(m["headers"]["Procmon-Events"]) for m in msgs) > 1
+
+
 def fake_event(host, typ, n):
     eid = f"0badc0de-0000-4000-8000-{n:012x}"
     line = json.dumps({"type": typ, "host": host, "event_id": eid, "seq": n,
