@@ -204,9 +204,9 @@ def make_streams(nodes, replicas):
     return streams
 
 
-def run_sim(nodes, sample, spools, rate, seconds, tag):
+def run_sim(nodes, sample, spools, rate, seconds, tag, base):
     urls = ",".join(n.url for n in nodes)
-    err = spools.parent / f"sim-{tag}.err"
+    err = base / f"sim-{tag}.err"
     shutil.rmtree(spools, ignore_errors=True)
     cmd = [str(SIM), "--servers", urls, "--sample", str(sample), "--spool-base", str(spools),
            "--hosts", str(HOSTS), "--rate", str(rate), "--seconds", str(seconds),
@@ -228,6 +228,7 @@ def measure(target, base, sample, rnd):
     d = base / f"{target}-{rnd}"
     d.mkdir()
     servers = fleet.ServerSet(d)
+    spools = Path(tempfile.mkdtemp(prefix=TAG, dir="/dev/shm"))  # memory, not the disk
     try:
         if target == "cluster":
             nodes = fleet.cluster(servers)
@@ -236,13 +237,12 @@ def measure(target, base, sample, rnd):
             nodes = [servers("single").start()]
             replicas = 1
         streams = make_streams(nodes, replicas)
-        spools = Path(tempfile.mkdtemp(prefix=TAG, dir="/dev/shm"))
         res = {"target": target, "replicas": replicas, "streams": len(streams)}
         for kind, rate, secs in (("paced", RATE, SECONDS), ("saturated", 0, SAT_S)):
             if secs <= 0:
                 continue
             b0, c0 = streams_bytes(nodes[0], streams), servers_cpu_s(nodes)
-            r = run_sim(nodes, sample, spools, rate, secs, f"{target}-{rnd}-{kind}")
+            r = run_sim(nodes, sample, spools, rate, secs, f"{target}-{rnd}-{kind}", d)
             cpu = servers_cpu_s(nodes) - c0
             stored = streams_bytes(nodes[0], streams) - b0
             ev = max(1, r["acked"])
@@ -254,10 +254,10 @@ def measure(target, base, sample, rnd):
             r["events_per_message"] = r["events_published"] / max(1, r["messages"])
             r["compression"] = r["line_bytes"] / max(1, r["body_bytes"])
             res[kind] = r
-        shutil.rmtree(spools, ignore_errors=True)
         return res
     finally:
         servers.stop()
+        shutil.rmtree(spools, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ report

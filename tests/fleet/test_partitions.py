@@ -78,15 +78,19 @@ def run_hosts(nodes, workdir, hosts, n_execs=20):
                                      "spool_dir": str(workdir / f"spool-{host}")},
                            output=workdir / f"{host}.jsonl", name=f"{host}.yaml")
         run = Run(workdir, cfg, hostname=host)
-        run.pm.wait_stderr(lambda l: f"created stream PROCMON_{p} (subjects procmon.{p}.>" in l
-                           and f"{len(nodes)} replica" in l, timeout=DELIVERY_TIMEOUT)
-        storm(n_execs, f"part-{host}")
-        mine = wait_until(lambda: (lambda m: len(m) == n_execs and m)(
-            marked_execs(written(workdir / f"{host}.jsonl"), f"part-{host}")),
-            DELIVERY_TIMEOUT, f"{host}'s storm in its file")
-        wait_until(lambda: in_stream(nodes[-1], f"PROCMON_{p}",
-                                     f"procmon.{p}.{host}.ProcessExec", mine[-1]),
-                   DELIVERY_TIMEOUT, f"{host}'s storm in PROCMON_{p}")
+        try:
+            run.pm.wait_stderr(lambda l: f"created stream PROCMON_{p} (subjects procmon.{p}.>"
+                               in l and f"{len(nodes)} replica" in l, timeout=DELIVERY_TIMEOUT)
+            storm(n_execs, f"part-{host}")
+            mine = wait_until(lambda: (lambda m: len(m) == n_execs and m)(
+                marked_execs(written(workdir / f"{host}.jsonl"), f"part-{host}")),
+                DELIVERY_TIMEOUT, f"{host}'s storm in its file")
+            wait_until(lambda: in_stream(nodes[-1], f"PROCMON_{p}",
+                                         f"procmon.{p}.{host}.ProcessExec", mine[-1]),
+                       DELIVERY_TIMEOUT, f"{host}'s storm in PROCMON_{p}")
+        except BaseException:
+            run.pm.kill()  # a failed wait leaves no procmon behind
+            raise
         run.stop()
         spooled[host] = run.report()["spooled"]
     return spooled
