@@ -108,8 +108,9 @@ def fleet_config(base, name, output, server=None, spool=None, spool_mb=64, messa
         text += ("\nnats:\n  enabled: true\n"
                  f"  servers: [{json.dumps(server.url)}]\n"
                  f"  stream: {FLEET_STREAM}\n  create_stream: true\n"
-                 f"  spool_dir: {json.dumps(spool)}\n  spool_max_mb: {spool_mb}\n"
-                 f"  message: {message}\n")
+                 f"  spool_dir: {json.dumps(spool)}\n  spool_max_mb: {spool_mb}\n")
+        if message != "batch":  # the default: left out, so that PROCMON may be a previous version
+            text += f"  message: {message}\n"
     path = os.path.join(base, f"{name}.yaml")
     with open(path, "w") as f:
         f.write(text)
