@@ -347,17 +347,8 @@ static __always_inline int pm_on_vm_access(struct pm_sys_exit *ctx, __u32 access
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_process_vm_readv")
-int pm_exit_process_vm_readv(struct pm_sys_exit *ctx)
-{
-	return pm_on_vm_access(ctx, PM_ACCESS_VM_READV);
-}
-
-SEC("tp/syscalls/sys_exit_process_vm_writev")
-int pm_exit_process_vm_writev(struct pm_sys_exit *ctx)
-{
-	return pm_on_vm_access(ctx, PM_ACCESS_VM_WRITEV);
-}
+PM_SYS_EXIT(process_vm_readv, pm_on_vm_access, PM_ACCESS_VM_READV)
+PM_SYS_EXIT(process_vm_writev, pm_on_vm_access, PM_ACCESS_VM_WRITEV)
 
 SEC("tp/syscalls/sys_exit_pidfd_getfd")
 int pm_exit_pidfd_getfd(struct pm_sys_exit *ctx)
@@ -418,16 +409,7 @@ static __always_inline int pm_on_mem_write(struct pm_sys_exit *ctx, bool positio
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_write")
-int pm_exit_write(struct pm_sys_exit *ctx)
-{
-	return pm_on_mem_write(ctx, false);
-}
-
-SEC("tp/syscalls/sys_exit_pwrite64")
-int pm_exit_pwrite64(struct pm_sys_exit *ctx)
-{
-	return pm_on_mem_write(ctx, true);
-}
+PM_SYS_EXIT(write, pm_on_mem_write, false)
+PM_SYS_EXIT(pwrite64, pm_on_mem_write, true)
 
 #endif
