@@ -15,10 +15,12 @@
  * by a bare pid (process_vm_*, ptrace requests, a refused attach) is
  * identified by the kernel while it is certainly the one the call meant,
  * not by user space later, when it may have exited or its pid been reused.
+ * Weak, as every kfunc here: the loader's check of the kernel's BTF
+ * (loader.c, kernel_needs) names one that is missing before the load.
  */
-extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym;
-extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
-extern void bpf_task_release(struct task_struct *p) __ksym;
+extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym __weak;
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
+extern void bpf_task_release(struct task_struct *p) __ksym __weak;
 
 #define PM_VM_EXEC 0x4 /* include/linux/mm.h VM_EXEC */
 
