@@ -1,5 +1,7 @@
 """bench/suite: the fleet output phase (NATS JetStream) (the package's docstring, __init__.py, has the whole story)."""
 
+import contextlib
+
 from .common import *  # noqa: F401,F403
 from .monitors import *  # noqa: F401,F403
 from .workloads import *  # noqa: F401,F403
@@ -415,6 +417,21 @@ def fleet_exec(fl, res):
         f"{s['nats']['happened']}")
 
 
+@contextlib.contextmanager
+def procmon_on(label, pm, srv, rec):
+    """Around one procmon run against srv: a failure is said and kept in
+    rec; procmon's files and the server go whatever happens."""
+    try:
+        yield
+    except BenchError as e:
+        problem(f"fleet {label}: {e}")
+        rec["error"] = str(e)
+        pm.kill()
+    finally:
+        pm.cleanup_files()
+        srv.stop(remove_store=True)
+
+
 def fleet_build(fl, res):
     """Bytes on the wire per exec for varied events: procmon publishing
     (NATS only, batches, zstd) while make -j builds procmon's sources, once
@@ -435,7 +452,7 @@ def fleet_build(fl, res):
             cfg = fleet_config(fl.base, "build", "none", srv, spool, message=kind)
             pm = Procmon(config=cfg)
             rec = {}
-            try:
+            with procmon_on(f"build/{kind}", pm, srv, rec):
                 pm.start()
                 se = StreamEvents(srv).update()
                 ib0, ex0, ev0, m0 = srv.in_bytes(), se.execs, se.events, se.messages
@@ -452,13 +469,6 @@ def fleet_build(fl, res):
                 rec["execs"], rec["events"] = se.execs - ex0, se.events - ev0
                 rec["messages"] = se.messages - m0
                 rec["bytes_per_exec"] = rec["wire_bytes"] / max(rec["execs"], 1)
-            except BenchError as e:
-                problem(f"fleet build/{kind}: {e}")
-                rec["error"] = str(e)
-                pm.kill()
-            finally:
-                pm.cleanup_files()
-                srv.stop(remove_store=True)
             x[kind] = rec
         rounds.append(x)
         b, e = x["batch"], x["event"]
@@ -675,7 +685,7 @@ def fleet_loss(fl, res):
         cfg = fleet_config(fl.base, case, "none", srv, spool)
         pm = Procmon(config=cfg)
         rec = {}
-        try:
+        with procmon_on(f"loss/{case}", pm, srv, rec):
             pm.start()
             if case == "two_storms":
                 w = storms(2, N)
@@ -716,13 +726,6 @@ def fleet_loss(fl, res):
             rec["delivered"] = sum(got.values())
             rec["duplicates"] = dups
             rec["bad_lines"] = bad
-        except BenchError as e:
-            problem(f"fleet loss/{case}: {e}")
-            rec["error"] = str(e)
-            pm.kill()
-        finally:
-            pm.cleanup_files()
-            srv.stop(remove_store=True)
         res[case] = rec
         if "delivered" in rec:
             n = rec.get("nats", {})

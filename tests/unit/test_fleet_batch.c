@@ -21,26 +21,9 @@
 
 #include "output/fleet_batch.h"
 #include "output/spool.h"
+#include "spool_dir.h"
 
 #define MS 1000000ull
-
-static char base[] = "/tmp/procmon-test-fleet-batch-XXXXXX";
-static int n_dirs;
-
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(base) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[160];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-	return system(cmd);
-}
 
 struct rig {
 	struct pm_nats_config cfg;
@@ -50,12 +33,11 @@ struct rig {
 
 static void rig_open(struct rig *r, enum pm_nats_message message)
 {
-	char dir[160], why[256];
+	char why[256];
 
 	assert_int_equal(pm_nats_config_defaults(&r->cfg), 0);
 	r->cfg.message = message;
-	snprintf(dir, sizeof(dir), "%s/s%d", base, n_dirs++);
-	assert_int_equal(pm_spool_open(&r->spool, dir, 64 << 20, why, sizeof(why)), 0);
+	assert_int_equal(pm_spool_open(&r->spool, fresh_spool_dir(), 64 << 20, why, sizeof(why)), 0);
 	r->b = pm_batcher_new(&r->cfg, "host-1", r->spool);
 	assert_non_null(r->b);
 }
@@ -225,5 +207,5 @@ int main(void)
 		cmocka_unit_test(test_decode_previous_version_and_damage),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, spool_base_setup, spool_base_teardown);
 }

@@ -24,32 +24,9 @@
 #include <zlib.h>
 
 #include "output/spool.h"
+#include "spool_dir.h"
 
-static char base[] = "/tmp/procmon-test-spool-XXXXXX";
-static char dir[128];
-static int n_dirs;
-
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(base) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[160];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-	return system(cmd);
-}
-
-/* A fresh spool directory per test. */
-static const char *fresh_dir(void)
-{
-	snprintf(dir, sizeof(dir), "%s/s%d", base, n_dirs++);
-	return dir;
-}
+#define fresh_dir fresh_spool_dir
 
 static struct pm_spool *open_spool(const char *d, uint64_t max)
 {
@@ -433,5 +410,5 @@ int main(void)
 		cmocka_unit_test(test_previous_version_records_read),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, spool_base_setup, spool_base_teardown);
 }
