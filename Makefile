@@ -26,7 +26,7 @@ CFLAGS   ?= -O2 -g
 ROOMS    := collect enrich render output config
 CFLAGS   += -std=gnu17 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD) \
 	    -D_FILE_OFFSET_BITS=64
-LDLIBS   := -lbpf -lelf -lz -lzstd -lcrypto -lyaml -lnats -lmicrohttpd -lhs -lpcre2-8 -lpthread
+LDLIBS   := -lbpf -lelf -lz -lzstd -lcrypto -lyaml -lnats -lmicrohttpd -lhs -lpcre2-8 -ljson-c -lpthread
 BPFCFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Isrc/bpf -I$(BUILD) -Wall -Werror
 
 ifeq ($(V),1)
@@ -38,7 +38,7 @@ endif
 # What building needs, checked once and only when something is to be built,
 # so a fresh machine gets one line naming the fix instead of a failure
 # halfway through (`make run` and `make test` install it first).
-DEPS_HEADERS := bpf/libbpf.h gelf.h zlib.h openssl/evp.h yaml.h nats/nats.h microhttpd.h zstd.h hs/hs.h pcre2.h
+DEPS_HEADERS := bpf/libbpf.h gelf.h zlib.h openssl/evp.h yaml.h nats/nats.h microhttpd.h zstd.h hs/hs.h pcre2.h json-c/json.h
 comma := ,
 hash := \#
 missing_tools = $(foreach t,$(CC) $(CLANG) $(BPFTOOL),$(if $(shell command -v $(t) 2>/dev/null),,$(t)))
@@ -148,11 +148,13 @@ $(BUILD)/procmon: $(OBJS)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-# The fleet consumer: reads the JetStream stream procmon publishes to.
-$(BUILD)/procmon-tail: tools/procmon-tail.c | $(BUILD)
+# The fleet consumer: reads the JetStream stream procmon publishes to, and
+# shares procmon's compact renderer.
+TAIL_OBJS := $(BUILD)/obj/render/compact.o $(BUILD)/obj/render/json.o
+$(BUILD)/procmon-tail: tools/procmon-tail.c $(TAIL_OBJS) $(BUILD)/version.h | $(BUILD)
 	$(check_deps)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS) $< -o $@ -lnats -lzstd
+	$(Q)$(CC) $(CFLAGS) $< $(TAIL_OBJS) -o $@ -lnats -lzstd -ljson-c
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 	@echo "  TEST    $@"

@@ -24,6 +24,7 @@
 #include "config/config.h"
 #include "collect/filter.h"
 #include "enrich/identity.h"
+#include "render/compact.h"
 #include "render/json.h"
 #include "collect/loader.h"
 #include "log.h"
@@ -75,8 +76,8 @@ static void on_signal(int sig)
 }
 
 static const char usage[] =
-	"usage: procmon [--config FILE] [--format bombini|limacharlie] [--output FILE] [-v]\n"
-	"               [--nats URL]\n"
+	"usage: procmon [--config FILE] [--format bombini|limacharlie|compact] [--output FILE] [-v]\n"
+	"               [--nats URL] [--color=never|auto|always]\n"
 	"       procmon --check-config FILE [--print-config]\n"
 	"       procmon [--config FILE] [--format NAME] [--output FILE] --print-config\n"
 	"       procmon --version | --help\n"
@@ -84,7 +85,11 @@ static const char usage[] =
 	"Reports process activity on this host as one JSON object per line.\n"
 	"\n"
 	"  --config FILE   YAML configuration (default: the built-in config/procmon.yaml)\n"
-	"  --format NAME   output schema: bombini (default) or limacharlie\n"
+	"  --format NAME   output schema: bombini (default) or limacharlie; or compact,\n"
+	"                  one short line per event for people (the fleet output\n"
+	"                  then carries the bombini JSON)\n"
+	"  --color WHEN    compact lines in colour: auto (default: when stdout is a\n"
+	"                  terminal), always or never\n"
 	"  --output FILE   append events to FILE (created 0600) instead of stdout\n"
 	"  --nats URL      also publish every event to NATS JetStream at URL (docs/fleet.md)\n"
 	"  --check-config FILE  check FILE and exit (no root, no BPF): prints 'FILE: ok'\n"
@@ -104,6 +109,7 @@ struct options {
 	const char *format;
 	const char *output;
 	const char *nats; /* --nats URL */
+	int color; /* --color: -1 auto, 0 never, 1 always */
 	const char *check_config; /* --check-config FILE */
 	bool print_config;
 };
@@ -121,6 +127,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ "check-config", required_argument, NULL, 'C' },
 		{ "print-config", no_argument, NULL, 'P' },
+		{ "color", required_argument, NULL, 'K' },
 		{ 0 },
 	};
 	int c;
@@ -154,6 +161,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'P':
 			o->print_config = true;
 			break;
+		case 'K':
+			o->color = !strcmp(optarg, "auto") ? -1 : pm_color_choice(optarg, STDOUT_FILENO);
+			if (o->color == -1 && strcmp(optarg, "auto")) {
+				pm_log_error("--color: expected never, auto or always, got '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		default:
 			fputs(usage, stderr);
 			return EXIT_USAGE;
@@ -179,7 +193,7 @@ static int apply_overrides(struct pm_config *cfg, const struct options *o)
 		int format = pm_format_from_name(o->format, strlen(o->format));
 
 		if (format < 0) {
-			pm_log_error("--format: unknown format '%s' (bombini or limacharlie)",
+			pm_log_error("--format: unknown format '%s' (bombini, limacharlie or compact)",
 				     o->format);
 			return EXIT_USAGE;
 		}
@@ -281,6 +295,9 @@ struct daemon {
 	pm_renderer render_event;
 	char hostname[256];
 	struct json_buf line;
+	/* --format compact: the native line made short, for the local output */
+	struct json_buf compact_line;
+	struct pm_compact_opts compact;
 	/* fleet output and identity (contract section 8) */
 	struct pm_fleet *fleet; /* NULL: NATS off */
 	struct pm_event_ids ids;
@@ -294,6 +311,31 @@ struct daemon {
 	uint64_t shaped_out; /* events output_shaping left out */
 	bool reseeding; /* a reload changed the binary patterns */
 };
+
+/* --color auto: colour when the output is stdout and that is a terminal. */
+static void set_compact_color(struct daemon *d)
+{
+	d->compact.color = o_opts->color >= 0 ? o_opts->color
+					      : !d->cfg.output && pm_color_choice("auto", STDOUT_FILENO);
+}
+
+/* The local output's line: the rendered one, or for --format compact its
+ * compact form (the fleet output keeps the JSON: machines read it). */
+static void sink_line(struct daemon *d)
+{
+	if (d->cfg.format != PM_FORMAT_COMPACT) {
+		pm_sink_line(&d->sink, d->line.data, d->line.len);
+		return;
+	}
+	json_reset(&d->compact_line);
+	if (pm_compact_line(&d->compact_line, d->line.data, d->line.len, &d->compact) ||
+	    d->compact_line.oom) {
+		d->reader.user_drops++;
+		return;
+	}
+	/* the sink adds the newline */
+	pm_sink_line(&d->sink, d->compact_line.data, d->compact_line.len - 1);
+}
 
 static void write_event(struct daemon *d, const struct pm_event *ev)
 {
@@ -311,7 +353,7 @@ static void write_event(struct daemon *d, const struct pm_event *ev)
 		d->reader.user_drops++;
 	} else {
 		if (!d->cfg.output_none)
-			pm_sink_line(&d->sink, d->line.data, d->line.len);
+			sink_line(d);
 		if (d->fleet)
 			pm_fleet_line(d->fleet, d->line.data, d->line.len, d->event_id);
 		d->written[ev->type]++;
@@ -741,6 +783,7 @@ static void reload_config(struct daemon *d)
 	}
 	d->render_event = old->format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
 							       : pm_render_bombini;
+	set_compact_color(d);
 	pm_sink_set_rotation(&d->sink, (uint64_t)old->output_max_mb << 20, old->output_backups,
 			     old->output_compress);
 	/* the running processes' binary verdicts, under the new patterns */
@@ -806,11 +849,13 @@ static int start(struct daemon *d)
 	d->render.caps_hex = d->cfg.caps_hex;
 	d->render_event = d->cfg.format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
 								 : pm_render_bombini;
+	set_compact_color(d);
 	if (d->cfg.format == PM_FORMAT_LIMACHARLIE) {
 		host_atom_key(d->render.atom_key);
 		d->render.users = pm_users_load();
 	}
 	json_init(&d->line);
+	json_init(&d->compact_line);
 
 	err = pm_loader_open(&d->loader, &d->cfg,
 			     pm_containers_v1_controller(d->reader.containers));
@@ -874,6 +919,7 @@ static void shutdown_daemon(struct daemon *d)
 	pm_sink_close(&d->sink);
 	pm_fleet_close(d->fleet);
 	json_free(&d->line);
+	json_free(&d->compact_line);
 	pm_users_free((struct pm_users *)d->render.users);
 	pm_config_free(&d->cfg);
 }
@@ -903,7 +949,7 @@ static bool stdout_was_open(void)
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct options opts = { 0 };
+	struct options opts = { .color = -1 };
 	struct daemon d = { 0 };
 	bool have_stdout = stdout_was_open();
 	int ret;
