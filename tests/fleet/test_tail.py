@@ -414,3 +414,32 @@ def test_tree_of_a_known_fork_exec_tree(servers, workdir):
         f"└─ {pids['b']} {prog} tree-top  clone T  exit T",
         f"   └─ {pids['c']} /usr/bin/true tree-c  exec T  exit T",
     ], text
+
+
+# --------------------------------------------------------------------------
+# procmon --format compact: people read the file, machines the stream
+
+
+def test_format_compact_writes_lines_for_people_and_json_to_the_fleet(servers, workdir):
+    srv = servers().start()
+    run = Run(workdir, write_config(workdir, {"servers": [srv.url]}, fmt="compact"))
+    out = subprocess.run([helpers.prog("proc_tree"), "tree-top"], capture_output=True,
+                         check=True, timeout=30).stdout.decode()
+    pids = dict(l.split() for l in out.splitlines())
+    run.stop()
+    local = (workdir / "events.jsonl").read_text().splitlines()
+    assert local and not any(l.startswith("{") for l in local)
+    # the stream has the native JSON of the same events ...
+    r = tail(srv, "--all", "--catch-up")
+    evs = [json.loads(l) for l in out_lines(r)]
+    assert len(evs) == len(local)
+    assert any(e["type"] == "ProcessExec" and e["process"]["pid"] == int(pids["a"])
+               and e["process"]["args"] == "tree-a" for e in evs)
+    # ... and procmon-tail -o compact renders them as procmon did
+    r = tail(srv, "--all", "--catch-up", "-o", "compact")
+    assert r.stdout.decode().splitlines() == local
+    host = os.uname().nodename
+    a = [l for l in local if re.search(rf" {pids['a']} uid=0 ", l)]
+    assert [re.sub(r"^\d\d:\d\d:\d\d\.\d\d\d ", "", l) for l in a if " exec " in l or " exit " in l] == [
+        f"{host} 🚀 exec    {pids['a']} uid=0 /usr/bin/true tree-a",
+        f"{host} 💥 exit    {pids['a']} uid=0 /usr/bin/true tree-a exit 0"]
