@@ -1,7 +1,7 @@
 # procmon: build, run, test, bench. `make V=1` shows the commands.
 #
 #   make          build build/procmon
-#   make run      install missing deps, build, run with the default config
+#   make run      install missing deps, build, run with the default config (FORMAT=compact)
 #   make test     install missing deps, build, run unit + integration tests
 #   make bench    benchmarks: procmon beside auditd and execsnoop, NATS output (bench/suite.py)
 #   make install  install as a service (PREFIX=/usr/local, DESTDIR); make uninstall
@@ -71,12 +71,14 @@ all: $(BUILD)/procmon $(BUILD)/procmon-tail
 deps:
 	$(Q)scripts/install-deps.sh
 
-# stdout is the event stream (`make run | jq`): everything else, the build
-# lines and make's own messages included, goes to stderr.
+# stdout is the event stream: everything else, the build lines and make's
+# own messages included, goes to stderr. People read compact lines; the
+# JSON formats are the machines' (`make run FORMAT=bombini | jq`).
+FORMAT ?= compact
 run:
 	@$(MAKE) --no-print-directory deps >&2
 	@$(MAKE) --no-print-directory all >&2
-	@exec $(BUILD)/procmon
+	@exec $(BUILD)/procmon --format $(FORMAT)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(PROG_BINS)
