@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "base/event_id.h"
 #include "procmon/events.h"
 #include "render/compact.h"
 #include "version.h" /* generated: build/version.h */
@@ -145,7 +146,7 @@ struct run {
 	ZSTD_DCtx *zd;
 	char *body;
 	size_t body_cap;
-	struct json_buf out;
+	struct pm_buf out;
 	uint64_t unparsable, bad_batches, damaged;
 	/* --check-gaps */
 	struct gaps *g;
@@ -184,18 +185,6 @@ static char *xstrndup(const char *s, size_t n)
 		exit(1);
 	}
 	return d;
-}
-
-/* The same subject token procmon makes of a hostname. */
-static void host_token(const char *host, char *out, size_t outlen)
-{
-	size_t n = 0;
-
-	for (const unsigned char *p = (const unsigned char *)host; *p && n + 1 < outlen; p++)
-		out[n++] = (*p <= ' ' || *p == 0x7f || *p == '.' || *p == '*' || *p == '>')
-				   ? '_'
-				   : (char)*p;
-	out[n] = '\0';
 }
 
 /* "2026-01-02T15:04:05Z" (fraction and offset allowed) or "90s" "15m" "2h" "1d":
@@ -508,44 +497,44 @@ static void hhmmss(int64_t ms, char out[16])
 	snprintf(out, 16, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
-static void tree_print_node(struct run *r, struct json_buf *b, size_t k, const char *prefix,
+static void tree_print_node(struct run *r, struct pm_buf *b, size_t k, const char *prefix,
 			    bool last, bool root)
 {
 	struct node *n = &r->nodes[k];
 	char t[16], next[512];
 
-	json_reset(b);
-	json_raw(b, prefix, strlen(prefix));
+	b->len = 0;
+	pm_buf_put(b, prefix, strlen(prefix));
 	if (!root)
-		json_raw(b, last ? "└─ " : "├─ ", strlen(last ? "└─ " : "├─ "));
+		pm_buf_put(b, last ? "└─ " : "├─ ", strlen(last ? "└─ " : "├─ "));
 	{
 		char pid[24];
 
-		json_raw(b, pid, (size_t)snprintf(pid, sizeof(pid), "%" PRId64 " ", n->pid));
+		pm_buf_put(b, pid, (size_t)snprintf(pid, sizeof(pid), "%" PRId64 " ", n->pid));
 	}
 	pm_compact_put(b, n->binary ? n->binary : "?", n->binary ? strlen(n->binary) : 1, 60, true);
 	if (n->args && *n->args) {
-		json_raw(b, " ", 1);
+		pm_buf_put(b, " ", 1);
 		pm_compact_put(b, n->args, strlen(n->args), 40, false);
 	}
 	if (n->clone_ms >= 0 && n->exec_ms < 0) {
 		hhmmss(n->clone_ms, t);
-		json_raw(b, "  clone ", 8);
-		json_raw(b, t, strlen(t));
+		pm_buf_put(b, "  clone ", 8);
+		pm_buf_put(b, t, strlen(t));
 	}
 	if (n->exec_ms >= 0) {
 		hhmmss(n->exec_ms, t);
-		json_raw(b, "  exec ", 7);
-		json_raw(b, t, strlen(t));
+		pm_buf_put(b, "  exec ", 7);
+		pm_buf_put(b, t, strlen(t));
 	}
 	if (n->exit_ms >= 0) {
 		hhmmss(n->exit_ms, t);
-		json_raw(b, "  exit ", 7);
-		json_raw(b, t, strlen(t));
+		pm_buf_put(b, "  exit ", 7);
+		pm_buf_put(b, t, strlen(t));
 	}
 	if (!n->seen)
-		json_raw(b, "  (parent, no events read)", 26);
-	json_raw(b, "\n", 1);
+		pm_buf_put(b, "  (parent, no events read)", 26);
+	pm_buf_put(b, "\n", 1);
 	fwrite(b->data, 1, b->len, stdout);
 	snprintf(next, sizeof(next), "%s%s", prefix, root ? "" : last ? "   " : "│  ");
 	for (size_t c = n->first_child; c; c = r->nodes[c - 1].next_sibling)
@@ -565,10 +554,10 @@ static int cmp_host_order(const void *a, const void *b, void *arg)
 static void tree_print(struct run *r)
 {
 	size_t *order = xrealloc(NULL, (r->nn + 1) * sizeof(*order));
-	struct json_buf b;
+	struct pm_buf b;
 	const char *host = NULL;
 
-	json_init(&b);
+	pm_buf_init(&b);
 	/* children under parents, in the order they were first seen: link
 	 * them in reverse so each list comes out forwards */
 	for (size_t k = r->nn; k-- > 0;) {
@@ -599,7 +588,7 @@ static void tree_print(struct run *r)
 			if (!host || strcmp(host, n->host)) {
 				host = n->host;
 				printf("%shost ", i ? "\n" : "");
-				json_reset(&b);
+				b.len = 0;
 				pm_compact_put(&b, host, strlen(host), 64, false);
 				fwrite(b.data, 1, b.len, stdout);
 				fputc('\n', stdout);
@@ -609,7 +598,7 @@ static void tree_print(struct run *r)
 		if (!m)
 			printf("no process events read\n");
 	}
-	json_free(&b);
+	pm_buf_free(&b);
 	free(order);
 }
 
@@ -644,7 +633,7 @@ static bool passes(const struct run *r, const struct pm_event_view *v)
 }
 
 /* Write all of b to stdout: 0, or -EPIPE when its reader went away. */
-static int write_out(struct run *r, struct json_buf *b)
+static int write_out(struct run *r, struct pm_buf *b)
 {
 	size_t off = 0;
 
@@ -661,7 +650,7 @@ static int write_out(struct run *r, struct json_buf *b)
 		}
 		off += (size_t)n;
 	}
-	json_reset(b);
+	b->len = 0;
 	return 0;
 }
 
@@ -691,8 +680,8 @@ static void one_line(struct run *r, const char *line, size_t len)
 	} else if (r->compact && parsed) {
 		pm_compact_render(&r->out, &v, &r->copts);
 	} else {
-		json_raw(&r->out, line, len);
-		json_raw(&r->out, "\n", 1);
+		pm_buf_put(&r->out, line, len);
+		pm_buf_put(&r->out, "\n", 1);
 	}
 	if (parsed)
 		pm_event_view_free(&v);
@@ -1278,11 +1267,11 @@ int main(int argc, char **argv)
 	}
 	r.json_needed = r.compact || r.check_gaps || r.tree || r.f.pid >= 0 || r.f.uid >= 0 ||
 			r.f.user_name || r.f.binary || r.f.args;
-	json_init(&r.out);
+	pm_buf_init(&r.out);
 	if (!nservers)
 		servers[nservers++] = "nats://127.0.0.1:4222";
 	if (host)
-		host_token(host, htok, sizeof(htok));
+		pm_host_token(host, htok, sizeof(htok));
 	snprintf(subject, sizeof(subject), "%s.%s.%s", prefix, htok, type ? type : "*");
 
 	pthread_condattr_init(&ca_);
@@ -1381,7 +1370,7 @@ out:
 	natsConnection_Destroy(nc);
 	natsOptions_Destroy(opts);
 	nats_Close();
-	json_free(&r.out);
+	pm_buf_free(&r.out);
 	ZSTD_freeDCtx(r.zd);
 	free(r.body);
 	return ret;

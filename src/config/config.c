@@ -31,8 +31,9 @@
 #include <sys/socket.h>
 
 #include "log.h"
-#include "render/names.h"
+#include "base/caps.h"
 #include "procmon/events.h"
+#include "output/metrics.h"
 #include "output/safe_file.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -107,28 +108,44 @@ static int parse_format(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 	return 0;
 }
 
-/* output: stdout, none (the fleet output alone) or a file; p is the config */
+int pm_config_set_output(struct pm_config *cfg, const char *s)
+{
+	char *path = NULL;
+
+	if (!*s)
+		return -EINVAL;
+	if (strcmp(s, "stdout") && strcmp(s, "-") && strcmp(s, "none") && !(path = strdup(s)))
+		return -ENOMEM;
+	free(cfg->output);
+	cfg->output = path;
+	cfg->output_none = !strcmp(s, "none");
+	return 0;
+}
+
+/* output: stdout (or -), none (the fleet output alone) or a file; p is the config */
 static int parse_output(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 {
-	struct pm_config *cfg = p;
 	char *s = NULL;
 	int ret;
 
 	ret = pm_yaml_str(c, n, PATH_LEN_MAX, &s);
 	if (ret)
 		return ret;
-	if (!*s) {
-		free(s);
+	ret = pm_config_set_output(p, s);
+	free(s);
+	if (ret == -ENOMEM)
+		pm_yaml_errf(c, "%s: out of memory", c->name);
+	else if (ret)
 		return pm_yaml_fail(c, n, "expected stdout, none or a file path, got ''");
-	}
-	free(cfg->output);
-	cfg->output = NULL;
-	cfg->output_none = !strcmp(s, "none");
-	if (!strcmp(s, "stdout") || cfg->output_none)
-		free(s);
-	else
-		cfg->output = s;
-	return 0;
+	return ret;
+}
+
+/* output, and whether it is none: parse_output's two members */
+static bool eq_output(const void *a, const void *b)
+{
+	const struct pm_config *x = a, *y = b;
+
+	return x->output_none == y->output_none && pm_yaml_eq_cstr(&x->output, &y->output);
 }
 
 static int parse_ring_buffer_kb(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
@@ -163,7 +180,7 @@ static int parse_caps(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 	ret = pm_yaml_list(c, n, &count);
 	if (ret)
 		return ret;
-	for (i = 0; i < count && !ret; i++) {
+	for (i = 0; i < count; i++) { /* every bad name, not only the first */
 		e = pm_yaml_node(c, n->data.sequence.items.start[i]);
 		old = pm_yaml_path_push(c, NULL, i);
 		if (e->type != YAML_SCALAR_NODE || pm_yaml_is_null(e) ||
@@ -187,6 +204,35 @@ static int parse_caps(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 		f->cap_any = any;
 	}
 	return ret;
+}
+
+/* cap_filter.effective as parse_caps reads it: ANY, then the names */
+static void print_caps(FILE *f, const void *p)
+{
+	const struct pm_cred_filter *c = p;
+	bool first = true;
+
+	fputc('[', f);
+	if (c->cap_any) {
+		fputs("ANY", f);
+		first = false;
+	}
+	for (unsigned bit = 0; bit < 64; bit++) {
+		const char *n = pm_cap_name(bit);
+
+		if (!(c->cap_effective & (1ULL << bit)) || !n)
+			continue;
+		fprintf(f, "%s%s", first ? "" : ", ", n);
+		first = false;
+	}
+	fputc(']', f);
+}
+
+static bool eq_caps(const void *a, const void *b)
+{
+	const struct pm_cred_filter *x = a, *y = b;
+
+	return x->cap_effective == y->cap_effective && x->cap_any == y->cap_any;
 }
 
 /* Bombini keys with no meaning here: still type-checked, so that a
@@ -226,42 +272,6 @@ static int parse_expose_events(struct pm_yaml_ctx *c, const yaml_node_t *n, void
 #define OUTPUT_BACKUPS_DEFAULT 5
 #define OUTPUT_BACKUPS_MAX 1000
 #define OUTPUT_MAX_MB_MAX (1u << 20) /* 1 TiB */
-
-/* metrics.listen: "ADDRESS:PORT", an IPv4 or a bracketed IPv6 literal
- * (a name would need a resolver at start and could mean anything). */
-int pm_listen_parse(const char *s, char *host, size_t hostlen, uint16_t *port)
-{
-	const char *colon = strrchr(s, ':'), *h = s, *end;
-	unsigned char addr[16];
-	char *e;
-	unsigned long v;
-	size_t n;
-	int family = AF_INET;
-
-	if (!colon || !colon[1])
-		return -EINVAL;
-	end = colon;
-	if (*h == '[') {
-		if (end == h || end[-1] != ']')
-			return -EINVAL;
-		h++;
-		end--;
-		family = AF_INET6;
-	}
-	n = (size_t)(end - h);
-	if (!n || n >= hostlen)
-		return -EINVAL;
-	memcpy(host, h, n);
-	host[n] = 0;
-	if (inet_pton(family, host, addr) != 1)
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(colon + 1, &e, 10);
-	if (*e || errno || v < 1 || v > 65535 || colon[1] < '0' || colon[1] > '9')
-		return -EINVAL;
-	*port = (uint16_t)v;
-	return family;
-}
 
 static int parse_listen(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 {
@@ -358,21 +368,22 @@ static int parse_event_types(struct pm_yaml_ctx *c, const yaml_node_t *n, void *
 {
 	struct pm_strlist *l = p;
 	bool types[PM_EVENT_TYPE_END];
-	int ret = pm_strlist_parse(c, n, NAME_LEN_MAX, l);
+	int ret = pm_strlist_parse(c, n, NAME_LEN_MAX, l), bad = 0;
 
+	/* a list that parsed: each name it has that is no event type */
 	for (size_t i = 0; !ret && i < l->n; i++) {
 		size_t old;
 
 		if (event_types_of(l->v[i], types))
 			continue;
 		old = pm_yaml_path_push(c, NULL, i);
-		ret = pm_yaml_fail(c, pm_yaml_node(c, n->data.sequence.items.start[i]),
+		bad = pm_yaml_fail(c, pm_yaml_node(c, n->data.sequence.items.start[i]),
 				   "unknown event type '%s' (a type such as ModuleLoad, a "
 				   "ProcessEvent sub-type such as Setuid, or a LimaCharlie "
 				   "event_type such as MODULE_LOAD)", l->v[i]);
 		pm_yaml_path_pop(c, old);
 	}
-	return ret;
+	return ret ? ret : bad;
 }
 
 /* allow (when not empty) keeps only what it names; deny removes. */
@@ -391,6 +402,11 @@ static void shaping_finish(struct pm_config *cfg)
 /* ---- the schema ---- */
 
 #define FIELD(k, t, o, ...) { .key = (k), .type = PM_YAML_##t, .off = (o), __VA_ARGS__ }
+/* how a FUNC key's value prints and compares, by its C type */
+#define CSTR_IO .print = pm_yaml_print_cstr, .eq = pm_yaml_eq_cstr
+#define U32_IO .print = pm_yaml_print_u32, .eq = pm_yaml_eq_u32
+#define U64_IO .print = pm_yaml_print_u64, .eq = pm_yaml_eq_u64
+#define STRLIST_IO .print = pm_yaml_print_strlist, .eq = pm_yaml_eq_strlist
 #define END PM_YAML_END
 #define HOOK_OFF(member) offsetof(struct pm_hook, member)
 #define CFG_OFF(member) offsetof(struct pm_config, member)
@@ -398,7 +414,8 @@ static void shaping_finish(struct pm_config *cfg)
 #define ENABLED FIELD("enabled", BOOL, HOOK_OFF(enabled))
 
 static const struct pm_yaml_field cap_filter_fields[] = {
-	FIELD("effective", FUNC, HOOK_OFF(cred_filter), .fn = parse_caps),
+	FIELD("effective", FUNC, HOOK_OFF(cred_filter), .fn = parse_caps, .print = print_caps,
+	      .eq = eq_caps),
 	FIELD("deny_list", BOOL, HOOK_OFF(cred_filter.cap_deny_list)),
 	END
 };
@@ -471,9 +488,8 @@ static int parse_binary_list(struct pm_yaml_ctx *c, const yaml_node_t *n, void *
 		old = pm_yaml_path_push(c, NULL, i);
 		ret = pm_yaml_fail(c, pm_yaml_node(c, n->data.sequence.items.start[i]), "'%s' %s", v, what);
 		pm_yaml_path_pop(c, old);
-		return ret;
 	}
-	return 0;
+	return ret;
 }
 
 static int parse_binary_names(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
@@ -487,9 +503,9 @@ static int parse_binary_paths(struct pm_yaml_ctx *c, const yaml_node_t *n, void 
 }
 
 static const struct pm_yaml_field binary_fields[] = {
-	FIELD("name", FUNC, PF_OFF(name), .fn = parse_binary_names),
-	FIELD("path", FUNC, PF_OFF(path), .fn = parse_binary_paths),
-	FIELD("prefix", FUNC, PF_OFF(prefix), .fn = parse_binary_paths),
+	FIELD("name", FUNC, PF_OFF(name), .fn = parse_binary_names, STRLIST_IO),
+	FIELD("path", FUNC, PF_OFF(path), .fn = parse_binary_paths, STRLIST_IO),
+	FIELD("prefix", FUNC, PF_OFF(prefix), .fn = parse_binary_paths, STRLIST_IO),
 	END
 };
 
@@ -504,13 +520,13 @@ static const struct pm_yaml_field process_filter_fields[] = {
 
 /* These two keep their lists in pm_config, so their base is the config. */
 static const struct pm_yaml_field process_environment_fields[] = {
-	FIELD("enabled", BOOL, CFG_OFF(process_environment.enabled)),
+	FIELD("enabled", BOOL, CFG_OFF(block[PM_BLOCK_PROCESS_ENVIRONMENT].enabled)),
 	FIELD("redact", STRLIST, CFG_OFF(redact), .max = GLOB_LEN_MAX),
 	END
 };
 
 static const struct pm_yaml_field sensitive_process_access_fields[] = {
-	FIELD("enabled", BOOL, CFG_OFF(sensitive_process_access.enabled)),
+	FIELD("enabled", BOOL, CFG_OFF(block[PM_BLOCK_SENSITIVE_PROCESS_ACCESS].enabled)),
 	FIELD("processes", STRLIST, CFG_OFF(sensitive_processes),
 	      .max = NAME_LEN_MAX),
 	END
@@ -631,26 +647,44 @@ static int parse_nats_batch_ms(struct pm_yaml_ctx *c, const yaml_node_t *n, void
 
 #define NATS_OFF(member) offsetof(struct pm_nats_config, member)
 
+/* servers as parse_nats_servers reads them */
+static void print_nats_servers(FILE *f, const void *p)
+{
+	const struct pm_nats_config *n = p;
+
+	pm_yaml_print_strlist(f, &(struct pm_strlist){ .v = n->servers, .n = n->n_servers });
+}
+
+static bool eq_nats_servers(const void *a, const void *b)
+{
+	const struct pm_nats_config *x = a, *y = b;
+
+	return pm_yaml_eq_strlist(&(struct pm_strlist){ .v = x->servers, .n = x->n_servers },
+				  &(struct pm_strlist){ .v = y->servers, .n = y->n_servers });
+}
+
 static const struct pm_yaml_field nats_tls_fields[] = {
-	FIELD("ca", FUNC, NATS_OFF(tls_ca), .fn = parse_nats_file),
-	FIELD("cert", FUNC, NATS_OFF(tls_cert), .fn = parse_nats_file),
-	FIELD("key", FUNC, NATS_OFF(tls_key), .fn = parse_nats_file),
+	FIELD("ca", FUNC, NATS_OFF(tls_ca), .fn = parse_nats_file, CSTR_IO),
+	FIELD("cert", FUNC, NATS_OFF(tls_cert), .fn = parse_nats_file, CSTR_IO),
+	FIELD("key", FUNC, NATS_OFF(tls_key), .fn = parse_nats_file, CSTR_IO),
 	END
 };
 
+/* A key here is one row: its parser, and how it prints and compares. */
 static const struct pm_yaml_field nats_fields[] = {
 	FIELD("enabled", BOOL, NATS_OFF(enabled)),
-	FIELD("servers", FUNC, 0, .fn = parse_nats_servers),
-	FIELD("stream", FUNC, NATS_OFF(stream), .fn = parse_nats_stream),
+	FIELD("servers", FUNC, 0, .fn = parse_nats_servers, .print = print_nats_servers,
+	      .eq = eq_nats_servers),
+	FIELD("stream", FUNC, NATS_OFF(stream), .fn = parse_nats_stream, CSTR_IO),
 	FIELD("create_stream", BOOL, NATS_OFF(create_stream)),
-	FIELD("subject_prefix", FUNC, NATS_OFF(subject_prefix), .fn = parse_nats_prefix),
-	FIELD("spool_dir", FUNC, NATS_OFF(spool_dir), .fn = parse_nats_dir),
-	FIELD("spool_max_mb", FUNC, NATS_OFF(spool_max_mb), .fn = parse_nats_mb),
-	FIELD("batch_ms", FUNC, NATS_OFF(batch_ms), .fn = parse_nats_batch_ms),
-	FIELD("token", FUNC, NATS_OFF(token), .fn = parse_nats_str),
-	FIELD("user", FUNC, NATS_OFF(user), .fn = parse_nats_str),
-	FIELD("password", FUNC, NATS_OFF(password), .fn = parse_nats_str),
-	FIELD("creds", FUNC, NATS_OFF(creds), .fn = parse_nats_file),
+	FIELD("subject_prefix", FUNC, NATS_OFF(subject_prefix), .fn = parse_nats_prefix, CSTR_IO),
+	FIELD("spool_dir", FUNC, NATS_OFF(spool_dir), .fn = parse_nats_dir, CSTR_IO),
+	FIELD("spool_max_mb", FUNC, NATS_OFF(spool_max_mb), .fn = parse_nats_mb, U64_IO),
+	FIELD("batch_ms", FUNC, NATS_OFF(batch_ms), .fn = parse_nats_batch_ms, U32_IO),
+	FIELD("token", FUNC, NATS_OFF(token), .fn = parse_nats_str, CSTR_IO),
+	FIELD("user", FUNC, NATS_OFF(user), .fn = parse_nats_str, CSTR_IO),
+	FIELD("password", FUNC, NATS_OFF(password), .fn = parse_nats_str, CSTR_IO),
+	FIELD("creds", FUNC, NATS_OFF(creds), .fn = parse_nats_file, CSTR_IO),
 	FIELD("tls", MAP, 0, .sub = nats_tls_fields),
 	END
 };
@@ -673,42 +707,44 @@ static const struct pm_yaml_field output_shaping_fields[] = {
 };
 
 static const struct pm_yaml_field metrics_fields[] = {
-	FIELD("listen", FUNC, CFG_OFF(metrics_listen), .fn = parse_listen),
+	FIELD("listen", FUNC, CFG_OFF(metrics_listen), .fn = parse_listen, CSTR_IO),
 	END
 };
 
-#define HOOK(name, table) FIELD(#name, MAP, CFG_OFF(name), .sub = (table))
+/* What a block's field offsets count from (blocks.h, column AT). */
+#define AT_HOOK(id) CFG_OFF(block[PM_BLOCK_##id])
+#define AT_CONFIG(id) 0
+#define AT_FILTER(id) CFG_OFF(process_filter)
+#define CRED_HOOK_NONE (-1)
+#define CRED_IDS_NONE 0
+
+#define BLOCK_INFO_ROW(id, key_, fields_, at_, hook, ids, reload_, ...)                   \
+	[PM_BLOCK_##id] = { .key = key_, .fields = fields_, .at = AT_##at_(id),            \
+			    .cred_hook = CRED_HOOK_##hook, .cred_ids = CRED_IDS_##ids,       \
+			    .reload = PM_RELOAD_##reload_, .needs = { __VA_ARGS__, NULL } },
+#define CRED_HOOK_SETUID PM_HOOK_SETUID
+#define CRED_HOOK_SETGID PM_HOOK_SETGID
+#define CRED_HOOK_CAPSET PM_HOOK_CAPSET
+#define CRED_HOOK_USER_NS PM_HOOK_USER_NS
+#define CRED_IDS_SETUID_EUID PM_IDS_SETUID_EUID
+#define CRED_IDS_SETGID_EGID PM_IDS_SETGID_EGID
+#define CRED_IDS_CAPSET_EUID PM_IDS_CAPSET_EUID
+#define CRED_IDS_USER_NS_EUID PM_IDS_USER_NS_EUID
+const struct pm_block_info pm_blocks[PM_BLOCK_COUNT] = { PM_BLOCK_TABLE(BLOCK_INFO_ROW) };
+#undef BLOCK_INFO_ROW
+
+#define BLOCK_FIELD_ROW(id, key, fields, at, ...) FIELD(key, MAP, AT_##at(id), .sub = (fields)),
 
 static const struct pm_yaml_field top_fields[] = {
 	FIELD("format", FUNC, CFG_OFF(format), .fn = parse_format),
-	FIELD("output", FUNC, 0, .fn = parse_output),
+	FIELD("output", FUNC, 0, .fn = parse_output, .eq = eq_output),
 	FIELD("ima_hash", BOOL, CFG_OFF(hash)),
 	FIELD("hash", BOOL, CFG_OFF(hash), .alias_of = "ima_hash"),
-	FIELD("ring_buffer_kb", FUNC, CFG_OFF(ring_buffer_kb),
-	      .fn = parse_ring_buffer_kb),
+	FIELD("ring_buffer_kb", FUNC, CFG_OFF(ring_buffer_kb), .fn = parse_ring_buffer_kb, U32_IO),
 	FIELD("gc_period", FUNC, 0, .fn = parse_gc_period),
 	FIELD("expose_events", FUNC, 0, .fn = parse_expose_events),
-	HOOK(setuid, uid_hook_fields),
-	HOOK(setgid, gid_hook_fields),
-	HOOK(capset, uid_hook_fields),
-	HOOK(prctl, hook_fields),
-	HOOK(create_user_ns, uid_hook_fields),
-	HOOK(ptrace_access_check, hook_fields),
-	HOOK(namespaces, hook_fields),
-	FIELD("process_filter", MAP, CFG_OFF(process_filter),
-	      .sub = process_filter_fields),
-	HOOK(existing_process, hook_fields),
-	HOOK(code_identity, hook_fields),
-	HOOK(ongoing_identity, hook_fields),
-	HOOK(module_load, hook_fields),
-	HOOK(named_pipe, hook_fields),
-	FIELD("process_environment", MAP, 0,
-	      .sub = process_environment_fields),
-	HOOK(remote_thread, hook_fields),
-	HOOK(thread_injection, hook_fields),
-	FIELD("sensitive_process_access", MAP, 0,
-	      .sub = sensitive_process_access_fields),
-	FIELD("nats", FUNC, CFG_OFF(nats), .fn = parse_nats),
+	PM_BLOCK_TABLE(BLOCK_FIELD_ROW)
+	FIELD("nats", FUNC, CFG_OFF(nats), .fn = parse_nats, .sub = nats_fields),
 	/* operating it */
 	FIELD("metrics", MAP, 0, .sub = metrics_fields),
 	FIELD("output_max_mb", FUNC, CFG_OFF(output_max_mb), .fn = parse_output_max_mb),
@@ -718,10 +754,115 @@ static const struct pm_yaml_field top_fields[] = {
 	FIELD("caps_format", FUNC, CFG_OFF(caps_hex), .fn = parse_caps_format),
 	END
 };
+#undef BLOCK_FIELD_ROW
+
+const struct pm_yaml_field *pm_config_key(const char *key)
+{
+	return pm_yaml_field_find(top_fields, key);
+}
+
+/* What only a restart changes: fixed when the BPF programs were loaded
+ * (which programs, the ring buffer) or opened at start (the output's
+ * path, metrics, nats). By key; a key may own several members. */
+#define RESTART_ONLY(key, member) { key, CFG_OFF(member), sizeof(((struct pm_config *)0)->member) }
+static const struct {
+	const char *key;
+	size_t off, size;
+} restart_only[] = {
+	RESTART_ONLY("output", output),
+	RESTART_ONLY("output", output_none),
+	RESTART_ONLY("ima_hash", hash),
+	RESTART_ONLY("ring_buffer_kb", ring_buffer_kb),
+	RESTART_ONLY("metrics", metrics_listen),
+	RESTART_ONLY("nats", nats),
+};
+
+static void note_key(char *list, size_t len, const char *key)
+{
+	size_t n = strlen(list);
+
+	if (snprintf(list + n, len - n, "%s%s", n ? ", " : "", key) >= (int)(len - n))
+		list[len - 1] = '\0'; /* cut short: the message says what it can */
+}
+
+static void swap_bytes(void *a, void *b, size_t n)
+{
+	unsigned char *x = a, *y = b, t;
+
+	for (size_t i = 0; i < n; i++) {
+		t = x[i];
+		x[i] = y[i];
+		y[i] = t;
+	}
+}
+
+void pm_config_reload_plan(struct pm_config *old, struct pm_config *next, char *restart,
+			   size_t len)
+{
+	restart[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(restart_only); i++) {
+		const char *key = restart_only[i].key;
+
+		if ((!i || strcmp(key, restart_only[i - 1].key)) &&
+		    !pm_yaml_field_equal(pm_config_key(key), old, next))
+			note_key(restart, len, key);
+		swap_bytes((char *)old + restart_only[i].off, (char *)next + restart_only[i].off,
+			   restart_only[i].size);
+	}
+	/* the blocks' switches, as each row's reload policy says */
+	for (size_t b = 1; b < PM_BLOCK_COUNT; b++) {
+		bool *was = &old->block[b].enabled, *now = &next->block[b].enabled;
+		bool live;
+
+		if (*was == *now)
+			continue;
+		switch (pm_blocks[b].reload) {
+		case PM_RELOAD_LIVE:
+			live = true;
+			break;
+		case PM_RELOAD_LOADED: /* read in user space, over what is loaded */
+			live = !*now || pm_config_block_loaded(old, b);
+			break;
+		default:
+			live = false;
+		}
+		if (!live) {
+			char key[64];
+
+			snprintf(key, sizeof(key), "%s.enabled", pm_blocks[b].key);
+			note_key(restart, len, key);
+			*now = *was;
+		}
+	}
+}
+
+int pm_config_needs(const struct pm_config *cfg, const char *need)
+{
+	int wanted = -1;
+
+	for (size_t b = 1; b < PM_BLOCK_COUNT; b++)
+		for (const char *const *p = pm_blocks[b].needs; *p; p++) {
+			if (strcmp(*p, need))
+				continue;
+			if (cfg->block[b].enabled)
+				return 1;
+			wanted = 0;
+		}
+	return wanted;
+}
+
+bool pm_config_block_loaded(const struct pm_config *cfg, enum pm_block b)
+{
+	for (const char *const *p = pm_blocks[b].needs; *p; p++)
+		if (pm_config_needs(cfg, *p) != 1)
+			return false;
+	return true;
+}
 
 static int config_reset(struct pm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->block[PM_BLOCK_NONE].enabled = true;
 	cfg->format = PM_FORMAT_BOMBINI;
 	cfg->ring_buffer_kb = DEFAULT_RING_BUFFER_KB;
 	if (pm_nats_config_defaults(&cfg->nats))
@@ -735,25 +876,13 @@ static int config_reset(struct pm_config *cfg)
 	return 0;
 }
 
-/* The hooks that can carry a cred_filter. */
-static size_t cred_hooks(struct pm_config *cfg, struct pm_hook *out[4])
-{
-	out[0] = &cfg->setuid;
-	out[1] = &cfg->setgid;
-	out[2] = &cfg->capset;
-	out[3] = &cfg->create_user_ns;
-	return 4;
-}
-
 /* Derive the "is this filter in force" flags from what was parsed. */
 static void config_finish(struct pm_config *cfg)
 {
 	struct pm_process_filter *pf = &cfg->process_filter;
-	struct pm_hook *hooks[4];
-	size_t i, n = cred_hooks(cfg, hooks);
 
-	for (i = 0; i < n; i++) {
-		struct pm_cred_filter *f = &hooks[i]->cred_filter;
+	for (size_t b = 0; b < PM_BLOCK_COUNT; b++) {
+		struct pm_cred_filter *f = &cfg->block[b].cred_filter;
 
 		f->has_uid_filter = f->euid.n > 0;
 		f->has_cap_filter = f->cap_effective || f->cap_any;
@@ -890,15 +1019,12 @@ int pm_config_load_default(struct pm_config *cfg, char *err, size_t errlen)
 void pm_config_free(struct pm_config *cfg)
 {
 	struct pm_process_filter *pf;
-	struct pm_hook *hooks[4];
-	size_t i, n;
 
 	if (!cfg)
 		return;
 	pf = &cfg->process_filter;
-	n = cred_hooks(cfg, hooks);
-	for (i = 0; i < n; i++)
-		pm_idlist_free(&hooks[i]->cred_filter.euid);
+	for (size_t b = 0; b < PM_BLOCK_COUNT; b++)
+		pm_idlist_free(&cfg->block[b].cred_filter.euid);
 	pm_idlist_free(&pf->uid);
 	pm_idlist_free(&pf->euid);
 	pm_idlist_free(&pf->auid);

@@ -1,10 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE /* strptime, timegm */
-/* json-c names a type json_bool, as render/json.h names a function: this
- * file sees json-c's under another name (the same int). */
-#define json_bool jsonc_bool
 #include <json-c/json.h>
-#undef json_bool
 
 #include "render/compact.h"
 
@@ -258,9 +254,9 @@ void pm_event_view_free(struct pm_event_view *v)
 
 /* ---- writing for a terminal ---- */
 
-static void raw(struct json_buf *b, const char *s)
+static void raw(struct pm_buf *b, const char *s)
 {
-	json_raw(b, s, strlen(s));
+	pm_buf_put(b, s, strlen(s));
 }
 
 /* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
@@ -327,7 +323,7 @@ static size_t one_unit(const unsigned char *s, size_t n, char unit[16], size_t *
 	return len;
 }
 
-void pm_compact_put(struct json_buf *out, const char *s, size_t n, size_t max, bool keep_end)
+void pm_compact_put(struct pm_buf *out, const char *s, size_t n, size_t max, bool keep_end)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t chars = 0, skip = 0, i, ulen;
@@ -353,12 +349,12 @@ void pm_compact_put(struct json_buf *out, const char *s, size_t n, size_t max, b
 			return;
 		}
 		if (chars++ >= skip)
-			json_raw(out, unit, ulen);
+			pm_buf_put(out, unit, ulen);
 		i += used;
 	}
 }
 
-static void put_str(struct json_buf *out, struct pm_str s, size_t max, bool keep_end)
+static void put_str(struct pm_buf *out, struct pm_str s, size_t max, bool keep_end)
 {
 	pm_compact_put(out, s.s, s.n, max, keep_end);
 }
@@ -376,7 +372,7 @@ static const char *const tone_sgr[] = {
 };
 
 struct line {
-	struct json_buf *b;
+	struct pm_buf *b;
 	bool color;
 };
 
@@ -393,14 +389,14 @@ static void reset(struct line *l)
 
 static void sp(struct line *l)
 {
-	json_raw(l->b, " ", 1);
+	pm_buf_put(l->b, " ", 1);
 }
 
 static void num(struct line *l, int64_t v)
 {
 	char buf[24];
 
-	json_raw(l->b, buf, (size_t)snprintf(buf, sizeof(buf), "%lld", (long long)v));
+	pm_buf_put(l->b, buf, (size_t)snprintf(buf, sizeof(buf), "%lld", (long long)v));
 }
 
 /* " key value" for a detail; the value escaped and cut. */
@@ -613,7 +609,7 @@ static void limacharlie_details(struct line *l, const struct pm_event_view *v)
 	}
 }
 
-void pm_compact_render(struct json_buf *out, const struct pm_event_view *v,
+void pm_compact_render(struct pm_buf *out, const struct pm_event_view *v,
 		       const struct pm_compact_opts *o)
 {
 	struct line l = { out, o && o->color };
@@ -648,7 +644,7 @@ void pm_compact_render(struct json_buf *out, const struct pm_event_view *v,
 	else {
 		char word[16];
 
-		json_raw(out, word, (size_t)snprintf(word, sizeof(word), "%-7s", look->word));
+		pm_buf_put(out, word, (size_t)snprintf(word, sizeof(word), "%-7s", look->word));
 	}
 	reset(&l);
 	sp(&l);
@@ -683,10 +679,10 @@ void pm_compact_render(struct json_buf *out, const struct pm_event_view *v,
 		limacharlie_details(&l, v);
 	else
 		native_details(&l, v);
-	json_raw(out, "\n", 1);
+	pm_buf_put(out, "\n", 1);
 }
 
-int pm_compact_line(struct json_buf *out, const char *line, size_t len,
+int pm_compact_line(struct pm_buf *out, const char *line, size_t len,
 		    const struct pm_compact_opts *o)
 {
 	struct pm_event_view v;

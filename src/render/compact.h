@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "render/json.h"
+#include "base/buf.h"
 
 struct json_object;
 struct json_tokener;
@@ -59,12 +59,12 @@ struct pm_compact_opts {
 };
 
 /* Append v's compact line, ending in '\n', to out. */
-void pm_compact_render(struct json_buf *out, const struct pm_event_view *v,
+void pm_compact_render(struct pm_buf *out, const struct pm_event_view *v,
 		       const struct pm_compact_opts *o);
 
 /* Both in one: a JSON line in, its compact line out; -EINVAL (nothing
  * appended) when line is not a JSON object. */
-int pm_compact_line(struct json_buf *out, const char *line, size_t len,
+int pm_compact_line(struct pm_buf *out, const char *line, size_t len,
 		    const struct pm_compact_opts *o);
 
 /*
@@ -75,7 +75,7 @@ int pm_compact_line(struct json_buf *out, const char *line, size_t len,
  * its end (keep_end false) or its start (keep_end true: paths, whose
  * end says most).
  */
-void pm_compact_put(struct json_buf *out, const char *s, size_t n, size_t max, bool keep_end);
+void pm_compact_put(struct pm_buf *out, const char *s, size_t n, size_t max, bool keep_end);
 
 /* The native `type` or LimaCharlie event_type of an event procmon writes
  * (either spelling) to its PM_EVENT_* number; -1 when it has none. */

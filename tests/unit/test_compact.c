@@ -87,8 +87,8 @@ static char *native_line(uint32_t t, const char *path, const char *args)
 	ev->code.mode = 0755;
 	json_init(&b);
 	pm_render_bombini(&b, ev, &ctx);
-	assert_false(b.oom);
-	s = strndup(b.data, b.len);
+	assert_false(b.buf.oom);
+	s = strndup(b.buf.data, b.buf.len);
 	json_free(&b);
 	ev->injection = NULL;
 	pm_process_put(ev->target);
@@ -100,14 +100,14 @@ static char *native_line(uint32_t t, const char *path, const char *args)
 static char *compact(const char *json, bool color)
 {
 	struct pm_compact_opts o = { .color = color };
-	struct json_buf b;
+	struct pm_buf b;
 	char *s;
 
-	json_init(&b);
+	pm_buf_init(&b);
 	assert_int_equal(pm_compact_line(&b, json, strlen(json), &o), 0);
 	assert_true(b.len > 0 && b.data[b.len - 1] == '\n');
 	s = strndup(b.data, b.len - 1);
-	json_free(&b);
+	pm_buf_free(&b);
 	assert_null(strchr(s, '\n'));
 	return s;
 }
@@ -182,13 +182,13 @@ static void test_hostile_bytes_are_escaped(void **state)
 	free(line);
 	/* straight from bytes, as procmon-tail reads others' lines */
 	{
-		struct json_buf b;
+		struct pm_buf b;
 
-		json_init(&b);
+		pm_buf_init(&b);
 		pm_compact_put(&b, "x\xc3(\xed\xa0\x80y", 7, 100, false);
 		assert_int_equal(b.len, strlen("x\\xc3(\\xed\\xa0\\x80y"));
 		assert_memory_equal(b.data, "x\\xc3(\\xed\\xa0\\x80y", b.len);
-		json_free(&b);
+		pm_buf_free(&b);
 	}
 }
 
@@ -250,7 +250,7 @@ static void test_limacharlie_and_unknown_lines(void **state)
 		"{\"type\":\"SomethingNew\",\"process\":{\"pid\":5,\"uid\":0,\"euid\":0,"
 		"\"binary_path\":\"/x\"},\"timestamp\":\"2026-01-01T00:00:00.000Z\",\"host\":\"h\"}";
 	char *line;
-	struct json_buf b;
+	struct pm_buf b;
 
 	(void)state;
 	line = compact(lc, false);
@@ -263,12 +263,12 @@ static void test_limacharlie_and_unknown_lines(void **state)
 	line = compact(future, false);
 	assert_non_null(strstr(line, "00:00:00.000 h ❓ SomethingNew 5 uid=0 /x"));
 	free(line);
-	json_init(&b);
+	pm_buf_init(&b);
 	assert_int_equal(pm_compact_line(&b, "not json", 8, NULL), -EINVAL);
 	assert_int_equal(pm_compact_line(&b, "[1,2]", 5, NULL), -EINVAL);
 	assert_int_equal(pm_compact_line(&b, "{} trailing", 11, NULL), -EINVAL);
 	assert_int_equal(b.len, 0);
-	json_free(&b);
+	pm_buf_free(&b);
 }
 
 int main(void)
