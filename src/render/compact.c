@@ -399,8 +399,9 @@ static void num(struct line *l, int64_t v)
 	pm_buf_put(l->b, buf, (size_t)snprintf(buf, sizeof(buf), "%lld", (long long)v));
 }
 
-/* " key value" for a detail; the value escaped and cut. */
-static void kv(struct line *l, const char *key, struct pm_str val)
+/* " key value" for a detail; the value escaped and cut (a path keeps
+ * its end, which names the file). */
+static void kv_cut(struct line *l, const char *key, struct pm_str val, bool path)
 {
 	if (!val.s || !val.n)
 		return;
@@ -409,7 +410,12 @@ static void kv(struct line *l, const char *key, struct pm_str val)
 	raw(l->b, key);
 	reset(l);
 	sp(l);
-	put_str(l->b, val, W_DETAIL, false);
+	put_str(l->b, val, W_DETAIL, path);
+}
+
+static void kv(struct line *l, const char *key, struct pm_str val)
+{
+	kv_cut(l, key, val, false);
 }
 
 static void kv_num(struct line *l, const char *key, struct json_object *o)
@@ -488,17 +494,16 @@ static void native_details(struct line *l, const struct pm_event_view *v)
 		}
 		break;
 	case PM_EVENT_SETUID:
-		kv_num(l, "uid", get(d, "uid"));
-		kv_num(l, "euid", get(d, "euid"));
-		kv_num(l, "fsuid", get(d, "fsuid"));
+	case PM_EVENT_SETGID: {
+		static const char *const ids[2][3] = { { "uid", "euid", "fsuid" },
+						       { "gid", "egid", "fsgid" } };
+		const char *const *id = ids[v->type == PM_EVENT_SETGID];
+
+		for (int i = 0; i < 3; i++)
+			kv_num(l, id[i], get(d, id[i]));
 		kv(l, "via", sget(d, "flags"));
 		break;
-	case PM_EVENT_SETGID:
-		kv_num(l, "gid", get(d, "gid"));
-		kv_num(l, "egid", get(d, "egid"));
-		kv_num(l, "fsgid", get(d, "fsgid"));
-		kv(l, "via", sget(d, "flags"));
-		break;
+	}
 	case PM_EVENT_SETCAPS:
 		kv(l, "effective", sget(d, "effective"));
 		kv(l, "permitted", sget(d, "permitted"));
@@ -546,7 +551,7 @@ static void native_details(struct line *l, const struct pm_event_view *v)
 	}
 	case PM_EVENT_NEW_NAMED_PIPE:
 	case PM_EVENT_OPEN_NAMED_PIPE:
-		kv(l, "fifo", sget(r, "file_path"));
+		kv_cut(l, "fifo", sget(r, "file_path"), true);
 		break;
 	case PM_EVENT_MODULE_LOAD:
 		kv(l, "module", sget(d, "module_name"));
@@ -568,7 +573,7 @@ static void native_details(struct line *l, const struct pm_event_view *v)
 		s = sget(d, "hash");
 		if (s.n > 19) /* "sha256:" and 12 hex digits name it well enough */
 			s.n = 19;
-		kv(l, "file", sget(d, "file_path"));
+		kv_cut(l, "file", sget(d, "file_path"), true);
 		kv(l, "hash", s);
 		kv(l, "mode", sget(d, "mode"));
 		break;
