@@ -159,6 +159,7 @@ struct run {
 };
 
 static volatile sig_atomic_t interrupted;
+static volatile bool closing; /* the connection's end is ours: nothing to say */
 
 static void on_signal(int sig)
 {
@@ -922,6 +923,25 @@ static void pull_loop(struct run *r, natsSubscription *sub, jsCtx *js, const cha
 
 /* ---- connecting, in our words ---- */
 
+/* A server lost mid-read: libnats reconnects (forever), and says nothing
+ * itself; the person watching should know why nothing comes. */
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
+	if (!interrupted && !closing)
+		fputs("procmon-tail: disconnected from the server; reconnecting\n", stderr);
+}
+
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+	char url[256] = "";
+
+	(void)closure;
+	natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+	fprintf(stderr, "procmon-tail: reconnected to %s\n", url);
+}
+
 /* libnats' last error without its "(file.c:123): " prefix. */
 static const char *nats_detail(natsStatus s)
 {
@@ -1290,6 +1310,10 @@ int main(int argc, char **argv)
 		s = natsOptions_SetName(opts, "procmon-tail");
 	if (s == NATS_OK)
 		s = natsOptions_SetMaxReconnect(opts, -1);
+	if (s == NATS_OK)
+		s = natsOptions_SetDisconnectedCB(opts, on_disconnected, NULL);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectedCB(opts, on_reconnected, NULL);
 	if (s == NATS_OK && token)
 		s = natsOptions_SetToken(opts, token);
 	if (s == NATS_OK && user)
@@ -1361,6 +1385,7 @@ int main(int argc, char **argv)
 	if ((r.damaged || r.bad_batches) && !ret)
 		ret = 1;
 out:
+	closing = true;
 	if (sub) {
 		if (!durable)
 			natsSubscription_Unsubscribe(sub);

@@ -443,3 +443,23 @@ def test_format_compact_writes_lines_for_people_and_json_to_the_fleet(servers, w
     assert [re.sub(r"^\d\d:\d\d:\d\d\.\d\d\d ", "", l) for l in a if " exec " in l or " exit " in l] == [
         f"{host} 🚀 exec    {pids['a']} uid=0 /usr/bin/true tree-a",
         f"{host} 💥 exit    {pids['a']} uid=0 /usr/bin/true tree-a exit 0"]
+
+
+def test_a_server_restart_is_said_and_reading_goes_on(stream):
+    srv, c = stream
+    publish_batch(c, [event(1)])
+    p = subprocess.Popen([str(TAIL), "--server", srv.url, "--all", "--count", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert read_until(p, 1) == [event(1)]
+    c.close()
+    srv.stop()
+    srv.start()
+    with srv.client() as c2:
+        helpers.wait_until(lambda: c2.stream_count("PROCMON") == 1, "the stream back", 15)
+        publish_batch(c2, [event(2)])
+    assert read_until(p, 1) == [event(2)]
+    rc = p.wait(10)
+    err = p.stderr.read().decode()
+    assert rc == 0, err
+    assert "procmon-tail: disconnected from the server; reconnecting" in err, err
+    assert f"procmon-tail: reconnected to {srv.url}" in err, err
