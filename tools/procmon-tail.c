@@ -779,7 +779,7 @@ static int handle_msg(struct run *r, natsMsg *msg)
 			fprintf(stderr, "procmon-tail: %s: Procmon-Events says %s, the batch has %" PRIu64
 					" lines\n", natsMsg_GetSubject(msg), nev, lines);
 		}
-	} else {
+	} else if (len) { /* one event; an empty body is none */
 		one_line(r, data, len);
 	}
 	if (r->out.len && write_out(r, &r->out))
