@@ -168,7 +168,7 @@ $(BUILD)/procmon: $(OBJS)
 # with procmon's own vocabulary (src/base/: host tokens, event ids) and
 # its compact renderer.
 TAIL_OBJS := $(BUILD)/obj/base/event_id.o $(BUILD)/obj/base/timefmt.o $(BUILD)/obj/base/buf.o \
-	$(BUILD)/obj/render/compact.o
+	$(BUILD)/obj/render/compact.o $(BUILD)/obj/enrich/users.o
 $(BUILD)/procmon-tail: tools/procmon-tail.c $(TAIL_OBJS) $(BUILD)/version.h | $(BUILD)
 	$(check_deps)
 	@echo "  LINK    $@"

@@ -73,6 +73,8 @@ void pm_daemon_apply(struct daemon *d, enum pm_seed seed)
 	}
 	d->render_event = cfg->format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
 							       : pm_render_bombini;
+	if (cfg->format == PM_FORMAT_COMPACT && !d->compact_users)
+		d->compact.users = d->compact_users = pm_users_load();
 	/* --color auto: colour when the output is stdout and that is a terminal */
 	d->compact.color = d->opts->color >= 0 ? d->opts->color
 					       : !cfg->output && pm_color_choice("auto", STDOUT_FILENO);

@@ -52,6 +52,7 @@ struct daemon {
 	/* --format compact: the native line made short, for the local output */
 	struct pm_buf compact_line;
 	struct pm_compact_opts compact;
+	struct pm_users *compact_users; /* its user names; NULL until asked for */
 	/* fleet output and identity (contract section 8) */
 	struct pm_fleet *fleet; /* NULL: NATS off */
 	struct pm_event_ids ids;

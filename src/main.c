@@ -449,6 +449,7 @@ static void shutdown_daemon(struct daemon *d)
 	json_free(&d->line);
 	pm_buf_free(&d->compact_line);
 	pm_users_free((struct pm_users *)d->render.users);
+	pm_users_free(d->compact_users);
 	pm_config_free(&d->cfg);
 }
 

@@ -33,6 +33,7 @@
 #include <zstd.h>
 
 #include "base/event_id.h"
+#include "enrich/users.h"
 #include "procmon/events.h"
 #include "render/compact.h"
 #include "version.h" /* generated: build/version.h */
@@ -1280,6 +1281,14 @@ int main(int argc, char **argv)
 	if (c < 0)
 		BAD("--color '%s': expected auto, always or never", color);
 	r.copts.color = c;
+	if (r.compact) {
+		/* uids name users on their own host: this one's names for its events */
+		static char here[256];
+
+		if (!gethostname(here, sizeof(here) - 1))
+			r.copts.local_host = here;
+		r.copts.users = pm_users_load();
+	}
 	if (r.check_gaps || r.tree) {
 		r.catch_up = true;
 		if (start != 't')
@@ -1396,6 +1405,7 @@ out:
 	natsOptions_Destroy(opts);
 	nats_Close();
 	pm_buf_free(&r.out);
+	pm_users_free((struct pm_users *)r.copts.users);
 	ZSTD_freeDCtx(r.zd);
 	free(r.body);
 	return ret;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "enrich/users.h"
 #include "procmon/events.h"
 
 /* ---- the event types, from the one table ---- */
@@ -614,12 +615,27 @@ static void limacharlie_details(struct line *l, const struct pm_event_view *v)
 	}
 }
 
+static const char *local_user_of(const struct pm_compact_opts *o, int64_t uid)
+{
+	return o && o->users && uid >= 0 && uid <= UINT32_MAX ? pm_user_name(o->users, (uint32_t)uid)
+							      : NULL;
+}
+
+/* The user's name, when the event comes from a host whose names we know. */
+static const char *local_user(const struct pm_event_view *v, const struct pm_compact_opts *o)
+{
+	if (!o || !o->users || (o->local_host && !str_is(v->host.s, v->host.n, o->local_host)))
+		return NULL;
+	return local_user_of(o, v->uid);
+}
+
 void pm_compact_render(struct pm_buf *out, const struct pm_event_view *v,
 		       const struct pm_compact_opts *o)
 {
 	struct line l = { out, o && o->color };
 	const struct look *look = v->type >= 0 && looks[v->type].word ? &looks[v->type] : &unknown_look;
 	bool exit_ = v->type == PM_EVENT_EXIT;
+	const char *name, *ename;
 	char tbuf[32];
 
 	/* time: UTC, as every timestamp procmon writes */
@@ -659,6 +675,12 @@ void pm_compact_render(struct pm_buf *out, const struct pm_event_view *v,
 	sp(&l);
 	if (v->user_name.s) {
 		put_str(out, v->user_name, 16, false);
+	} else if ((name = local_user(v, o))) {
+		pm_compact_put(out, name, strlen(name), 16, false);
+		if (v->euid >= 0 && v->euid != v->uid && (ename = local_user_of(o, v->euid))) {
+			raw(out, "/e:");
+			pm_compact_put(out, ename, strlen(ename), 16, false);
+		}
 	} else {
 		raw(out, "uid=");
 		num(&l, v->uid);

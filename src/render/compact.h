@@ -22,6 +22,7 @@
 
 struct json_object;
 struct json_tokener;
+struct pm_users;
 
 /* A string in the parsed event: any bytes, n of them; s NULL when absent. */
 struct pm_str {
@@ -56,6 +57,10 @@ void pm_event_view_free(struct pm_event_view *v);
 
 struct pm_compact_opts {
 	bool color; /* ANSI SGR colours */
+	/* user names for uids (enrich/users.h), for the events of local_host
+	 * only (NULL: every event's): a uid names a user on its own host */
+	const struct pm_users *users;
+	const char *local_host;
 };
 
 /* Append v's compact line, ending in '\n', to out. */

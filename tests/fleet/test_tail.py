@@ -439,10 +439,10 @@ def test_format_compact_writes_lines_for_people_and_json_to_the_fleet(servers, w
     r = tail(srv, "--all", "--catch-up", "-o", "compact")
     assert r.stdout.decode().splitlines() == local
     host = os.uname().nodename
-    a = [l for l in local if re.search(rf" {pids['a']} uid=0 ", l)]
+    a = [l for l in local if re.search(rf" {pids['a']} root ", l)]
     assert [re.sub(r"^\d\d:\d\d:\d\d\.\d\d\d ", "", l) for l in a if " exec " in l or " exit " in l] == [
-        f"{host} 🚀 exec    {pids['a']} uid=0 /usr/bin/true tree-a",
-        f"{host} 💥 exit    {pids['a']} uid=0 /usr/bin/true tree-a exit 0"]
+        f"{host} 🚀 exec    {pids['a']} root /usr/bin/true tree-a",
+        f"{host} 💥 exit    {pids['a']} root /usr/bin/true tree-a exit 0"]
 
 
 def test_a_server_restart_is_said_and_reading_goes_on(stream):

@@ -20,6 +20,7 @@
 #include "collect/proc_cache.h"
 #include "enrich/hash.h"
 #include "enrich/injection.h"
+#include "enrich/users.h"
 #include "render/compact.h"
 #include "render/render.h"
 
@@ -236,6 +237,33 @@ static void test_colour_only_when_asked(void **state)
 	free(color);
 }
 
+/* User names, from a passwd table, for the events of the host they are
+ * for; another host's uids stay numbers. */
+static void test_user_names_on_their_own_host(void **state)
+{
+	static const char passwd[] = "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/a:/bin/sh\n";
+	FILE *f = fmemopen((void *)passwd, sizeof(passwd) - 1, "r");
+	struct pm_users *users = pm_users_parse(f);
+	struct pm_compact_opts o = { .users = users, .local_host = "vm" };
+	char *json = native_line(PM_EVENT_SETUID, "/usr/bin/su", "-");
+	struct pm_buf b;
+
+	(void)state;
+	fclose(f);
+	pm_buf_init(&b);
+	assert_int_equal(pm_compact_line(&b, json, strlen(json), &o), 0);
+	pm_buf_put(&b, "", 1);
+	assert_non_null(strstr(b.data, " 4242 alice/e:root /usr/bin/su "));
+	b.len = 0;
+	o.local_host = "elsewhere";
+	assert_int_equal(pm_compact_line(&b, json, strlen(json), &o), 0);
+	pm_buf_put(&b, "", 1);
+	assert_non_null(strstr(b.data, " 4242 uid=1000/e0 /usr/bin/su "));
+	pm_buf_free(&b);
+	pm_users_free(users);
+	free(json);
+}
+
 static void test_limacharlie_and_unknown_lines(void **state)
 {
 	static const char lc[] =
@@ -278,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_bytes_are_escaped),
 		cmocka_unit_test(test_lines_stay_short_unless_args_are_long),
 		cmocka_unit_test(test_colour_only_when_asked),
+		cmocka_unit_test(test_user_names_on_their_own_host),
 		cmocka_unit_test(test_limacharlie_and_unknown_lines),
 	};
 
