@@ -6,6 +6,7 @@
 #   make bench    benchmarks: procmon beside auditd and execsnoop, NATS output (bench/suite.py)
 #   make install  install as a service (PREFIX=/usr/local, DESTDIR); make uninstall
 #   make deb      build/procmon_VERSION_ARCH.deb (docs/service.md)
+#   make update-rules SIGMA=DIR  refresh rules/sigma from a SigmaHQ checkout
 
 BUILD    := build
 CC       ?= gcc
@@ -95,6 +96,12 @@ faults: $(BUILD)/procmon $(PROG_BINS)
 	$(Q)$(PYTHON) -m pytest -p no:cacheprovider -rs -v tests/faults
 
 progs: $(PROG_BINS)
+
+# Refresh rules/sigma from a SigmaHQ checkout: make update-rules SIGMA=/path/to/sigma
+.PHONY: update-rules
+update-rules: $(BUILD)/procmon
+	$(Q)test -n "$(SIGMA)" || { echo "usage: make update-rules SIGMA=/path/to/sigma-checkout" >&2; exit 2; }
+	$(Q)scripts/update-rules.sh "$(SIGMA)" $(BUILD)/procmon
 
 # procmon beside auditd and execsnoop (docs/performance.md), then metrics
 # on and scraped vs off (bench/metrics_cost.py, same ROUNDS and N); the
