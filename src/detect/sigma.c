@@ -1026,7 +1026,6 @@ static struct cnode *parse_primary(struct lexer *lx)
 	}
 	bool one = !strcmp(lx->tok, "1"), all = word_is(lx->tok, "all");
 	bool digits = strspn(lx->tok, "0123456789") == strlen(lx->tok);
-	const char *save = lx->p;
 	char first[128];
 
 	snprintf(first, sizeof(first), "%s", lx->tok);
@@ -1064,7 +1063,6 @@ static struct cnode *parse_primary(struct lexer *lx)
 		return lex(lx) ? NULL : n;
 	}
 	/* a plain selection name: the token after it is already read */
-	(void)save;
 	if (strchr(first, '*')) {
 		fail(lx->c, lx->at, "condition: a wildcard outside '1 of' / 'all of': '%s'", first);
 		return NULL;
@@ -1105,17 +1103,19 @@ static struct cnode *parse_not(struct lexer *lx)
 	return parse_primary(lx);
 }
 
-static struct cnode *parse_and(struct lexer *lx)
+/* sub (WORD sub)*, left-associative: `and` over `not`, `or` over `and` */
+static struct cnode *parse_chain(struct lexer *lx, const char *word, enum cop op,
+				 struct cnode *(*sub)(struct lexer *))
 {
-	struct cnode *l = parse_not(lx);
+	struct cnode *l = sub(lx);
 
-	while (l && word_is(lx->tok, "and")) {
-		struct cnode *n;
+	while (l && word_is(lx->tok, word)) {
+		struct cnode *r, *n;
 
 		if (lex(lx))
 			return NULL;
-		struct cnode *r = parse_not(lx);
-		if (!r || !(n = cnew(lx, C_AND)))
+		r = sub(lx);
+		if (!r || !(n = cnew(lx, op)))
 			return NULL;
 		n->a = l;
 		n->b = r;
@@ -1124,23 +1124,14 @@ static struct cnode *parse_and(struct lexer *lx)
 	return l;
 }
 
+static struct cnode *parse_and(struct lexer *lx)
+{
+	return parse_chain(lx, "and", C_AND, parse_not);
+}
+
 static struct cnode *parse_or(struct lexer *lx)
 {
-	struct cnode *l = parse_and(lx);
-
-	while (l && word_is(lx->tok, "or")) {
-		struct cnode *n;
-
-		if (lex(lx))
-			return NULL;
-		struct cnode *r = parse_and(lx);
-		if (!r || !(n = cnew(lx, C_OR)))
-			return NULL;
-		n->a = l;
-		n->b = r;
-		l = n;
-	}
-	return l;
+	return parse_chain(lx, "or", C_OR, parse_and);
 }
 
 static struct cnode *parse_condition(struct ctx *c, struct rule *r, yaml_node_t *at,
