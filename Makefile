@@ -24,7 +24,7 @@ VERSION  := $(RELEASE)$(if $(COMMIT),+g$(COMMIT))
 
 CFLAGS   ?= -O2 -g
 # src/ by pipeline stage (docs/design.md): each room's headers by name
-ROOMS    := collect enrich render output config detect
+ROOMS    := base collect enrich render output config detect
 CFLAGS   += -std=gnu17 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD) \
 	    -D_FILE_OFFSET_BITS=64
 LDLIBS   := -lbpf -lelf -lz -lzstd -lcrypto -lyaml -lnats -lmicrohttpd -lhs -lpcre2-8 -ljson-c -lpthread
@@ -155,11 +155,13 @@ $(BUILD)/procmon: $(OBJS)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-# The fleet consumer: reads the JetStream stream procmon publishes to.
-$(BUILD)/procmon-tail: tools/procmon-tail.c | $(BUILD)
+# The fleet consumer: reads the JetStream stream procmon publishes to,
+# with procmon's own vocabulary (src/base/: host tokens, event ids).
+TAIL_OBJS := $(BUILD)/obj/base/event_id.o $(BUILD)/obj/base/timefmt.o
+$(BUILD)/procmon-tail: tools/procmon-tail.c $(TAIL_OBJS) | $(BUILD)
 	$(check_deps)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS) $< -o $@ -lnats -lzstd
+	$(Q)$(CC) $(CFLAGS) $< $(TAIL_OBJS) -o $@ -lnats -lzstd
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 	@echo "  TEST    $@"

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "output/metrics.h" /* pm_listen_parse, behind metrics.listen */
 #include "procmon/events.h"
 
 #define ERRLEN 512
