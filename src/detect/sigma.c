@@ -1825,8 +1825,19 @@ int pm_sigma_load(const char *const *paths, size_t n_paths, enum pm_sigma_level 
 		return -ENOMEM;
 	for (size_t i = 0; i < n_paths && !ret; i++)
 		ret = load_path(rs, paths[i], 0, min_level, check_owner, rep);
-	if (!ret)
+	if (!ret) {
 		ret = build_prefilter(rs);
+		if (ret == -EINVAL) {
+			/* Hyperscan refused the literals: the exact path
+			 * alone gives the same answers */
+			for (int f = 0; f < N_FIELDS; f++) {
+				hs_free_database(rs->db[f]);
+				rs->db[f] = NULL;
+			}
+			rs->prefilter = false;
+			ret = 0;
+		}
+	}
 	if (ret) {
 		pm_sigma_free(rs);
 		return ret;
