@@ -428,6 +428,8 @@ static const struct {
 	{ "endswith", M_ENDSWITH }, { "all", M_ALL },
 	{ "re", M_RE },		    { "i", M_I },
 	{ "m", M_M },		    { "s", M_S },
+	{ "ignorecase", M_I },	    { "multiline", M_M },
+	{ "dotall", M_S },
 	{ "cased", M_CASED },	    { "exists", M_EXISTS },
 	{ "base64", M_BASE64 },	    { "base64offset", M_BASE64OFFSET },
 	{ "windash", M_WINDASH },
@@ -435,8 +437,8 @@ static const struct {
 
 /* Sigma's modifiers procmon knows of but does not implement. */
 static const char *const mods_unsupported[] = {
-	"utf16le", "utf16be", "utf16", "wide",	   "cidr",	 "lt",	     "lte",
-	"gt",	   "gte",     "expand", "fieldref", "ignorecase", "multiline", "dotall",
+	"utf16le", "utf16be", "utf16", "wide", "cidr", "lt",   "lte",  "gt",   "gte",
+	"neq",	   "expand",  "fieldref", "minute", "hour", "day", "week", "month", "year",
 };
 
 /* Plain value -> units, with Sigma's escaping: `\*`, `\?` are the
