@@ -142,7 +142,7 @@ $(BUILD)/version.h: FORCE | $(BUILD)
 	$(Q)v='#define PROCMON_VERSION "$(VERSION)"'; \
 	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" > $@
 
-$(BUILD)/obj/main.o: $(BUILD)/version.h
+$(BUILD)/obj/main.o $(BUILD)/obj/cli.o: $(BUILD)/version.h
 
 $(BUILD)/obj/%.o: src/%.c $(HDRS) include/procmon/events.h $(BPF_SKELS) | $(BUILD)/obj
 	$(check_deps)
