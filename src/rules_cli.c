@@ -209,6 +209,9 @@ static int replay(const char *file, char **paths, size_t n)
 	ssize_t len;
 	FILE *in;
 	double t0, in_rules = 0;
+	/* bench/rules_replay.sh's baseline: read lines as json-c's DOM */
+	const char *parser = getenv("PROCMON_REPLAY_PARSER");
+	bool dom = parser && !strcmp(parser, "json-c");
 	int ret;
 
 	in = strcmp(file, "-") ? fopen(file, "re") : stdin;
@@ -255,19 +258,25 @@ static int replay(const char *file, char **paths, size_t n)
 			bad++;
 			continue;
 		}
-		r = pm_sigma_json_read(reader, line, (size_t)len, &ev);
-		if (r == 1) {
-			other++;
-			continue;
-		}
-		if (r) {
-			bad++;
-			continue;
-		}
-		execs++;
 		rp.line = line;
 		rp.len = (size_t)len;
 		rp.exec = NULL;
+		if (dom) { /* the baseline: json-c's DOM first */
+			json_tokener_reset(rp.tok);
+			rp.exec = json_tokener_parse_ex(rp.tok, line, (int)len);
+			r = pm_sigma_json_read_dom(reader, rp.exec, &ev);
+		} else {
+			r = pm_sigma_json_read(reader, line, (size_t)len, &ev);
+		}
+		if (r) {
+			if (r == 1)
+				other++;
+			else
+				bad++;
+			json_object_put(rp.exec);
+			continue;
+		}
+		execs++;
 		if (execs % RULES_SAMPLE == 0)
 			m0 = now_s();
 		if (pm_sigma_match(rules, scratch, &ev, on_hit, &rp) < 0)
@@ -283,10 +292,11 @@ static int replay(const char *file, char **paths, size_t n)
 	fflush(stdout);
 	fprintf(stderr,
 		"replay: %llu lines, %llu ProcessExec, %llu other, %llu unreadable, %llu detections; "
-		"%.0f ProcessExec per CPU second, %.0f in the rules alone (%zu rules, prefilter %s)\n",
+		"%.0f ProcessExec per CPU second, %.0f in the rules alone (%zu rules, prefilter %s, "
+		"parser %s)\n",
 		lines, execs, other, bad, rp.detections, dt > 0 ? (double)execs / dt : 0.0,
 		in_rules > 0 ? (double)sampled / in_rules : 0.0, pm_sigma_count(rules),
-		pm_sigma_prefiltered(rules) ? "hyperscan" : "off");
+		pm_sigma_prefiltered(rules) ? "hyperscan" : "off", dom ? "json-c" : "yajl");
 	if (rp.unwritten)
 		fprintf(stderr, "replay: %llu detections not written: json-c could not read their line\n",
 			rp.unwritten);

@@ -8,6 +8,11 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+/* json-c names a typedef json_bool: unused here */
+#define json_bool json_c_bool
+#include <json-c/json.h>
+#undef json_bool
+
 /*
  * The mapping: which member of the ProcessExec feeds which fact. Strings
  * are kept as given; numbers only as integers (a fraction or an exponent
@@ -337,12 +342,8 @@ static size_t cmdline(struct pm_sigma_json *r, enum slot argv0_s, enum slot args
 	return at;
 }
 
-int pm_sigma_json_read(struct pm_sigma_json *r, const char *line, size_t len,
-		       struct pm_sigma_event *ev)
+static void start(struct pm_sigma_json *r, struct pm_sigma_event *ev)
 {
-	yajl_handle h;
-	yajl_status st;
-
 	memset(ev, 0, sizeof(*ev));
 	r->len = 0;
 	r->oom = r->exec = r->have_type = r->top_is_object = false;
@@ -352,19 +353,14 @@ int pm_sigma_json_read(struct pm_sigma_json *r, const char *line, size_t len,
 		r->obj[o] = false;
 		clear_obj(r, (enum obj)o);
 	}
-	h = yajl_alloc(&callbacks, NULL, r);
-	if (!h)
-		return -ENOMEM;
-	/* as json-c took them: bytes that are not UTF-8 are kept, and
-	 * procmon's writer replaces them when a detection is written */
-	yajl_config(h, yajl_dont_validate_strings, 1);
-	st = yajl_parse(h, (const unsigned char *)line, len);
-	if (st == yajl_status_ok)
-		st = yajl_complete_parse(h);
-	yajl_free(h);
+}
+
+/* the values read (ok: the line was one JSON value) into ev */
+static int finish(struct pm_sigma_json *r, bool ok, struct pm_sigma_event *ev)
+{
 	if (r->oom)
 		return -ENOMEM;
-	if (st != yajl_status_ok || !r->top_is_object)
+	if (!ok || !r->top_is_object)
 		return -EINVAL;
 	if (!r->exec)
 		return 1;
@@ -392,4 +388,68 @@ int pm_sigma_json_read(struct pm_sigma_json *r, const char *line, size_t len,
 	ev->uid = r->num[S_UID - S_N_STR];
 	ev->euid = r->num[S_EUID - S_N_STR];
 	return 0;
+}
+
+int pm_sigma_json_read(struct pm_sigma_json *r, const char *line, size_t len,
+		       struct pm_sigma_event *ev)
+{
+	yajl_handle h;
+	yajl_status st;
+
+	start(r, ev);
+	h = yajl_alloc(&callbacks, NULL, r);
+	if (!h)
+		return -ENOMEM;
+	/* as json-c took them: bytes that are not UTF-8 are kept, and
+	 * procmon's writer replaces them when a detection is written */
+	yajl_config(h, yajl_dont_validate_strings, 1);
+	st = yajl_parse(h, (const unsigned char *)line, len);
+	if (st == yajl_status_ok)
+		st = yajl_complete_parse(h);
+	yajl_free(h);
+	return finish(r, st == yajl_status_ok, ev);
+}
+
+/* json-c's DOM as the same events, in its order: the bench's baseline */
+static int walk(struct pm_sigma_json *r, struct json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_null:
+		return on_null(r);
+	case json_type_boolean:
+		return on_bool(r, json_object_get_boolean(o));
+	case json_type_int:
+	case json_type_double: {
+		const char *num = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+
+		return on_number(r, num, strlen(num));
+	}
+	case json_type_string:
+		return on_string(r, (const unsigned char *)json_object_get_string(o),
+				 (size_t)json_object_get_string_len(o));
+	case json_type_array:
+		if (!on_start_array(r))
+			return 0;
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (!walk(r, json_object_array_get_idx(o, i)))
+				return 0;
+		return on_end(r);
+	case json_type_object:
+		if (!on_start_map(r))
+			return 0;
+		json_object_object_foreach(o, k, v)
+		{
+			if (!on_key(r, (const unsigned char *)k, strlen(k)) || !walk(r, v))
+				return 0;
+		}
+		return on_end(r);
+	}
+	return 0;
+}
+
+int pm_sigma_json_read_dom(struct pm_sigma_json *r, struct json_object *exec,
+			   struct pm_sigma_event *ev)
+{
+	start(r, ev);
+	return finish(r, exec && walk(r, exec), ev);
 }

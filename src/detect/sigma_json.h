@@ -35,4 +35,13 @@ void pm_sigma_json_free(struct pm_sigma_json *r);
 int pm_sigma_json_read(struct pm_sigma_json *r, const char *line, size_t len,
 		       struct pm_sigma_event *ev);
 
+/*
+ * The same from json-c's DOM of a line (NULL: json-c could not read it):
+ * the baseline bench/rules_replay.sh measures the event parser against
+ * (PROCMON_REPLAY_PARSER=json-c), through the same mapping.
+ */
+struct json_object;
+int pm_sigma_json_read_dom(struct pm_sigma_json *r, struct json_object *exec,
+			   struct pm_sigma_event *ev);
+
 #endif
