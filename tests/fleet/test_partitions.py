@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 
-from conftest import (DELIVERY_TIMEOUT, MESSAGE, Run, ServerSet, cluster, file_events,
-                      run_tail, spread_leaders, storm, wait_until, write_config)
+from conftest import (DELIVERY_TIMEOUT, Run, cluster, file_events, run_tail, spread_leaders,
+                      storm, wait_until, write_config)
 import natsproto
 
 N = 3
@@ -131,15 +131,10 @@ def test_hosts_spread_over_partition_streams(servers, workdir):
     check_partitions(nodes[1], workdir, hosts, spooled)
 
 
-def test_procmon_tail_reads_across_partitions(workdir, request):
+def test_procmon_tail_reads_across_partitions(servers, workdir):
     """procmon-tail --partitions reads every partition's stream: each
-    host's events, in order, with the filters and the gap check.
-    (One event a message here: reading batches is procmon-tail's own
-    test's matter, test_fleet.py, in both kinds.)"""
-    made = ServerSet(workdir)
-    request.addfinalizer(made.stop)
-    MESSAGE["kind"] = "event"
-    node = made("single").start()
+    host's events, in order, with the filters and the gap check."""
+    node = servers("single").start()
     hosts = hosts_one_per_partition()
     spooled = run_hosts([node], workdir, hosts, n_execs=10)
     want = check_partitions(node, workdir, hosts, spooled)
