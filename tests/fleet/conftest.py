@@ -309,6 +309,18 @@ def wait_stream_has(server, n, stream="PROCMON", timeout=DELIVERY_TIMEOUT, **kw)
     wait_until(count, timeout, f"{n} events in stream {stream}")
 
 
+def in_stream_order(got, local, kind_of):
+    """What a reader of the stream printed against the local output: the
+    same lines, each kind's (event type's) in the local order. A batch holds
+    one type (contract section 8), so across types the stream's order may
+    differ from the file's; with one event a message it is the file's."""
+    if MESSAGE["kind"] == "event":
+        return got == local
+    kinds = {kind_of(l) for l in local}
+    return sorted(got) == sorted(local) and all(
+        [l for l in got if kind_of(l) == k] == [l for l in local if kind_of(l) == k] for k in kinds)
+
+
 def write_old_spool(spool, records, first=1):
     """A spool as the previous version left it: "PSR1" records (magic,
     length, number, crc32 over length + number + payload), one event each,
