@@ -2,7 +2,7 @@
 #
 #   make          build build/procmon
 #   make run      install missing deps, build, run with the default config
-#   make test     install missing deps, build, run unit + integration tests
+#   make test     install missing deps, build, run every suite, one summary line
 #   make bench    benchmarks: procmon beside auditd and execsnoop, NATS output (bench/suite.py)
 #   make install  install as a service (PREFIX=/usr/local, DESTDIR); make uninstall
 #   make deb      build/procmon_VERSION_ARCH.deb (docs/service.md)
@@ -78,9 +78,12 @@ run:
 	@$(MAKE) --no-print-directory all >&2
 	@exec $(BUILD)/procmon
 
+# Every suite runs even when one before it fails; the last line counts
+# them all ("N passed, N failed, N skipped") and the status is non-zero
+# when anything failed (tests/run_suites.py, docs/testing.md).
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(PROG_BINS)
-	$(Q)$(MAKE) --no-print-directory unit integration faults
+	$(Q)$(PYTHON) tests/run_suites.py --build $(BUILD) --unit "$(UNIT_BINS)"
 
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
