@@ -6,7 +6,8 @@ line counts them all.
 
 Unit tests are the cmocka binaries build/tests/test_*; the other suites are
 pytest directories, counted from the JUnit XML pytest writes. The output is
-each suite's own, then one line per suite and last, alone on its line:
+each suite's own, then each suite's peak RSS (its largest process,
+procmon included), one count line per suite and last, alone on its line:
 
     N passed, N failed, N skipped
 
@@ -42,15 +43,23 @@ class Count:
         return f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
 
 
-def tee(cmd, **kw):
-    """Run cmd with its output passed through; returns (status, output)."""
+PEAK_RSS_KB = {}  # suite -> the largest maxrss of its processes (wait4), KiB
+
+
+def tee(cmd, suite, keep=True, **kw):
+    """Run cmd with its output passed through; returns (status, output,
+    kept only when keep). Notes the process tree's peak RSS for suite."""
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
     out = bytearray()
     for chunk in iter(lambda: p.stdout.read1(65536), b""):
         sys.stdout.buffer.write(chunk)
         sys.stdout.flush()
-        out += chunk
-    return p.wait(), bytes(out)
+        if keep:
+            out += chunk
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    PEAK_RSS_KB[suite] = max(PEAK_RSS_KB.get(suite, 0), usage.ru_maxrss)
+    return p.returncode, bytes(out)
 
 
 def run_unit(build, bins):
@@ -61,7 +70,7 @@ def run_unit(build, bins):
         return Count(failed=1)
     for b in bins:
         print(f"== {b}", flush=True)
-        status, out = tee([str(b)])
+        status, out = tee([str(b)], "unit")
         passed = sum(int(n) for n in PASSED_RE.findall(out))
         failed = sum(int(n) for n in FAILED_RE.findall(out))
         if status != 0 and failed == 0:
@@ -77,7 +86,8 @@ def run_pytest(suite, build):
     xml = results / f"{suite}.xml"
     xml.unlink(missing_ok=True)
     status, _ = tee([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-                     "-rs", "-v", f"--junitxml={xml}", f"tests/{suite}"], cwd=REPO)
+                     "-rs", "-v", f"--junitxml={xml}", f"tests/{suite}"], suite,
+                    keep=False, cwd=REPO)
     try:
         root = ET.parse(xml).getroot()
     except (OSError, ET.ParseError) as e:
@@ -107,6 +117,8 @@ def main():
         counts[suite] = run_unit(build, args.unit.split()) if suite == "unit" else run_pytest(suite, build)
     total = Count()
     print()
+    for suite in counts:
+        print(f"{suite}: peak RSS {PEAK_RSS_KB.get(suite, 0) // 1024} MB (its largest process)")
     for suite, c in counts.items():
         print(f"{suite}: {c.line()}")
         total.add(c)
