@@ -6,8 +6,9 @@ line counts them all.
 
 Unit tests are the cmocka binaries build/tests/test_*; the other suites are
 pytest directories, counted from the JUnit XML pytest writes. The output is
-each suite's own, then each suite's peak RSS (its largest process,
-procmon included), one count line per suite and last, alone on its line:
+each suite's own, then each suite's peak RSS (the pytest process's own,
+and the largest process of the suite: procmon and nats-server included),
+one count line per suite and last, alone on its line:
 
     N passed, N failed, N skipped
 
@@ -44,6 +45,7 @@ class Count:
 
 
 PEAK_RSS_KB = {}  # suite -> the largest maxrss of its processes (wait4), KiB
+PYTEST_RSS_KB = {}  # suite -> the pytest process's own peak (rss_report.py), KiB
 
 
 def tee(cmd, suite, keep=True, **kw):
@@ -85,9 +87,18 @@ def run_pytest(suite, build):
     results.mkdir(parents=True, exist_ok=True)
     xml = results / f"{suite}.xml"
     xml.unlink(missing_ok=True)
+    rss = results / f"{suite}.rss"
+    rss.unlink(missing_ok=True)
+    env = dict(os.environ, PROCMON_RSS_FILE=str(rss),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "tests"),
+                                                        os.environ.get("PYTHONPATH")])))
     status, _ = tee([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-                     "-rs", "-v", f"--junitxml={xml}", f"tests/{suite}"], suite,
-                    keep=False, cwd=REPO)
+                     "-p", "rss_report", "-rs", "-v", f"--junitxml={xml}",
+                     f"tests/{suite}"], suite, keep=False, cwd=REPO, env=env)
+    try:
+        PYTEST_RSS_KB[suite] = int(rss.read_text())
+    except (OSError, ValueError):
+        pass
     try:
         root = ET.parse(xml).getroot()
     except (OSError, ET.ParseError) as e:
@@ -118,7 +129,9 @@ def main():
     total = Count()
     print()
     for suite in counts:
-        print(f"{suite}: peak RSS {PEAK_RSS_KB.get(suite, 0) // 1024} MB (its largest process)")
+        own = f"test process {PYTEST_RSS_KB[suite] // 1024} MB, " if suite in PYTEST_RSS_KB else ""
+        print(f"{suite}: peak RSS: {own}largest process of the suite "
+              f"{PEAK_RSS_KB.get(suite, 0) // 1024} MB")
     for suite, c in counts.items():
         print(f"{suite}: {c.line()}")
         total.add(c)

@@ -172,10 +172,11 @@ class Procmon:
     """build/procmon as a child process. Its stdout goes, unparsed, to an
     unlinked spool file by a thread that does nothing else, so procmon
     never waits on the pipe while the tests parse (a reader that parsed as
-    it went fell behind under load: the pipe filled, procmon blocked and
-    its ring buffer dropped events). Lines are parsed when a test looks at
-    them, a bounded window of them cached: memory stays flat however long
-    the run.
+    it went fell behind under load: a shared procmon sees every process of
+    the host, and under an exec storm the line a test waited for was still
+    unread minutes later). Lines are parsed when a test looks at them, a
+    bounded window of them cached: memory stays flat however long the run;
+    the spool file in the temp directory holds the run's output.
 
     events is the output in order; an index into it (a "mark") lets a test
     look only at what came after it started.
