@@ -183,7 +183,11 @@ class Procmon:
     """
 
     PIPE_SIZE = 1 << 20   # absorbs bursts while the spool thread is descheduled
-    CACHE = 4096          # parsed events kept (~4 KB of JSON each)
+    # Parsed events kept: at most this many lines and this many bytes of
+    # them (a parsed event takes a few times its line; hostile tests write
+    # 100 KB lines).
+    CACHE = 2048
+    CACHE_BYTES = 8 << 20
     CHUNK = 1 << 20
 
     def __init__(self, *args):
@@ -196,7 +200,8 @@ class Procmon:
         self.ready = threading.Event()
         self._ends = array.array("Q")    # end offset of each line in the spool
         self._spool = tempfile.TemporaryFile(prefix="procmon-events-")
-        self._cache = collections.OrderedDict()   # index -> Event or None (bad)
+        self._cache = collections.OrderedDict()   # index -> (Event or None if bad, bytes)
+        self._cache_bytes = 0
         self._bad = {}                   # index -> (raw line, reason)
         self._checked = 0                # lines below this are validated
         self._parse_lock = threading.RLock()
@@ -267,9 +272,15 @@ class Procmon:
             except BadLine as err:
                 ev = None
                 self._bad[i] = (raw, str(err))
-            self._cache[i] = ev
-        while len(self._cache) > self.CACHE:
-            self._cache.popitem(last=False)
+            old = self._cache.pop(i, None)
+            if old:
+                self._cache_bytes -= old[1]
+            self._cache[i] = (ev, len(raw))
+            self._cache_bytes += len(raw)
+        # the batch just parsed stays, whatever its size
+        while len(self._cache) > max(self.CACHE, len(ends)) or \
+                (self._cache_bytes > self.CACHE_BYTES and len(self._cache) > len(ends)):
+            self._cache_bytes -= self._cache.popitem(last=False)[1][1]
 
     def _iter(self, start, end, batch=256):
         """The valid events of lines [start, end), parsed in batches."""
@@ -279,7 +290,7 @@ class Procmon:
             with self._parse_lock:
                 if any(k not in self._cache for k in range(i, i + n)):
                     self._load(i, i + n)
-                got = [self._cache.get(k) for k in range(i, i + n)]
+                got = [self._cache[k][0] for k in range(i, i + n)]
                 if i <= self._checked < i + n:
                     self._checked = i + n
             yield from (ev for ev in got if ev is not None)
@@ -291,7 +302,7 @@ class Procmon:
         with self._parse_lock:
             if i not in self._cache:
                 self._load(i, i + 1)
-            return self._cache[i]
+            return self._cache[i][0]
 
     def _validate(self):
         """Parse every line not checked yet, recording the invalid ones."""
