@@ -33,7 +33,9 @@ FILES = ["/usr/sbin/procmon", "/usr/bin/procmon-tail", "/lib/systemd/system/proc
          f"{DOC}/configuration.md", f"{DOC}/fleet.md", f"{DOC}/service.md",
          f"{DOC}/examples/procmon.logrotate",
          "/usr/share/procmon/prometheus/procmon.rules.yml",
-         "/usr/share/procmon/grafana/procmon.json"]
+         "/usr/share/procmon/grafana/procmon.json",
+         "/usr/share/procmon/rules/sigma/LICENSE.DRL",
+         "/usr/share/procmon/rules/sigma/process_creation/proc_creation_lnx_crontab_removal.yml"]
 CONFFILES = ["/etc/procmon/procmon.yaml"]
 DIRS = ["/var/log/procmon", "/etc/procmon", DOC, "/usr/share/procmon"]
 
