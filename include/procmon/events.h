@@ -64,6 +64,7 @@
 	X(SETNS, 16, PRIV, "ProcessEvent", "SetNs", "SETNS", "namespaces", NAMESPACES)                      \
 	X(UNSHARE, 17, PRIV, "ProcessEvent", "Unshare", "UNSHARE", "namespaces", NAMESPACES)                \
 	X(EXE_UNLINKED, 18, FILE, 0, 0, 0, 0, EXEC)                                                          \
+	X(REPEATS, 19, REPEATS, "RepeatedEvents", 0, "REPEATED_EVENTS", 0, REPEATS)                         \
 	X(EXISTING_PROCESS, 64, NONE, "ExistingProcess", 0, "EXISTING_PROCESS", "existing_process", NONE)   \
 	X(SENSITIVE_ACCESS, 65, NONE, "SensitiveProcessAccess", 0, "SENSITIVE_PROCESS_ACCESS",             \
 	  "sensitive_process_access", NONE)                                                                  \
@@ -87,6 +88,7 @@ enum pm_record_kind {
 	PM_RECORD_FIFO,   /* struct pm_fifo_event */
 	PM_RECORD_MODULE, /* struct pm_module_event */
 	PM_RECORD_FILE,   /* struct pm_file_event */
+	PM_RECORD_REPEATS, /* struct pm_repeat_event */
 	PM_RECORD_KINDS,
 };
 
@@ -105,7 +107,8 @@ enum pm_record_kind {
 	X(REMOTE_THREAD, 7, "remote_thread") \
 	X(NAMED_PIPE, 8, "named_pipe")    \
 	X(MODULE_LOAD, 9, "module_load")  \
-	X(NAMESPACES, 10, "namespaces")
+	X(NAMESPACES, 10, "namespaces")    \
+	X(REPEATS, 11, "repeated_events")
 
 #define PM_DROP_ENUM_ROW(name, num, ...) PM_DROP_##name = num,
 enum pm_drop_category {
@@ -314,6 +317,39 @@ struct pm_file_event {
 	struct pm_file_facts file;
 };
 
+/*
+ * RepeatedEvents: `count` events of type `kind` by this process, from
+ * `first_ns` to `last_ns` (boot time), that were not written one by one:
+ * beyond pm_repeat_max of that kind within one pm_repeat_interval_ns.
+ * Sent when the process makes that kind of event again after the
+ * interval, and when it exits. `task` is the thread that sent it.
+ */
+struct pm_repeat_event {
+	struct pm_header hdr;
+	struct pm_task task;
+	__u64 count;
+	__u64 first_ns;
+	__u64 last_ns;
+	__u32 kind; /* enum pm_event_type */
+	__u32 pad;
+};
+
+/*
+ * Per process (task storage of its leader), per event type below
+ * PM_REPEAT_KINDS: the current interval and what it held back.
+ */
+#define PM_REPEAT_KINDS 24
+struct pm_repeat_state {
+	__u64 window_start; /* boot-time ns */
+	__u64 count;        /* events of the window, written or not */
+	__u64 suppressed;   /* not written since the last summary */
+	__u64 first_ns, last_ns; /* of those */
+};
+
+struct pm_repeats {
+	struct pm_repeat_state kind[PM_REPEAT_KINDS];
+};
+
 /* LSM_SETID_* of include/linux/security.h: which call changed the ids */
 enum pm_setid_flags {
 	PM_SETID_ID = 1,  /* setuid, setgid */
@@ -448,6 +484,8 @@ _Static_assert(__builtin_offsetof(struct pm_exec_event, data) == sizeof(struct p
 _Static_assert(sizeof(struct pm_clone_event) == 136, "pm_clone_event layout");
 _Static_assert(sizeof(struct pm_file_event) == 184, "pm_file_event layout");
 _Static_assert(sizeof(struct pm_exit_event) == 128, "pm_exit_event layout");
+_Static_assert(sizeof(struct pm_repeat_event) == 152, "pm_repeat_event layout");
+_Static_assert(PM_EVENT_REPEATS < PM_REPEAT_KINDS, "every kernel event has a repeat state");
 _Static_assert(sizeof(struct pm_priv_event) == 296, "pm_priv_event layout");
 _Static_assert(sizeof(struct pm_filter_conf) == 72, "pm_filter_conf layout");
 _Static_assert(sizeof(struct pm_module_event) == 216 + PM_PATH_MAX + PM_NAME_MAX,

@@ -14,6 +14,7 @@
 #include "procmon/events.h"
 #include "common/maps.bpf.h"
 #include "common/task.bpf.h"
+#include "common/repeat.bpf.h"
 #include "common/path.bpf.h"
 #include "common/filter.bpf.h"
 
@@ -359,7 +360,7 @@ static __always_inline void pm_remote_thread(struct task_struct *creator,
 	tracer = BPF_CORE_READ(creator, parent); /* the tracer, while traced */
 	if (!tracer || BPF_CORE_READ(tracer, tgid) == BPF_CORE_READ(creator, tgid))
 		return;
-	ev = pm_reserve(sizeof(*ev), PM_DROP_REMOTE_THREAD);
+	ev = pm_reserve(sizeof(*ev), PM_EVENT_REMOTE_THREAD, PM_DROP_REMOTE_THREAD, creator);
 	if (!ev)
 		return;
 	__builtin_memset(ev, 0, sizeof(*ev));
@@ -407,6 +408,7 @@ int BPF_PROG(pm_exit, struct task_struct *task, bool group_dead)
 	/* one event per process: only the thread that ends the group reports */
 	if (!group_dead)
 		return 0;
+	pm_repeat_flush(task);
 	__builtin_memset(&ev, 0, sizeof(ev));
 	pm_record_start(&ev.hdr, PM_EVENT_EXIT, sizeof(ev), &ev.task, task);
 	/* the status wait(2) would report, as wait_task_zombie() computes it */

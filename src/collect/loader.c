@@ -399,6 +399,10 @@ static int open_syscalls(struct pm_loader *l, const struct pm_config *cfg,
 			return err;
 	}
 	l->syscalls->rodata->pm_wakeup_bytes = l->process->rodata->pm_wakeup_bytes;
+	l->syscalls->rodata->pm_repeat_max = l->process->rodata->pm_repeat_max;
+	l->syscalls->rodata->pm_repeat_interval_ns = l->process->rodata->pm_repeat_interval_ns;
+	l->syscalls->rodata->pm_ring_bytes = l->process->rodata->pm_ring_bytes;
+	l->syscalls->rodata->pm_ring_reserve = l->process->rodata->pm_ring_reserve;
 	l->syscalls->rodata->pm_cgroup_v1 = l->process->rodata->pm_cgroup_v1;
 	l->syscalls->bss->pm_filter = *filter;
 	l->syscalls->rodata->pm_note_at_enter = note_at_enter;
@@ -441,6 +445,11 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg,
 	}
 	/* wake the reader once an eighth of the ring buffer is waiting */
 	l->process->rodata->pm_wakeup_bytes = cfg->ring_buffer_kb * 1024ull / 8;
+	l->process->rodata->pm_repeat_max = cfg->repeat_events;
+	l->process->rodata->pm_repeat_interval_ns = cfg->repeat_interval_ms * 1000000ull;
+	/* a quarter of the ring buffer is kept for clone, exec and exit */
+	l->process->rodata->pm_ring_bytes = cfg->ring_buffer_kb * 1024ull;
+	l->process->rodata->pm_ring_reserve = cfg->ring_buffer_kb * 1024ull / 4;
 	pm_filter_conf_from_config(cfg, &filter);
 	l->process->bss->pm_filter = filter;
 	/* v1 or hybrid hosts: containers are named in v1 hierarchies (container.h) */

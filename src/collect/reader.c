@@ -567,6 +567,30 @@ static void on_exe_unlinked(struct pm_reader *r, const struct pm_file_event *e)
 	pm_hasher_accept_unlinked(r->hasher, h, &id, pm_hasher_pin_exe(e->task.pid));
 }
 
+/*
+ * RepeatedEvents: what one process's repetition of a kind held back. Its
+ * count is added to `repeated` whether or not the event is written, so
+ * the counters add up to every call the kernel saw.
+ */
+static void on_repeats(struct pm_reader *r, const struct pm_repeat_event *e)
+{
+	const struct pm_event_info *kind = pm_event_info(e->kind);
+	struct pm_event *ev;
+
+	if (!kind || kind->record == PM_RECORD_NONE) {
+		r->malformed++;
+		return;
+	}
+	r->repeated[e->kind] += e->count;
+	ev = queue_event(r, &e->hdr, snapshot(r, &e->task, NULL, KEEP_CLONED, NULL), &e->task, 0);
+	if (!ev)
+		return;
+	ev->repeat.kind = e->kind;
+	ev->repeat.count = e->count;
+	ev->repeat.first_ns = e->first_ns;
+	ev->repeat.last_ns = e->last_ns;
+}
+
 /* Whether size bytes hold a whole record of this shape, its variable
  * parts within their limits (each is sent at its used length). */
 static bool record_whole(uint32_t kind, const void *data, size_t size)
@@ -585,6 +609,8 @@ static bool record_whole(uint32_t kind, const void *data, size_t size)
 		return size >= sizeof(struct pm_priv_event);
 	case PM_RECORD_FILE:
 		return size >= sizeof(struct pm_file_event);
+	case PM_RECORD_REPEATS:
+		return size >= sizeof(struct pm_repeat_event);
 	case PM_RECORD_MODULE:
 		return size >= offsetof(struct pm_module_event, path) &&
 		       m->path_len <= PM_PATH_MAX &&
@@ -608,13 +634,14 @@ RECORD_HANDLER(on_priv, pm_priv_event)
 RECORD_HANDLER(on_module, pm_module_event)
 RECORD_HANDLER(on_fifo, pm_fifo_event)
 RECORD_HANDLER(on_exe_unlinked, pm_file_event)
+RECORD_HANDLER(on_repeats, pm_repeat_event)
 
 /* Who takes a whole record of each shape. */
 static void (*const record_handlers[PM_RECORD_KINDS])(struct pm_reader *r, const void *data) = {
 	[PM_RECORD_EXEC] = on_exec_record,	 [PM_RECORD_CLONE] = on_clone_record,
 	[PM_RECORD_EXIT] = on_exit_record_record, [PM_RECORD_PRIV] = on_priv_record,
 	[PM_RECORD_MODULE] = on_module_record,	 [PM_RECORD_FIFO] = on_fifo_record,
-	[PM_RECORD_FILE] = on_exe_unlinked_record,
+	[PM_RECORD_FILE] = on_exe_unlinked_record, [PM_RECORD_REPEATS] = on_repeats_record,
 };
 
 /* Dispatch by record shape (the event table's RECORD column), each checked

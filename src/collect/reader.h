@@ -31,6 +31,8 @@ struct pm_reader {
 	const struct pm_strlist *redact;     /* process_environment.redact globs */
 	uint64_t malformed; /* records that failed validation (dropped, counted) */
 	uint64_t user_drops; /* events lost to allocation failure */
+	/* events summarised by RepeatedEvents records, by type (not lost) */
+	uint64_t repeated[PM_EVENT_TYPE_END];
 };
 
 /* Set up a reader for cfg (which must outlive it): 0 or -ENOMEM. */

@@ -53,6 +53,9 @@ struct pm_config {
 	char *output; /* NULL for stdout */
 	bool hash;    /* ima_hash / hash */
 	uint32_t ring_buffer_kb; /* ring buffer size, power of two, >= 64 */
+	/* repeat_limit: per process and event type, at most repeat_events
+	 * written per repeat_interval_ms; the rest summarised */
+	uint32_t repeat_events, repeat_interval_ms;
 
 	/* Bombini ProcessEvent hooks */
 	struct pm_hook setuid, setgid, capset, prctl, create_user_ns, ptrace_access_check;

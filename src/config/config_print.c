@@ -124,6 +124,8 @@ int pm_config_print(FILE *f, const struct pm_config *cfg)
 	fputs("output: ", f);
 	quoted(f, cfg->output_none ? "none" : cfg->output ? cfg->output : "stdout");
 	fprintf(f, "\nima_hash: %s\nring_buffer_kb: %u\n", tf(cfg->hash), cfg->ring_buffer_kb);
+	fprintf(f, "repeat_limit:\n  events: %u\n  interval_ms: %u\n", cfg->repeat_events,
+		cfg->repeat_interval_ms);
 	fprintf(f, "output_max_mb: %u\noutput_backups: %u\noutput_compress: %s\n",
 		cfg->output_max_mb, cfg->output_backups, tf(cfg->output_compress));
 	fprintf(f, "caps_format: %s\n", cfg->caps_hex ? "hex" : "names");

@@ -162,6 +162,24 @@ static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_
 	sample(f, "procmon_events_lost_total", "{stage=\"malformed\"}", s->malformed);
 	sample(f, "procmon_events_lost_total", "{stage=\"output\"}", s->output_lost);
 
+	family(f, "procmon_events_repeated_total", "counter",
+	       "Events repeat_limit held back, counted in RepeatedEvents summaries (not lost), "
+	       "by type.");
+	for (uint32_t t = 0; t < PM_EVENT_TYPE_END; t++) {
+		const struct pm_event_info *e = pm_event_info(t);
+
+		if (!e || !e->native || e->record == PM_RECORD_NONE || t == PM_EVENT_REPEATS ||
+		    t == PM_EVENT_EXEC || t == PM_EVENT_CLONE || t == PM_EVENT_EXIT)
+			continue;
+		fputs("procmon_events_repeated_total{type=\"", f);
+		label_value(f, e->native);
+		if (e->subtype) {
+			fputs("\",subtype=\"", f);
+			label_value(f, e->subtype);
+		}
+		fprintf(f, "\"} %llu\n", (unsigned long long)s->repeated[t]);
+	}
+
 	family(f, "procmon_events_shaped_out_total", "counter",
 	       "Events output_shaping left out of the output on purpose (not lost).");
 	sample(f, "procmon_events_shaped_out_total", "", s->shaped_out);

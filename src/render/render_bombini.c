@@ -309,6 +309,20 @@ static void render_details(struct json_buf *b, const struct pm_event *ev,
 		json_obj_end(b);
 		break;
 	}
+	case PM_EVENT_REPEATS: {
+		const struct pm_event_info *k = pm_event_info(ev->repeat.kind);
+
+		json_key(b, "repeated");
+		json_obj_begin(b);
+		json_kv_str(b, "type", k->native ? k->native : "");
+		if (k->subtype)
+			json_kv_str(b, "process_event_type", k->subtype);
+		json_kv_u64(b, "count", ev->repeat.count);
+		kv_time(b, "first_time", ev->repeat.first_ns, ctx);
+		kv_time(b, "last_time", ev->repeat.last_ns, ctx);
+		json_obj_end(b);
+		break;
+	}
 	case PM_EVENT_ENVIRONMENT:
 		json_key(b, "environment");
 		pm_json_string_list(b, ev->env, ev->env_len);

@@ -328,6 +328,14 @@ static void event_fields(struct json_buf *b, const struct pm_event *ev,
 			json_kv_bool(b, "FILE_PATH_TRUNCATED", true);
 		json_kv_u64(b, "PROCESS_ID", p->pid);
 		break;
+	case PM_EVENT_REPEATS:
+		/* the event_type the held-back events would have had */
+		json_kv_str(b, "REPEATED_EVENT_TYPE", pm_event_info(ev->repeat.kind)->limacharlie);
+		json_kv_u64(b, "COUNT", ev->repeat.count);
+		json_kv_u64(b, "FIRST_TIMESTAMP", unix_ms(ev->repeat.first_ns, ctx));
+		json_kv_u64(b, "LAST_TIMESTAMP", unix_ms(ev->repeat.last_ns, ctx));
+		json_kv_u64(b, "PROCESS_ID", p->pid);
+		break;
 	case PM_EVENT_ENVIRONMENT:
 		json_key(b, "ENVIRONMENT_VARIABLES");
 		pm_json_string_list(b, ev->env, ev->env_len);

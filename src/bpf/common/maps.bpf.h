@@ -118,16 +118,6 @@ static __always_inline void pm_emit(void *rec, __u64 size, __u32 category)
 	pm_emit_wake(rec, size, category, false);
 }
 
-/* Room for a fixed-size record filled in place, or NULL (loss counted). */
-static __always_inline void *pm_reserve(__u64 size, __u32 category)
-{
-	void *rec = bpf_ringbuf_reserve(&pm_events, size, 0);
-
-	if (!rec)
-		pm_count_drop(category);
-	return rec;
-}
-
 static __always_inline void pm_submit(void *rec)
 {
 	bpf_ringbuf_submit(rec, pm_wakeup_flag());
