@@ -1,0 +1,129 @@
+"""Detection integrity under evasion (issue 23): what an unprivileged
+process does to make procmon miss something.
+
+Each test runs its own procmon (the built-in configuration, events to a
+file) while two `/bin/true` exec loops keep both CPUs busy, as an attacker
+on a loaded host would have it, and reads the file back line by line.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+from helpers import Procmon, parse_line, prog
+
+FLOOD_SECONDS = 6
+MARKER_EXECS = 10          # execs of another process during the flood
+FLOOD_BYTES_MAX = 10 << 20  # the flood's own output over its 6 s
+LIB = "libz.so.1"           # dlopen'ed by the flood: procmon links it, the flood does not
+
+
+class ExecLoops:
+    """Two `while :; do /bin/true; done` shells: the load of the issue."""
+
+    def __init__(self, n=2):
+        self.procs = [subprocess.Popen(["/bin/sh", "-c", "while :; do /bin/true; done"])
+                      for _ in range(n)]
+
+    def stop(self):
+        for p in self.procs:
+            p.kill()
+            p.wait()
+
+
+@pytest.fixture
+def loaded(tmp_path):
+    """(procmon writing to a file, the file) with the exec loops running."""
+    out = tmp_path / "events.json"
+    pm = Procmon("--output", out)
+    pm.wait_ready()
+    loops = ExecLoops()
+    try:
+        yield pm, out
+    finally:
+        loops.stop()
+        pm.kill()
+
+
+def stop(pm):
+    """SIGTERM: procmon writes everything it read, then the loss report."""
+    assert pm.stop() == 0, pm.stderr_tail()
+    report = pm.wait_stderr(lambda l: "at exit: events lost" in l)
+    return report
+
+
+def events(path):
+    """The output file's events, streamed."""
+    with open(path, "rb") as f:
+        for raw in f:
+            yield parse_line(raw), len(raw)
+
+
+def test_flood_hides_no_exec_and_is_summarised(loaded):
+    pm, out = loaded
+    flood = subprocess.Popen([prog("flood"), str(FLOOD_SECONDS), LIB],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert flood.stdout.readline() == b"ready\n"
+    tag = uuid.uuid4().hex
+    marker_pids = []
+    # execs of other processes spread over the flood
+    for i in range(MARKER_EXECS):
+        p = subprocess.run(["/bin/true", f"evasion-{tag}-{i}"])
+        assert p.returncode == 0
+        time.sleep(FLOOD_SECONDS / (MARKER_EXECS + 2))
+    rest, err = flood.communicate(timeout=FLOOD_SECONDS + 30)
+    assert flood.returncode == 0, err
+    counts = dict(line.split() for line in rest.decode().splitlines())
+    prctls, dlopens = int(counts["prctl"]), int(counts["dlopen"])
+    report = stop(pm)
+
+    markers = set()
+    flood_bytes = total_bytes = 0
+    written = {"Prctl": 0, "ModuleLoad": 0}
+    written_lib = 0
+    summarised = {"Prctl": 0, "ModuleLoad": 0}
+    all_summarised = 0
+    for ev, size in events(out):
+        total_bytes += size
+        proc = ev["process"]
+        if ev["type"] == "ProcessExec" and proc["args"].startswith(f"evasion-{tag}-"):
+            markers.add(proc["args"])
+        if ev["type"] == "RepeatedEvents":
+            all_summarised += ev["repeated"]["count"]
+        if proc["pid"] != flood.pid:
+            continue
+        flood_bytes += size
+        if ev["type"] == "ProcessEvent" and ev["process_event"]["type"] == "Prctl":
+            written["Prctl"] += 1
+        elif ev["type"] == "ModuleLoad":
+            written["ModuleLoad"] += 1
+            written_lib += ev["module_load"]["module_name"].startswith("libz.so")
+        elif ev["type"] == "RepeatedEvents":
+            r = ev["repeated"]
+            kind = r.get("process_event_type", r["type"])
+            assert kind in summarised, r
+            assert r["count"] > 0 and r["first_time"] <= r["last_time"], r
+            summarised[kind] += r["count"]
+    print(f"flood: {prctls} prctl, {dlopens} dlopen; written {written}, summarised "
+          f"{summarised}; flood output {flood_bytes} bytes, all output {total_bytes}; "
+          f"marker execs {len(markers)}/{MARKER_EXECS}")
+    assert len(markers) == MARKER_EXECS, report
+    # every call is a written event or in a summary, exactly
+    assert written["Prctl"] + summarised["Prctl"] == prctls
+    # the flood's own start-up loads (libc ...) come first, in full
+    assert written["ModuleLoad"] + summarised["ModuleLoad"] == \
+        dlopens + written["ModuleLoad"] - written_lib
+    assert summarised["Prctl"] > 0 and summarised["ModuleLoad"] > 0
+    assert flood_bytes <= FLOOD_BYTES_MAX
+    # the loss report agrees: nothing lost, the summaries' total
+    m = re.search(r"repeats summarised: (\d+)", report)
+    assert m and int(m.group(1)) == all_summarised, report
+    for cat in ("exec", "clone", "exit", "prctl", "module_load", "repeated_events"):
+        assert f" {cat}=0" in report or f"kernel {cat}=0" in report, report
