@@ -129,6 +129,9 @@ enum pm_exec_flags {
 	PM_EXEC_ENV_UNREADABLE = 1 << 6, /* reading the environment faulted */
 	PM_EXEC_SCRIPT_FILELESS = 1 << 7, /* a script run from an fd of a file
 					   * without a link (memfd): `script` */
+	PM_EXEC_VIA_FD = 1 << 8,         /* a file without a link run from an fd
+					   * (fexecve, execveat AT_EMPTY_PATH,
+					   * /proc/self/fd/N): it had none before */
 };
 
 /* The cgroup v1 controller whose hierarchy the BPF side reads a task's

@@ -220,6 +220,10 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	pm_fill_file(&ev->file, file);
 	ev->per_clear = BPF_CORE_READ(bprm, per_clear);
 	pm_script_fd(ev, task, bprm);
+	/* no link: fileless when the exec went through an fd (the file had
+	 * none to be found by), else deleted or replaced during the exec */
+	if (ev->file.nlink == 0 && pm_fd_of_name(BPF_CORE_READ(bprm, filename)) >= 0)
+		ev->flags |= PM_EXEC_VIA_FD;
 
 	if (bpf_probe_read_kernel_str(data, PM_NAME_MAX,
 				      BPF_CORE_READ(file, f_path.dentry, d_name.name)) < 0)

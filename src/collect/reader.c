@@ -240,6 +240,7 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 		.per_clear = e->per_clear,
 		.mode = e->file.mode,
 		.nlink = e->file.nlink,
+		.exec_flags = e->flags,
 		.uid = t->uid,
 		.euid = t->euid,
 		.gid = t->gid,
@@ -273,6 +274,7 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 		return NULL;
 	}
 	img->secureexec |= pm_secureexec_flags(&facts);
+	img->binary_deleted = e->file.nlink == 0 && !pm_exec_fileless(e->file.nlink, e->flags);
 	img->executed = true;
 	img->size = e->file.isize;
 	img->mtime_sec = e->file.mtime_sec;

@@ -94,6 +94,10 @@ static void render_process_fields(struct json_buf *b, const struct pm_process *p
 		json_kv_bool(b, "args_truncated", true);
 	if (img && img->path_truncated)
 		json_kv_bool(b, "binary_path_truncated", true);
+	if (img && img->binary_deleted)
+		json_kv_bool(b, "binary_deleted", true);
+	if (img && img->args_from_proc)
+		json_kv_bool(b, "args_from_proc", true);
 	json_obj_end(b);
 }
 

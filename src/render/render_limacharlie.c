@@ -141,6 +141,10 @@ static void process_fields(struct json_buf *b, const struct pm_process *p,
 		json_kv_bool(b, "COMMAND_LINE_TRUNCATED", true);
 	if (img && img->path_truncated)
 		json_kv_bool(b, "FILE_PATH_TRUNCATED", true);
+	if (img && img->binary_deleted)
+		json_kv_bool(b, "FILE_DELETED", true);
+	if (img && img->args_from_proc)
+		json_kv_bool(b, "COMMAND_LINE_FROM_PROC", true);
 	if (atoms) {
 		kv_atom(b, "THIS_ATOM", p, ctx);
 		if (parent)

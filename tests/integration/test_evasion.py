@@ -127,3 +127,58 @@ def test_flood_hides_no_exec_and_is_summarised(loaded):
     assert m and int(m.group(1)) == all_summarised, report
     for cat in ("exec", "clone", "exit", "prctl", "module_load", "repeated_events"):
         assert f" {cat}=0" in report or f"kernel {cat}=0" in report, report
+
+
+class Waiting:
+    """A process that runs until told to go (a line on stdin)."""
+
+    def __init__(self, *argv):
+        self.proc = subprocess.Popen(list(map(str, argv)), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = self.proc.stdout.readline().decode()
+        assert line.startswith("ready "), (line, self.proc.stderr.read())
+        self.pid = int(line.split()[1])
+
+    def close(self):
+        self.proc.communicate(b"\n", timeout=10)
+
+
+def test_existing_process_says_what_happened(tmp_path):
+    """Processes found by the /proc scan: a zeroed argv area is no list of
+    empty arguments, and the args are marked as read from /proc; a deleted
+    on-disk binary is binary_deleted, a memfd one FILELESS_EXEC."""
+    deleted = tmp_path / "deleted-binary"
+    deleted.write_bytes(open(prog("wait_line"), "rb").read())
+    deleted.chmod(0o755)
+    memfd_src = tmp_path / "memfd-src"
+    memfd_src.write_bytes(open(prog("wait_line"), "rb").read())
+    targets = {
+        "spoof": Waiting(prog("argv_zero"), "kworker/0:1", *["x" * 60] * 3, *[""] * 61),
+        "deleted": Waiting(deleted),
+        "memfd": Waiting(prog("memfd_exec"), memfd_src),
+    }
+    deleted.unlink()
+    out = tmp_path / "events.json"
+    pm = Procmon("--output", out)
+    try:
+        pm.wait_ready()
+        # the ready line comes after the ExistingProcess events are written
+        found = {}
+        for ev, _ in events(out):
+            for name, t in targets.items():
+                if ev["type"] == "ExistingProcess" and ev["process"]["pid"] == t.pid:
+                    found[name] = ev["process"]
+    finally:
+        for t in targets.values():
+            t.close()
+        stop(pm)
+    assert set(found) == set(targets), found.keys()
+    spoof = found["spoof"]
+    assert spoof["args"] == "" and spoof["argv0"] == "kworker/0:1", spoof
+    assert spoof["args_from_proc"] is True
+    assert found["deleted"]["binary_path"] == f"{deleted} (deleted)"
+    assert found["deleted"]["binary_deleted"] is True
+    assert "FILELESS_EXEC" not in found["deleted"]["secureexec"]
+    assert found["memfd"]["binary_path"] == "/memfd:fileless-exec-test (deleted)"
+    assert "FILELESS_EXEC" in found["memfd"]["secureexec"]
+    assert "binary_deleted" not in found["memfd"]
