@@ -822,6 +822,15 @@ static int start(struct daemon *d)
 	if (err)
 		return EXIT_RUNTIME;
 	pm_log_debug("start-up: BPF loaded and attached at %.1f ms", ms_since(t0));
+	if (d->cfg.hash) {
+		err = pm_pinner_start(&d->reader.pinner, pm_loader_pins_fd(d->loader),
+				      pm_loader_proc_info_fd(d->loader), true);
+		if (err) {
+			pm_log_error("starting the pin thread: %s", strerror(-err));
+			return EXIT_RUNTIME;
+		}
+		d->reader.known_fd = pm_loader_known_files_fd(d->loader);
+	}
 	d->rb = ring_buffer__new(pm_loader_ringbuf_fd(d->loader), pm_reader_on_record,
 				 &d->reader, NULL);
 	if (!d->rb) {
@@ -872,6 +881,9 @@ static void shutdown_daemon(struct daemon *d)
 	if (d->loader)
 		report_drops(d, true);
 	ring_buffer__free(d->rb);
+	pm_pinner_stop(d->reader.pinner);
+	d->reader.pinner = NULL;
+	d->reader.known_fd = -1;
 	pm_loader_close(d->loader);
 	pm_reader_free(&d->reader);
 	pm_sink_close(&d->sink);

@@ -129,6 +129,7 @@ enum pm_exec_flags {
 	PM_EXEC_ENV_UNREADABLE = 1 << 6, /* reading the environment faulted */
 	PM_EXEC_SCRIPT_FILELESS = 1 << 7, /* a script run from an fd of a file
 					   * without a link (memfd): `script` */
+	PM_EXEC_PINNED = 1 << 9,          /* a struct pm_pin went out for it */
 	PM_EXEC_VIA_FD = 1 << 8,         /* a file without a link run from an fd
 					   * (fexecve, execveat AT_EMPTY_PATH,
 					   * /proc/self/fd/N): it had none before */
@@ -353,6 +354,31 @@ struct pm_repeats {
 	struct pm_repeat_state kind[PM_REPEAT_KINDS];
 };
 
+/*
+ * The exec-pin fast path (ring buffer pm_pins, its own reader thread):
+ * an exec whose file's hash user space may not know yet, or that has no
+ * link, asks for /proc/PID/exe (and the script's fd) to be opened at once,
+ * before the process can exit and take its file with it. Matched to the
+ * exec record by (pid, ktime_ns).
+ */
+struct pm_pin {
+	__u64 ktime_ns; /* the exec record's hdr.ktime_ns */
+	__u32 pid;
+	__s32 script_fd; /* PM_EXEC_SCRIPT_FILELESS: pin /proc/PID/fd/N too; else -1 */
+};
+
+/* A file whose hash user space has (pm_known_files): no pin needed. */
+struct pm_file_key {
+	__u64 ino;
+	__u64 isize;
+	__s64 mtime_sec;
+	__s64 ctime_sec;
+	__u32 mtime_nsec;
+	__u32 ctime_nsec;
+	__u32 mnt_id;
+	__u32 pad;
+};
+
 /* LSM_SETID_* of include/linux/security.h: which call changed the ids */
 enum pm_setid_flags {
 	PM_SETID_ID = 1,  /* setuid, setgid */
@@ -473,6 +499,10 @@ struct pm_filter_pattern {
 struct pm_proc_info {
 	__u32 binary_match; /* process_filter's binary part matched at exec */
 	__u32 pad;
+	/* hdr.ktime_ns of its last exec, once a pin was asked for it (0:
+	 * unknown): the pin thread's proof that /proc/PID/exe is still that
+	 * exec's file */
+	__u64 exec_ns;
 };
 
 #define PM_EXEC_DATA_MAX (PM_NAME_MAX + PM_PATH_MAX + PM_NAME_MAX + PM_ARGS_MAX + PM_ENV_MAX)
@@ -488,6 +518,8 @@ _Static_assert(sizeof(struct pm_clone_event) == 136, "pm_clone_event layout");
 _Static_assert(sizeof(struct pm_file_event) == 184, "pm_file_event layout");
 _Static_assert(sizeof(struct pm_exit_event) == 128, "pm_exit_event layout");
 _Static_assert(sizeof(struct pm_repeat_event) == 152, "pm_repeat_event layout");
+_Static_assert(sizeof(struct pm_pin) == 16, "pm_pin layout");
+_Static_assert(sizeof(struct pm_file_key) == 48, "pm_file_key layout");
 _Static_assert(PM_EVENT_REPEATS < PM_REPEAT_KINDS, "every kernel event has a repeat state");
 _Static_assert(sizeof(struct pm_priv_event) == 296, "pm_priv_event layout");
 _Static_assert(sizeof(struct pm_filter_conf) == 72, "pm_filter_conf layout");

@@ -197,6 +197,50 @@ static __always_inline void pm_script_fd(struct pm_exec_event *ev, struct task_s
 	ev->flags |= PM_EXEC_SCRIPT_FILELESS;
 }
 
+/* Set by user space: hashing is on, pin what it may not reach later. */
+const volatile bool pm_want_pins = false;
+
+/*
+ * Ask the pin thread to hold this exec's file now, first of all: the
+ * process may exit within a millisecond, and a file without a link (or
+ * renamed over right after the exec) is gone with it. Skipped for a file
+ * user space has hashed already, so an exec storm of known binaries pays
+ * one map lookup.
+ */
+static __always_inline void pm_pin_exec(struct pm_exec_event *ev, struct task_struct *task)
+{
+	struct pm_file_key key = {
+		.ino = ev->file.ino,
+		.isize = ev->file.isize,
+		.mtime_sec = ev->file.mtime_sec,
+		.ctime_sec = ev->file.ctime_sec,
+		.mtime_nsec = ev->file.mtime_nsec,
+		.ctime_nsec = ev->file.ctime_nsec,
+		.mnt_id = ev->file.mnt_id,
+	};
+	struct pm_proc_info *info;
+	struct pm_pin *pin;
+	bool known = ev->file.nlink && !(ev->flags & PM_EXEC_SCRIPT_FILELESS) &&
+		     bpf_map_lookup_elem(&pm_known_files, &key);
+
+	/* which exec the process runs now, for every pin of it to check:
+	 * kept up to date once a pin made the storage */
+	info = bpf_task_storage_get(&pm_proc_info, task, 0,
+				    known ? 0 : BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (info)
+		info->exec_ns = ev->hdr.ktime_ns;
+	if (known)
+		return;
+	pin = bpf_ringbuf_reserve(&pm_pins, sizeof(*pin), 0);
+	if (!pin) /* the exec record is still sent; its reader pins late */
+		return;
+	pin->ktime_ns = ev->hdr.ktime_ns;
+	pin->pid = ev->task.pid;
+	pin->script_fd = (ev->flags & PM_EXEC_SCRIPT_FILELESS) ? (__s32)ev->script_fd : -1;
+	bpf_ringbuf_submit(pin, BPF_RB_FORCE_WAKEUP);
+	ev->flags |= PM_EXEC_PINNED;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -220,6 +264,8 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	pm_fill_file(&ev->file, file);
 	ev->per_clear = BPF_CORE_READ(bprm, per_clear);
 	pm_script_fd(ev, task, bprm);
+	if (pm_want_pins)
+		pm_pin_exec(ev, task);
 	/* no link: fileless when the exec went through an fd (the file had
 	 * none to be found by), else deleted or replaced during the exec */
 	if (ev->file.nlink == 0 && pm_fd_of_name(BPF_CORE_READ(bprm, filename)) >= 0)
@@ -268,11 +314,13 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	/*
 	 * A file without a link (memfd, deleted) can be read only through the
 	 * process, which may be gone in a millisecond: the reader pins it via
-	 * /proc/PID/exe as soon as it reads this record, so wake it now. Such
-	 * execs are rare; the others keep the batched wake-ups.
+	 * /proc/PID/exe as soon as it reads this record, so wake it now, unless
+	 * the pin thread has it already. Such execs are rare; the others keep
+	 * the batched wake-ups.
 	 */
 	pm_emit_wake(ev, size, PM_DROP_EXEC,
-		     ev->file.nlink == 0 || (ev->flags & PM_EXEC_SCRIPT_FILELESS));
+		     !(ev->flags & PM_EXEC_PINNED) &&
+			     (ev->file.nlink == 0 || (ev->flags & PM_EXEC_SCRIPT_FILELESS)));
 	if (pm_want_interp)
 		pm_interp_module(task);
 	return 0;

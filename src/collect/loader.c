@@ -455,6 +455,7 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg,
 	/* v1 or hybrid hosts: containers are named in v1 hierarchies (container.h) */
 	l->process->rodata->pm_cgroup_v1 = cgroup_v1;
 	l->process->rodata->pm_want_env = cfg->process_environment.enabled;
+	l->process->rodata->pm_want_pins = cfg->hash;
 	l->process->rodata->pm_want_interp = cfg->module_load.enabled;
 	/* a remote thread is also a step of a thread injection */
 	l->process->rodata->pm_want_remote_thread = cfg->remote_thread.enabled ||
@@ -588,6 +589,21 @@ int pm_loader_update_filters(struct pm_loader *l, const struct pm_config *cfg, c
 int pm_loader_ringbuf_fd(const struct pm_loader *l)
 {
 	return bpf_map__fd(l->process->maps.pm_events);
+}
+
+int pm_loader_pins_fd(const struct pm_loader *l)
+{
+	return bpf_map__fd(l->process->maps.pm_pins);
+}
+
+int pm_loader_proc_info_fd(const struct pm_loader *l)
+{
+	return bpf_map__fd(l->process->maps.pm_proc_info);
+}
+
+int pm_loader_known_files_fd(const struct pm_loader *l)
+{
+	return bpf_map__fd(l->process->maps.pm_known_files);
 }
 
 int pm_loader_read_drops(const struct pm_loader *l, uint64_t drops[PM_DROP_MAX])

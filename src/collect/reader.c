@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include "collect/decode.h"
 #include "enrich/derive.h"
 #include "log.h"
@@ -35,6 +37,7 @@ static uint32_t read_boot_id_prefix(void)
 int pm_reader_init(struct pm_reader *r, const struct pm_config *cfg)
 {
 	memset(r, 0, sizeof(*r));
+	r->known_fd = -1;
 	r->cache = pm_proc_cache_new();
 	r->containers = pm_containers_new();
 	r->boot_id_prefix = read_boot_id_prefix();
@@ -208,13 +211,13 @@ static char *pinned_path(int fd)
  * the pin, and hashed exactly as the kernel saw it.
  */
 static void script_from_exec(struct pm_reader *r, const struct pm_exec_event *e,
-			     struct pm_image *img)
+			     struct pm_image *img, int pin)
 {
 	char fd[24];
-	int pin;
 
 	snprintf(fd, sizeof(fd), "fd/%u", e->script_fd);
-	pin = pm_hasher_pin(e->task.pid, fd);
+	if (pin < 0)
+		pin = pm_hasher_pin(e->task.pid, fd);
 	img->secureexec |= PM_SECUREEXEC_FILELESS_EXEC;
 	img->script_path = pinned_path(pin);
 	if (!r->hasher || pin < 0) {
@@ -233,6 +236,28 @@ static void script_from_exec(struct pm_reader *r, const struct pm_exec_event *e,
 	}, e->task.pid, NULL, pin);
 }
 
+/* How long the reader waits for the pin thread's open of an exec it was
+ * asked to pin (the request left the kernel first; this is scheduling). */
+#define PIN_WAIT_MS 20
+
+/* Tell the kernel side this file's hash is known: its execs need no pin. */
+static void mark_known(struct pm_reader *r, const struct pm_file_facts *f)
+{
+	struct pm_file_key key = {
+		.ino = f->ino,
+		.isize = f->isize,
+		.mtime_sec = f->mtime_sec,
+		.ctime_sec = f->ctime_sec,
+		.mtime_nsec = f->mtime_nsec,
+		.ctime_nsec = f->ctime_nsec,
+		.mnt_id = f->mnt_id,
+	};
+	uint8_t one = 1;
+
+	if (r->known_fd >= 0)
+		bpf_map_update_elem(r->known_fd, &key, &one, BPF_ANY);
+}
+
 static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exec_event *e)
 {
 	const struct pm_task *t = &e->task;
@@ -247,22 +272,37 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 		.egid = t->egid,
 	};
 	const char *data = e->data;
-	/*
-	 * First of all: a file with no link (memfd, deleted) is reachable
-	 * only through the process, which may exit within milliseconds, and
-	 * its content then is gone. Hold it now (the kernel side woke us at
-	 * once for this record); the hasher checks and reads it later.
-	 */
-	int pin = r->hasher && e->file.nlink == 0 ? pm_hasher_pin_exe(e->task.pid) : -1;
-	struct pm_image *img = pm_image_new();
+	int pin = -1, script_pin = -1;
+	bool same_exec = false;
+	struct pm_image *img;
 
+	/*
+	 * First of all: the pin thread may hold the file (the kernel asked
+	 * for it at the exec); a file with no link (memfd, deleted) is
+	 * reachable only through the process, which may exit within
+	 * milliseconds, and its content then is gone: hold it now if nobody
+	 * did. The hasher checks and reads it later.
+	 */
+	if (r->hasher && (e->flags & PM_EXEC_PINNED))
+		pm_pinner_take(r->pinner, e->task.pid, e->hdr.ktime_ns, PIN_WAIT_MS, &pin,
+			       &script_pin, &same_exec);
+	if ((e->flags & PM_EXEC_PINNED) && pin < 0)
+		pm_log_debug("pid %u: exec %llu: no pin", e->task.pid,
+			     (unsigned long long)e->hdr.ktime_ns);
+	if (pin < 0 && r->hasher && e->file.nlink == 0)
+		pin = pm_hasher_pin_exe(e->task.pid);
+	img = pm_image_new();
 	if (!img) {
 		if (pin >= 0)
 			close(pin);
+		if (script_pin >= 0)
+			close(script_pin);
 		return NULL;
 	}
 	if (e->flags & PM_EXEC_SCRIPT_FILELESS)
-		script_from_exec(r, e, img);
+		script_from_exec(r, e, img, script_pin);
+	else if (script_pin >= 0)
+		close(script_pin);
 	img->filename = strndup(data, strnlen(data, PM_NAME_MAX));
 	img->binary_path = pm_build_path(data + PM_NAME_MAX, e->path_len, e->flags);
 	img->args = pm_join_args(data + PM_NAME_MAX + e->path_len, e->args_len, &img->args_len);
@@ -290,8 +330,14 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 		bool path_ok = !(e->flags & (PM_EXEC_PATH_CUT | PM_EXEC_PATH_PSEUDO |
 					     PM_EXEC_PATH_DELETED));
 
-		img->hash = pm_hasher_lookup(r->hasher, &id, e->task.pid,
-					     path_ok ? img->binary_path : NULL, pin);
+		/* a pin of this very exec's file may have a later ctime
+		 * (renamed over, deleted): hash.h has why that is exact */
+		img->hash = pm_hasher_lookup_exec(r->hasher, &id, e->task.pid,
+						  path_ok ? img->binary_path : NULL, pin, same_exec);
+		/* hashed already, yet pinned: the kernel need not ask again */
+		if ((e->flags & PM_EXEC_PINNED) && img->hash &&
+		    pm_hash_state(img->hash) == PM_HASH_DONE)
+			mark_known(r, &e->file);
 	}
 	return img;
 }

@@ -17,11 +17,14 @@
 #include "collect/event.h"
 #include "enrich/hash.h"
 #include "enrich/injection.h"
+#include "collect/pin.h"
 #include "collect/proc_cache.h"
 
 struct pm_reader {
 	struct pm_proc_cache *cache;
 	struct pm_hasher *hasher; /* NULL when hashing is off */
+	struct pm_pinner *pinner; /* the exec-pin thread, or NULL */
+	int known_fd; /* pm_known_files: hashed files, so the kernel pins no more; -1 */
 	struct pm_containers *containers;
 	struct pm_event_queue queue;
 	uint32_t boot_id_prefix;

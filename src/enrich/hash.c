@@ -150,6 +150,16 @@ static bool same_content(const struct pm_file_id *got, const struct pm_file_id *
 	return pm_file_id_equal(got, id) || (alt && pm_file_id_equal(got, alt));
 }
 
+/* a and b are one inode with one content, seen at two ctimes. */
+static bool ctime_only_differs(const struct pm_file_id *a, const struct pm_file_id *b)
+{
+	struct pm_file_id same_but_ctime = *a;
+
+	same_but_ctime.ctime_sec = b->ctime_sec;
+	same_but_ctime.ctime_nsec = b->ctime_nsec;
+	return pm_file_id_equal(&same_but_ctime, b);
+}
+
 /* Append e to the worker's queue and wake it. Under h->lock. */
 static void enqueue_job(struct pm_hasher *h, struct pm_hash_entry *e)
 {
@@ -165,7 +175,8 @@ static void enqueue_job(struct pm_hasher *h, struct pm_hash_entry *e)
 
 static void hash_job(struct pm_hasher *h, struct pm_hash_entry *e)
 {
-	struct pm_file_id after, alt_id = e->id, *alt = NULL;
+	struct pm_file_id after, alt_id = e->id, *alt = NULL, pinned;
+	bool same_exec, relaxed = false;
 	int state = PM_HASH_FAILED;
 	struct timespec t0, t1;
 	unsigned gen;
@@ -190,9 +201,20 @@ again:
 	/* taken under the lock: pm_hasher_accept_unlinked() may hand one in */
 	pthread_mutex_lock(&h->lock);
 	pin = e->fd;
+	same_exec = e->fd_same_exec;
 	e->fd = -1;
+	e->fd_same_exec = false;
 	pthread_mutex_unlock(&h->lock);
-	fd = pin >= 0 ? reopen_if_same(pin, "pinned exe", &e->id, alt) : -1;
+	/* the exec's own file, only its ctime moved (before or while it is
+	 * read): that is the executed content */
+	if (pin >= 0 && same_exec && pm_file_id_of_fd(pin, &pinned) == 0 &&
+	    ctime_only_differs(&pinned, &e->id)) {
+		snprintf(exe, sizeof(exe), "/proc/self/fd/%d", pin);
+		fd = open(exe, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		relaxed = fd >= 0;
+	} else {
+		fd = pin >= 0 ? reopen_if_same(pin, "pinned exe", &e->id, alt) : -1;
+	}
 	if (pin >= 0)
 		close(pin);
 	snprintf(exe, sizeof(exe), "/proc/%u/exe", e->pid);
@@ -202,7 +224,7 @@ again:
 		fd = open_if_same(e->path, &e->id, alt);
 	/* changed while we read it: the digest may mix two contents */
 	if (fd >= 0 && sha256_fd(&h->stop, fd, e->hex) == 0 && pm_file_id_of_fd(fd, &after) == 0 &&
-	    same_content(&after, &e->id, alt))
+	    (relaxed ? ctime_only_differs(&after, &e->id) : same_content(&after, &e->id, alt)))
 		state = PM_HASH_DONE;
 	if (fd >= 0)
 		close(fd);
@@ -211,6 +233,9 @@ again:
 			   (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec)),
 			   __ATOMIC_RELAXED);
 	__atomic_fetch_add(state == PM_HASH_DONE ? &h->hashed : &h->failed, 1, __ATOMIC_RELAXED);
+	if (state != PM_HASH_DONE)
+		pm_log_debug("pid %u: hash failed (pin %d, same exec %d, relaxed %d, fd %d)", e->pid,
+			     pin, same_exec, relaxed, fd);
 	/* the unlink's identity came while this ran: once more with it */
 	if (state != PM_HASH_DONE) {
 		pthread_mutex_lock(&h->lock);
@@ -226,13 +251,10 @@ again:
 bool pm_hasher_accept_unlinked(struct pm_hasher *h, struct pm_hash_entry *e,
 			       const struct pm_file_id *now, int pin)
 {
-	struct pm_file_id same_but_ctime = *now;
 	bool requeue;
 
-	same_but_ctime.ctime_sec = e->id.ctime_sec;
-	same_but_ctime.ctime_nsec = e->id.ctime_nsec;
 	if (pm_hash_state(e) == PM_HASH_DONE || pm_file_id_equal(now, &e->id) ||
-	    !pm_file_id_equal(&same_but_ctime, &e->id)) {
+	    !ctime_only_differs(now, &e->id)) {
 		if (pin >= 0)
 			close(pin);
 		return false;
@@ -247,12 +269,14 @@ bool pm_hasher_accept_unlinked(struct pm_hasher *h, struct pm_hash_entry *e,
 		if (e->fd >= 0)
 			close(e->fd);
 		e->fd = pin;
+		e->fd_same_exec = false;
 		pin = -1;
 		__atomic_store_n(&e->state, PM_HASH_PENDING, __ATOMIC_RELEASE);
 		hash_get(e);
 		enqueue_job(h, e);
 	} else if (e->fd < 0) {
 		e->fd = pin; /* pending: the worker takes it if it has not started */
+		e->fd_same_exec = false;
 		pin = -1;
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -436,6 +460,13 @@ static void cache_insert(struct pm_hasher *h, struct pm_hash_entry *e)
 struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file_id *id,
 				       uint32_t pid, const char *path, int pin)
 {
+	return pm_hasher_lookup_exec(h, id, pid, path, pin, false);
+}
+
+struct pm_hash_entry *pm_hasher_lookup_exec(struct pm_hasher *h, const struct pm_file_id *id,
+					    uint32_t pid, const char *path, int pin,
+					    bool pin_same_exec)
+{
 	struct pm_hash_entry *e;
 	bool full;
 
@@ -461,6 +492,7 @@ struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file
 	e->id = *id;
 	e->pid = pid;
 	e->fd = pin;
+	e->fd_same_exec = pin >= 0 && pin_same_exec;
 
 	pthread_mutex_lock(&h->lock);
 	full = h->queued >= PM_HASH_QUEUE_MAX;

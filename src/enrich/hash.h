@@ -63,6 +63,9 @@ struct pm_hash_entry {
 	uint32_t alt_ctime_nsec;
 	unsigned alt_gen;
 	int fd;       /* the file, opened early by the caller (owned), or -1 */
+	/* fd is proven the executing process's own file, of this very exec
+	 * (pm_hasher_lookup_exec): only its ctime may have moved */
+	bool fd_same_exec;
 	uint32_t pid; /* for /proc/PID/exe, tried first */
 	char *path;   /* the fallback, or NULL */
 };
@@ -88,6 +91,17 @@ void pm_hasher_free(struct pm_hasher *h);
  */
 struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file_id *id,
 				       uint32_t pid, const char *path, int pin);
+
+/*
+ * The same for an exec whose `pin` is proven to be the file that very
+ * exec runs (the pin thread checked the process had not exec'd again):
+ * nobody can write a file being run, so the pinned inode with only its
+ * ctime changed since the exec (renamed over, deleted, chmod) still holds
+ * the executed content and is hashed as it.
+ */
+struct pm_hash_entry *pm_hasher_lookup_exec(struct pm_hasher *h, const struct pm_file_id *id,
+					    uint32_t pid, const char *path, int pin,
+					    bool pin_same_exec);
 
 /* /proc/PID/exe opened O_PATH (one open: no statx, no driver open, so it
  * cannot block on a hung mount), or -1: holds the inode for the hasher. */

@@ -6,6 +6,7 @@ file) while two `/bin/true` exec loops keep both CPUs busy, as an attacker
 on a loaded host would have it, and reads the file back line by line.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -182,3 +183,88 @@ def test_existing_process_says_what_happened(tmp_path):
     assert found["memfd"]["binary_path"] == "/memfd:fileless-exec-test (deleted)"
     assert "FILELESS_EXEC" in found["memfd"]["secureexec"]
     assert "binary_deleted" not in found["memfd"]
+
+
+RACE_RUNS = 30
+
+
+def unique_true(path):
+    """A copy of /bin/true no procmon has seen (its hash cache cannot
+    know it); returns its SHA-256 as procmon writes it."""
+    data = open("/bin/true", "rb").read() + os.urandom(32)
+    path.write_bytes(data)
+    path.chmod(0o755)
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def exec_hashes(out, runs):
+    """For each (pid, digest) of runs, the ProcessExec's hash, or None."""
+    want = dict(runs)
+    got = {}
+    for ev, _ in events(out):
+        p = ev["process"]
+        if ev["type"] == "ProcessExec" and p["pid"] in want and p["args"] == "":
+            got[p["pid"]] = p
+    missing = set(want) - set(got)
+    assert not missing, f"no ProcessExec for {missing}"
+    return {pid: got[pid] for pid in want}
+
+
+def race_result(procs, runs, what):
+    hashed = sum(procs[pid].get("binary_ima_hash") == digest for pid, digest in runs)
+    wrong = sum(procs[pid].get("binary_ima_hash") not in (digest, None) for pid, digest in runs)
+    print(f"{what}: hashed {hashed} of {len(runs)}, wrong {wrong}")
+    return hashed, wrong
+
+
+def test_renamed_over_binary_is_hashed(loaded, tmp_path):
+    """A binary that exits at once while another file is renamed over its
+    path: its ProcessExec has the hash of what ran (never the new file's),
+    and says the file was replaced, not that it was fileless."""
+    pm, out = loaded
+    runs = []
+    for i in range(RACE_RUNS):
+        binary, other = tmp_path / f"swapped-{i}", tmp_path / f"other-{i}"
+        digest = unique_true(binary)
+        unique_true(other)
+        run = subprocess.run([prog("exec_swap"), "rename-exit", binary, other],
+                             capture_output=True, timeout=30)
+        assert run.returncode == 0, run.stderr
+        runs.append((int(run.stdout.split()[1]), digest))
+    stop(pm)
+    procs = exec_hashes(out, runs)
+    hashed, wrong = race_result(procs, runs, "renamed-over binary")
+    for p in procs.values():
+        assert "FILELESS_EXEC" not in p["secureexec"], p
+        if p["binary_path"].endswith(" (deleted)"):
+            assert p.get("binary_deleted") is True, p
+    assert wrong == 0
+    assert hashed >= RACE_RUNS - 1
+
+
+def test_short_lived_memfd_payload_is_hashed(loaded, tmp_path):
+    """A fileless payload (memfd) that exits at once, under load: its
+    ProcessExec has its hash."""
+    pm, out = loaded
+    runs = []
+    for i in range(RACE_RUNS):
+        src = tmp_path / f"payload-{i}"
+        digest = unique_true(src)
+        run = subprocess.Popen([prog("memfd_exec"), src], stderr=subprocess.PIPE)
+        _, err = run.communicate(timeout=30)
+        assert run.returncode == 0, err
+        runs.append((run.pid, digest))
+    stop(pm)
+    want = dict(runs)
+    procs = {}
+    for ev, _ in events(out):
+        p = ev["process"]
+        if ev["type"] == "ProcessExec" and p["pid"] in want \
+                and p["filename"] == "memfd:fileless-exec-test":
+            procs[p["pid"]] = p
+    assert set(procs) == set(want)
+    hashed, wrong = race_result(procs, runs, "short-lived memfd payload")
+    for p in procs.values():
+        assert "FILELESS_EXEC" in p["secureexec"] and "binary_deleted" not in p, p
+    assert wrong == 0
+    assert hashed >= RACE_RUNS - 1

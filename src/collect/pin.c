@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "collect/pin.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "enrich/hash.h"
+#include "log.h"
+#include "procmon/events.h"
+
+/* Execs held at once; a burst of new binaries beyond it closes the oldest
+ * pins (their hashes then come the ordinary way, or not at all). */
+#define PIN_SLOTS 256
+
+struct pin_slot {
+	uint64_t ktime_ns;
+	uint32_t pid;
+	int exe, script; /* -1: none */
+	bool used;
+	bool same_exec; /* exe is proven to be that exec's file */
+};
+
+struct pm_pinner {
+	struct ring_buffer *rb;
+	int info_fd; /* pm_proc_info */
+	pthread_t thread;
+	bool started;
+	volatile bool stop;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a slot was filled */
+	struct pin_slot slot[PIN_SLOTS];
+	unsigned next; /* the slot the next pin takes, round robin */
+	struct pm_pin_stats stats;
+};
+
+static void slot_clear(struct pm_pinner *p, struct pin_slot *s, bool unclaimed)
+{
+	if (s->used && unclaimed)
+		p->stats.unclaimed++;
+	if (s->exe >= 0)
+		close(s->exe);
+	if (s->script >= 0)
+		close(s->script);
+	*s = (struct pin_slot){ .exe = -1, .script = -1 };
+}
+
+static int on_pin(void *ctx, void *data, size_t size)
+{
+	struct pm_pinner *p = ctx;
+	const struct pm_pin *rec = data;
+	int exe, script = -1;
+	char what[24];
+
+	if (size < sizeof(*rec))
+		return 0;
+	bool same_exec = false;
+
+	/* first and alone: the open that holds the file */
+	exe = pm_hasher_pin_exe(rec->pid);
+	if (rec->script_fd >= 0) {
+		snprintf(what, sizeof(what), "fd/%d", rec->script_fd);
+		script = pm_hasher_pin(rec->pid, what);
+	}
+	/*
+	 * Then whether the process still runs that exec: the kernel wrote
+	 * the exec's time into its pm_proc_info before sending the pin, and
+	 * a later exec overwrites it. Read after the open, so an exec in
+	 * between shows; a reused pid has another task, another time.
+	 */
+	if (exe >= 0) {
+		int pidfd = syscall(SYS_pidfd_open, rec->pid, 0);
+		struct pm_proc_info info;
+
+		same_exec = pidfd >= 0 && !bpf_map_lookup_elem(p->info_fd, &pidfd, &info) &&
+			    info.exec_ns == rec->ktime_ns;
+		if (pidfd >= 0)
+			close(pidfd);
+	}
+	pm_log_debug("pin: pid %u exec %llu: exe %s%s", rec->pid,
+		     (unsigned long long)rec->ktime_ns, exe >= 0 ? "held" : "gone",
+		     same_exec ? ", same exec" : "");
+	pthread_mutex_lock(&p->lock);
+	p->stats.pinned++;
+	if (exe < 0)
+		p->stats.failed++;
+	slot_clear(p, &p->slot[p->next], true);
+	p->slot[p->next] = (struct pin_slot){
+		.ktime_ns = rec->ktime_ns, .pid = rec->pid, .exe = exe, .script = script,
+		.used = true, .same_exec = same_exec,
+	};
+	p->next = (p->next + 1) % PIN_SLOTS;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+static void *pin_main(void *arg)
+{
+	struct pm_pinner *p = arg;
+
+	while (!p->stop) {
+		int err = ring_buffer__poll(p->rb, 100);
+
+		if (err < 0 && err != -EINTR) {
+			pm_log_error("pin thread: reading its ring buffer: %s", strerror(-err));
+			break;
+		}
+	}
+	return NULL;
+}
+
+int pm_pinner_start(struct pm_pinner **out, int ring_fd, int info_fd, bool realtime)
+{
+	struct pm_pinner *p = calloc(1, sizeof(*p));
+	sigset_t all, old;
+	int err;
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	for (unsigned i = 0; i < PIN_SLOTS; i++)
+		p->slot[i] = (struct pin_slot){ .exe = -1, .script = -1 };
+	p->info_fd = info_fd;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->rb = ring_buffer__new(ring_fd, on_pin, p, NULL);
+	if (!p->rb) {
+		err = -errno;
+		goto fail;
+	}
+	/* signals are the main thread's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = -pthread_create(&p->thread, NULL, pin_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		goto fail;
+	p->started = true;
+	if (realtime) {
+		/* the lowest real-time priority: ahead of every normal thread,
+		 * and its work is one open per new binary */
+		struct sched_param sp = { .sched_priority = 1 };
+		int e = pthread_setschedparam(p->thread, SCHED_FIFO, &sp);
+
+		if (e)
+			pm_log_warn("pin thread: no real-time priority (%s): short-lived "
+				    "processes may lose their hash under load", strerror(e));
+	}
+	*out = p;
+	return 0;
+fail:
+	pm_pinner_stop(p);
+	return err;
+}
+
+void pm_pinner_stop(struct pm_pinner *p)
+{
+	if (!p)
+		return;
+	if (p->started) {
+		p->stop = true;
+		pthread_join(p->thread, NULL);
+	}
+	ring_buffer__free(p->rb);
+	for (unsigned i = 0; i < PIN_SLOTS; i++)
+		slot_clear(p, &p->slot[i], false);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+static struct pin_slot *find(struct pm_pinner *p, uint32_t pid, uint64_t ktime_ns)
+{
+	for (unsigned i = 0; i < PIN_SLOTS; i++)
+		if (p->slot[i].used && p->slot[i].pid == pid && p->slot[i].ktime_ns == ktime_ns)
+			return &p->slot[i];
+	return NULL;
+}
+
+void pm_pinner_take(struct pm_pinner *p, uint32_t pid, uint64_t ktime_ns, int wait_ms, int *exe,
+		    int *script, bool *same_exec)
+{
+	struct pin_slot *s;
+	struct timespec until;
+
+	*exe = *script = -1;
+	*same_exec = false;
+	if (!p)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)wait_ms * 1000000;
+	until.tv_sec += until.tv_nsec / 1000000000;
+	until.tv_nsec %= 1000000000;
+	pthread_mutex_lock(&p->lock);
+	/* the kernel sent the pin before the exec record: it is there or
+	 * on its way */
+	while (!(s = find(p, pid, ktime_ns)) &&
+	       pthread_cond_timedwait(&p->cond, &p->lock, &until) == 0)
+		;
+	if (s) {
+		*exe = s->exe;
+		*script = s->script;
+		*same_exec = s->same_exec;
+		s->exe = s->script = -1;
+		slot_clear(p, s, false);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void pm_pinner_stats(struct pm_pinner *p, struct pm_pin_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	*st = p->stats;
+	pthread_mutex_unlock(&p->lock);
+}
