@@ -650,8 +650,8 @@ static void reload_config(struct daemon *d)
 		HOOK(sensitive_process_access), HOOK(namespaces),
 #undef HOOK
 	};
-	static const char *const fixed_blocks[] = { "output", "ima_hash", "ring_buffer_kb",
-						    "metrics", "nats" };
+	static const char *const fixed_blocks[] = { "output",  "ima_hash", "ring_buffer_kb",
+						    "metrics", "nats",     "repeat_limit" };
 	const char *name = o_opts->config ? o_opts->config : "the built-in configuration";
 	struct pm_config next = { 0 }, *old = &d->cfg;
 	char err[512], restart[512] = "", *old_text = NULL, *new_text = NULL;
@@ -685,6 +685,8 @@ static void reload_config(struct daemon *d)
 	SWAP(next.output_none, old->output_none);
 	SWAP(next.hash, old->hash);
 	SWAP(next.ring_buffer_kb, old->ring_buffer_kb);
+	SWAP(next.repeat_events, old->repeat_events);
+	SWAP(next.repeat_interval_ms, old->repeat_interval_ms);
 	SWAP(next.metrics_listen, old->metrics_listen);
 	SWAP(next.nats, old->nats);
 	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
