@@ -3,7 +3,7 @@
 #   make          build build/procmon
 #   make run      install missing deps, build, run with the default config
 #   make test     install missing deps, build, run unit + integration tests
-#   make bench    benchmarks: procmon beside auditd and execsnoop, NATS output (bench/suite.py)
+#   make bench    benchmarks: procmon beside auditd and execsnoop, NATS output (bench/suite/)
 #   make install  install as a service (PREFIX=/usr/local, DESTDIR); make uninstall
 #   make deb      build/procmon_VERSION_ARCH.deb (docs/service.md)
 
@@ -23,7 +23,7 @@ VERSION  := $(RELEASE)$(if $(COMMIT),+g$(COMMIT))
 
 CFLAGS   ?= -O2 -g
 # src/ by pipeline stage (docs/design.md): each room's headers by name
-ROOMS    := collect enrich render output config
+ROOMS    := base collect enrich render output config
 CFLAGS   += -std=gnu17 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD) \
 	    -D_FILE_OFFSET_BITS=64
 LDLIBS   := -lbpf -lelf -lz -lzstd -lcrypto -lyaml -lnats -lmicrohttpd -lhs -lpcre2-8 -lpthread
@@ -101,7 +101,7 @@ progs: $(PROG_BINS)
 # detail scripts bench/exec_storm.sh and bench/syscall_loops.sh run on their own.
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/progs/storm
-	$(Q)$(PYTHON) bench/suite.py
+	$(Q)$(PYTHON) bench/suite
 	$(Q)$(PYTHON) bench/metrics_cost.py
 
 $(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/progs:
@@ -148,11 +148,13 @@ $(BUILD)/procmon: $(OBJS)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-# The fleet consumer: reads the JetStream stream procmon publishes to.
-$(BUILD)/procmon-tail: tools/procmon-tail.c | $(BUILD)
+# The fleet consumer: reads the JetStream stream procmon publishes to,
+# with procmon's own vocabulary (src/base/: host tokens, event ids).
+TAIL_OBJS := $(BUILD)/obj/base/event_id.o $(BUILD)/obj/base/timefmt.o
+$(BUILD)/procmon-tail: tools/procmon-tail.c $(TAIL_OBJS) | $(BUILD)
 	$(check_deps)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS) $< -o $@ -lnats -lzstd
+	$(Q)$(CC) $(CFLAGS) $< $(TAIL_OBJS) -o $@ -lnats -lzstd
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 	@echo "  TEST    $@"
