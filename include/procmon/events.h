@@ -380,6 +380,23 @@ struct pm_file_key {
 	__u32 pad;
 };
 
+/* The key of a file the kernel described (both sides build it alike). */
+static inline __attribute__((always_inline)) struct pm_file_key
+pm_file_key_of(const struct pm_file_facts *f)
+{
+	struct pm_file_key key = {
+		.ino = f->ino,
+		.isize = f->isize,
+		.mtime_sec = f->mtime_sec,
+		.ctime_sec = f->ctime_sec,
+		.mtime_nsec = f->mtime_nsec,
+		.ctime_nsec = f->ctime_nsec,
+		.mnt_id = f->mnt_id,
+	};
+
+	return key;
+}
+
 /* LSM_SETID_* of include/linux/security.h: which call changed the ids */
 enum pm_setid_flags {
 	PM_SETID_ID = 1,  /* setuid, setgid */

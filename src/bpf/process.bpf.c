@@ -209,15 +209,7 @@ const volatile bool pm_want_pins = false;
  */
 static __always_inline void pm_pin_exec(struct pm_exec_event *ev, struct task_struct *task)
 {
-	struct pm_file_key key = {
-		.ino = ev->file.ino,
-		.isize = ev->file.isize,
-		.mtime_sec = ev->file.mtime_sec,
-		.ctime_sec = ev->file.ctime_sec,
-		.mtime_nsec = ev->file.mtime_nsec,
-		.ctime_nsec = ev->file.ctime_nsec,
-		.mnt_id = ev->file.mnt_id,
-	};
+	struct pm_file_key key = pm_file_key_of(&ev->file);
 	struct pm_proc_info *info;
 	struct pm_pin *pin;
 	bool known = ev->file.nlink && !(ev->flags & PM_EXEC_SCRIPT_FILELESS) &&

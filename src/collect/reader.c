@@ -240,15 +240,7 @@ static void script_from_exec(struct pm_reader *r, const struct pm_exec_event *e,
 /* Tell the kernel side this file's hash is known: its execs need no pin. */
 static void mark_known(struct pm_reader *r, const struct pm_file_facts *f)
 {
-	struct pm_file_key key = {
-		.ino = f->ino,
-		.isize = f->isize,
-		.mtime_sec = f->mtime_sec,
-		.ctime_sec = f->ctime_sec,
-		.mtime_nsec = f->mtime_nsec,
-		.ctime_nsec = f->ctime_nsec,
-		.mnt_id = f->mnt_id,
-	};
+	struct pm_file_key key = pm_file_key_of(f);
 	uint8_t one = 1;
 
 	if (r->known_fd >= 0)
