@@ -330,28 +330,35 @@ struct pm_sys_exit_rec {
 };
 
 /*
- * An unlink or rename by a process that left its own running executable
- * with no link (an implant deleting itself at start): its inode as the
- * call left it, for the hasher (the unlink changed the ctime it checks).
- * Loaded only with ima_hash; a few loads per unlink, a record only then.
+ * EXE_UNLINKED for task when its running executable has no link left:
+ * the inode as it is now, while the process still runs it (so nobody can
+ * have written it since the exec), for the hasher: the unlink or rename
+ * changed the ctime it checks.
  */
-static __always_inline int pm_on_unlink(long ret)
+static __always_inline void pm_exe_unlinked(struct task_struct *task)
 {
-	struct task_struct *task;
 	struct pm_file_event ev;
 	struct file *exe;
 
-	if (ret != 0)
-		return 0;
-	task = bpf_get_current_task_btf();
 	exe = task->mm->exe_file; /* direct loads: NULL for a kernel thread */
 	if (!exe || exe->f_inode->__i_nlink != 0)
-		return 0;
+		return;
 	__builtin_memset(&ev, 0, sizeof(ev));
 	pm_record_start(&ev.hdr, PM_EVENT_EXE_UNLINKED, sizeof(ev), &ev.task, task);
 	pm_fill_file(&ev.file, exe);
 	/* the process may be about to exit: the reader pins its exe now */
 	pm_emit_wake(&ev, sizeof(ev), PM_DROP_EXEC, true);
+}
+
+/*
+ * An unlink or rename by a process that left its own running executable
+ * with no link (an implant deleting itself at start). Loaded only with
+ * ima_hash; a few loads per unlink, a record only then.
+ */
+static __always_inline int pm_on_unlink(long ret)
+{
+	if (ret == 0)
+		pm_exe_unlinked(bpf_get_current_task_btf());
 	return 0;
 }
 
@@ -453,6 +460,10 @@ int BPF_PROG(pm_exit, struct task_struct *task, bool group_dead)
 	if (!group_dead)
 		return 0;
 	pm_repeat_flush(task);
+	/* a file deleted or renamed over while it ran (by anyone): its
+	 * identity now, the last moment nobody can have written it */
+	if (pm_want_pins)
+		pm_exe_unlinked(task);
 	__builtin_memset(&ev, 0, sizeof(ev));
 	pm_record_start(&ev.hdr, PM_EVENT_EXIT, sizeof(ev), &ev.task, task);
 	/* the status wait(2) would report, as wait_task_zombie() computes it */

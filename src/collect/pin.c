@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -28,7 +29,8 @@ struct pin_slot {
 	uint32_t pid;
 	int exe, script; /* -1: none */
 	bool used;
-	bool same_exec; /* exe is proven to be that exec's file */
+	bool has_id; /* id: exe's identity, proven the executed content's */
+	struct pm_file_id id;
 };
 
 struct pm_pinner {
@@ -55,41 +57,60 @@ static void slot_clear(struct pm_pinner *p, struct pin_slot *s, bool unclaimed)
 	*s = (struct pin_slot){ .exe = -1, .script = -1 };
 }
 
+/*
+ * The identity of the held exe, proven to be the executed content's, into
+ * *id; false when it cannot be proven. The process ran that exec, with its
+ * memory (and so its deny-write hold on the file: ETXTBSY) from the exec
+ * until after the fstat if, in this order after the open,
+ *  - /proc/PID/exe still resolves (no exe once the memory is released),
+ *  - its pm_proc_info still holds that exec's time (no exec since: the
+ *    kernel writes it at each exec before sending a pin),
+ *  - and the pidfd, opened before all this, is not yet readable (it had
+ *    not exited, so PID was not reused meanwhile).
+ * A file nobody could write since the exec has the executed content,
+ * whatever its ctime says now (renamed over, deleted meanwhile).
+ */
+static bool prove_exec_file(struct pm_pinner *p, const struct pm_pin *rec, int pidfd, int exe,
+			    struct pm_file_id *id)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	struct pm_proc_info info;
+	char link[32], buf[16];
+
+	if (pidfd < 0 || pm_file_id_of_fd(exe, id))
+		return false;
+	snprintf(link, sizeof(link), "/proc/%u/exe", rec->pid);
+	return readlink(link, buf, sizeof(buf)) >= 0 &&
+	       !bpf_map_lookup_elem(p->info_fd, &pidfd, &info) && info.exec_ns == rec->ktime_ns &&
+	       poll(&pfd, 1, 0) == 0;
+}
+
 static int on_pin(void *ctx, void *data, size_t size)
 {
 	struct pm_pinner *p = ctx;
 	const struct pm_pin *rec = data;
-	int exe, script = -1;
+	struct pm_file_id id;
+	bool has_id = false;
+	int exe, pidfd, script = -1;
 	char what[24];
 
 	if (size < sizeof(*rec))
 		return 0;
-	bool same_exec = false;
-
-	/* first and alone: the open that holds the file */
+	/* first: the open that holds the file (the pidfd is one syscall
+	 * that cannot wait, and must come before it) */
+	pidfd = syscall(SYS_pidfd_open, rec->pid, 0);
 	exe = pm_hasher_pin_exe(rec->pid);
 	if (rec->script_fd >= 0) {
 		snprintf(what, sizeof(what), "fd/%d", rec->script_fd);
 		script = pm_hasher_pin(rec->pid, what);
 	}
-	/*
-	 * Then whether the process still runs that exec: the kernel wrote
-	 * the exec's time into its pm_proc_info before sending the pin, and
-	 * a later exec overwrites it. Read after the open, so an exec in
-	 * between shows; a reused pid has another task, another time.
-	 */
-	if (exe >= 0) {
-		int pidfd = syscall(SYS_pidfd_open, rec->pid, 0);
-		struct pm_proc_info info;
-
-		same_exec = pidfd >= 0 && !bpf_map_lookup_elem(p->info_fd, &pidfd, &info) &&
-			    info.exec_ns == rec->ktime_ns;
-		if (pidfd >= 0)
-			close(pidfd);
-	}
+	if (exe >= 0)
+		has_id = prove_exec_file(p, rec, pidfd, exe, &id);
+	if (pidfd >= 0)
+		close(pidfd);
 	pm_log_debug("pin: pid %u exec %llu: exe %s%s", rec->pid,
 		     (unsigned long long)rec->ktime_ns, exe >= 0 ? "held" : "gone",
-		     same_exec ? ", same exec" : "");
+		     has_id ? ", proven that exec's" : "");
 	pthread_mutex_lock(&p->lock);
 	p->stats.pinned++;
 	if (exe < 0)
@@ -97,7 +118,7 @@ static int on_pin(void *ctx, void *data, size_t size)
 	slot_clear(p, &p->slot[p->next], true);
 	p->slot[p->next] = (struct pin_slot){
 		.ktime_ns = rec->ktime_ns, .pid = rec->pid, .exe = exe, .script = script,
-		.used = true, .same_exec = same_exec,
+		.used = true, .has_id = has_id, .id = id,
 	};
 	p->next = (p->next + 1) % PIN_SLOTS;
 	pthread_cond_broadcast(&p->cond);
@@ -189,13 +210,13 @@ static struct pin_slot *find(struct pm_pinner *p, uint32_t pid, uint64_t ktime_n
 }
 
 void pm_pinner_take(struct pm_pinner *p, uint32_t pid, uint64_t ktime_ns, int wait_ms, int *exe,
-		    int *script, bool *same_exec)
+		    int *script, struct pm_file_id *id, bool *has_id)
 {
 	struct pin_slot *s;
 	struct timespec until;
 
 	*exe = *script = -1;
-	*same_exec = false;
+	*has_id = false;
 	if (!p)
 		return;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -211,7 +232,8 @@ void pm_pinner_take(struct pm_pinner *p, uint32_t pid, uint64_t ktime_ns, int wa
 	if (s) {
 		*exe = s->exe;
 		*script = s->script;
-		*same_exec = s->same_exec;
+		*has_id = s->has_id;
+		*id = s->id;
 		s->exe = s->script = -1;
 		slot_clear(p, s, false);
 	}

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "enrich/hash.h"
+
 struct pm_pinner;
 
 /* Start the thread on the pm_pins ring buffer map ring_fd, checking
@@ -29,12 +31,12 @@ void pm_pinner_stop(struct pm_pinner *p);
 /*
  * The fds held for pid's exec at ktime_ns (each -1 when none), now the
  * caller's; waits up to wait_ms for the pin thread to get there.
- * *same_exec: the kernel's pm_proc_info said, right after the open, that
- * the process still ran that exec, so *exe is the very file it executed
- * (and, being run, unwritable since: only its metadata can differ).
+ * *has_id: *id is *exe's identity at the pin, proven to be the executed
+ * content's (the process still ran that exec, so nobody could have
+ * written the file: pin.c has the proof), for pm_hasher_lookup_exec().
  */
 void pm_pinner_take(struct pm_pinner *p, uint32_t pid, uint64_t ktime_ns, int wait_ms, int *exe,
-		    int *script, bool *same_exec);
+		    int *script, struct pm_file_id *id, bool *has_id);
 
 /* Counts for the metrics page and the tests of design.md's numbers. */
 struct pm_pin_stats {

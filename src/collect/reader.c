@@ -262,7 +262,8 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 	};
 	const char *data = e->data;
 	int pin = -1, script_pin = -1;
-	bool same_exec = false;
+	struct pm_file_id pin_id;
+	bool pin_has_id = false;
 	struct pm_image *img;
 
 	/*
@@ -274,7 +275,7 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 	 */
 	if (r->hasher && (e->flags & PM_EXEC_PINNED))
 		pm_pinner_take(r->pinner, e->task.pid, e->hdr.ktime_ns, PIN_WAIT_MS, &pin,
-			       &script_pin, &same_exec);
+			       &script_pin, &pin_id, &pin_has_id);
 	if ((e->flags & PM_EXEC_PINNED) && pin < 0)
 		pm_log_debug("pid %u: exec %llu: no pin", e->task.pid,
 			     (unsigned long long)e->hdr.ktime_ns);
@@ -322,7 +323,8 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 		/* a pin of this very exec's file may have a later ctime
 		 * (renamed over, deleted): hash.h has why that is exact */
 		img->hash = pm_hasher_lookup_exec(r->hasher, &id, e->task.pid,
-						  path_ok ? img->binary_path : NULL, pin, same_exec);
+						  path_ok ? img->binary_path : NULL, pin,
+						  pin_has_id ? &pin_id : NULL);
 		/* hashed already, yet pinned: the kernel need not ask again */
 		if ((e->flags & PM_EXEC_PINNED) && img->hash &&
 		    pm_hash_state(img->hash) == PM_HASH_DONE)
@@ -397,6 +399,10 @@ static void on_exit_record(struct pm_reader *r, const struct pm_exit_event *e)
 {
 	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED, NULL);
 
+	/* no identity of its file can come after its exit: a pin its failed
+	 * hash kept is of no more use */
+	if (r->hasher && p && p->image && p->image->executed && p->image->hash)
+		pm_hasher_release_pin(r->hasher, p->image->hash);
 	pm_proc_cache_mark_exited(r->cache, e->task.pid, e->task.start_ns,
 				  pm_clock_ns(CLOCK_MONOTONIC));
 	queue_event(r, &e->hdr, p, &e->task, e->exit_code);
@@ -602,6 +608,8 @@ static void on_exe_unlinked(struct pm_reader *r, const struct pm_file_event *e)
 	if (!r->hasher || !h || pm_hash_state(h) == PM_HASH_DONE)
 		return;
 	id = file_id(&e->file);
+	pm_log_debug("pid %u: its exe lost its link (ctime %lld.%u)", e->task.pid,
+		     (long long)id.ctime_sec, id.ctime_nsec);
 	pm_hasher_accept_unlinked(r->hasher, h, &id, pm_hasher_pin_exe(e->task.pid));
 }
 
