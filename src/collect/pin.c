@@ -31,6 +31,7 @@ struct pin_slot {
 	bool used;
 	bool has_id; /* id: exe's identity, proven the executed content's */
 	struct pm_file_id id;
+	char hex[sizeof("sha256:") + 64]; /* its digest, when hashed at once; "" */
 };
 
 struct pm_pinner {
@@ -44,7 +45,36 @@ struct pm_pinner {
 	struct pin_slot slot[PIN_SLOTS];
 	unsigned next; /* the slot the next pin takes, round robin */
 	struct pm_pin_stats stats;
+	uint64_t budget_second; /* CLOCK_MONOTONIC second of budget_bytes */
+	uint64_t budget_bytes;  /* hashed in it */
 };
+
+/*
+ * A small file whose identity is proven is hashed by the pin thread at
+ * once: a file renamed over just after its process exited (which no
+ * proof covers) is still the executed one while its identity holds, and
+ * the worker may come too late for that. Within a budget, since this
+ * thread runs at real-time priority: at most PIN_HASH_BUDGET bytes a
+ * second (~2% of a core), files up to PIN_HASH_MAX; the rest is the
+ * worker's.
+ */
+#define PIN_HASH_MAX (256 << 10)
+#define PIN_HASH_BUDGET (8 << 20)
+
+static bool within_budget(struct pm_pinner *p, int64_t size)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if ((uint64_t)now.tv_sec != p->budget_second) {
+		p->budget_second = now.tv_sec;
+		p->budget_bytes = 0;
+	}
+	if (size < 0 || size > PIN_HASH_MAX || p->budget_bytes + size > PIN_HASH_BUDGET)
+		return false;
+	p->budget_bytes += size;
+	return true;
+}
 
 static void slot_clear(struct pm_pinner *p, struct pin_slot *s, bool unclaimed)
 {
@@ -90,6 +120,7 @@ static int on_pin(void *ctx, void *data, size_t size)
 	struct pm_pinner *p = ctx;
 	const struct pm_pin *rec = data;
 	struct pm_file_id id;
+	char hex[sizeof("sha256:") + 64];
 	bool has_id = false;
 	int exe, pidfd, script = -1;
 	char what[24];
@@ -108,6 +139,9 @@ static int on_pin(void *ctx, void *data, size_t size)
 		has_id = prove_exec_file(p, rec, pidfd, exe, &id);
 	if (pidfd >= 0)
 		close(pidfd);
+	hex[0] = '\0';
+	if (has_id && within_budget(p, id.size) && pm_hash_pinned(exe, &id, hex))
+		hex[0] = '\0';
 	pm_log_debug("pin: pid %u exec %llu: exe %s%s", rec->pid,
 		     (unsigned long long)rec->ktime_ns, exe >= 0 ? "held" : "gone",
 		     has_id ? ", proven that exec's" : "");
@@ -120,6 +154,7 @@ static int on_pin(void *ctx, void *data, size_t size)
 		.ktime_ns = rec->ktime_ns, .pid = rec->pid, .exe = exe, .script = script,
 		.used = true, .has_id = has_id, .id = id,
 	};
+	memcpy(p->slot[p->next].hex, hex, sizeof(hex));
 	p->next = (p->next + 1) % PIN_SLOTS;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
@@ -210,13 +245,15 @@ static struct pin_slot *find(struct pm_pinner *p, uint32_t pid, uint64_t ktime_n
 }
 
 void pm_pinner_take(struct pm_pinner *p, uint32_t pid, uint64_t ktime_ns, int wait_ms, int *exe,
-		    int *script, struct pm_file_id *id, bool *has_id)
+		    int *script, struct pm_file_id *id, bool *has_id,
+		    char hex[sizeof("sha256:") + 64])
 {
 	struct pin_slot *s;
 	struct timespec until;
 
 	*exe = *script = -1;
 	*has_id = false;
+	hex[0] = '\0';
 	if (!p)
 		return;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -234,6 +271,7 @@ void pm_pinner_take(struct pm_pinner *p, uint32_t pid, uint64_t ktime_ns, int wa
 		*script = s->script;
 		*has_id = s->has_id;
 		*id = s->id;
+		memcpy(hex, s->hex, sizeof(s->hex));
 		s->exe = s->script = -1;
 		slot_clear(p, s, false);
 	}

@@ -33,10 +33,12 @@ void pm_pinner_stop(struct pm_pinner *p);
  * caller's; waits up to wait_ms for the pin thread to get there.
  * *has_id: *id is *exe's identity at the pin, proven to be the executed
  * content's (the process still ran that exec, so nobody could have
- * written the file: pin.c has the proof), for pm_hasher_lookup_exec().
+ * written the file: pin.c has the proof), for pm_hasher_lookup_exec();
+ * hex its digest when the pin thread hashed it already, else "".
  */
 void pm_pinner_take(struct pm_pinner *p, uint32_t pid, uint64_t ktime_ns, int wait_ms, int *exe,
-		    int *script, struct pm_file_id *id, bool *has_id);
+		    int *script, struct pm_file_id *id, bool *has_id,
+		    char hex[sizeof("sha256:") + 64]);
 
 /* Counts for the metrics page and the tests of design.md's numbers. */
 struct pm_pin_stats {

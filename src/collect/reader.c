@@ -263,6 +263,7 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 	const char *data = e->data;
 	int pin = -1, script_pin = -1;
 	struct pm_file_id pin_id;
+	char pin_hex[sizeof("sha256:") + 64] = "";
 	bool pin_has_id = false;
 	struct pm_image *img;
 
@@ -275,7 +276,7 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 	 */
 	if (r->hasher && (e->flags & PM_EXEC_PINNED))
 		pm_pinner_take(r->pinner, e->task.pid, e->hdr.ktime_ns, PIN_WAIT_MS, &pin,
-			       &script_pin, &pin_id, &pin_has_id);
+			       &script_pin, &pin_id, &pin_has_id, pin_hex);
 	if ((e->flags & PM_EXEC_PINNED) && pin < 0)
 		pm_log_debug("pid %u: exec %llu: no pin", e->task.pid,
 			     (unsigned long long)e->hdr.ktime_ns);
@@ -324,7 +325,8 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 		 * (renamed over, deleted): hash.h has why that is exact */
 		img->hash = pm_hasher_lookup_exec(r->hasher, &id, e->task.pid,
 						  path_ok ? img->binary_path : NULL, pin,
-						  pin_has_id ? &pin_id : NULL);
+						  pin_has_id ? &pin_id : NULL,
+						  pin_hex[0] ? pin_hex : NULL);
 		/* hashed already, yet pinned: the kernel need not ask again */
 		if ((e->flags & PM_EXEC_PINNED) && img->hash &&
 		    pm_hash_state(img->hash) == PM_HASH_DONE)

@@ -103,6 +103,25 @@ void pm_hash_put(struct pm_hash_entry *e)
 
 /* SHA-256 of everything fd holds, as "sha256:<hex>". 0, -errno, or
  * -ECANCELED when procmon is stopping. */
+static int sha256_fd(const bool *stop, int fd, char out[sizeof("sha256:") + 64]);
+static int reopen_if_same(int fd, const char *what, const struct pm_file_id *id,
+			  const struct pm_file_id *alt);
+
+int pm_hash_pinned(int pin, const struct pm_file_id *id, char out[sizeof("sha256:") + 64])
+{
+	static const bool never = false;
+	struct pm_file_id after;
+	int fd = reopen_if_same(pin, "pinned exe", id, NULL), err;
+
+	if (fd < 0)
+		return -ESTALE;
+	err = sha256_fd(&never, fd, out);
+	if (!err && (pm_file_id_of_fd(fd, &after) || !pm_file_id_equal(&after, id)))
+		err = -ESTALE; /* changed while read */
+	close(fd);
+	return err;
+}
+
 static int sha256_fd(const bool *stop, int fd, char out[sizeof("sha256:") + 64])
 {
 	static const char hexd[] = "0123456789abcdef";
@@ -504,12 +523,12 @@ static void cache_insert(struct pm_hasher *h, struct pm_hash_entry *e)
 struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file_id *id,
 				       uint32_t pid, const char *path, int pin)
 {
-	return pm_hasher_lookup_exec(h, id, pid, path, pin, NULL);
+	return pm_hasher_lookup_exec(h, id, pid, path, pin, NULL, NULL);
 }
 
 struct pm_hash_entry *pm_hasher_lookup_exec(struct pm_hasher *h, const struct pm_file_id *id,
 					    uint32_t pid, const char *path, int pin,
-					    const struct pm_file_id *pin_id)
+					    const struct pm_file_id *pin_id, const char *hex)
 {
 	struct pm_hash_entry *e;
 	bool full;
@@ -539,6 +558,20 @@ struct pm_hash_entry *pm_hasher_lookup_exec(struct pm_hasher *h, const struct pm
 	e->fd_has_id = pin >= 0 && pin_id;
 	if (e->fd_has_id)
 		e->fd_id = *pin_id;
+	if (hex) { /* hashed already, by the pin thread: nothing to do */
+		if (pin >= 0)
+			close(pin);
+		e->fd = -1;
+		e->fd_has_id = false;
+		snprintf(e->hex, sizeof(e->hex), "%s", hex);
+		e->state = PM_HASH_DONE;
+		__atomic_fetch_add(&h->hashed, 1, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&h->lock);
+		e->refs = 2; /* the cache, the caller */
+		cache_insert(h, e);
+		pthread_mutex_unlock(&h->lock);
+		return e;
+	}
 
 	pthread_mutex_lock(&h->lock);
 	full = h->queued >= PM_HASH_QUEUE_MAX;

@@ -104,11 +104,18 @@ struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file
  * file being run, so pin_id is the executed content's identity as much as
  * `id` is, even when its ctime moved in between (renamed over, deleted):
  * the pin is hashed when it matches either, exactly, before and after
- * reading.
+ * reading. `hex`, when not NULL, is the content's digest already (the pin
+ * thread hashed a small file at once): the entry is made DONE with it.
  */
 struct pm_hash_entry *pm_hasher_lookup_exec(struct pm_hasher *h, const struct pm_file_id *id,
 					    uint32_t pid, const char *path, int pin,
-					    const struct pm_file_id *pin_id);
+					    const struct pm_file_id *pin_id, const char *hex);
+/*
+ * SHA-256 of the file pinned at `pin` when its identity is `id`, the same
+ * before and after reading: 0, or -errno (-ESTALE: not that file or it
+ * changed). `hex` of pm_hasher_lookup_exec(), from the pin thread.
+ */
+int pm_hash_pinned(int pin, const struct pm_file_id *id, char out[sizeof("sha256:") + 64]);
 
 /* /proc/PID/exe opened O_PATH (one open: no statx, no driver open, so it
  * cannot block on a hung mount), or -1: holds the inode for the hasher. */
