@@ -16,47 +16,18 @@ static const char *tf(bool b)
 	return b ? "true" : "false";
 }
 
-/* A key: "value" line of the nats block, at `indent` spaces. */
-static void nats_str(FILE *f, int indent, const char *key, const char *v)
-{
-	fprintf(f, "%*s%s: ", indent, "", key);
-	pm_yaml_print_str(f, v ? v : "");
-	fputc('\n', f);
-}
-
-static void nats(FILE *f, const struct pm_nats_config *n)
-{
-	fprintf(f, "nats:\n  enabled: %s\n  servers: [", tf(n->enabled));
-	for (size_t i = 0; i < n->n_servers; i++) {
-		fputs(i ? ", " : "", f);
-		pm_yaml_print_str(f, n->servers[i]);
-	}
-	fputs("]\n", f);
-	nats_str(f, 2, "stream", n->stream);
-	fprintf(f, "  create_stream: %s\n", tf(n->create_stream));
-	nats_str(f, 2, "subject_prefix", n->subject_prefix);
-	nats_str(f, 2, "spool_dir", n->spool_dir);
-	fprintf(f, "  spool_max_mb: %llu\n", (unsigned long long)n->spool_max_mb);
-	fprintf(f, "  batch_ms: %u\n", n->batch_ms);
-	nats_str(f, 2, "token", n->token);
-	nats_str(f, 2, "user", n->user);
-	nats_str(f, 2, "password", n->password);
-	nats_str(f, 2, "creds", n->creds);
-	fputs("  tls:\n", f);
-	nats_str(f, 4, "ca", n->tls_ca);
-	nats_str(f, 4, "cert", n->tls_cert);
-	nats_str(f, 4, "key", n->tls_key);
-}
-
 int pm_config_print(FILE *f, const struct pm_config *cfg)
 {
+	const struct pm_yaml_field *nats, *repeat;
+
 	fputs("# procmon --print-config: the effective configuration, defaults filled in\n", f);
 	fprintf(f, "format: %s\n", cfg->format == PM_FORMAT_LIMACHARLIE ? "limacharlie" : "bombini");
 	fputs("output: ", f);
 	pm_yaml_print_str(f, cfg->output_none ? "none" : cfg->output ? cfg->output : "stdout");
 	fprintf(f, "\nima_hash: %s\nring_buffer_kb: %u\n", tf(cfg->hash), cfg->ring_buffer_kb);
-	fprintf(f, "repeat_limit:\n  events: %u\n  interval_ms: %u\n", cfg->repeat_events,
-		cfg->repeat_interval_ms);
+	repeat = pm_config_key("repeat_limit");
+	fputs("repeat_limit:\n", f);
+	pm_yaml_print_map(f, repeat->sub, (const char *)cfg + repeat->off, 2);
 	fprintf(f, "output_max_mb: %u\noutput_backups: %u\noutput_compress: %s\n",
 		cfg->output_max_mb, cfg->output_backups, tf(cfg->output_compress));
 	fprintf(f, "caps_format: %s\n", cfg->caps_hex ? "hex" : "names");
@@ -72,7 +43,9 @@ int pm_config_print(FILE *f, const struct pm_config *cfg)
 	} else {
 		fputs("metrics: {}\n", f);
 	}
-	nats(f, &cfg->nats);
+	nats = pm_config_key("nats");
+	fputs("nats:\n", f);
+	pm_yaml_print_map(f, nats->sub, (const char *)cfg + nats->off, 2);
 
 	/* the blocks, as their schema rows read them (blocks.h) */
 	for (size_t b = 1; b < PM_BLOCK_COUNT; b++) {
