@@ -51,6 +51,7 @@ def loaded(tmp_path):
     finally:
         loops.stop()
         pm.kill()
+        out.unlink(missing_ok=True)  # ~100 MB of the exec loops' events
 
 
 def stop(pm):
