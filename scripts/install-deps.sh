@@ -12,10 +12,13 @@ packages=(
 	libzstd-dev   # fleet output: zstd-compressed batches and spool records
 	libhyperscan-dev # detections: one multi-pattern prefilter over every Sigma rule's literals
 	libpcre2-dev  # detections: Sigma's |re modifier
+	libjson-c-dev # the compact format, procmon-tail and --replay's detections read events back as JSON
+	libyajl-dev   # procmon --replay: event parser for recorded lines, no DOM (4x json-c, docs/detections.md)
 	nats-server   # fleet tests: real JetStream servers on loopback ports
 	libmicrohttpd-dev # metrics and health over HTTP
 	libcmocka-dev # unit tests
 	python3 python3-pytest # integration test driver
+	python3-yaml  # Sigma tests and bench: a second reader of the rules' YAML
 	python3-cryptography # fleet tests: Ed25519 NKeys and JWTs for a .creds file
 	libcap2-bin   # setcap, for the FILE_CAPS test
 	btrfs-progs   # a btrfs subvolume, for the hash identity test

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "collect/filter.h"
 #include "collect/proc_cache.h"
@@ -72,6 +73,11 @@ void pm_daemon_apply(struct daemon *d, enum pm_seed seed)
 	}
 	d->render_event = cfg->format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
 							       : pm_render_bombini;
+	if (cfg->format == PM_FORMAT_COMPACT && !d->compact_users)
+		d->compact.users = d->compact_users = pm_users_load();
+	/* --color auto: colour when the output is stdout and that is a terminal */
+	d->compact.color = d->opts->color >= 0 ? d->opts->color
+					       : !cfg->output && pm_color_choice("auto", STDOUT_FILENO);
 	pm_sink_set_rotation(&d->sink, (uint64_t)cfg->output_max_mb << 20, cfg->output_backups,
 			     cfg->output_compress);
 	if (seed != PM_SEED_NONE && pm_loader_binary_filter(d->loader)) {

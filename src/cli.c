@@ -14,19 +14,27 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "render/compact.h"
+#include "rules_cli.h"
 #include "version.h" /* generated: build/version.h */
 
 static const char usage[] =
-	"usage: procmon [--config FILE] [--format bombini|limacharlie] [--output FILE] [-v]\n"
-	"               [--nats URL]\n"
+	"usage: procmon [--config FILE] [--format bombini|limacharlie|compact] [--output FILE] [-v]\n"
+	"               [--nats URL] [--color=never|auto|always]\n"
 	"       procmon --check-config FILE [--print-config]\n"
 	"       procmon [--config FILE] [--format NAME] [--output FILE] --print-config\n"
+	"       procmon --check-rules PATH...\n"
+	"       procmon --replay FILE.jsonl --rules PATH...\n"
 	"       procmon --version | --help\n"
 	"\n"
 	"Reports process activity on this host as one JSON object per line.\n"
 	"\n"
 	"  --config FILE   YAML configuration (default: the built-in config/procmon.yaml)\n"
-	"  --format NAME   output schema: bombini (default) or limacharlie\n"
+	"  --format NAME   output schema: bombini (default) or limacharlie; or compact,\n"
+	"                  one short line per event for people (the fleet output\n"
+	"                  then carries the bombini JSON)\n"
+	"  --color WHEN    compact lines in colour: auto (default: when stdout is a\n"
+	"                  terminal), always or never\n"
 	"  --output FILE   append events to FILE (created 0600) instead of stdout;\n"
 	"                  - or stdout: stdout, none: no local output (with --nats)\n"
 	"  --nats URL      also publish every event to NATS JetStream at URL (docs/fleet.md)\n"
@@ -34,6 +42,12 @@ static const char usage[] =
 	"                  and exits 0, or names file:line:key and exits 2\n"
 	"  --print-config  print the effective configuration (defaults filled in) as\n"
 	"                  YAML procmon accepts, and exit\n"
+	"  --check-rules PATH...  check Sigma rules (files, directories) and exit (no\n"
+	"                  root, no BPF): file:line: reason per unusable rule, then\n"
+	"                  the counts; exits 0 when every rule loaded, 2 otherwise\n"
+	"  --replay FILE --rules PATH...  evaluate the rules over the ProcessExec\n"
+	"                  events recorded in FILE (native format, - for stdin) and\n"
+	"                  print the detections as JSON lines (docs/detections.md)\n"
 	"  -v              debug logging to stderr\n"
 	"  --version       print the version and exit\n"
 	"  --help          print this help and exit\n"
@@ -55,9 +69,15 @@ int pm_cli_parse(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ "check-config", required_argument, NULL, 'C' },
 		{ "print-config", no_argument, NULL, 'P' },
+		{ "color", required_argument, NULL, 'K' },
 		{ 0 },
 	};
 	int c;
+
+	/* --check-rules, --replay: the rule author's commands, no daemon */
+	c = pm_sigma_cli(argc, argv);
+	if (c >= 0)
+		return c;
 
 	while ((c = getopt_long(argc, argv, "c:f:o:vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -72,6 +92,13 @@ int pm_cli_parse(int argc, char **argv, struct options *o)
 			break;
 		case 'N':
 			o->nats = optarg;
+			break;
+		case 'K':
+			o->color = !strcmp(optarg, "auto") ? -1 : pm_color_choice(optarg, STDOUT_FILENO);
+			if (o->color == -1 && strcmp(optarg, "auto")) {
+				pm_log_error("--color: expected never, auto or always, got '%s'", optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'v':
 			pm_log_verbose = true;
@@ -115,7 +142,7 @@ int pm_cli_apply_overrides(struct pm_config *cfg, const struct options *o)
 		int format = pm_format_from_name(o->format, strlen(o->format));
 
 		if (format < 0) {
-			pm_log_error("--format: unknown format '%s' (bombini or limacharlie)",
+			pm_log_error("--format: unknown format '%s' (bombini, limacharlie or compact)",
 				     o->format);
 			return EXIT_USAGE;
 		}
