@@ -35,7 +35,7 @@ LDLIBS   := -lbpf -lelf -lz -lzstd -lcrypto -lyaml -lnats -lmicrohttpd -lhs -lpc
 # the running kernel at load. `make vmlinux` regenerates it from this
 # kernel's BTF; an architecture without one gets it so at its first build.
 VMLINUX_H := src/bpf/vmlinux/$(ARCH)/vmlinux.h
-BPFCFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Isrc/bpf \
+BPFCFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Iinclude -Isrc/bpf \
 	     -I$(dir $(VMLINUX_H)) -I$(BUILD) -Wall -Werror
 
 ifeq ($(V),1)

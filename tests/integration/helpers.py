@@ -468,7 +468,8 @@ _INT_FIELDS = ("pid", "tid", "ppid", "uid", "euid", "gid", "egid", "auid")
 _STR_FIELDS = ("start_time", "cap_effective", "cap_permitted",
                "cap_inheritable", "secureexec", "filename", "binary_path",
                "args", "exec_id")
-_FLAG_FIELDS = ("args_truncated", "binary_path_truncated")
+_FLAG_FIELDS = ("args_truncated", "binary_path_truncated", "binary_deleted",
+                "args_from_proc")
 
 
 def check_process_shape(p, where="process"):
