@@ -73,6 +73,12 @@ struct pm_event {
 	/* Code/OngoingIdentity: the file; ModuleLoad: the mapped file's facts */
 	struct pm_code_facts code;
 	bool file_path_truncated;
+	/* RepeatedEvents: `count` events of type `kind` not written one by
+	 * one, from first_ns to last_ns (boot time) */
+	struct {
+		uint32_t kind;
+		uint64_t count, first_ns, last_ns;
+	} repeat;
 	uint64_t deadline_ns;      /* monotonic: emit by then, hash or not */
 	struct pm_event *next;
 };

@@ -86,6 +86,8 @@ static char *native_line(uint32_t t, const char *path, const char *args)
 	ev->code.path = "/usr/bin/ls";
 	ev->code.hash = &hash;
 	ev->code.mode = 0755;
+	ev->repeat.kind = PM_EVENT_PRCTL;
+	ev->repeat.count = 139362;
 	json_init(&b);
 	pm_render_bombini(&b, ev, &ctx);
 	assert_false(b.buf.oom);
@@ -141,6 +143,7 @@ static void test_every_event_type(void **state)
 		{ PM_EVENT_CODE_IDENTITY, "🔏 code    4242 uid=1000 /usr/bin/ls file /usr/bin/ls hash sha256:0123456789ab mode 0755" },
 		{ PM_EVENT_ONGOING_IDENTITY, "🔏 code    4242 uid=1000 /usr/bin/ls file /usr/bin/ls" },
 		{ PM_EVENT_THREAD_INJECTION, "💉 inject  4242 uid=1000 /usr/bin/ls → 77 /usr/sbin/sshd steps " },
+		{ PM_EVENT_REPEATS, "🔁 repeat  4242 uid=1000 /usr/bin/ls count 139362 of Prctl" },
 	};
 	size_t covered = 0;
 
