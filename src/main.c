@@ -23,6 +23,7 @@
 
 #include "config/config.h"
 #include "collect/filter.h"
+#include "enrich/detections.h"
 #include "enrich/identity.h"
 #include "render/json.h"
 #include "collect/loader.h"
@@ -293,10 +294,15 @@ struct daemon {
 	bool attached;
 	uint64_t shaped_out; /* events output_shaping left out */
 	bool reseeding; /* a reload changed the binary patterns */
+	struct pm_detections det; /* Sigma rules (contract section 10) */
+	uint64_t det_reported;    /* Detection events at the last periodic report */
 };
 
-static void write_event(struct daemon *d, const struct pm_event *ev)
+/* Whether ev went out under d->event_id (not shaped out, not lost). */
+static bool write_event(struct daemon *d, const struct pm_event *ev)
 {
+	bool written = false;
+
 	/* output_shaping: a type left out is never rendered (it still feeds
 	 * the derived events: drain_events) */
 	if (d->cfg.shaping_drop[ev->type]) {
@@ -315,11 +321,13 @@ static void write_event(struct daemon *d, const struct pm_event *ev)
 		if (d->fleet)
 			pm_fleet_line(d->fleet, d->line.data, d->line.len, d->event_id);
 		d->written[ev->type]++;
+		written = true;
 	}
 done:
 	/* the process's last event: its memoized rendering has served */
 	if (ev->type == PM_EVENT_EXIT && ev->proc)
 		pm_process_close_memo(ev->proc);
+	return written;
 }
 
 static void write_derived(void *d, const struct pm_event *ev)
@@ -336,7 +344,14 @@ static void drain_events(struct daemon *d, bool force)
 	/* follow wall-clock steps: boot time + this = Unix time */
 	d->render.boot_to_unix_ns = pm_clock_ns(CLOCK_REALTIME) - pm_clock_ns(CLOCK_BOOTTIME);
 	while ((ev = pm_event_queue_pop_ready(&d->reader.queue, now, force))) {
-		write_event(d, ev);
+		char exec_id[sizeof(d->event_id)];
+		bool written = write_event(d, ev);
+
+		/* a ProcessExec's Detections come right after it */
+		if (ev->type == PM_EVENT_EXEC && d->det.rules) {
+			memcpy(exec_id, d->event_id, sizeof(exec_id));
+			pm_detections_run(&d->det, ev, written ? exec_id : NULL, write_derived, d);
+		}
 		pm_derive_identities(&d->reader.derive, ev, write_derived, d);
 		pm_event_free(ev);
 	}
@@ -349,6 +364,29 @@ static void drain_and_wait(struct daemon *d)
 	drain_events(d, false);
 	if (d->reader.queue.head)
 		poll(NULL, 0, PM_POLL_HASH_WAIT_MS);
+}
+
+/* Detections made, by level: at exit, and periodically when there are new ones. */
+static void report_detections(struct daemon *d, bool at_exit)
+{
+	uint64_t total = 0;
+	char levels[256];
+	size_t n = 0;
+
+	for (unsigned l = 0; l < PM_SIGMA_LEVELS; l++) {
+		total += d->det.by_level[l];
+		n += snprintf(levels + n, sizeof(levels) - n, "%s%s=%llu", l ? " " : "",
+			      pm_sigma_level_name(l), (unsigned long long)d->det.by_level[l]);
+	}
+	if (!d->det.rules && !total)
+		return;
+	if (!at_exit && total == d->det_reported && !d->det.errors)
+		return;
+	d->det_reported = total;
+	(d->det.errors ? pm_log_warn : pm_log_info)(
+		"%s: detections: %llu (%s) from %zu rules; evaluations failed: %llu",
+		at_exit ? "at exit" : "ongoing", (unsigned long long)total, levels,
+		pm_detections_count(&d->det), (unsigned long long)d->det.errors);
 }
 
 /* Every loss, kernel and user space: logged every PM_DROP_REPORT_NS while
@@ -369,6 +407,7 @@ static void report_drops(struct daemon *d, bool at_exit)
 	}
 	pm_sink_report(&d->sink);
 	pm_fleet_report(d->fleet, at_exit);
+	report_detections(d, at_exit);
 	if (!at_exit && !total)
 		return;
 	(total ? pm_log_warn : pm_log_info)(
@@ -416,6 +455,9 @@ static void publish_metrics(struct daemon *d, uint64_t now)
 		s.fleet = true;
 		pm_fleet_stats(d->fleet, &s.fleet_stats);
 	}
+	s.sigma_rules = pm_detections_count(&d->det);
+	memcpy(s.detections, d->det.by_level, sizeof(s.detections));
+	s.detection_errors = d->det.errors;
 	pm_metrics_publish(d->metrics, &s);
 }
 
@@ -741,6 +783,10 @@ static void reload_config(struct daemon *d)
 	}
 	d->render_event = old->format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
 							       : pm_render_bombini;
+	if (old->detections.enabled != PM_DETECT_OFF && !d->render.users)
+		d->render.users = pm_users_load();
+	d->det.users = d->render.users;
+	pm_detections_reload(&d->det, &old->detections);
 	pm_sink_set_rotation(&d->sink, (uint64_t)old->output_max_mb << 20, old->output_backups,
 			     old->output_compress);
 	/* the running processes' binary verdicts, under the new patterns */
@@ -811,6 +857,15 @@ static int start(struct daemon *d)
 		d->render.users = pm_users_load();
 	}
 	json_init(&d->line);
+	/* Sigma's User: names by uid, as LimaCharlie's USER_NAME */
+	if (d->cfg.detections.enabled != PM_DETECT_OFF && !d->render.users)
+		d->render.users = pm_users_load();
+	err = pm_detections_load(&d->det, &d->cfg.detections, d->render.users, msg, sizeof(msg));
+	if (err) {
+		pm_log_error("%s: %s", o_config_name ? o_config_name : "configuration",
+			     err == -ENOMEM ? strerror(ENOMEM) : msg);
+		return err == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE;
+	}
 
 	err = pm_loader_open(&d->loader, &d->cfg,
 			     pm_containers_v1_controller(d->reader.containers));
@@ -871,6 +926,7 @@ static void shutdown_daemon(struct daemon *d)
 	ring_buffer__free(d->rb);
 	pm_loader_close(d->loader);
 	pm_reader_free(&d->reader);
+	pm_detections_free(&d->det);
 	pm_sink_close(&d->sink);
 	pm_fleet_close(d->fleet);
 	json_free(&d->line);

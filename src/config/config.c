@@ -34,6 +34,7 @@
 #include "render/names.h"
 #include "procmon/events.h"
 #include "output/safe_file.h"
+#include "detect/sigma.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -62,6 +63,12 @@ static const char *const default_redact[] = {
 	"*SECRET*",
 	"*PASSWORD*",
 	"*KEY*",
+};
+
+/* Where the shipped SigmaHQ rules are installed, then the user's own. */
+static const char *const default_rules[] = {
+	"/usr/share/procmon/rules/sigma",
+	"/etc/procmon/rules.d",
 };
 
 static const char *const default_sensitive[] = {
@@ -671,6 +678,67 @@ static const struct pm_yaml_field output_shaping_fields[] = {
 	END
 };
 
+/* ---- detections: Sigma rules (contract section 10) ---- */
+
+static int parse_detect_enabled(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	bool v = false;
+	int ret = pm_yaml_bool(c, n, &v);
+
+	if (!ret)
+		*(int8_t *)p = v ? PM_DETECT_ON : PM_DETECT_OFF;
+	return ret;
+}
+
+/* Absolute paths: the daemon's working directory is nobody's business. */
+static int parse_detect_rules(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	struct pm_strlist l = { 0 };
+	int ret = pm_strlist_parse(c, n, PATH_LEN_MAX, &l);
+
+	for (size_t i = 0; !ret && i < l.n; i++) {
+		size_t old;
+
+		if (l.v[i][0] == '/')
+			continue;
+		old = pm_yaml_path_push(c, NULL, i);
+		ret = pm_yaml_fail(c, pm_yaml_node(c, n->data.sequence.items.start[i]),
+				   "'%s' is not an absolute path", l.v[i]);
+		pm_yaml_path_pop(c, old);
+	}
+	if (ret) {
+		pm_strlist_free(&l);
+		return ret;
+	}
+	pm_strlist_free(p);
+	*(struct pm_strlist *)p = l;
+	return 0;
+}
+
+static int parse_detect_level(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	char buf[96];
+	int level = n->type == YAML_SCALAR_NODE &&
+				    strlen(pm_yaml_scalar(n)) == n->data.scalar.length
+			    ? pm_sigma_level_parse(pm_yaml_scalar(n))
+			    : -EINVAL;
+
+	if (level < 0)
+		return pm_yaml_fail(c, n,
+				    "expected informational, low, medium, high or critical, got %s",
+				    pm_yaml_describe(n, buf, sizeof(buf)));
+	*(uint8_t *)p = (uint8_t)level;
+	return 0;
+}
+
+#define DET_OFF(member) CFG_OFF(detections.member)
+static const struct pm_yaml_field detections_fields[] = {
+	FIELD("enabled", FUNC, DET_OFF(enabled), .fn = parse_detect_enabled),
+	FIELD("rules", FUNC, DET_OFF(rules), .fn = parse_detect_rules),
+	FIELD("min_level", FUNC, DET_OFF(min_level), .fn = parse_detect_level),
+	END
+};
+
 static const struct pm_yaml_field metrics_fields[] = {
 	FIELD("listen", FUNC, CFG_OFF(metrics_listen), .fn = parse_listen),
 	END
@@ -715,6 +783,7 @@ static const struct pm_yaml_field top_fields[] = {
 	FIELD("output_compress", BOOL, CFG_OFF(output_compress)),
 	FIELD("output_shaping", MAP, 0, .sub = output_shaping_fields),
 	FIELD("caps_format", FUNC, CFG_OFF(caps_hex), .fn = parse_caps_format),
+	FIELD("detections", MAP, 0, .sub = detections_fields),
 	END
 };
 
@@ -726,7 +795,10 @@ static int config_reset(struct pm_config *cfg)
 	if (pm_nats_config_defaults(&cfg->nats))
 		return -ENOMEM;
 	cfg->output_backups = OUTPUT_BACKUPS_DEFAULT;
-	if (pm_strlist_set(&cfg->redact, default_redact,
+	cfg->detections.enabled = PM_DETECT_AUTO;
+	cfg->detections.min_level = PM_SIGMA_LOW;
+	if (pm_strlist_set(&cfg->detections.rules, default_rules, ARRAY_SIZE(default_rules)) ||
+	    pm_strlist_set(&cfg->redact, default_redact,
 			ARRAY_SIZE(default_redact)) ||
 	    pm_strlist_set(&cfg->sensitive_processes, default_sensitive,
 			ARRAY_SIZE(default_sensitive)))
@@ -911,5 +983,6 @@ void pm_config_free(struct pm_config *cfg)
 	free(cfg->metrics_listen);
 	pm_strlist_free(&cfg->shaping_allow);
 	pm_strlist_free(&cfg->shaping_deny);
+	pm_strlist_free(&cfg->detections.rules);
 	memset(cfg, 0, sizeof(*cfg));
 }

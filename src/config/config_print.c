@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "detect/sigma.h"
 #include "render/names.h"
 
 static void quoted(FILE *f, const char *s)
@@ -83,6 +84,19 @@ static void hook(FILE *f, const char *name, const struct pm_hook *h, const char 
 	fprintf(f, "]\n      deny_list: %s\n", tf(c->cap_deny_list));
 }
 
+static void detections(FILE *f, const struct pm_detections_config *d)
+{
+	fputs("detections:\n", f);
+	/* absent: on when a rules path holds rules (no YAML value says that) */
+	if (d->enabled == PM_DETECT_AUTO)
+		fputs("  # enabled: on when a rules path holds rules\n", f);
+	else
+		fprintf(f, "  enabled: %s\n", tf(d->enabled));
+	fputs("  rules: ", f);
+	strlist(f, &d->rules);
+	fprintf(f, "\n  min_level: %s\n", pm_sigma_level_name(d->min_level));
+}
+
 /* A key: "value" line of the nats block, at `indent` spaces. */
 static void nats_str(FILE *f, int indent, const char *key, const char *v)
 {
@@ -140,6 +154,7 @@ int pm_config_print(FILE *f, const struct pm_config *cfg)
 		fputs("metrics: {}\n", f);
 	}
 	nats(f, &cfg->nats);
+	detections(f, &cfg->detections);
 
 	hook(f, "setuid", &cfg->setuid, "uid_filter", "euid");
 	hook(f, "setgid", &cfg->setgid, "gid_filter", "egid");

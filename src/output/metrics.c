@@ -166,6 +166,19 @@ static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_
 	       "Events output_shaping left out of the output on purpose (not lost).");
 	sample(f, "procmon_events_shaped_out_total", "", s->shaped_out);
 
+	family(f, "procmon_sigma_rules_loaded", "gauge",
+	       "Sigma rules in force (detections; 0: off).");
+	sample(f, "procmon_sigma_rules_loaded", "", s->sigma_rules);
+	family(f, "procmon_detections_total", "counter",
+	       "Detection events: a Sigma rule matched a ProcessExec, by the rule's level.");
+	for (unsigned l = 0; l <= PM_SIGMA_CRITICAL; l++) {
+		fprintf(f, "procmon_detections_total{level=\"%s\"} %llu\n",
+			pm_sigma_level_name(l), (unsigned long long)s->detections[l]);
+	}
+	family(f, "procmon_detection_errors_total", "counter",
+	       "ProcessExec events the Sigma rules could not be evaluated on (no memory).");
+	sample(f, "procmon_detection_errors_total", "", s->detection_errors);
+
 	family(f, "procmon_ring_buffer_size_bytes", "gauge", "Size of the BPF ring buffer.");
 	sample(f, "procmon_ring_buffer_size_bytes", "", m->ring_bytes);
 	family(f, "procmon_ring_buffer_used_bytes", "gauge",

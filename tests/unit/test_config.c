@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "detect/sigma.h"
 #include "procmon/events.h"
 
 #define ERRLEN 512
@@ -900,6 +901,53 @@ static void test_config_free(void **state)
 	pm_config_free(&cfg);
 }
 
+/* Issue 24: detections (contract section 10). */
+static void test_detections(void **state)
+{
+	struct pm_config cfg;
+	char err[ERRLEN];
+
+	(void)state;
+	/* absent: on when a rules path holds rules, the shipped and the user's */
+	parse_ok(&cfg, "");
+	assert_int_equal(cfg.detections.enabled, PM_DETECT_AUTO);
+	assert_int_equal(cfg.detections.rules.n, 2);
+	assert_string_equal(cfg.detections.rules.v[0], "/usr/share/procmon/rules/sigma");
+	assert_string_equal(cfg.detections.rules.v[1], "/etc/procmon/rules.d");
+	assert_int_equal(cfg.detections.min_level, PM_SIGMA_LOW);
+	pm_config_free(&cfg);
+
+	assert_int_equal(pm_config_load_default(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.detections.enabled, PM_DETECT_AUTO);
+	assert_int_equal(cfg.detections.rules.n, 2);
+	pm_config_free(&cfg);
+
+	parse_ok(&cfg, "detections:\n  enabled: true\n  rules: [/r/a.yml, /r/dir]\n"
+		       "  min_level: high\n");
+	assert_int_equal(cfg.detections.enabled, PM_DETECT_ON);
+	assert_int_equal(cfg.detections.rules.n, 2);
+	assert_string_equal(cfg.detections.rules.v[1], "/r/dir");
+	assert_int_equal(cfg.detections.min_level, PM_SIGMA_HIGH);
+	pm_config_free(&cfg);
+
+	parse_ok(&cfg, "detections: { enabled: false, min_level: informational, rules: [] }\n");
+	assert_int_equal(cfg.detections.enabled, PM_DETECT_OFF);
+	assert_int_equal(cfg.detections.rules.n, 0);
+	assert_int_equal(cfg.detections.min_level, PM_SIGMA_INFORMATIONAL);
+	pm_config_free(&cfg);
+
+	parse_fails("detections: { enabled: maybe }\n", "key 'detections.enabled'");
+	parse_fails("detections:\n  rules: [rules/sigma]\n",
+		    ":2: key 'detections.rules[0]': 'rules/sigma' is not an absolute path");
+	parse_fails("detections: { rules: /etc/procmon/rules.d }\n", "key 'detections.rules'");
+	parse_fails("detections:\n  min_level: severe\n",
+		    ":2: key 'detections.min_level': expected informational, low, medium, high "
+		    "or critical, got");
+	parse_fails("detections: { min_level: [high] }\n", "key 'detections.min_level'");
+	parse_fails("detections: { min_level: High }\n", "key 'detections.min_level'");
+	parse_fails("detections: { level: high }\n", "detections.level");
+}
+
 /* Issue 15's keys: metrics, rotation, output shaping, caps_format. */
 static void test_operating_keys(void **state)
 {
@@ -969,6 +1017,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_config),
 		cmocka_unit_test(test_operating_keys),
+		cmocka_unit_test(test_detections),
 		cmocka_unit_test(test_bombini_example),
 		cmocka_unit_test(test_procmon_keys),
 		cmocka_unit_test(test_format_output_ring),
