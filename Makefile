@@ -6,6 +6,7 @@
 #   make bench    benchmarks: procmon beside auditd and execsnoop, NATS output (bench/suite.py)
 #   make install  install as a service (PREFIX=/usr/local, DESTDIR); make uninstall
 #   make deb      build/procmon_VERSION_ARCH.deb (docs/service.md)
+#   make update-rules SIGMA=DIR  refresh rules/sigma from a SigmaHQ checkout
 
 BUILD    := build
 CC       ?= gcc
@@ -26,7 +27,7 @@ CFLAGS   ?= -O2 -g
 ROOMS    := collect enrich render output config detect
 CFLAGS   += -std=gnu17 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD) \
 	    -D_FILE_OFFSET_BITS=64
-LDLIBS   := -lbpf -lelf -lz -lzstd -lcrypto -lyaml -lnats -lmicrohttpd -lhs -lpcre2-8 -lpthread
+LDLIBS   := -lbpf -lelf -lz -lzstd -lcrypto -lyaml -lnats -lmicrohttpd -lhs -lpcre2-8 -ljson-c -lpthread
 BPFCFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Isrc/bpf -I$(BUILD) -Wall -Werror
 
 ifeq ($(V),1)
@@ -38,7 +39,7 @@ endif
 # What building needs, checked once and only when something is to be built,
 # so a fresh machine gets one line naming the fix instead of a failure
 # halfway through (`make run` and `make test` install it first).
-DEPS_HEADERS := bpf/libbpf.h gelf.h zlib.h openssl/evp.h yaml.h nats/nats.h microhttpd.h zstd.h hs/hs.h pcre2.h
+DEPS_HEADERS := bpf/libbpf.h gelf.h zlib.h openssl/evp.h yaml.h nats/nats.h microhttpd.h zstd.h hs/hs.h pcre2.h json-c/json.h
 comma := ,
 hash := \#
 missing_tools = $(foreach t,$(CC) $(CLANG) $(BPFTOOL),$(if $(shell command -v $(t) 2>/dev/null),,$(t)))
@@ -95,6 +96,12 @@ faults: $(BUILD)/procmon $(PROG_BINS)
 	$(Q)$(PYTHON) -m pytest -p no:cacheprovider -rs -v tests/faults
 
 progs: $(PROG_BINS)
+
+# Refresh rules/sigma from a SigmaHQ checkout: make update-rules SIGMA=/path/to/sigma
+.PHONY: update-rules
+update-rules: $(BUILD)/procmon
+	$(Q)test -n "$(SIGMA)" || { echo "usage: make update-rules SIGMA=/path/to/sigma-checkout" >&2; exit 2; }
+	$(Q)scripts/update-rules.sh "$(SIGMA)" $(BUILD)/procmon
 
 # procmon beside auditd and execsnoop (docs/performance.md), then metrics
 # on and scraped vs off (bench/metrics_cost.py, same ROUNDS and N); the

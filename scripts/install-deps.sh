@@ -12,6 +12,7 @@ packages=(
 	libzstd-dev   # fleet output: zstd-compressed batches and spool records
 	libhyperscan-dev # detections: one multi-pattern prefilter over every Sigma rule's literals
 	libpcre2-dev  # detections: Sigma's |re modifier
+	libjson-c-dev # procmon --replay: reads recorded events (JSON lines)
 	nats-server   # fleet tests: real JetStream servers on loopback ports
 	libmicrohttpd-dev # metrics and health over HTTP
 	libcmocka-dev # unit tests

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "detect/sigma_cli.h"
 #include "collect/filter.h"
 #include "enrich/detections.h"
 #include "enrich/identity.h"
@@ -80,6 +81,8 @@ static const char usage[] =
 	"               [--nats URL]\n"
 	"       procmon --check-config FILE [--print-config]\n"
 	"       procmon [--config FILE] [--format NAME] [--output FILE] --print-config\n"
+	"       procmon --check-rules PATH...\n"
+	"       procmon --replay FILE.jsonl --rules PATH...\n"
 	"       procmon --version | --help\n"
 	"\n"
 	"Reports process activity on this host as one JSON object per line.\n"
@@ -92,6 +95,12 @@ static const char usage[] =
 	"                  and exits 0, or names file:line:key and exits 2\n"
 	"  --print-config  print the effective configuration (defaults filled in) as\n"
 	"                  YAML procmon accepts, and exit\n"
+	"  --check-rules PATH...  check Sigma rules (files, directories) and exit (no\n"
+	"                  root, no BPF): file:line: reason per unusable rule, then\n"
+	"                  the counts; exits 0 when every rule loaded, 2 otherwise\n"
+	"  --replay FILE --rules PATH...  evaluate the rules over the ProcessExec\n"
+	"                  events recorded in FILE (native format, - for stdin) and\n"
+	"                  print the detections as JSON lines (docs/detections.md)\n"
 	"  -v              debug logging to stderr\n"
 	"  --version       print the version and exit\n"
 	"  --help          print this help and exit\n"
@@ -964,6 +973,9 @@ int main(int argc, char **argv)
 	bool have_stdout = stdout_was_open();
 	int ret;
 
+	ret = pm_sigma_cli(argc, argv); /* --check-rules, --replay: no daemon */
+	if (ret >= 0)
+		return ret;
 	ret = parse_args(argc, argv, &opts);
 	if (ret >= 0)
 		return ret;

@@ -76,6 +76,7 @@ struct pm_sigma_report {
 	size_t skipped;     /* other logsource: not errors */
 	size_t unsupported; /* process_creation rules that could not be used */
 	size_t bad_files;   /* not YAML, not Sigma, unsafe (owner/mode), unreadable */
+	size_t below_level; /* usable, but below min_level: not loaded */
 	struct pm_sigma_problem *problems; /* one per unsupported rule or bad file */
 	size_t n_problems;
 };
@@ -114,5 +115,18 @@ void pm_sigma_scratch_free(struct pm_sigma_scratch *s);
 typedef void (*pm_sigma_hit_fn)(const struct pm_sigma_rule_info *info, void *ctx);
 int pm_sigma_match(const struct pm_sigma_rules *rules, struct pm_sigma_scratch *scratch,
 		   const struct pm_sigma_event *ev, pm_sigma_hit_fn hit, void *ctx);
+
+/* Added by the engine (docs/detections.md) */
+
+/* Sigma's name of the i-th field the engine knows (the mapping table's
+ * rows, in pm_sigma_event's order), or NULL past the last. */
+const char *pm_sigma_field_name(unsigned i);
+
+/* Whether the Hyperscan prefilter is in use (false: no SSSE3, or
+ * PROCMON_SIGMA_PREFILTER=0; every rule is then evaluated exactly). */
+bool pm_sigma_prefiltered(const struct pm_sigma_rules *rules);
+
+/* Regex evaluations that stopped at PCRE2's limits (counted as no match). */
+uint64_t pm_sigma_regex_errors(const struct pm_sigma_scratch *s);
 
 #endif

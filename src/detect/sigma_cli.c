@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include "detect/sigma_cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "detect/sigma.h"
+#include "detect/sigma_json.h"
+#include "output/safe_file.h"
+
+#define EXIT_USAGE 2
+
+static void print_problems(FILE *f, const struct pm_sigma_report *rep)
+{
+	for (size_t i = 0; i < rep->n_problems; i++) {
+		const struct pm_sigma_problem *p = &rep->problems[i];
+
+		if (p->line)
+			fprintf(f, "%s:%u: %s\n", p->file, p->line, p->reason);
+		else
+			fprintf(f, "%s: %s\n", p->file, p->reason);
+	}
+}
+
+static void print_counts(FILE *f, const struct pm_sigma_report *rep)
+{
+	/* a file that is not a rule at all is a rule that cannot be used */
+	fprintf(f, "%zu rules loaded, %zu skipped (other logsource), %zu unsupported\n",
+		rep->loaded, rep->skipped, rep->unsupported + rep->bad_files);
+}
+
+static int check_rules(char **paths, size_t n)
+{
+	struct pm_sigma_report rep;
+	struct pm_sigma_rules *rules = NULL;
+	int ret;
+
+	/* as procmon running as root would judge the files, whoever runs this */
+	pm_safe_judge_as_root = true;
+	ret = pm_sigma_load((const char *const *)paths, n, PM_SIGMA_INFORMATIONAL, true, &rules,
+			    &rep);
+	pm_safe_judge_as_root = false;
+	if (ret) {
+		fprintf(stderr, "procmon: rules: %s\n", strerror(-ret));
+		pm_sigma_report_free(&rep);
+		return EXIT_USAGE;
+	}
+	print_problems(stdout, &rep);
+	print_counts(stdout, &rep);
+	ret = rep.unsupported || rep.bad_files ? EXIT_USAGE : 0;
+	pm_sigma_report_free(&rep);
+	pm_sigma_free(rules);
+	return ret;
+}
+
+struct replay {
+	struct json_object *exec;
+	unsigned long long detections;
+};
+
+static void add_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
+}
+
+static void add_copy(struct json_object *to, struct json_object *from, const char *k)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(from, k, &v))
+		json_object_object_add(to, k, json_object_get(v));
+}
+
+/* One Detection, native (Bombini) shape: the rule, and the recorded
+ * ProcessExec's process, parent, event_id and host. */
+static void on_hit(const struct pm_sigma_rule_info *r, void *arg)
+{
+	struct replay *rp = arg;
+	struct json_object *d = json_object_new_object(), *rule = json_object_new_object(),
+			   *tags = json_object_new_array(), *v;
+
+	add_str(d, "type", "Detection");
+	add_copy(d, rp->exec, "timestamp");
+	add_str(rule, "id", r->id);
+	add_str(rule, "title", r->title);
+	add_str(rule, "level", pm_sigma_level_name(r->level));
+	add_str(rule, "status", r->status);
+	for (size_t i = 0; i < r->n_tags; i++)
+		json_object_array_add(tags, json_object_new_string(r->tags[i]));
+	json_object_object_add(rule, "tags", tags);
+	add_str(rule, "file", r->file);
+	json_object_object_add(d, "rule", rule);
+	add_copy(d, rp->exec, "process");
+	add_copy(d, rp->exec, "parent");
+	json_object_object_add(d, "matched_event_id",
+			       json_object_object_get_ex(rp->exec, "event_id", &v) ?
+				       json_object_get(v) :
+				       NULL);
+	add_copy(d, rp->exec, "host");
+	puts(json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(d);
+	rp->detections++;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int replay(const char *file, char **paths, size_t n)
+{
+	struct pm_sigma_report rep;
+	struct pm_sigma_rules *rules = NULL;
+	struct pm_sigma_scratch *scratch = NULL;
+	struct pm_sigma_json_buf buf = { 0 };
+	struct replay rp = { 0 };
+	json_tokener *tok = NULL;
+	unsigned long long lines = 0, execs = 0, bad = 0, other = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	FILE *in;
+	double t0;
+	int ret;
+
+	in = strcmp(file, "-") ? fopen(file, "re") : stdin;
+	if (!in) {
+		fprintf(stderr, "procmon: --replay %s: %s\n", file, strerror(errno));
+		return EXIT_USAGE;
+	}
+	/* a user's own rules: no owner check (nothing runs as root here) */
+	ret = pm_sigma_load((const char *const *)paths, n, PM_SIGMA_INFORMATIONAL, false, &rules,
+			    &rep);
+	if (!ret) {
+		print_problems(stderr, &rep);
+		print_counts(stderr, &rep);
+		if (!pm_sigma_count(rules))
+			ret = -ENOENT;
+	}
+	if (!ret)
+		ret = pm_sigma_scratch_new(rules, &scratch);
+	if (!ret && !(tok = json_tokener_new()))
+		ret = -ENOMEM;
+	if (ret) {
+		fprintf(stderr, "procmon: --replay: %s\n",
+			ret == -ENOENT ? "no rule loaded" : strerror(-ret));
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	t0 = now_s();
+	while ((len = getline(&line, &cap, in)) > 0) {
+		struct pm_sigma_event ev;
+
+		lines++;
+		/* procmon writes its own lines compactly: the others are
+		 * skipped before the costly part, the parse */
+		if (!memmem(line, (size_t)len, "\"type\":\"ProcessExec\"", 20)) {
+			other++;
+			continue;
+		}
+		json_tokener_reset(tok);
+		rp.exec = json_tokener_parse_ex(tok, line, (int)len);
+		if (!rp.exec || !json_object_is_type(rp.exec, json_type_object)) {
+			bad++;
+			json_object_put(rp.exec);
+			continue;
+		}
+		struct json_object *t;
+		if (!json_object_object_get_ex(rp.exec, "type", &t) ||
+		    strcmp(json_object_get_string(t), "ProcessExec")) {
+			other++;
+		} else if (pm_sigma_event_from_json(rp.exec, &ev, &buf)) {
+			bad++;
+		} else {
+			execs++;
+			if (pm_sigma_match(rules, scratch, &ev, on_hit, &rp) < 0)
+				bad++;
+		}
+		json_object_put(rp.exec);
+	}
+	double dt = now_s() - t0;
+	fflush(stdout);
+	fprintf(stderr,
+		"replay: %llu lines, %llu ProcessExec, %llu other, %llu unreadable, %llu detections; "
+		"%.0f ProcessExec/s (%zu rules, prefilter %s)\n",
+		lines, execs, other, bad, rp.detections, dt > 0 ? (double)execs / dt : 0.0,
+		pm_sigma_count(rules), pm_sigma_prefiltered(rules) ? "hyperscan" : "off");
+	if (pm_sigma_regex_errors(scratch))
+		fprintf(stderr, "replay: %llu regex evaluations hit PCRE2's limits (no match)\n",
+			(unsigned long long)pm_sigma_regex_errors(scratch));
+	ret = ferror(in) || ferror(stdout) ? 1 : 0;
+out:
+	free(line);
+	if (tok)
+		json_tokener_free(tok);
+	pm_sigma_json_buf_free(&buf);
+	pm_sigma_scratch_free(scratch);
+	pm_sigma_free(rules);
+	pm_sigma_report_free(&rep);
+	if (in != stdin)
+		fclose(in);
+	return ret;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: procmon --check-rules PATH...\n"
+			"       procmon --replay FILE.jsonl --rules PATH...\n");
+	return EXIT_USAGE;
+}
+
+int pm_sigma_cli(int argc, char **argv)
+{
+	const char *file = NULL;
+	char **paths;
+	size_t n = 0;
+	int i, ret;
+	bool check = false, rules_seen = false;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--check-rules") || !strcmp(argv[i], "--replay"))
+			break;
+	if (i == argc)
+		return -1;
+	paths = calloc((size_t)argc, sizeof(*paths));
+	if (!paths)
+		return 1;
+	/* --check-rules PATH... | --replay FILE --rules PATH... (either order) */
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--check-rules")) {
+			check = true;
+		} else if (!strcmp(argv[i], "--replay")) {
+			if (++i == argc || file) {
+				free(paths);
+				return usage();
+			}
+			file = argv[i];
+		} else if (!strcmp(argv[i], "--rules")) {
+			rules_seen = true;
+		} else if (argv[i][0] == '-' && argv[i][1] == '-' && argv[i][2]) {
+			fprintf(stderr, "procmon: %s does not go with --check-rules or --replay\n",
+				argv[i]);
+			free(paths);
+			return usage();
+		} else {
+			paths[n++] = argv[i];
+		}
+	}
+	if (!n || (check && file) || (file && !rules_seen) || (check && rules_seen))
+		ret = usage();
+	else
+		ret = check ? check_rules(paths, n) : replay(file, paths, n);
+	free(paths);
+	return ret;
+}
