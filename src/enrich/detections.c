@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "detect/sigma_json.h"
 #include "log.h"
 
 #define PM_AUID_UNSET 4294967295u
@@ -140,25 +141,11 @@ size_t pm_detections_count(const struct pm_detections *d)
 static const char *command_line(const struct pm_image *img, struct pm_cmdline *c)
 {
 	const char *parts[3];
-	size_t lens[3], n = pm_image_command_line(img, parts, lens), len = 0;
+	size_t lens[3], n = pm_image_command_line(img, parts, lens);
 
-	for (size_t i = 0; i < n; i++)
-		len += lens[i];
-	if (len + 1 > c->cap) {
-		char *s = realloc(c->s, len + 1);
-
-		if (!s)
-			return NULL;
-		c->s = s;
-		c->cap = len + 1;
-	}
-	len = 0;
-	for (size_t i = 0; i < n; i++) {
-		memcpy(c->s + len, parts[i], lens[i]);
-		len += lens[i];
-	}
-	c->s[len] = '\0';
-	return c->s;
+	/* parts: argv[0] (or the path), " ", the arguments */
+	return pm_sigma_command_line(parts[0], lens[0], n == 3 ? parts[2] : NULL,
+				     n == 3 ? lens[2] : 0, &c->s, &c->cap);
 }
 
 int pm_sigma_event_of(const struct pm_event *exec, const struct pm_users *users,

@@ -529,6 +529,9 @@ def test_everyday_work_raises_nothing_high(pair, scratch):
                          since=since[0], what="the last command's exit")
     fired = [e for e in pair.native.find(lambda e: e["type"] == "Detection", since[0])
              if any(descends(pair.native, e["process"]["pid"], r, native_pid) for r in roots)]
+    for e in fired:  # shown with -s or on failure: docs/detections.md lists them
+        print(e["rule"]["level"], e["rule"]["id"], e["rule"]["title"], "|",
+              e["process"]["binary_path"], e["process"]["args"][:120])
     high = [(e["rule"]["id"], e["rule"]["title"], e["process"]["binary_path"],
              e["process"]["args"][:200])
             for e in fired if e["rule"]["level"] in ("high", "critical")
