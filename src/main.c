@@ -195,7 +195,7 @@ static int apply_overrides(struct pm_config *cfg, const struct options *o)
 		}
 		cfg->format = format;
 	}
-	if ((cfg->code_identity.enabled || cfg->ongoing_identity.enabled) && !cfg->hash)
+	if ((cfg->block[PM_BLOCK_CODE_IDENTITY].enabled || cfg->block[PM_BLOCK_ONGOING_IDENTITY].enabled) && !cfg->hash)
 		pm_log_warn("code_identity and ongoing_identity report hashes: without "
 			    "ima_hash: true they report nothing");
 	if (o->output) {
@@ -686,26 +686,11 @@ static void note_key(char *list, size_t len, const char *key)
  */
 static void reload_config(struct daemon *d)
 {
-	static const struct {
-		const char *key;
-		size_t hook;
-	} hooks[] = {
-#define HOOK(name) { #name, offsetof(struct pm_config, name) }
-		HOOK(setuid), HOOK(setgid), HOOK(capset), HOOK(prctl), HOOK(create_user_ns),
-		HOOK(ptrace_access_check), HOOK(existing_process), HOOK(code_identity),
-		HOOK(ongoing_identity), HOOK(module_load), HOOK(named_pipe), HOOK(remote_thread),
-		HOOK(thread_injection), HOOK(process_environment),
-		HOOK(sensitive_process_access), HOOK(namespaces),
-#undef HOOK
-	};
 	static const char *const fixed_blocks[] = { "output", "ima_hash", "ring_buffer_kb",
 						    "metrics", "nats" };
 	const char *name = o_opts->config ? o_opts->config : "the built-in configuration";
 	struct pm_config next = { 0 }, *old = &d->cfg;
 	char err[512], restart[512] = "", *old_text = NULL, *new_text = NULL;
-	bool access_loaded = old->ptrace_access_check.enabled ||
-			     old->sensitive_process_access.enabled || old->thread_injection.enabled;
-	bool remote_loaded = old->remote_thread.enabled || old->thread_injection.enabled;
 	bool patterns_changed;
 	int ret;
 
@@ -735,26 +720,27 @@ static void reload_config(struct daemon *d)
 	SWAP(next.ring_buffer_kb, old->ring_buffer_kb);
 	SWAP(next.metrics_listen, old->metrics_listen);
 	SWAP(next.nats, old->nats);
-	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
-		bool *was = &((struct pm_hook *)((char *)old + hooks[i].hook))->enabled;
-		bool *now = &((struct pm_hook *)((char *)&next + hooks[i].hook))->enabled;
+	/* the blocks' switches, as each row's reload policy says (blocks.h) */
+	for (size_t b = 1; b < PM_BLOCK_COUNT; b++) {
+		bool *was = &old->block[b].enabled, *now = &next.block[b].enabled;
 		bool live;
 
 		if (*was == *now)
 			continue;
-		/* a switch read in user space, over programs that are loaded */
-		if (!strcmp(hooks[i].key, "ptrace_access_check") ||
-		    !strcmp(hooks[i].key, "sensitive_process_access"))
-			live = !*now || access_loaded;
-		else if (!strcmp(hooks[i].key, "remote_thread"))
-			live = !*now || remote_loaded;
-		else
-			live = !strcmp(hooks[i].key, "ongoing_identity") ||
-			       !strcmp(hooks[i].key, "existing_process");
+		switch (pm_blocks[b].reload) {
+		case PM_RELOAD_LIVE:
+			live = true;
+			break;
+		case PM_RELOAD_LOADED: /* read in user space, over what is loaded */
+			live = !*now || pm_config_block_loaded(old, b);
+			break;
+		default:
+			live = false;
+		}
 		if (!live) {
 			char key[64];
 
-			snprintf(key, sizeof(key), "%s.enabled", hooks[i].key);
+			snprintf(key, sizeof(key), "%s.enabled", pm_blocks[b].key);
 			note_key(restart, sizeof(restart), key);
 			*now = *was;
 		}
@@ -766,9 +752,8 @@ static void reload_config(struct daemon *d)
 		strncat(err, " (so every filter stays as it was)", sizeof(err) - strlen(err) - 1);
 		note_key(restart, sizeof(restart), err);
 		SWAP(next.process_filter, old->process_filter);
-		for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
-			SWAP(((struct pm_hook *)((char *)&next + hooks[i].hook))->cred_filter,
-			     ((struct pm_hook *)((char *)old + hooks[i].hook))->cred_filter);
+		for (size_t b = 0; b < PM_BLOCK_COUNT; b++)
+			SWAP(next.block[b].cred_filter, old->block[b].cred_filter);
 	} else if (ret) {
 		pm_log_error("SIGHUP: %s: configuration not reloaded, the running one stays",
 			     err);
@@ -779,12 +764,6 @@ static void reload_config(struct daemon *d)
 	/* in force: next becomes the configuration, the old one is freed */
 	SWAP(*old, next);
 	pm_config_free(&next);
-	d->reader.report_ptrace_access = old->ptrace_access_check.enabled;
-	d->reader.report_remote_thread = old->remote_thread.enabled;
-	d->reader.redact = old->process_environment.enabled ? &old->redact : NULL;
-	d->reader.derive.sensitive =
-		old->sensitive_process_access.enabled ? &old->sensitive_processes : NULL;
-	d->reader.derive.ongoing_identity = old->ongoing_identity.enabled;
 	d->render.caps_hex = old->caps_hex;
 	if (old->format == PM_FORMAT_LIMACHARLIE && !d->render.users) {
 		host_atom_key(d->render.atom_key);
@@ -909,7 +888,7 @@ static int start(struct daemon *d)
 	pm_log_debug("start-up: seeded %d processes from /proc at %.1f ms", n, ms_since(t0));
 	if (pm_loader_binary_filter(d->loader))
 		pm_proc_cache_for_each(d->reader.cache, seed_binary_filter, d);
-	if (d->cfg.existing_process.enabled && report_existing(d)) {
+	if (d->cfg.block[PM_BLOCK_EXISTING_PROCESS].enabled && report_existing(d)) {
 		pm_log_error("writing the existing processes failed");
 		return EXIT_RUNTIME;
 	}

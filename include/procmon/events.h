@@ -35,44 +35,45 @@
  *   TYPE    native `type`
  *   SUB     ProcessEvent's `process_event.type`, or 0
  *   LC      LimaCharlie `routing.event_type`
- *   CONFIG  the configuration block that enables it, or 0 (always on)
+ *   CONFIG  the configuration block that enables it (PM_BLOCK_<CONFIG>,
+ *           src/config/blocks.h), or NONE (always on)
  *   DROP    the category its failed reservations count in (PM_DROP_<DROP>)
  *
  * PTRACE_REQUEST and CODE_WRITE are observations for ThreadInjection,
  * EXE_UNLINKED one for the hasher (loaded with ima_hash); never written.
  * User space expands the strings; the BPF side only the enum.
  */
-#define PM_EVENT_TABLE(X)                                                                                    \
-	X(EXEC, 1, EXEC, "ProcessExec", 0, "NEW_PROCESS", 0, EXEC)                                          \
-	X(CLONE, 2, CLONE, "ProcessClone", 0, "PROCESS_CLONE", 0, CLONE)                                    \
-	X(EXIT, 3, EXIT, "ProcessExit", 0, "TERMINATE_PROCESS", 0, EXIT)                                    \
-	X(SETUID, 4, PRIV, "ProcessEvent", "Setuid", "SETUID", "setuid", CREDS)                             \
-	X(SETGID, 5, PRIV, "ProcessEvent", "Setgid", "SETGID", "setgid", CREDS)                             \
-	X(SETCAPS, 6, PRIV, "ProcessEvent", "Setcaps", "SETCAPS", "capset", CREDS)                          \
-	X(PRCTL, 7, PRIV, "ProcessEvent", "Prctl", "PRCTL", "prctl", PRCTL)                                 \
-	X(CREATE_USER_NS, 8, PRIV, "ProcessEvent", "CreateUserNs", "CREATE_USER_NS", "create_user_ns",     \
-	  USER_NS)                                                                                           \
-	X(PTRACE_ACCESS, 9, PRIV, "ProcessEvent", "PtraceAccessCheck", "REMOTE_PROCESS_HANDLE",             \
-	  "ptrace_access_check", PTRACE)                                                                     \
-	X(REMOTE_THREAD, 10, PRIV, "NewRemoteThread", 0, "NEW_REMOTE_THREAD", "remote_thread",              \
-	  REMOTE_THREAD)                                                                                     \
-	X(PTRACE_REQUEST, 11, PRIV, 0, 0, 0, "thread_injection", PTRACE)                                     \
-	X(NEW_NAMED_PIPE, 12, FIFO, "NewNamedPipe", 0, "NEW_NAMED_PIPE", "named_pipe", NAMED_PIPE)          \
-	X(OPEN_NAMED_PIPE, 13, FIFO, "OpenNamedPipe", 0, "OPEN_NAMED_PIPE", "named_pipe", NAMED_PIPE)       \
-	X(MODULE_LOAD, 14, MODULE, "ModuleLoad", 0, "MODULE_LOAD", "module_load", MODULE_LOAD)              \
-	X(CODE_WRITE, 15, PRIV, 0, 0, 0, "thread_injection", PTRACE)                                         \
-	X(SETNS, 16, PRIV, "ProcessEvent", "SetNs", "SETNS", "namespaces", NAMESPACES)                      \
-	X(UNSHARE, 17, PRIV, "ProcessEvent", "Unshare", "UNSHARE", "namespaces", NAMESPACES)                \
-	X(EXE_UNLINKED, 18, FILE, 0, 0, 0, 0, EXEC)                                                          \
-	X(EXISTING_PROCESS, 64, NONE, "ExistingProcess", 0, "EXISTING_PROCESS", "existing_process", NONE)   \
-	X(SENSITIVE_ACCESS, 65, NONE, "SensitiveProcessAccess", 0, "SENSITIVE_PROCESS_ACCESS",             \
-	  "sensitive_process_access", NONE)                                                                  \
-	X(ENVIRONMENT, 66, NONE, "ProcessEnvironment", 0, "PROCESS_ENVIRONMENT", "process_environment",    \
-	  NONE)                                                                                              \
-	X(CODE_IDENTITY, 67, NONE, "CodeIdentity", 0, "CODE_IDENTITY", "code_identity", NONE)               \
-	X(ONGOING_IDENTITY, 68, NONE, "OngoingIdentity", 0, "ONGOING_IDENTITY", "ongoing_identity", NONE)   \
-	X(THREAD_INJECTION, 69, NONE, "ThreadInjection", 0, "THREAD_INJECTION", "thread_injection", NONE) \
-	X(DETECTION, 70, NONE, "Detection", 0, "DETECTION", "detections", NONE)
+#define PM_EVENT_TABLE(X)                                                                               \
+	X(EXEC, 1, EXEC, "ProcessExec", 0, "NEW_PROCESS", NONE, EXEC)                                   \
+	X(CLONE, 2, CLONE, "ProcessClone", 0, "PROCESS_CLONE", NONE, CLONE)                             \
+	X(EXIT, 3, EXIT, "ProcessExit", 0, "TERMINATE_PROCESS", NONE, EXIT)                             \
+	X(SETUID, 4, PRIV, "ProcessEvent", "Setuid", "SETUID", SETUID, CREDS)                           \
+	X(SETGID, 5, PRIV, "ProcessEvent", "Setgid", "SETGID", SETGID, CREDS)                           \
+	X(SETCAPS, 6, PRIV, "ProcessEvent", "Setcaps", "SETCAPS", CAPSET, CREDS)                        \
+	X(PRCTL, 7, PRIV, "ProcessEvent", "Prctl", "PRCTL", PRCTL, PRCTL)                               \
+	X(CREATE_USER_NS, 8, PRIV, "ProcessEvent", "CreateUserNs", "CREATE_USER_NS", CREATE_USER_NS,    \
+	  USER_NS)                                                                                      \
+	X(PTRACE_ACCESS, 9, PRIV, "ProcessEvent", "PtraceAccessCheck", "REMOTE_PROCESS_HANDLE",         \
+	  PTRACE_ACCESS_CHECK, PTRACE)                                                                  \
+	X(REMOTE_THREAD, 10, PRIV, "NewRemoteThread", 0, "NEW_REMOTE_THREAD", REMOTE_THREAD,            \
+	  REMOTE_THREAD)                                                                                \
+	X(PTRACE_REQUEST, 11, PRIV, 0, 0, 0, THREAD_INJECTION, PTRACE)                                  \
+	X(NEW_NAMED_PIPE, 12, FIFO, "NewNamedPipe", 0, "NEW_NAMED_PIPE", NAMED_PIPE, NAMED_PIPE)        \
+	X(OPEN_NAMED_PIPE, 13, FIFO, "OpenNamedPipe", 0, "OPEN_NAMED_PIPE", NAMED_PIPE, NAMED_PIPE)     \
+	X(MODULE_LOAD, 14, MODULE, "ModuleLoad", 0, "MODULE_LOAD", MODULE_LOAD, MODULE_LOAD)            \
+	X(CODE_WRITE, 15, PRIV, 0, 0, 0, THREAD_INJECTION, PTRACE)                                      \
+	X(SETNS, 16, PRIV, "ProcessEvent", "SetNs", "SETNS", NAMESPACES, NAMESPACES)                    \
+	X(UNSHARE, 17, PRIV, "ProcessEvent", "Unshare", "UNSHARE", NAMESPACES, NAMESPACES)              \
+	X(EXE_UNLINKED, 18, FILE, 0, 0, 0, NONE, EXEC)                                                  \
+	X(EXISTING_PROCESS, 64, NONE, "ExistingProcess", 0, "EXISTING_PROCESS", EXISTING_PROCESS, NONE) \
+	X(SENSITIVE_ACCESS, 65, NONE, "SensitiveProcessAccess", 0, "SENSITIVE_PROCESS_ACCESS",          \
+	  SENSITIVE_PROCESS_ACCESS, NONE)                                                               \
+	X(ENVIRONMENT, 66, NONE, "ProcessEnvironment", 0, "PROCESS_ENVIRONMENT", PROCESS_ENVIRONMENT,   \
+	  NONE)                                                                                         \
+	X(CODE_IDENTITY, 67, NONE, "CodeIdentity", 0, "CODE_IDENTITY", CODE_IDENTITY, NONE)             \
+	X(ONGOING_IDENTITY, 68, NONE, "OngoingIdentity", 0, "ONGOING_IDENTITY", ONGOING_IDENTITY, NONE) \
+	X(THREAD_INJECTION, 69, NONE, "ThreadInjection", 0, "THREAD_INJECTION", THREAD_INJECTION, NONE) \
+	X(DETECTION, 70, NONE, "Detection", 0, "DETECTION", DETECTIONS, NONE)
 
 #define PM_EVENT_ENUM_ROW(name, num, ...) PM_EVENT_##name = num,
 enum pm_event_type { PM_EVENT_TABLE(PM_EVENT_ENUM_ROW) PM_EVENT_TYPE_END };

@@ -3,9 +3,11 @@
 
 #include <stdlib.h>
 
+#include "config/blocks.h"
+
 #define PM_INFO_ROW(name, num, rec, native_, sub, lc, cfg, drop_)                        \
 	[PM_EVENT_##name] = { .native = native_, .subtype = sub, .limacharlie = lc,     \
-			      .config = cfg, .record = PM_RECORD_##rec, .drop = PM_DROP_##drop_ },
+			      .block = PM_BLOCK_##cfg, .record = PM_RECORD_##rec, .drop = PM_DROP_##drop_ },
 static const struct pm_event_info infos[PM_EVENT_TYPE_END] = { PM_EVENT_TABLE(PM_INFO_ROW) };
 #undef PM_INFO_ROW
 

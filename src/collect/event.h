@@ -24,7 +24,7 @@ struct pm_event_info {
 	const char *native;      /* native `type`; NULL: never written */
 	const char *subtype;     /* ProcessEvent's process_event.type, or NULL */
 	const char *limacharlie; /* LimaCharlie routing.event_type */
-	const char *config;      /* the configuration block that enables it; NULL: always on */
+	uint8_t block;           /* enum pm_block that enables it; PM_BLOCK_NONE: always on */
 	uint8_t record;          /* enum pm_record_kind */
 	uint8_t drop;            /* enum pm_drop_category */
 };

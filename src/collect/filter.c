@@ -35,10 +35,9 @@ void pm_filter_conf_from_config(const struct pm_config *cfg, struct pm_filter_co
 	if (pf->deny_list && out->process)
 		out->process |= PM_PF_DENY;
 	out->npatterns = pf->name.n + pf->path.n + pf->prefix.n;
-	cred_conf(&cfg->setuid.cred_filter, &out->cred[PM_HOOK_SETUID]);
-	cred_conf(&cfg->setgid.cred_filter, &out->cred[PM_HOOK_SETGID]);
-	cred_conf(&cfg->capset.cred_filter, &out->cred[PM_HOOK_CAPSET]);
-	cred_conf(&cfg->create_user_ns.cred_filter, &out->cred[PM_HOOK_USER_NS]);
+	for (size_t b = 0; b < PM_BLOCK_COUNT; b++)
+		if (pm_blocks[b].cred_hook >= 0)
+			cred_conf(&cfg->block[b].cred_filter, &out->cred[pm_blocks[b].cred_hook]);
 }
 
 int pm_filter_pattern_encode(struct pm_filter_pattern *p, enum pm_pattern_kind kind,
@@ -125,16 +124,17 @@ int pm_filter_for_each_id(const struct pm_config *cfg,
 		{ &pf->uid, PM_IDS_UID },
 		{ &pf->euid, PM_IDS_EUID },
 		{ &pf->auid, PM_IDS_AUID },
-		{ &cfg->setuid.cred_filter.euid, PM_IDS_SETUID_EUID },
-		{ &cfg->setgid.cred_filter.euid, PM_IDS_SETGID_EGID },
-		{ &cfg->capset.cred_filter.euid, PM_IDS_CAPSET_EUID },
-		{ &cfg->create_user_ns.cred_filter.euid, PM_IDS_USER_NS_EUID },
 	};
 	int ret;
 
 	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
 		for (size_t i = 0; i < lists[l].ids->n; i++)
 			if ((ret = add(lists[l].list, lists[l].ids->v[i], arg)))
+				return ret;
+	/* the cred_filters' uid_filter.euid / gid_filter.egid */
+	for (size_t b = 0; b < PM_BLOCK_COUNT; b++)
+		for (size_t i = 0; pm_blocks[b].cred_ids && i < cfg->block[b].cred_filter.euid.n; i++)
+			if ((ret = add(pm_blocks[b].cred_ids, cfg->block[b].cred_filter.euid.v[i], arg)))
 				return ret;
 	return 0;
 }

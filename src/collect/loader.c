@@ -37,60 +37,39 @@ struct pm_loader {
 };
 
 /*
- * What each configuration block needs of the syscalls object: the BPF
- * programs it loads and attaches, by exact name. A program several blocks
- * list is loaded when any of them is on; one that no block lists is an
- * error at start-up, so a new program cannot be forgotten here. The
- * sys_enter programs load only when a filter needs the state before the
- * call (see open_syscalls).
+ * The objects' switches (const volatile bools in .rodata) that a block
+ * lists among its needs, set from whether one of those blocks is on, by
+ * their names in the object's BTF: a new switch is one row's need.
  */
-#define SETID_PROGRAMS(call) "pm_enter_" #call, "pm_exit_" #call
-/* every way to reach another process's memory or execution */
-#define ACCESS_PROGRAMS                                                                   \
-	"pm_exit_ptrace", "pm_exit_process_vm_readv", "pm_exit_process_vm_writev",        \
-		"pm_exit_pidfd_getfd", "pm_exit_open", "pm_exit_openat", "pm_exit_openat2"
-#define BLOCK(name, ...) { #name, offsetof(struct pm_config, name), { __VA_ARGS__, NULL } }
-
-static const struct block_needs {
-	const char *block;
-	size_t hook; /* offsetof(struct pm_config, <block>): its struct pm_hook */
-	const char *programs[12];
-} block_needs[] = {
-	BLOCK(setuid, SETID_PROGRAMS(setuid), SETID_PROGRAMS(setreuid), SETID_PROGRAMS(setresuid),
-	      SETID_PROGRAMS(setfsuid)),
-	BLOCK(setgid, SETID_PROGRAMS(setgid), SETID_PROGRAMS(setregid), SETID_PROGRAMS(setresgid),
-	      SETID_PROGRAMS(setfsgid)),
-	BLOCK(capset, SETID_PROGRAMS(capset)),
-	BLOCK(prctl, "pm_exit_prctl"),
-	BLOCK(create_user_ns, SETID_PROGRAMS(unshare), "pm_exit_clone", "pm_exit_clone3"),
-	BLOCK(ptrace_access_check, ACCESS_PROGRAMS),
-	BLOCK(sensitive_process_access, ACCESS_PROGRAMS),
-	/* and writes into another process's code through /proc/PID/mem */
-	BLOCK(thread_injection, ACCESS_PROGRAMS, "pm_exit_write", "pm_exit_pwrite64"),
-	/* mkfifo makes a pipe, open(2) opens one */
-	BLOCK(named_pipe, "pm_exit_mknod", "pm_exit_mknodat", "pm_exit_open", "pm_exit_openat",
-	      "pm_exit_openat2"),
-	BLOCK(module_load, "pm_exit_mmap", "pm_exit_mprotect"),
-	BLOCK(namespaces, "pm_exit_setns", "pm_exit_unshare_ns"),
-};
-
-/* 1: load prog, 0: leave it out, -1: no block lists it. */
-static int program_wanted(const struct pm_config *cfg, const char *prog)
+static void set_switches(struct bpf_object *obj, const struct pm_config *cfg)
 {
-	int wanted = -1;
+	const struct btf *btf = bpf_object__btf(obj);
+	const struct btf_var_secinfo *v;
+	const struct btf_type *sec;
+	struct bpf_map *map;
+	char *data = NULL;
+	size_t size = 0;
+	int id;
 
-	for (size_t i = 0; i < sizeof(block_needs) / sizeof(block_needs[0]); i++) {
-		const struct block_needs *b = &block_needs[i];
+	bpf_object__for_each_map(map, obj) {
+		const char *name = bpf_map__name(map);
+		size_t n = strlen(name);
 
-		for (const char *const *p = b->programs; *p; p++) {
-			if (strcmp(*p, prog))
-				continue;
-			if (((const struct pm_hook *)((const char *)cfg + b->hook))->enabled)
-				return 1;
-			wanted = 0;
-		}
+		if (bpf_map__is_internal(map) && n >= 7 && !strcmp(name + n - 7, ".rodata"))
+			data = (char *)bpf_map__initial_value(map, &size);
 	}
-	return wanted;
+	id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
+	if (!data || id < 0)
+		return;
+	sec = btf__type_by_id(btf, id);
+	v = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++, v++) {
+		const char *name = btf__name_by_offset(btf, btf__type_by_id(btf, v->type)->name_off);
+		int want = pm_config_needs(cfg, name);
+
+		if (want >= 0 && v->size == sizeof(bool) && v->offset < size)
+			data[v->offset] = want;
+	}
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -363,7 +342,7 @@ static int open_syscalls(struct pm_loader *l, const struct pm_config *cfg,
 		return -errno;
 	bpf_object__for_each_program(prog, l->syscalls->obj) {
 		const char *name = bpf_program__name(prog);
-		int wanted = program_wanted(cfg, name);
+		int wanted = pm_config_needs(cfg, name);
 		bool enter = !strncmp(name, "pm_enter_", strlen("pm_enter_"));
 
 		if (wanted < 0) {
@@ -382,7 +361,7 @@ static int open_syscalls(struct pm_loader *l, const struct pm_config *cfg,
 	if (err)
 		return err;
 	/* what recognises /proc/PID/mem: say so when it is missing */
-	want_proc_mem = program_wanted(cfg, "pm_exit_ptrace") == 1;
+	want_proc_mem = pm_config_needs(cfg, "pm_exit_ptrace") == 1;
 	if (want_proc_mem) {
 		l->syscalls->rodata->pm_mem_open = kernel_symbol_addr("mem_open");
 		if (!l->syscalls->rodata->pm_mem_open)
@@ -403,9 +382,8 @@ static int open_syscalls(struct pm_loader *l, const struct pm_config *cfg,
 	l->syscalls->bss->pm_filter = *filter;
 	l->syscalls->rodata->pm_note_at_enter = note_at_enter;
 	l->note_at_enter = note_at_enter;
-	l->syscalls->rodata->pm_want_ptrace_requests = cfg->thread_injection.enabled;
-	l->syscalls->rodata->pm_want_named_pipe = cfg->named_pipe.enabled;
 	l->syscalls->rodata->pm_want_proc_mem = want_proc_mem;
+	set_switches(l->syscalls->obj, cfg);
 	return syscalls_bpf__load(l->syscalls);
 }
 
@@ -445,11 +423,7 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg,
 	l->process->bss->pm_filter = filter;
 	/* v1 or hybrid hosts: containers are named in v1 hierarchies (container.h) */
 	l->process->rodata->pm_cgroup_v1 = cgroup_v1;
-	l->process->rodata->pm_want_env = cfg->process_environment.enabled;
-	l->process->rodata->pm_want_interp = cfg->module_load.enabled;
-	/* a remote thread is also a step of a thread injection */
-	l->process->rodata->pm_want_remote_thread = cfg->remote_thread.enabled ||
-						    cfg->thread_injection.enabled;
+	set_switches(l->process->obj, cfg);
 	l->binary_filter = filter.process & PM_PF_BINARY;
 	/* a self-deleting executable: what the hasher needs to accept its
 	 * unlink; nothing else uses these */

@@ -38,10 +38,7 @@ int pm_reader_init(struct pm_reader *r, const struct pm_config *cfg)
 	r->cache = pm_proc_cache_new();
 	r->containers = pm_containers_new();
 	r->boot_id_prefix = read_boot_id_prefix();
-	r->report_ptrace_access = cfg->ptrace_access_check.enabled;
-	r->report_remote_thread = cfg->remote_thread.enabled;
-	if (cfg->process_environment.enabled)
-		r->redact = &cfg->redact;
+	r->cfg = cfg;
 	if (cfg->hash)
 		r->hasher = pm_hasher_new(PM_HASH_CACHE_MAX);
 	if (!r->cache || !r->containers || pm_derive_init(&r->derive, cfg) ||
@@ -306,7 +303,7 @@ static void queue_environment(struct pm_reader *r, const struct pm_exec_event *e
 	struct pm_header h = { .type = PM_EVENT_ENVIRONMENT, .ktime_ns = e->hdr.ktime_ns };
 	const char *env = e->data + PM_NAME_MAX + e->path_len + e->args_len;
 	size_t len;
-	char *redacted = pm_redact_env(env, e->env_len, r->redact, &len);
+	char *redacted = pm_redact_env(env, e->env_len, &r->cfg->redact, &len);
 	struct pm_event *ev;
 
 	if (!redacted) {
@@ -344,7 +341,8 @@ static void on_exec(struct pm_reader *r, const struct pm_exec_event *e)
 	}
 	p = snapshot(r, &e->task, img, false, NULL);
 	queue_event(r, &e->hdr, pm_process_get(p), &e->task, 0);
-	if (r->redact && (e->env_len || (e->flags & PM_EXEC_ENV_UNREADABLE)))
+	if (r->cfg->block[pm_event_info(PM_EVENT_ENVIRONMENT)->block].enabled &&
+	    (e->env_len || (e->flags & PM_EXEC_ENV_UNREADABLE)))
 		queue_environment(r, e, p);
 	else
 		pm_process_put(p);
@@ -423,6 +421,7 @@ static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 	/* the caller's credentials as the call left them: the cache follows */
 	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED, NULL);
 	uint32_t type = e->hdr.type;
+	const struct pm_event_info *info = pm_event_info(type);
 	bool with_target = type == PM_EVENT_PTRACE_ACCESS || type == PM_EVENT_REMOTE_THREAD ||
 			   type == PM_EVENT_PTRACE_REQUEST || type == PM_EVENT_CODE_WRITE ||
 			   type == PM_EVENT_SETNS;
@@ -438,11 +437,10 @@ static void on_priv(struct pm_reader *r, const struct pm_priv_event *e)
 	const struct pm_header *headers[3];
 	size_t n = 0;
 
-	/* the kernel sends the other ProcessEvents only when their block is on;
-	 * these two serve thread_injection and sensitive_process_access too */
-	if (type == PM_EVENT_PTRACE_ACCESS ? r->report_ptrace_access
-	    : type == PM_EVENT_REMOTE_THREAD ? r->report_remote_thread
-					     : pm_event_info(type)->native != NULL)
+	/* what the kernel sends for another block (the accesses serve
+	 * thread_injection and sensitive_process_access too) is reported
+	 * when the event's own block is on */
+	if (info->native && r->cfg->block[info->block].enabled)
 		headers[n++] = &e->hdr;
 	if (type == PM_EVENT_PTRACE_ACCESS && granted &&
 	    pm_derive_sensitive_access(&r->derive, target))

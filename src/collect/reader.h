@@ -25,10 +25,8 @@ struct pm_reader {
 	struct pm_containers *containers;
 	struct pm_event_queue queue;
 	uint32_t boot_id_prefix;
-	bool report_ptrace_access;           /* ptrace_access_check is on */
-	bool report_remote_thread;           /* remote_thread is on */
+	const struct pm_config *cfg;         /* which events are on: its blocks */
 	struct pm_derive derive;             /* the events derived from the decoded ones */
-	const struct pm_strlist *redact;     /* process_environment.redact globs */
 	uint64_t malformed; /* records that failed validation (dropped, counted) */
 	uint64_t user_drops; /* events lost to allocation failure */
 };

@@ -195,6 +195,28 @@ static int parse_caps(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 	return ret;
 }
 
+/* cap_filter.effective as parse_caps reads it: ANY, then the names */
+static void print_caps(FILE *f, const void *p)
+{
+	const struct pm_cred_filter *c = p;
+	bool first = true;
+
+	fputc('[', f);
+	if (c->cap_any) {
+		fputs("ANY", f);
+		first = false;
+	}
+	for (unsigned bit = 0; bit < 64; bit++) {
+		const char *n = pm_cap_name(bit);
+
+		if (!(c->cap_effective & (1ULL << bit)) || !n)
+			continue;
+		fprintf(f, "%s%s", first ? "" : ", ", n);
+		first = false;
+	}
+	fputc(']', f);
+}
+
 /* Bombini keys with no meaning here: still type-checked, so that a
  * config Bombini rejects is not accepted by procmon either. */
 static void warn_unused(struct pm_yaml_ctx *c, const yaml_node_t *n)
@@ -404,7 +426,7 @@ static void shaping_finish(struct pm_config *cfg)
 #define ENABLED FIELD("enabled", BOOL, HOOK_OFF(enabled))
 
 static const struct pm_yaml_field cap_filter_fields[] = {
-	FIELD("effective", FUNC, HOOK_OFF(cred_filter), .fn = parse_caps),
+	FIELD("effective", FUNC, HOOK_OFF(cred_filter), .fn = parse_caps, .print = print_caps),
 	FIELD("deny_list", BOOL, HOOK_OFF(cred_filter.cap_deny_list)),
 	END
 };
@@ -493,9 +515,10 @@ static int parse_binary_paths(struct pm_yaml_ctx *c, const yaml_node_t *n, void 
 }
 
 static const struct pm_yaml_field binary_fields[] = {
-	FIELD("name", FUNC, PF_OFF(name), .fn = parse_binary_names),
-	FIELD("path", FUNC, PF_OFF(path), .fn = parse_binary_paths),
-	FIELD("prefix", FUNC, PF_OFF(prefix), .fn = parse_binary_paths),
+	FIELD("name", FUNC, PF_OFF(name), .fn = parse_binary_names, .print = pm_yaml_print_strlist),
+	FIELD("path", FUNC, PF_OFF(path), .fn = parse_binary_paths, .print = pm_yaml_print_strlist),
+	FIELD("prefix", FUNC, PF_OFF(prefix), .fn = parse_binary_paths,
+	      .print = pm_yaml_print_strlist),
 	END
 };
 
@@ -510,13 +533,13 @@ static const struct pm_yaml_field process_filter_fields[] = {
 
 /* These two keep their lists in pm_config, so their base is the config. */
 static const struct pm_yaml_field process_environment_fields[] = {
-	FIELD("enabled", BOOL, CFG_OFF(process_environment.enabled)),
+	FIELD("enabled", BOOL, CFG_OFF(block[PM_BLOCK_PROCESS_ENVIRONMENT].enabled)),
 	FIELD("redact", STRLIST, CFG_OFF(redact), .max = GLOB_LEN_MAX),
 	END
 };
 
 static const struct pm_yaml_field sensitive_process_access_fields[] = {
-	FIELD("enabled", BOOL, CFG_OFF(sensitive_process_access.enabled)),
+	FIELD("enabled", BOOL, CFG_OFF(block[PM_BLOCK_SENSITIVE_PROCESS_ACCESS].enabled)),
 	FIELD("processes", STRLIST, CFG_OFF(sensitive_processes),
 	      .max = NAME_LEN_MAX),
 	END
@@ -731,11 +754,27 @@ static int parse_detect_level(struct pm_yaml_ctx *c, const yaml_node_t *n, void 
 	return 0;
 }
 
+/* absent (null: what --print-config writes for it) is "on when rules load" */
+static void print_detect_enabled(FILE *f, const void *p)
+{
+	int8_t v = *(const int8_t *)p;
+
+	fputs(v == PM_DETECT_AUTO ? "null" : v ? "true" : "false", f);
+}
+
+static void print_detect_level(FILE *f, const void *p)
+{
+	fputs(pm_sigma_level_name(*(const uint8_t *)p), f);
+}
+
 #define DET_OFF(member) CFG_OFF(detections.member)
 static const struct pm_yaml_field detections_fields[] = {
-	FIELD("enabled", FUNC, DET_OFF(enabled), .fn = parse_detect_enabled),
-	FIELD("rules", FUNC, DET_OFF(rules), .fn = parse_detect_rules),
-	FIELD("min_level", FUNC, DET_OFF(min_level), .fn = parse_detect_level),
+	FIELD("enabled", FUNC, DET_OFF(enabled), .fn = parse_detect_enabled,
+	      .print = print_detect_enabled),
+	FIELD("rules", FUNC, DET_OFF(rules), .fn = parse_detect_rules,
+	      .print = pm_yaml_print_strlist),
+	FIELD("min_level", FUNC, DET_OFF(min_level), .fn = parse_detect_level,
+	      .print = print_detect_level),
 	END
 };
 
@@ -744,7 +783,29 @@ static const struct pm_yaml_field metrics_fields[] = {
 	END
 };
 
-#define HOOK(name, table) FIELD(#name, MAP, CFG_OFF(name), .sub = (table))
+/* What a block's field offsets count from (blocks.h, column AT). */
+#define AT_HOOK(id) CFG_OFF(block[PM_BLOCK_##id])
+#define AT_CONFIG(id) 0
+#define AT_FILTER(id) CFG_OFF(process_filter)
+#define CRED_HOOK_NONE (-1)
+#define CRED_IDS_NONE 0
+
+#define BLOCK_INFO_ROW(id, key_, fields_, at_, hook, ids, reload_, ...)                   \
+	[PM_BLOCK_##id] = { .key = key_, .fields = fields_, .at = AT_##at_(id),            \
+			    .cred_hook = CRED_HOOK_##hook, .cred_ids = CRED_IDS_##ids,       \
+			    .reload = PM_RELOAD_##reload_, .needs = { __VA_ARGS__, NULL } },
+#define CRED_HOOK_SETUID PM_HOOK_SETUID
+#define CRED_HOOK_SETGID PM_HOOK_SETGID
+#define CRED_HOOK_CAPSET PM_HOOK_CAPSET
+#define CRED_HOOK_USER_NS PM_HOOK_USER_NS
+#define CRED_IDS_SETUID_EUID PM_IDS_SETUID_EUID
+#define CRED_IDS_SETGID_EGID PM_IDS_SETGID_EGID
+#define CRED_IDS_CAPSET_EUID PM_IDS_CAPSET_EUID
+#define CRED_IDS_USER_NS_EUID PM_IDS_USER_NS_EUID
+const struct pm_block_info pm_blocks[PM_BLOCK_COUNT] = { PM_BLOCK_TABLE(BLOCK_INFO_ROW) };
+#undef BLOCK_INFO_ROW
+
+#define BLOCK_FIELD_ROW(id, key, fields, at, ...) FIELD(key, MAP, AT_##at(id), .sub = (fields)),
 
 static const struct pm_yaml_field top_fields[] = {
 	FIELD("format", FUNC, CFG_OFF(format), .fn = parse_format),
@@ -755,26 +816,7 @@ static const struct pm_yaml_field top_fields[] = {
 	      .fn = parse_ring_buffer_kb),
 	FIELD("gc_period", FUNC, 0, .fn = parse_gc_period),
 	FIELD("expose_events", FUNC, 0, .fn = parse_expose_events),
-	HOOK(setuid, uid_hook_fields),
-	HOOK(setgid, gid_hook_fields),
-	HOOK(capset, uid_hook_fields),
-	HOOK(prctl, hook_fields),
-	HOOK(create_user_ns, uid_hook_fields),
-	HOOK(ptrace_access_check, hook_fields),
-	HOOK(namespaces, hook_fields),
-	FIELD("process_filter", MAP, CFG_OFF(process_filter),
-	      .sub = process_filter_fields),
-	HOOK(existing_process, hook_fields),
-	HOOK(code_identity, hook_fields),
-	HOOK(ongoing_identity, hook_fields),
-	HOOK(module_load, hook_fields),
-	HOOK(named_pipe, hook_fields),
-	FIELD("process_environment", MAP, 0,
-	      .sub = process_environment_fields),
-	HOOK(remote_thread, hook_fields),
-	HOOK(thread_injection, hook_fields),
-	FIELD("sensitive_process_access", MAP, 0,
-	      .sub = sensitive_process_access_fields),
+	PM_BLOCK_TABLE(BLOCK_FIELD_ROW)
 	FIELD("nats", FUNC, CFG_OFF(nats), .fn = parse_nats),
 	/* operating it */
 	FIELD("metrics", MAP, 0, .sub = metrics_fields),
@@ -783,13 +825,37 @@ static const struct pm_yaml_field top_fields[] = {
 	FIELD("output_compress", BOOL, CFG_OFF(output_compress)),
 	FIELD("output_shaping", MAP, 0, .sub = output_shaping_fields),
 	FIELD("caps_format", FUNC, CFG_OFF(caps_hex), .fn = parse_caps_format),
-	FIELD("detections", MAP, 0, .sub = detections_fields),
 	END
 };
+#undef BLOCK_FIELD_ROW
+
+int pm_config_needs(const struct pm_config *cfg, const char *need)
+{
+	int wanted = -1;
+
+	for (size_t b = 1; b < PM_BLOCK_COUNT; b++)
+		for (const char *const *p = pm_blocks[b].needs; *p; p++) {
+			if (strcmp(*p, need))
+				continue;
+			if (cfg->block[b].enabled)
+				return 1;
+			wanted = 0;
+		}
+	return wanted;
+}
+
+bool pm_config_block_loaded(const struct pm_config *cfg, enum pm_block b)
+{
+	for (const char *const *p = pm_blocks[b].needs; *p; p++)
+		if (pm_config_needs(cfg, *p) != 1)
+			return false;
+	return true;
+}
 
 static int config_reset(struct pm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->block[PM_BLOCK_NONE].enabled = true;
 	cfg->format = PM_FORMAT_BOMBINI;
 	cfg->ring_buffer_kb = DEFAULT_RING_BUFFER_KB;
 	if (pm_nats_config_defaults(&cfg->nats))
@@ -806,25 +872,13 @@ static int config_reset(struct pm_config *cfg)
 	return 0;
 }
 
-/* The hooks that can carry a cred_filter. */
-static size_t cred_hooks(struct pm_config *cfg, struct pm_hook *out[4])
-{
-	out[0] = &cfg->setuid;
-	out[1] = &cfg->setgid;
-	out[2] = &cfg->capset;
-	out[3] = &cfg->create_user_ns;
-	return 4;
-}
-
 /* Derive the "is this filter in force" flags from what was parsed. */
 static void config_finish(struct pm_config *cfg)
 {
 	struct pm_process_filter *pf = &cfg->process_filter;
-	struct pm_hook *hooks[4];
-	size_t i, n = cred_hooks(cfg, hooks);
 
-	for (i = 0; i < n; i++) {
-		struct pm_cred_filter *f = &hooks[i]->cred_filter;
+	for (size_t b = 0; b < PM_BLOCK_COUNT; b++) {
+		struct pm_cred_filter *f = &cfg->block[b].cred_filter;
 
 		f->has_uid_filter = f->euid.n > 0;
 		f->has_cap_filter = f->cap_effective || f->cap_any;
@@ -832,6 +886,8 @@ static void config_finish(struct pm_config *cfg)
 	pf->present = pf->uid.n || pf->euid.n || pf->auid.n || pf->name.n ||
 		      pf->path.n || pf->prefix.n;
 	shaping_finish(cfg);
+	/* the block's switch, as the other blocks': off only when said so */
+	cfg->block[PM_BLOCK_DETECTIONS].enabled = cfg->detections.enabled != PM_DETECT_OFF;
 }
 
 int pm_config_parse(struct pm_config *cfg, const char *name, const char *text,
@@ -961,15 +1017,12 @@ int pm_config_load_default(struct pm_config *cfg, char *err, size_t errlen)
 void pm_config_free(struct pm_config *cfg)
 {
 	struct pm_process_filter *pf;
-	struct pm_hook *hooks[4];
-	size_t i, n;
 
 	if (!cfg)
 		return;
 	pf = &cfg->process_filter;
-	n = cred_hooks(cfg, hooks);
-	for (i = 0; i < n; i++)
-		pm_idlist_free(&hooks[i]->cred_filter.euid);
+	for (size_t b = 0; b < PM_BLOCK_COUNT; b++)
+		pm_idlist_free(&cfg->block[b].cred_filter.euid);
 	pm_idlist_free(&pf->uid);
 	pm_idlist_free(&pf->euid);
 	pm_idlist_free(&pf->auid);

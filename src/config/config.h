@@ -19,6 +19,7 @@
 #include "output/fleet.h" /* struct pm_nats_config */
 #include "procmon/events.h"
 #include "config/yaml_schema.h"
+#include "config/blocks.h"
 
 enum pm_format {
 	PM_FORMAT_BOMBINI = 0,
@@ -54,17 +55,12 @@ struct pm_config {
 	bool hash;    /* ima_hash / hash */
 	uint32_t ring_buffer_kb; /* ring buffer size, power of two, >= 64 */
 
-	/* Bombini ProcessEvent hooks */
-	struct pm_hook setuid, setgid, capset, prctl, create_user_ns, ptrace_access_check;
+	/* the blocks' switches and cred_filters, by enum pm_block
+	 * (config/blocks.h); [PM_BLOCK_NONE] is always on */
+	struct pm_hook block[PM_BLOCK_COUNT];
 	struct pm_process_filter process_filter;
-
-	/* LimaCharlie counterparts */
-	struct pm_hook existing_process, code_identity, ongoing_identity, module_load,
-		named_pipe, remote_thread, thread_injection;
-	struct pm_hook process_environment;
 	struct pm_strlist redact; /* process_environment.redact globs */
-	struct pm_hook sensitive_process_access;
-	struct pm_strlist sensitive_processes;
+	struct pm_strlist sensitive_processes; /* sensitive_process_access.processes */
 
 	/* fleet output (contract section 8) */
 	bool output_none; /* output: none (NATS only) */
@@ -80,7 +76,6 @@ struct pm_config {
 	/* output_shaping: event types left out of the output */
 	struct pm_strlist shaping_allow, shaping_deny;
 	bool shaping_drop[PM_EVENT_TYPE_END]; /* derived from the two lists */
-	struct pm_hook namespaces; /* SetNs, Unshare */
 
 	/* detections: Sigma rules on every ProcessExec (contract section 10) */
 	struct pm_detections_config {
@@ -134,5 +129,12 @@ int pm_config_print(FILE *f, const struct pm_config *cfg);
 int pm_config_load_default(struct pm_config *cfg, char *err, size_t errlen);
 
 void pm_config_free(struct pm_config *cfg);
+
+/* 1: a block on in cfg lists `need` (a BPF program or switch), 0: only
+ * blocks that are off list it, -1: no block does. */
+int pm_config_needs(const struct pm_config *cfg, const char *need);
+
+/* Whether everything block b needs is loaded when cfg is running. */
+bool pm_config_block_loaded(const struct pm_config *cfg, enum pm_block b);
 
 #endif /* PROCMON_CONFIG_H */

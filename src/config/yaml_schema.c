@@ -708,3 +708,79 @@ out_parser:
 	yaml_parser_delete(&parser);
 	return ret;
 }
+
+/* ---- writing it back ---- */
+
+void pm_yaml_print_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+void pm_yaml_print_strlist(FILE *f, const void *strlist)
+{
+	const struct pm_strlist *l = strlist;
+
+	fputc('[', f);
+	for (size_t i = 0; i < l->n; i++) {
+		if (i)
+			fputs(", ", f);
+		pm_yaml_print_str(f, l->v[i]);
+	}
+	fputc(']', f);
+}
+
+void pm_yaml_print_idlist(FILE *f, const void *idlist)
+{
+	const struct pm_idlist *l = idlist;
+
+	fputc('[', f);
+	for (size_t i = 0; i < l->n; i++)
+		fprintf(f, "%s%u", i ? ", " : "", l->v[i]);
+	fputc(']', f);
+}
+
+void pm_yaml_print_map(FILE *f, const struct pm_yaml_field *fields, const void *base,
+		       int indent)
+{
+	for (const struct pm_yaml_field *k = fields; k->key; k++) {
+		const void *p = (const char *)base + k->off;
+
+		if (k->alias_of)
+			continue;
+		fprintf(f, "%*s%s:", indent, "", k->key);
+		switch (k->type) {
+		case PM_YAML_BOOL:
+			fprintf(f, " %s", *(const bool *)p ? "true" : "false");
+			break;
+		case PM_YAML_IDLIST:
+			fputc(' ', f);
+			pm_yaml_print_idlist(f, p);
+			break;
+		case PM_YAML_STRLIST:
+			fputc(' ', f);
+			pm_yaml_print_strlist(f, p);
+			break;
+		case PM_YAML_MAP:
+			fputc('\n', f);
+			pm_yaml_print_map(f, k->sub, p, indent + 2);
+			continue;
+		case PM_YAML_FUNC:
+			fputc(' ', f);
+			if (k->print)
+				k->print(f, p);
+			else
+				fputs("null", f);
+			break;
+		}
+		fputc('\n', f);
+	}
+}

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <yaml.h>
 
 struct pm_strlist {
@@ -51,6 +52,8 @@ struct pm_yaml_field {
 	int (*fn)(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p);
 	size_t max;
 	const char *alias_of; /* same setting as another key of the table */
+	/* PM_YAML_FUNC: writes the value as the key's parser reads it back */
+	void (*print)(FILE *f, const void *p);
 };
 
 
@@ -105,5 +108,17 @@ int pm_idlist_parse(struct pm_yaml_ctx *c, const yaml_node_t *n, struct pm_idlis
 int pm_strlist_set(struct pm_strlist *l, const char *const *v, size_t n);
 void pm_strlist_free(struct pm_strlist *l);
 void pm_idlist_free(struct pm_idlist *l);
+
+/*
+ * Writing values back as YAML (--print-config). Strings are double-quoted
+ * with every byte below 0x20, '"' and '\\' escaped, so no path or glob
+ * can change the YAML's structure.
+ */
+void pm_yaml_print_str(FILE *f, const char *s);
+void pm_yaml_print_strlist(FILE *f, const void *strlist);
+void pm_yaml_print_idlist(FILE *f, const void *idlist);
+/* Every key of a table but aliases, at `indent` spaces, from base. */
+void pm_yaml_print_map(FILE *f, const struct pm_yaml_field *fields, const void *base,
+		       int indent);
 
 #endif

@@ -11,15 +11,22 @@
 
 #include "enrich/hash.h"
 
+/* Whether the block of a derived event is on. */
+static bool rule_on(const struct pm_derive *d, uint32_t type)
+{
+	return d->cfg->block[pm_event_info(type)->block].enabled;
+}
+
 int pm_derive_init(struct pm_derive *d, const struct pm_config *cfg)
 {
 	memset(d, 0, sizeof(*d));
-	if (cfg->sensitive_process_access.enabled)
-		d->sensitive = &cfg->sensitive_processes;
-	d->ongoing_identity = cfg->ongoing_identity.enabled;
-	if (cfg->thread_injection.enabled && !(d->injections = calloc(1, sizeof(*d->injections))))
+	d->cfg = cfg;
+	/* the state of rules a reload cannot turn on (blocks.h: RESTART) */
+	if (rule_on(d, PM_EVENT_THREAD_INJECTION) &&
+	    !(d->injections = calloc(1, sizeof(*d->injections))))
 		return -ENOMEM;
-	if (cfg->code_identity.enabled && !(d->identities = pm_identities_new(PM_IDENTITY_MAX)))
+	if (rule_on(d, PM_EVENT_CODE_IDENTITY) &&
+	    !(d->identities = pm_identities_new(PM_IDENTITY_MAX)))
 		return -ENOMEM;
 	return 0;
 }
@@ -36,13 +43,14 @@ void pm_derive_free(struct pm_derive *d)
 bool pm_derive_sensitive_access(const struct pm_derive *d, const struct pm_process *target)
 {
 	const char *name = target && target->image ? target->image->filename : NULL;
+	const struct pm_strlist *sensitive = &d->cfg->sensitive_processes;
 
-	if (!d->sensitive || !target)
+	if (!rule_on(d, PM_EVENT_SENSITIVE_ACCESS) || !target)
 		return false;
 	if (target->pid == 1)
 		return true;
-	for (size_t i = 0; name && i < d->sensitive->n; i++)
-		if (!strcmp(d->sensitive->v[i], name))
+	for (size_t i = 0; name && i < sensitive->n; i++)
+		if (!strcmp(sensitive->v[i], name))
 			return true;
 	return false;
 }
@@ -156,7 +164,7 @@ void pm_derive_identities(struct pm_derive *d, const struct pm_event *from,
 			.owner_uid = img->owner_uid,
 			.owner_gid = img->owner_gid,
 		};
-	} else if (from->type == PM_EVENT_MODULE_LOAD) {
+	} else if (pm_event_info(from->type)->record == PM_RECORD_MODULE) {
 		ev.code.hash = from->module_hash;
 	} else {
 		return;
@@ -167,7 +175,7 @@ void pm_derive_identities(struct pm_derive *d, const struct pm_event *from,
 		ev.type = PM_EVENT_CODE_IDENTITY;
 		emit(arg, &ev);
 	}
-	if (d->ongoing_identity) {
+	if (rule_on(d, PM_EVENT_ONGOING_IDENTITY)) {
 		ev.type = PM_EVENT_ONGOING_IDENTITY;
 		emit(arg, &ev);
 	}

@@ -28,10 +28,9 @@
 #include "procmon/events.h"
 
 struct pm_derive {
-	const struct pm_strlist *sensitive; /* sensitive_process_access.processes; NULL: off */
+	const struct pm_config *cfg;        /* which rules are on: its blocks */
 	struct pm_injections *injections;   /* thread_injection's trails; NULL: off */
 	struct pm_identities *identities;   /* code_identity's seen pairs; NULL: off */
-	bool ongoing_identity;
 };
 
 /* The rules cfg turns on (cfg must outlive d): 0 or -ENOMEM. */

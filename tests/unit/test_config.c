@@ -110,28 +110,28 @@ static void test_default_config(void **state)
 	assert_true(cfg.hash);
 	assert_int_equal(cfg.ring_buffer_kb, 8192);
 
-	assert_true(cfg.setuid.enabled);
-	assert_true(cfg.setgid.enabled);
-	assert_true(cfg.capset.enabled);
-	assert_true(cfg.prctl.enabled);
-	assert_true(cfg.create_user_ns.enabled);
-	assert_true(cfg.ptrace_access_check.enabled);
-	assert_true(cfg.existing_process.enabled);
-	assert_true(cfg.code_identity.enabled);
-	assert_false(cfg.ongoing_identity.enabled);
-	assert_true(cfg.module_load.enabled);
-	assert_true(cfg.named_pipe.enabled);
-	assert_false(cfg.process_environment.enabled);
-	assert_true(cfg.remote_thread.enabled);
-	assert_true(cfg.thread_injection.enabled);
-	assert_true(cfg.sensitive_process_access.enabled);
+	assert_true(cfg.block[PM_BLOCK_SETUID].enabled);
+	assert_true(cfg.block[PM_BLOCK_SETGID].enabled);
+	assert_true(cfg.block[PM_BLOCK_CAPSET].enabled);
+	assert_true(cfg.block[PM_BLOCK_PRCTL].enabled);
+	assert_true(cfg.block[PM_BLOCK_CREATE_USER_NS].enabled);
+	assert_true(cfg.block[PM_BLOCK_PTRACE_ACCESS_CHECK].enabled);
+	assert_true(cfg.block[PM_BLOCK_EXISTING_PROCESS].enabled);
+	assert_true(cfg.block[PM_BLOCK_CODE_IDENTITY].enabled);
+	assert_false(cfg.block[PM_BLOCK_ONGOING_IDENTITY].enabled);
+	assert_true(cfg.block[PM_BLOCK_MODULE_LOAD].enabled);
+	assert_true(cfg.block[PM_BLOCK_NAMED_PIPE].enabled);
+	assert_false(cfg.block[PM_BLOCK_PROCESS_ENVIRONMENT].enabled);
+	assert_true(cfg.block[PM_BLOCK_REMOTE_THREAD].enabled);
+	assert_true(cfg.block[PM_BLOCK_THREAD_INJECTION].enabled);
+	assert_true(cfg.block[PM_BLOCK_SENSITIVE_PROCESS_ACCESS].enabled);
 
 	/* open filters: everything is reported */
 	assert_false(cfg.process_filter.present);
-	assert_no_cred_filter(&cfg.setuid);
-	assert_no_cred_filter(&cfg.setgid);
-	assert_no_cred_filter(&cfg.capset);
-	assert_no_cred_filter(&cfg.create_user_ns);
+	assert_no_cred_filter(&cfg.block[PM_BLOCK_SETUID]);
+	assert_no_cred_filter(&cfg.block[PM_BLOCK_SETGID]);
+	assert_no_cred_filter(&cfg.block[PM_BLOCK_CAPSET]);
+	assert_no_cred_filter(&cfg.block[PM_BLOCK_CREATE_USER_NS]);
 
 	assert_strlist(&cfg.redact, 4, "*TOKEN*", "*SECRET*", "*PASSWORD*",
 		       "*KEY*");
@@ -165,30 +165,30 @@ static void test_bombini_example(void **state)
 	parse_ok(&cfg, bombini_example);
 	assert_true(cfg.hash);
 
-	assert_true(cfg.setuid.enabled);
-	assert_true(cfg.setuid.cred_filter.has_uid_filter);
-	assert_int_equal(cfg.setuid.cred_filter.euid.n, 1);
-	assert_int_equal(cfg.setuid.cred_filter.euid.v[0], 0);
-	assert_false(cfg.setuid.cred_filter.has_cap_filter);
+	assert_true(cfg.block[PM_BLOCK_SETUID].enabled);
+	assert_true(cfg.block[PM_BLOCK_SETUID].cred_filter.has_uid_filter);
+	assert_int_equal(cfg.block[PM_BLOCK_SETUID].cred_filter.euid.n, 1);
+	assert_int_equal(cfg.block[PM_BLOCK_SETUID].cred_filter.euid.v[0], 0);
+	assert_false(cfg.block[PM_BLOCK_SETUID].cred_filter.has_cap_filter);
 
-	assert_true(cfg.setgid.enabled);
-	assert_true(cfg.setgid.cred_filter.has_uid_filter);
-	assert_int_equal(cfg.setgid.cred_filter.euid.n, 1);
-	assert_int_equal(cfg.setgid.cred_filter.euid.v[0], 0);
+	assert_true(cfg.block[PM_BLOCK_SETGID].enabled);
+	assert_true(cfg.block[PM_BLOCK_SETGID].cred_filter.has_uid_filter);
+	assert_int_equal(cfg.block[PM_BLOCK_SETGID].cred_filter.euid.n, 1);
+	assert_int_equal(cfg.block[PM_BLOCK_SETGID].cred_filter.euid.v[0], 0);
 
-	assert_true(cfg.capset.enabled);
-	assert_true(cfg.capset.cred_filter.has_cap_filter);
-	assert_false(cfg.capset.cred_filter.has_uid_filter);
-	assert_int_equal(cfg.capset.cred_filter.cap_effective,
+	assert_true(cfg.block[PM_BLOCK_CAPSET].enabled);
+	assert_true(cfg.block[PM_BLOCK_CAPSET].cred_filter.has_cap_filter);
+	assert_false(cfg.block[PM_BLOCK_CAPSET].cred_filter.has_uid_filter);
+	assert_int_equal(cfg.block[PM_BLOCK_CAPSET].cred_filter.cap_effective,
 			 1ULL << CAP_NET_RAW);
-	assert_false(cfg.capset.cred_filter.cap_any);
-	assert_false(cfg.capset.cred_filter.cap_deny_list);
+	assert_false(cfg.block[PM_BLOCK_CAPSET].cred_filter.cap_any);
+	assert_false(cfg.block[PM_BLOCK_CAPSET].cred_filter.cap_deny_list);
 
-	assert_true(cfg.prctl.enabled);
-	assert_true(cfg.create_user_ns.enabled);
-	assert_int_equal(cfg.create_user_ns.cred_filter.cap_effective,
+	assert_true(cfg.block[PM_BLOCK_PRCTL].enabled);
+	assert_true(cfg.block[PM_BLOCK_CREATE_USER_NS].enabled);
+	assert_int_equal(cfg.block[PM_BLOCK_CREATE_USER_NS].cred_filter.cap_effective,
 			 1ULL << CAP_SYS_ADMIN);
-	assert_true(cfg.ptrace_access_check.enabled);
+	assert_true(cfg.block[PM_BLOCK_PTRACE_ACCESS_CHECK].enabled);
 
 	assert_true(cfg.process_filter.present);
 	assert_int_equal(cfg.process_filter.uid.n, 1);
@@ -201,9 +201,9 @@ static void test_bombini_example(void **state)
 	assert_false(cfg.process_filter.deny_list);
 
 	/* a file enables only what it names */
-	assert_false(cfg.existing_process.enabled);
-	assert_false(cfg.module_load.enabled);
-	assert_false(cfg.sensitive_process_access.enabled);
+	assert_false(cfg.block[PM_BLOCK_EXISTING_PROCESS].enabled);
+	assert_false(cfg.block[PM_BLOCK_MODULE_LOAD].enabled);
+	assert_false(cfg.block[PM_BLOCK_SENSITIVE_PROCESS_ACCESS].enabled);
 	assert_int_equal(cfg.format, PM_FORMAT_BOMBINI);
 	assert_null(cfg.output);
 	assert_int_equal(cfg.ring_buffer_kb, 8192);
@@ -228,20 +228,20 @@ static void test_procmon_keys(void **state)
 		 "remote_thread:       { enabled: true }        # NEW_REMOTE_THREAD\n"
 		 "thread_injection:    { enabled: true }\n"
 		 "sensitive_process_access: { enabled: true, processes: [sshd, sudo, su, login, passwd, gpg-agent, ssh-agent, gnome-keyring-daemon, systemd] }\n");
-	assert_true(cfg.existing_process.enabled);
-	assert_true(cfg.code_identity.enabled);
-	assert_false(cfg.ongoing_identity.enabled);
-	assert_true(cfg.module_load.enabled);
-	assert_true(cfg.named_pipe.enabled);
-	assert_false(cfg.process_environment.enabled);
-	assert_true(cfg.remote_thread.enabled);
-	assert_true(cfg.thread_injection.enabled);
-	assert_true(cfg.sensitive_process_access.enabled);
+	assert_true(cfg.block[PM_BLOCK_EXISTING_PROCESS].enabled);
+	assert_true(cfg.block[PM_BLOCK_CODE_IDENTITY].enabled);
+	assert_false(cfg.block[PM_BLOCK_ONGOING_IDENTITY].enabled);
+	assert_true(cfg.block[PM_BLOCK_MODULE_LOAD].enabled);
+	assert_true(cfg.block[PM_BLOCK_NAMED_PIPE].enabled);
+	assert_false(cfg.block[PM_BLOCK_PROCESS_ENVIRONMENT].enabled);
+	assert_true(cfg.block[PM_BLOCK_REMOTE_THREAD].enabled);
+	assert_true(cfg.block[PM_BLOCK_THREAD_INJECTION].enabled);
+	assert_true(cfg.block[PM_BLOCK_SENSITIVE_PROCESS_ACCESS].enabled);
 	assert_int_equal(cfg.redact.n, 4);
 	assert_int_equal(cfg.sensitive_processes.n, 9);
 	assert_true(strlist_has(&cfg.sensitive_processes,
 				"gnome-keyring-daemon"));
-	assert_false(cfg.setuid.enabled);
+	assert_false(cfg.block[PM_BLOCK_SETUID].enabled);
 	assert_false(cfg.hash);
 	pm_config_free(&cfg);
 }
@@ -286,9 +286,9 @@ static void test_empty_file(void **state)
 		assert_null(cfg.output);
 		assert_false(cfg.hash);
 		assert_int_equal(cfg.ring_buffer_kb, 8192);
-		assert_false(cfg.setuid.enabled);
-		assert_false(cfg.existing_process.enabled);
-		assert_false(cfg.sensitive_process_access.enabled);
+		assert_false(cfg.block[PM_BLOCK_SETUID].enabled);
+		assert_false(cfg.block[PM_BLOCK_EXISTING_PROCESS].enabled);
+		assert_false(cfg.block[PM_BLOCK_SENSITIVE_PROCESS_ACCESS].enabled);
 		assert_false(cfg.process_filter.present);
 		pm_config_free(&cfg);
 	}
@@ -308,7 +308,7 @@ static void test_null_values(void **state)
 		       "  uid:\n  binary: null\n");
 	assert_int_equal(cfg.format, PM_FORMAT_BOMBINI);
 	assert_null(cfg.output);
-	assert_false(cfg.setuid.enabled);
+	assert_false(cfg.block[PM_BLOCK_SETUID].enabled);
 	assert_false(cfg.process_filter.present);
 	pm_config_free(&cfg);
 }
@@ -503,22 +503,22 @@ static void test_cred_filters(void **state)
 		 "  cred_filter:\n"
 		 "    uid_filter: { euid: [4294967295] }\n"
 		 "    cap_filter: { effective: [\"any\"] }\n");
-	assert_true(cfg.capset.cred_filter.has_uid_filter);
-	assert_int_equal(cfg.capset.cred_filter.euid.n, 2);
-	assert_int_equal(cfg.capset.cred_filter.euid.v[1], 1000);
-	assert_true(cfg.capset.cred_filter.has_cap_filter);
-	assert_true(cfg.capset.cred_filter.cap_any);
-	assert_int_equal(cfg.capset.cred_filter.cap_effective, 0);
-	assert_true(cfg.capset.cred_filter.cap_deny_list);
+	assert_true(cfg.block[PM_BLOCK_CAPSET].cred_filter.has_uid_filter);
+	assert_int_equal(cfg.block[PM_BLOCK_CAPSET].cred_filter.euid.n, 2);
+	assert_int_equal(cfg.block[PM_BLOCK_CAPSET].cred_filter.euid.v[1], 1000);
+	assert_true(cfg.block[PM_BLOCK_CAPSET].cred_filter.has_cap_filter);
+	assert_true(cfg.block[PM_BLOCK_CAPSET].cred_filter.cap_any);
+	assert_int_equal(cfg.block[PM_BLOCK_CAPSET].cred_filter.cap_effective, 0);
+	assert_true(cfg.block[PM_BLOCK_CAPSET].cred_filter.cap_deny_list);
 
-	assert_int_equal(cfg.create_user_ns.cred_filter.cap_effective,
+	assert_int_equal(cfg.block[PM_BLOCK_CREATE_USER_NS].cred_filter.cap_effective,
 			 (1ULL << CAP_SYS_ADMIN) | (1ULL << CAP_SYS_PTRACE) |
 				 (1ULL << CAP_NET_RAW));
-	assert_false(cfg.create_user_ns.cred_filter.cap_any);
-	assert_false(cfg.create_user_ns.cred_filter.has_uid_filter);
+	assert_false(cfg.block[PM_BLOCK_CREATE_USER_NS].cred_filter.cap_any);
+	assert_false(cfg.block[PM_BLOCK_CREATE_USER_NS].cred_filter.has_uid_filter);
 
-	assert_int_equal(cfg.setuid.cred_filter.euid.v[0], 4294967295u);
-	assert_true(cfg.setuid.cred_filter.cap_any);
+	assert_int_equal(cfg.block[PM_BLOCK_SETUID].cred_filter.euid.v[0], 4294967295u);
+	assert_true(cfg.block[PM_BLOCK_SETUID].cred_filter.cap_any);
 	pm_config_free(&cfg);
 
 	/* empty lists are no filter, whatever deny_list says */
@@ -532,7 +532,7 @@ static void test_cred_filters(void **state)
 		 "  uid: []\n"
 		 "  binary: { name: [] }\n"
 		 "  deny_list: true\n");
-	assert_no_cred_filter(&cfg.setuid);
+	assert_no_cred_filter(&cfg.block[PM_BLOCK_SETUID]);
 	assert_false(cfg.process_filter.present);
 	assert_true(cfg.process_filter.deny_list);
 	pm_config_free(&cfg);
@@ -552,7 +552,7 @@ static void test_lists_defaults(void **state)
 	/* enabling without a list keeps the safe default list ... */
 	parse_ok(&cfg, "process_environment: { enabled: true }\n"
 		       "sensitive_process_access: { enabled: true }\n");
-	assert_true(cfg.process_environment.enabled);
+	assert_true(cfg.block[PM_BLOCK_PROCESS_ENVIRONMENT].enabled);
 	assert_int_equal(cfg.redact.n, 4);
 	assert_int_equal(cfg.sensitive_processes.n, 9);
 	pm_config_free(&cfg);
@@ -614,7 +614,7 @@ static void test_load_file(void **state)
 
 	write_temp(path, "setuid:\n  enabled: true\n");
 	assert_int_equal(pm_config_load_file(&cfg, path, err, sizeof(err)), 0);
-	assert_true(cfg.setuid.enabled);
+	assert_true(cfg.block[PM_BLOCK_SETUID].enabled);
 	pm_config_free(&cfg);
 	unlink(path);
 
@@ -667,7 +667,7 @@ static void test_bombini_unused_keys(void **state)
 					   "expose_events: true\n",
 				     &ret);
 	assert_int_equal(ret, 0);
-	assert_true(cfg.setuid.enabled);
+	assert_true(cfg.block[PM_BLOCK_SETUID].enabled);
 	assert_non_null(strstr(log, "warning: test.yaml:2: key 'gc_period'"));
 	assert_non_null(strstr(log, "test.yaml:3: key 'expose_events'"));
 	pm_config_free(&cfg);
@@ -697,7 +697,7 @@ static void test_aliases(void **state)
 	parse_ok(&cfg, "setuid: &on { enabled: true }\n"
 		       "capset: *on\n"
 		       "process_filter: { uid: &ids [0, 1], euid: *ids }\n");
-	assert_true(cfg.capset.enabled);
+	assert_true(cfg.block[PM_BLOCK_CAPSET].enabled);
 	assert_int_equal(cfg.process_filter.euid.n, 2);
 	pm_config_free(&cfg);
 
@@ -1012,10 +1012,73 @@ static void test_operating_keys(void **state)
 	assert_true(pm_listen_parse("127.0.0.1:0", host, sizeof(host), &port) < 0);
 }
 
+/* Every key of a block has a way back to YAML (--print-config). */
+static void assert_printable(const struct pm_yaml_field *fields)
+{
+	for (const struct pm_yaml_field *f = fields; f->key; f++) {
+		if (f->type == PM_YAML_FUNC)
+			assert_non_null(f->print);
+		if (f->type == PM_YAML_MAP)
+			assert_printable(f->sub);
+	}
+}
+
+/* The block table: keys unique, every block printable and reachable by
+ * its key, the cred_filters in distinct slots, the needs NULL-ended. */
+static void test_block_table(void **state)
+{
+	bool slot[PM_CRED_HOOKS] = { 0 };
+	struct pm_config cfg;
+	char yaml[128], err[256];
+
+	(void)state;
+	for (size_t b = 1; b < PM_BLOCK_COUNT; b++) {
+		const struct pm_block_info *i = &pm_blocks[b];
+		size_t n = 0;
+
+		assert_non_null(i->key);
+		assert_printable(i->fields);
+		for (size_t o = 1; o < b; o++)
+			assert_string_not_equal(pm_blocks[o].key, i->key);
+		if (i->cred_hook >= 0) {
+			assert_true(i->cred_hook < PM_CRED_HOOKS);
+			assert_false(slot[i->cred_hook]);
+			slot[i->cred_hook] = true;
+			assert_int_not_equal(i->cred_ids, 0);
+		}
+		while (n < PM_BLOCK_NEEDS_MAX && i->needs[n])
+			n++;
+		assert_true(n < PM_BLOCK_NEEDS_MAX);
+		/* an empty block parses; a hook's `enabled` lands in its slot */
+		snprintf(yaml, sizeof(yaml), "%s: {}\n", i->key);
+		assert_int_equal(pm_config_parse(&cfg, "t", yaml, strlen(yaml), err, sizeof(err)), 0);
+		pm_config_free(&cfg);
+	}
+	assert_int_equal(pm_config_parse(&cfg, "t", "namespaces: {enabled: true}\n", 28, err,
+					 sizeof(err)), 0);
+	assert_true(cfg.block[PM_BLOCK_NAMESPACES].enabled);
+	assert_true(cfg.block[PM_BLOCK_NONE].enabled); /* always on */
+	assert_int_equal(pm_config_needs(&cfg, "pm_exit_setns"), 1);
+	assert_int_equal(pm_config_needs(&cfg, "pm_exit_mmap"), 0);
+	assert_int_equal(pm_config_needs(&cfg, "pm_exit_nothing"), -1);
+	assert_true(pm_config_block_loaded(&cfg, PM_BLOCK_NAMESPACES));
+	assert_false(pm_config_block_loaded(&cfg, PM_BLOCK_MODULE_LOAD));
+	pm_config_free(&cfg);
+	/* thread_injection loads what ptrace_access_check and remote_thread read */
+	assert_int_equal(pm_config_parse(&cfg, "t", "thread_injection: {enabled: true}\n", 34,
+					 err, sizeof(err)), 0);
+	assert_true(pm_config_block_loaded(&cfg, PM_BLOCK_PTRACE_ACCESS_CHECK));
+	assert_true(pm_config_block_loaded(&cfg, PM_BLOCK_REMOTE_THREAD));
+	assert_true(pm_config_block_loaded(&cfg, PM_BLOCK_SENSITIVE_PROCESS_ACCESS));
+	assert_false(pm_config_block_loaded(&cfg, PM_BLOCK_NAMED_PIPE));
+	pm_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_config),
+		cmocka_unit_test(test_block_table),
 		cmocka_unit_test(test_operating_keys),
 		cmocka_unit_test(test_detections),
 		cmocka_unit_test(test_bombini_example),

@@ -44,7 +44,7 @@ static void test_sensitive_access(void **state)
 	assert_false(pm_derive_sensitive_access(&d, NULL)); /* a target never seen */
 	pm_derive_free(&d);
 
-	cfg.sensitive_process_access.enabled = false; /* the rule off: nothing */
+	cfg.block[PM_BLOCK_SENSITIVE_PROCESS_ACCESS].enabled = false; /* the rule off: nothing */
 	assert_int_equal(pm_derive_init(&d, &cfg), 0);
 	assert_false(pm_derive_sensitive_access(&d, init));
 	assert_false(pm_derive_sensitive_access(&d, sshd));
@@ -66,7 +66,7 @@ static void test_injection_off_derives_nothing(void **state)
 
 	(void)state;
 	assert_int_equal(pm_config_load_default(&cfg, NULL, 0), 0);
-	cfg.thread_injection.enabled = false;
+	cfg.block[PM_BLOCK_THREAD_INJECTION].enabled = false;
 	assert_int_equal(pm_derive_init(&d, &cfg), 0);
 	assert_null(pm_derive_injection(&d, &e, src, dst, true, &lost));
 	assert_int_equal(lost, 0);

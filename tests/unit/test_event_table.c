@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "collect/event.h"
+#include "config/blocks.h"
 
 #define DOC "docs/events.md"
 
@@ -26,8 +27,8 @@ static void doc_row(const struct pm_event_info *e, char *out, size_t n)
 
 	if (e->subtype)
 		snprintf(sub, sizeof(sub), "`%s`", e->subtype);
-	if (e->config)
-		snprintf(cfg, sizeof(cfg), "`%s`", e->config);
+	if (e->block)
+		snprintf(cfg, sizeof(cfg), "`%s`", pm_blocks[e->block].key);
 	snprintf(out, n, "| `%s` | %s | `%s` | %s |", e->native, sub, e->limacharlie, cfg);
 }
 

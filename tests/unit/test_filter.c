@@ -152,12 +152,12 @@ static void test_conf_flags(void **state)
 
 	cfg.process_filter.euid = (struct pm_idlist){ uids, 1 };
 	cfg.process_filter.name = (struct pm_strlist){ names, 2 };
-	cfg.setgid.cred_filter = (struct pm_cred_filter){ .has_uid_filter = true,
+	cfg.block[PM_BLOCK_SETGID].cred_filter = (struct pm_cred_filter){ .has_uid_filter = true,
 							  .euid = { egids, 2 } };
-	cfg.capset.cred_filter = (struct pm_cred_filter){ .has_cap_filter = true,
+	cfg.block[PM_BLOCK_CAPSET].cred_filter = (struct pm_cred_filter){ .has_cap_filter = true,
 							  .cap_effective = 1 << 13,
 							  .cap_deny_list = true };
-	cfg.create_user_ns.cred_filter = (struct pm_cred_filter){ .has_cap_filter = true,
+	cfg.block[PM_BLOCK_CREATE_USER_NS].cred_filter = (struct pm_cred_filter){ .has_cap_filter = true,
 								  .cap_any = true };
 	pm_filter_conf_from_config(&cfg, &conf);
 	assert_int_equal(conf.process, PM_PF_EUID | PM_PF_BINARY | PM_PF_DENY);
@@ -192,7 +192,7 @@ static void test_for_each_id(void **state)
 	(void)state;
 	cfg.process_filter.uid = (struct pm_idlist){ uids, 2 };
 	cfg.process_filter.auid = (struct pm_idlist){ auids, 1 };
-	cfg.setuid.cred_filter.euid = (struct pm_idlist){ euids, 1 };
+	cfg.block[PM_BLOCK_SETUID].cred_filter.euid = (struct pm_idlist){ euids, 1 };
 	assert_int_equal(pm_filter_for_each_id(&cfg, collect, &s), 0);
 	assert_int_equal(s.n, 4);
 	assert_int_equal(s.list[0], PM_IDS_UID);
