@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "detect/sigma_cli.h"
+#include "rules_cli.h"
 #include "collect/filter.h"
 #include "enrich/detections.h"
 #include "enrich/identity.h"

@@ -4,8 +4,8 @@
  *   procmon --check-rules PATH...
  *   procmon --replay FILE.jsonl --rules PATH...
  */
-#ifndef PROCMON_DETECT_SIGMA_CLI_H
-#define PROCMON_DETECT_SIGMA_CLI_H
+#ifndef PROCMON_RULES_CLI_H
+#define PROCMON_RULES_CLI_H
 
 /* When argv asks for one of them: run it and return the exit status;
  * otherwise -1 (the daemon's command line). */
