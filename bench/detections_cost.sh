@@ -69,12 +69,12 @@ run() {
 	pm=$!
 	pm_wait_ready $pm "$DIR/err" || exit 1
 	sleep 1
-	c0=$(cat /proc/$pm/task/*/schedstat | awk '{ t += $1 } END { print t }')
+	c0=$(cat /proc/$pm/task/*/schedstat | awk '{ t += $1 } END { printf "%d\n", t }')
 	read -r -a k0 <<<"$(exec_prog_ns $pm)"
 	build/bench/exec_storm "$N" >/dev/null
 	read -r -a k1 <<<"$(exec_prog_ns $pm)"
 	sleep 1.5
-	c1=$(cat /proc/$pm/task/*/schedstat | awk '{ t += $1 } END { print t }')
+	c1=$(cat /proc/$pm/task/*/schedstat | awk '{ t += $1 } END { printf "%d\n", t }')
 	kill $pm
 	wait $pm || true
 	grep -q '"Detection"\|"DETECTION"' "$DIR/out.jsonl" && det=yes || det=no
