@@ -24,7 +24,7 @@ VERSION  := $(RELEASE)$(if $(COMMIT),+g$(COMMIT))
 
 CFLAGS   ?= -O2 -g
 # src/ by pipeline stage (docs/design.md): each room's headers by name
-ROOMS    := collect enrich render output config detect
+ROOMS    := base collect enrich render output config detect
 CFLAGS   += -std=gnu17 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD) \
 	    -D_FILE_OFFSET_BITS=64
 LDLIBS   := -lbpf -lelf -lz -lzstd -lcrypto -lyaml -lnats -lmicrohttpd -lhs -lpcre2-8 -ljson-c -lpthread
@@ -155,11 +155,13 @@ $(BUILD)/procmon: $(OBJS)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-# The fleet consumer: reads the JetStream stream procmon publishes to.
-$(BUILD)/procmon-tail: tools/procmon-tail.c | $(BUILD)
+# The fleet consumer: reads the JetStream stream procmon publishes to,
+# with procmon's own vocabulary (src/base/: host tokens, event ids).
+TAIL_OBJS := $(BUILD)/obj/base/event_id.o $(BUILD)/obj/base/timefmt.o
+$(BUILD)/procmon-tail: tools/procmon-tail.c $(TAIL_OBJS) | $(BUILD)
 	$(check_deps)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS) $< -o $@ -lnats -lzstd
+	$(Q)$(CC) $(CFLAGS) $< $(TAIL_OBJS) -o $@ -lnats -lzstd
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 	@echo "  TEST    $@"
@@ -183,6 +185,9 @@ SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 LOGDIR     := /var/log/procmon
+# The shipped Sigma rules, at the path the default configuration names
+# (contract section 10), whatever PREFIX is, like /etc and /var/log.
+RULESDIR   := /usr/share/procmon/rules/sigma
 PKG        := $(BUILD)/packaging
 
 # The unit, with the paths of this installation.
@@ -213,6 +218,9 @@ install: $(INSTALL_FILES)
 	install -D -m 0644 packaging/man/procmon.yaml.5 $(DESTDIR)$(MANDIR)/man5/procmon.yaml.5
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/procmon $(DESTDIR)$(SYSCONFDIR)/logrotate.d
 	install -d -m 0700 $(DESTDIR)$(LOGDIR)
+	install -d -m 0755 $(DESTDIR)$(RULESDIR)/process_creation
+	install -m 0644 rules/sigma/LICENSE.DRL rules/sigma/ATTRIBUTION.md $(DESTDIR)$(RULESDIR)/
+	install -m 0644 rules/sigma/process_creation/*.yml $(DESTDIR)$(RULESDIR)/process_creation/
 	@set -e; for f in $(PKG)/procmon.yaml:procmon/procmon.yaml packaging/procmon.logrotate:logrotate.d/procmon; do \
 	  src=$${f%%:*}; dst=$(DESTDIR)$(SYSCONFDIR)/$${f#*:}; \
 	  if [ -e "$$dst" ]; then echo "  KEEP    $$dst (exists; the new one is $$src)"; \
@@ -225,6 +233,8 @@ install: $(INSTALL_FILES)
 uninstall: $(PKG)/procmon.yaml
 	rm -f $(DESTDIR)$(SBINDIR)/procmon $(DESTDIR)$(UNITDIR)/procmon.service \
 	  $(DESTDIR)$(MANDIR)/man8/procmon.8 $(DESTDIR)$(MANDIR)/man5/procmon.yaml.5
+	rm -rf $(DESTDIR)$(RULESDIR)
+	-rmdir $(DESTDIR)$(dir $(RULESDIR)) $(DESTDIR)$(dir $(patsubst %/,%,$(dir $(RULESDIR)))) 2>/dev/null
 	@set -e; for f in $(PKG)/procmon.yaml:procmon/procmon.yaml packaging/procmon.logrotate:logrotate.d/procmon; do \
 	  src=$${f%%:*}; dst=$(DESTDIR)$(SYSCONFDIR)/$${f#*:}; \
 	  if cmp -s "$$src" "$$dst"; then echo "rm -f $$dst"; rm -f "$$dst"; \

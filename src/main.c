@@ -36,7 +36,7 @@
 #include "render/render.h"
 #include "service.h"
 #include "output/sink.h"
-#include "render/timefmt.h"
+#include "base/timefmt.h"
 #include "version.h" /* generated: build/version.h */
 
 #define EXIT_RUNTIME 1
@@ -322,13 +322,13 @@ static bool write_event(struct daemon *d, const struct pm_event *ev)
 	d->render.seq = pm_event_ids_next(&d->ids, d->event_id);
 	d->render.event_id = d->event_id;
 	d->render_event(&d->line, ev, &d->render);
-	if (d->line.oom) {
+	if (d->line.buf.oom) {
 		d->reader.user_drops++;
 	} else {
 		if (!d->cfg.output_none)
-			pm_sink_line(&d->sink, d->line.data, d->line.len);
+			pm_sink_line(&d->sink, d->line.buf.data, d->line.buf.len);
 		if (d->fleet)
-			pm_fleet_line(d->fleet, d->line.data, d->line.len, d->event_id);
+			pm_fleet_line(d->fleet, d->line.buf.data, d->line.buf.len, d->event_id);
 		d->written[ev->type]++;
 		written = true;
 	}

@@ -159,12 +159,12 @@ static void on_hit(const struct pm_sigma_rule_info *r, void *arg)
 		json_null(b);
 	put_member(b, rp->exec, "host");
 	json_obj_end(b);
-	if (b->oom) {
+	if (b->buf.oom) {
 		fprintf(stderr, "procmon: --replay: out of memory writing a detection\n");
 		return;
 	}
 	json_raw(b, "\n", 1);
-	fwrite(b->data, 1, b->len, stdout);
+	fwrite(b->buf.data, 1, b->buf.len, stdout);
 	rp->detections++;
 }
 

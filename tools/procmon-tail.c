@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/event_id.h"
+
 static const char usage[] =
 	"usage: procmon-tail [--server URL]... [--stream NAME] [--prefix PREFIX]\n"
 	"                    [--new | --all | --since TIME] [--host HOST] [--type TYPE]\n"
@@ -80,18 +82,6 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/* The same subject token procmon makes of a hostname. */
-static void host_token(const char *host, char *out, size_t outlen)
-{
-	size_t n = 0;
-
-	for (const unsigned char *p = (const unsigned char *)host; *p && n + 1 < outlen; p++)
-		out[n++] = (*p <= ' ' || *p == 0x7f || *p == '.' || *p == '*' || *p == '>')
-				   ? '_'
-				   : (char)*p;
-	out[n] = '\0';
 }
 
 /* "2026-01-02T15:04:05Z" (fraction and offset allowed) or "90s" "15m" "2h" "1d":
@@ -421,7 +411,7 @@ int main(int argc, char **argv)
 	if (!nservers)
 		servers[nservers++] = "nats://127.0.0.1:4222";
 	if (host)
-		host_token(host, htok, sizeof(htok));
+		pm_host_token(host, htok, sizeof(htok));
 	snprintf(subject, sizeof(subject), "%s.%s.%s", prefix, htok, type ? type : "*");
 
 	pthread_condattr_init(&ca_);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "render/names.h" /* PM_SECUREEXEC_* */
+#include "base/caps.h"
 #include "procmon/events.h"
 
 /* include/uapi/linux/personality.h */

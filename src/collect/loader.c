@@ -24,7 +24,7 @@
 
 #include "collect/filter.h"
 #include "log.h"
-#include "render/names.h"
+#include "base/caps.h"
 #include "syscalls.skel.h"
 #include "process.skel.h"
 

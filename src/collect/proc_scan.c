@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "render/names.h"
+#include "base/caps.h"
 #include "collect/procfs.h"
 #include "procmon/events.h"
 

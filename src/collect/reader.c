@@ -13,10 +13,10 @@
 #include "collect/decode.h"
 #include "enrich/derive.h"
 #include "log.h"
-#include "render/names.h"
+#include "base/caps.h"
 #include "collect/procfs.h"
 #include "procmon/events.h"
-#include "render/timefmt.h"
+#include "base/timefmt.h"
 
 /* The first 32 bits of the boot id: exec_ids differ across reboots. */
 static uint32_t read_boot_id_prefix(void)

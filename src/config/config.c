@@ -31,8 +31,9 @@
 #include <sys/socket.h>
 
 #include "log.h"
-#include "render/names.h"
+#include "base/caps.h"
 #include "procmon/events.h"
+#include "output/metrics.h"
 #include "output/safe_file.h"
 #include "detect/sigma.h"
 
@@ -254,42 +255,6 @@ static int parse_expose_events(struct pm_yaml_ctx *c, const yaml_node_t *n, void
 #define OUTPUT_BACKUPS_DEFAULT 5
 #define OUTPUT_BACKUPS_MAX 1000
 #define OUTPUT_MAX_MB_MAX (1u << 20) /* 1 TiB */
-
-/* metrics.listen: "ADDRESS:PORT", an IPv4 or a bracketed IPv6 literal
- * (a name would need a resolver at start and could mean anything). */
-int pm_listen_parse(const char *s, char *host, size_t hostlen, uint16_t *port)
-{
-	const char *colon = strrchr(s, ':'), *h = s, *end;
-	unsigned char addr[16];
-	char *e;
-	unsigned long v;
-	size_t n;
-	int family = AF_INET;
-
-	if (!colon || !colon[1])
-		return -EINVAL;
-	end = colon;
-	if (*h == '[') {
-		if (end == h || end[-1] != ']')
-			return -EINVAL;
-		h++;
-		end--;
-		family = AF_INET6;
-	}
-	n = (size_t)(end - h);
-	if (!n || n >= hostlen)
-		return -EINVAL;
-	memcpy(host, h, n);
-	host[n] = 0;
-	if (inet_pton(family, host, addr) != 1)
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(colon + 1, &e, 10);
-	if (*e || errno || v < 1 || v > 65535 || colon[1] < '0' || colon[1] > '9')
-		return -EINVAL;
-	*port = (uint16_t)v;
-	return family;
-}
 
 static int parse_listen(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 {

@@ -92,10 +92,6 @@ enum { PM_DETECT_OFF = 0, PM_DETECT_ON = 1, PM_DETECT_AUTO = -1 };
 /* enum pm_format of a format name (len bytes), or -EINVAL. */
 int pm_format_from_name(const char *name, size_t len);
 
-/* metrics.listen's "ADDRESS:PORT": AF_INET or AF_INET6 with host (the
- * address without brackets) and port filled in, or -EINVAL. */
-int pm_listen_parse(const char *s, char *host, size_t hostlen, uint16_t *port);
-
 /* The text of config/procmon.yaml, embedded at build time. */
 extern const char pm_default_config_yaml[];
 extern const size_t pm_default_config_yaml_len;

@@ -40,6 +40,7 @@
 #define RULE_MAX_BYTES (1 << 20) /* a Sigma rule is a few KiB */
 #define DIR_MAX_DEPTH 16
 #define WINDASH_MAX 256 /* alternatives one value may expand into */
+#define REGEX_MATCH_LIMIT 1000000 /* PCRE2's steps per evaluation (its default: 10M) */
 #define NODE_BUDGET 100000 /* YAML nodes visited per file (aliases can multiply) */
 
 /* ---- levels ---- */
@@ -235,6 +236,7 @@ struct pm_sigma_scratch {
 	const struct pm_sigma_rules *rules;
 	hs_scratch_t *hs;
 	pcre2_match_data *md;
+	pcre2_match_context *mc;
 	uint64_t *cand; /* bitmap of candidate rules */
 	size_t cand_words;
 	/* the event's fields as bytes, and their lowered copies made on demand */
@@ -1024,7 +1026,6 @@ static struct cnode *parse_primary(struct lexer *lx)
 	}
 	bool one = !strcmp(lx->tok, "1"), all = word_is(lx->tok, "all");
 	bool digits = strspn(lx->tok, "0123456789") == strlen(lx->tok);
-	const char *save = lx->p;
 	char first[128];
 
 	snprintf(first, sizeof(first), "%s", lx->tok);
@@ -1062,7 +1063,6 @@ static struct cnode *parse_primary(struct lexer *lx)
 		return lex(lx) ? NULL : n;
 	}
 	/* a plain selection name: the token after it is already read */
-	(void)save;
 	if (strchr(first, '*')) {
 		fail(lx->c, lx->at, "condition: a wildcard outside '1 of' / 'all of': '%s'", first);
 		return NULL;
@@ -1103,17 +1103,19 @@ static struct cnode *parse_not(struct lexer *lx)
 	return parse_primary(lx);
 }
 
-static struct cnode *parse_and(struct lexer *lx)
+/* sub (WORD sub)*, left-associative: `and` over `not`, `or` over `and` */
+static struct cnode *parse_chain(struct lexer *lx, const char *word, enum cop op,
+				 struct cnode *(*sub)(struct lexer *))
 {
-	struct cnode *l = parse_not(lx);
+	struct cnode *l = sub(lx);
 
-	while (l && word_is(lx->tok, "and")) {
-		struct cnode *n;
+	while (l && word_is(lx->tok, word)) {
+		struct cnode *r, *n;
 
 		if (lex(lx))
 			return NULL;
-		struct cnode *r = parse_not(lx);
-		if (!r || !(n = cnew(lx, C_AND)))
+		r = sub(lx);
+		if (!r || !(n = cnew(lx, op)))
 			return NULL;
 		n->a = l;
 		n->b = r;
@@ -1122,23 +1124,14 @@ static struct cnode *parse_and(struct lexer *lx)
 	return l;
 }
 
+static struct cnode *parse_and(struct lexer *lx)
+{
+	return parse_chain(lx, "and", C_AND, parse_not);
+}
+
 static struct cnode *parse_or(struct lexer *lx)
 {
-	struct cnode *l = parse_and(lx);
-
-	while (l && word_is(lx->tok, "or")) {
-		struct cnode *n;
-
-		if (lex(lx))
-			return NULL;
-		struct cnode *r = parse_and(lx);
-		if (!r || !(n = cnew(lx, C_OR)))
-			return NULL;
-		n->a = l;
-		n->b = r;
-		l = n;
-	}
-	return l;
+	return parse_chain(lx, "or", C_OR, parse_and);
 }
 
 static struct cnode *parse_condition(struct ctx *c, struct rule *r, yaml_node_t *at,
@@ -1884,10 +1877,14 @@ int pm_sigma_scratch_new(const struct pm_sigma_rules *rs, struct pm_sigma_scratc
 	s->cand_words = (rs->n_rules + 63) / 64;
 	s->cand = calloc(s->cand_words ? s->cand_words : 1, sizeof(*s->cand));
 	s->md = pcre2_match_data_create(1, NULL);
-	if (!s->cand || !s->md) {
+	s->mc = pcre2_match_context_create(NULL);
+	if (!s->cand || !s->md || !s->mc) {
 		pm_sigma_scratch_free(s);
 		return -ENOMEM;
 	}
+	/* a regex that backtracks without end on a hostile 32 KiB command
+	 * line must not stall the sensor: stopped, counted, no match */
+	pcre2_set_match_limit(s->mc, REGEX_MATCH_LIMIT);
 	for (int f = 0; f < N_FIELDS && rs->prefilter; f++) {
 		if (rs->db[f] && hs_alloc_scratch(rs->db[f], &s->hs) != HS_SUCCESS) {
 			pm_sigma_scratch_free(s);
@@ -1904,6 +1901,7 @@ void pm_sigma_scratch_free(struct pm_sigma_scratch *s)
 		return;
 	hs_free_scratch(s->hs);
 	pcre2_match_data_free(s->md);
+	pcre2_match_context_free(s->mc);
 	for (int f = 0; f < N_FIELDS; f++)
 		free(s->low[f]);
 	free(s->cand);
@@ -1972,7 +1970,7 @@ static bool alt_match(struct pm_sigma_scratch *s, enum field f, const struct alt
 	if (!v)
 		return false;
 	if (a->kind == A_RE) {
-		int rc = pcre2_match(a->re, (PCRE2_SPTR)v, n, 0, 0, s->md, NULL);
+		int rc = pcre2_match(a->re, (PCRE2_SPTR)v, n, 0, 0, s->md, s->mc);
 
 		if (rc < PCRE2_ERROR_NOMATCH)
 			s->regex_errors++; /* a match limit hit: counted, not a match */

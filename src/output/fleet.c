@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "render/render.h"
 #include "output/spool.h"
 
 #define WINDOW 4096          /* messages published and not yet acknowledged */
@@ -33,7 +32,6 @@
 #define IO_BUF_BYTES (256 << 10)
 #define SEND_BATCH 256       /* records built and entered in the window at once */
 #define BATCH_BUSY 4         /* a batch this large: the next one waits (wait_for_batch) */
-#define RESERVE 65536        /* seq numbers persisted ahead */
 #define STUCK_REJECTS 5      /* the same record refused this often: given up */
 #define DUPLICATE_WINDOW_NS (120ll * 1000000000)
 #define MAX_AGE_NS (7ll * 24 * 3600 * 1000000000)
@@ -239,18 +237,10 @@ const char *pm_nats_check(const struct pm_nats_config *c)
 
 /* ---- event identity ---- */
 
-void pm_event_ids_init(struct pm_event_ids *ids)
+/* struct pm_event_ids' reserve: the numbering in the spool directory */
+static int write_identity(void *arg, uint64_t next)
 {
-	memset(ids, 0, sizeof(*ids));
-	if (getrandom(ids->prefix, sizeof(ids->prefix), 0) != sizeof(ids->prefix)) {
-		uint64_t t = now_ns() ^ ((uint64_t)getpid() << 32);
-
-		memcpy(ids->prefix, &t, sizeof(t));
-	}
-}
-
-static int write_identity(struct pm_fleet *f, uint64_t next)
-{
+	struct pm_fleet *f = arg;
 	char path[4096], tmp[4200], line[160];
 	int fd, n, err = 0;
 
@@ -307,43 +297,14 @@ static void load_identity(struct pm_fleet *f)
 		}
 		f->ids->seq = next - 1;
 	}
-	f->ids->fleet = f;
-	f->ids->reserved = f->ids->seq + 1 + RESERVE;
+	f->ids->reserve = write_identity;
+	f->ids->reserve_arg = f;
+	f->ids->reserved = f->ids->seq + 1 + PM_EVENT_IDS_RESERVE;
 	if (write_identity(f, f->ids->reserved))
 		f->ids->reserved = UINT64_MAX; /* nothing to keep up to date */
 }
 
-uint64_t pm_event_ids_next(struct pm_event_ids *ids, char id[37])
-{
-	uint64_t seq = ++ids->seq;
-	uint8_t b[16];
-
-	if (ids->fleet && seq >= ids->reserved) {
-		ids->reserved = seq + RESERVE;
-		if (write_identity(ids->fleet, ids->reserved))
-			ids->reserved = UINT64_MAX;
-	}
-	memcpy(b, ids->prefix, 8);
-	for (int i = 0; i < 8; i++)
-		b[8 + i] = (uint8_t)(seq >> (56 - 8 * i));
-	pm_uuid4_format(b, id);
-	return seq;
-}
-
 /* ---- subjects ---- */
-
-void pm_fleet_host_token(const char *host, char *out, size_t outlen)
-{
-	size_t n = 0;
-
-	for (const unsigned char *p = (const unsigned char *)host; *p && n + 1 < outlen; p++)
-		out[n++] = (*p <= ' ' || *p == 0x7f || *p == '.' || *p == '*' || *p == '>')
-				   ? '_'
-				   : (char)*p;
-	if (!n && outlen > 1)
-		out[n++] = '_';
-	out[n] = '\0';
-}
 
 const char *pm_fleet_line_type(const char *line, size_t len, char *buf, size_t buflen)
 {
@@ -1191,7 +1152,7 @@ int pm_fleet_open(struct pm_fleet **fp, const struct pm_nats_config *c, const ch
 		pthread_cond_init(&f->cv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
-	pm_fleet_host_token(hostname, f->host, sizeof(f->host));
+	pm_host_token(hostname, f->host, sizeof(f->host));
 	for (size_t i = 0; i < c->n_servers && n < sizeof(f->servers); i++)
 		n += snprintf(f->servers + n, sizeof(f->servers) - n, "%s%s", i ? "," : "",
 			      c->servers[i]);
@@ -1313,7 +1274,7 @@ void pm_fleet_stop(struct pm_fleet *f, unsigned wait_ms_)
 	if (f->spool)
 		pm_spool_sync(f->spool, true);
 	/* a clean stop: the next start goes on from the next number */
-	if (f->ids && f->ids->fleet == f && f->ids->reserved != UINT64_MAX)
+	if (f->ids && f->ids->reserve_arg == f && f->ids->reserved != UINT64_MAX)
 		write_identity(f, f->ids->seq + 1);
 }
 
@@ -1322,8 +1283,10 @@ void pm_fleet_close(struct pm_fleet *f)
 	if (!f)
 		return;
 	pm_fleet_stop(f, 0);
-	if (f->ids && f->ids->fleet == f)
-		f->ids->fleet = NULL;
+	if (f->ids && f->ids->reserve_arg == f) {
+		f->ids->reserve = NULL;
+		f->ids->reserve_arg = NULL;
+	}
 	pm_spool_close(f->spool);
 	if (f->opts)
 		natsOptions_Destroy(f->opts);

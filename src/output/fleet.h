@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/event_id.h"
+
 #define PM_NATS_DEFAULT_SERVER "nats://127.0.0.1:4222"
 #define PM_NATS_DEFAULT_STREAM "PROCMON"
 #define PM_NATS_DEFAULT_PREFIX "procmon"
@@ -56,23 +58,7 @@ const char *pm_nats_check_prefix(const char *prefix);
 /* The whole block (at most one authentication, cert with key, ...). */
 const char *pm_nats_check(const struct pm_nats_config *c);
 
-/*
- * Event identity: event_id (the message id) and seq. event_id is a
- * UUID-shaped string: 8 bytes of a prefix random per boot (kept in the
- * spool directory, so seq goes on across procmon restarts of one boot)
- * or per run (no fleet output), then seq.
- */
 struct pm_fleet;
-struct pm_event_ids {
-	uint8_t prefix[8];
-	uint64_t seq;      /* the last one given out */
-	uint64_t reserved; /* persisted: the next start begins here */
-	struct pm_fleet *fleet;
-};
-
-void pm_event_ids_init(struct pm_event_ids *ids);
-/* The next seq, and its event_id in id. */
-uint64_t pm_event_ids_next(struct pm_event_ids *ids, char id[37]);
 
 /*
  * Open the spool and start the publisher. ids is set up from the spool
@@ -103,8 +89,6 @@ void pm_fleet_report(struct pm_fleet *f, bool at_exit);
 void pm_fleet_stop(struct pm_fleet *f, unsigned wait_ms);
 void pm_fleet_close(struct pm_fleet *f);
 
-/* Subject token of a hostname: `.`, `*`, `>`, whitespace, controls -> `_`. */
-void pm_fleet_host_token(const char *host, char *out, size_t outlen);
 /* The event type of a rendered line (Bombini `type`, LimaCharlie
  * `routing.event_type`) as a subject token, in buf. */
 const char *pm_fleet_line_type(const char *line, size_t len, char *buf, size_t buflen);

@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config/config.h"
 #include "collect/event.h"
 
 #define CONNECTIONS_MAX 16
@@ -37,6 +36,42 @@ struct pm_metrics {
 	size_t ring_pos_len;
 	uint64_t ring_bytes;
 };
+
+/* metrics.listen: "ADDRESS:PORT", an IPv4 or a bracketed IPv6 literal
+ * (a name would need a resolver at start and could mean anything). */
+int pm_listen_parse(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':'), *h = s, *end;
+	unsigned char addr[16];
+	char *e;
+	unsigned long v;
+	size_t n;
+	int family = AF_INET;
+
+	if (!colon || !colon[1])
+		return -EINVAL;
+	end = colon;
+	if (*h == '[') {
+		if (end == h || end[-1] != ']')
+			return -EINVAL;
+		h++;
+		end--;
+		family = AF_INET6;
+	}
+	n = (size_t)(end - h);
+	if (!n || n >= hostlen)
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = 0;
+	if (inet_pton(family, host, addr) != 1)
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(colon + 1, &e, 10);
+	if (*e || errno || v < 1 || v > 65535 || colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	*port = (uint16_t)v;
+	return family;
+}
 
 static uint64_t mono_ns(void)
 {

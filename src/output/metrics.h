@@ -68,4 +68,8 @@ void pm_metrics_publish(struct pm_metrics *m, const struct pm_metrics_snapshot *
 /* Stop serving and free (NULL: nothing). */
 void pm_metrics_stop(struct pm_metrics *m);
 
+/* metrics.listen's "ADDRESS:PORT": AF_INET or AF_INET6 with host (the
+ * address without brackets) and port filled in, or -EINVAL. */
+int pm_listen_parse(const char *s, char *host, size_t hostlen, uint16_t *port);
+
 #endif

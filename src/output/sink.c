@@ -38,7 +38,7 @@ int pm_sink_open(struct pm_sink *s, const char *path, char *why, size_t whylen)
 	struct stat st;
 
 	memset(s, 0, sizeof(*s));
-	json_init(&s->out);
+	pm_buf_init(&s->out);
 	s->fd = STDOUT_FILENO;
 	if (!path) {
 		s->regular = !fstat(s->fd, &st) && S_ISREG(st.st_mode);
@@ -79,8 +79,8 @@ void pm_sink_line(struct pm_sink *s, const char *line, size_t len)
 {
 	size_t before = s->out.len;
 
-	json_raw(&s->out, line, len);
-	json_raw(&s->out, "\n", 1);
+	pm_buf_put(&s->out, line, len);
+	pm_buf_put(&s->out, "\n", 1);
 	if (s->out.oom) { /* take back the half-queued line, count it */
 		s->out.len = before;
 		s->out.oom = false;
@@ -399,5 +399,5 @@ void pm_sink_close(struct pm_sink *s)
 	if (s->path && s->fd >= 0)
 		close(s->fd);
 	free(s->path);
-	json_free(&s->out);
+	pm_buf_free(&s->out);
 }

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "render/json.h"
+#include "base/buf.h"
 #include "log.h"
 #include "output/rotate.h"
 
@@ -26,7 +26,7 @@ struct pm_sink {
 	int fd;
 	char *path;    /* NULL for stdout */
 	bool regular;  /* fd is a regular file: cut back on errors, never waits */
-	struct json_buf out; /* lines not yet written, from a line's start */
+	struct pm_buf out; /* lines not yet written, from a line's start */
 	uint64_t pending;    /* lines in out */
 	uint64_t lines_written; /* lines that reached the output */
 	uint64_t lines_lost;    /* lines that could not be queued or written */

@@ -11,59 +11,20 @@
  * clears the bit, so the value that follows does not emit a second one.
  */
 #define JSON_MAX_DEPTH 64
-#define JSON_MIN_CAP 256
-
-/* Grow the buffer to take extra more bytes; false (and oom) if it cannot. */
-static bool __attribute__((noinline)) grow(struct json_buf *b, size_t extra)
-{
-	size_t want, cap;
-	char *p;
-
-	if (b->oom)
-		return false;
-	if (extra > SIZE_MAX - b->len)
-		goto fail;
-	want = b->len + extra;
-	cap = b->cap ? b->cap : JSON_MIN_CAP;
-	while (cap < want) {
-		if (cap > SIZE_MAX / 2) {
-			cap = want;
-			break;
-		}
-		cap *= 2;
-	}
-	p = realloc(b->data, cap);
-	if (!p)
-		goto fail;
-	b->data = p;
-	b->cap = cap;
-	return true;
-fail:
-	b->oom = true;
-	return false;
-}
-
-/* Room for extra more bytes. Inline: every fragment of every event comes
- * through here, and the room is nearly always there already. */
 static inline bool reserve(struct json_buf *b, size_t extra)
 {
-	if (__builtin_expect(!b->oom && b->cap - b->len >= extra, 1))
-		return true;
-	return grow(b, extra);
+	return pm_buf_reserve(&b->buf, extra);
 }
 
 static void put(struct json_buf *b, const void *s, size_t n)
 {
-	if (n && reserve(b, n)) {
-		memcpy(b->data + b->len, s, n);
-		b->len += n;
-	}
+	pm_buf_put(&b->buf, s, n);
 }
 
 static void putc1(struct json_buf *b, char c)
 {
 	if (reserve(b, 1))
-		b->data[b->len++] = c;
+		b->buf.data[b->buf.len++] = c;
 }
 
 /* Called before every value (and by json_key before the key). */
@@ -86,14 +47,14 @@ void json_init(struct json_buf *b)
 
 void json_free(struct json_buf *b)
 {
-	free(b->data);
+	pm_buf_free(&b->buf);
 	json_init(b);
 }
 
 void json_reset(struct json_buf *b)
 {
-	b->len = 0;
-	b->oom = false;
+	b->buf.len = 0;
+	b->buf.oom = false;
 	b->need_comma = 0;
 	b->depth = 0;
 }
@@ -104,7 +65,7 @@ static void open_container(struct json_buf *b, char c)
 	/* Deeper nesting cannot be tracked: fail the whole buffer rather
 	 * than emit misplaced commas. */
 	if (b->depth >= JSON_MAX_DEPTH) {
-		b->oom = true;
+		b->buf.oom = true;
 		return;
 	}
 	putc1(b, c);
@@ -115,7 +76,7 @@ static void open_container(struct json_buf *b, char c)
 static void close_container(struct json_buf *b, char c)
 {
 	if (!b->depth) {
-		b->oom = true;
+		b->buf.oom = true;
 		return;
 	}
 	putc1(b, c);
@@ -249,7 +210,7 @@ void json_key(struct json_buf *b, const char *key)
 	}
 	if (!reserve(b, n + 4))
 		return;
-	o = b->data + b->len;
+	o = b->buf.data + b->buf.len;
 	if (b->need_comma & bit)
 		*o++ = ',';
 	b->need_comma &= ~bit; /* the value that follows writes no comma */
@@ -258,7 +219,7 @@ void json_key(struct json_buf *b, const char *key)
 	o += n;
 	*o++ = '"';
 	*o++ = ':';
-	b->len = (size_t)(o - b->data);
+	b->buf.len = (size_t)(o - b->buf.data);
 }
 
 void json_escape_bytes(struct json_buf *b, const char *str, size_t n)
@@ -267,7 +228,7 @@ void json_escape_bytes(struct json_buf *b, const char *str, size_t n)
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
 
-	while (i < n && !b->oom) {
+	while (i < n && !b->buf.oom) {
 		size_t run = i, len = 0;
 		unsigned char c;
 		char *o;
@@ -290,28 +251,28 @@ void json_escape_bytes(struct json_buf *b, const char *str, size_t n)
 		if (i == n || !reserve(b, 6))
 			break;
 
-		o = b->data + b->len;
+		o = b->buf.data + b->buf.len;
 		c = s[i];
 		if (c < 0x80 && ascii_esc[c] != 'u') {
 			o[0] = '\\';
 			o[1] = ascii_esc[c];
-			b->len += 2;
+			b->buf.len += 2;
 			i++;
 		} else if (c < 0x80) {
 			memcpy(o, "\\u00", 4);
 			o[4] = hex[c >> 4];
 			o[5] = hex[c & 0xf];
-			b->len += 6;
+			b->buf.len += 6;
 			i++;
 		} else if (len) {
 			/* the run stopped at U+2028 or U+2029 */
 			memcpy(o, s[i + 2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
-			b->len += 6;
+			b->buf.len += 6;
 			i += 3;
 		} else {
 			/* one U+FFFD per byte that starts no valid sequence */
 			memcpy(o, "\xef\xbf\xbd", 3);
-			b->len += 3;
+			b->buf.len += 3;
 			i++;
 		}
 	}

@@ -13,11 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
+
 struct json_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-	bool oom; /* set once an allocation failed; further writes are dropped */
+	struct pm_buf buf; /* the text; buf.oom: a write was dropped */
 	/* comma bookkeeping: one bit per nesting level, "a value was written" */
 	uint64_t need_comma;
 	unsigned depth;

@@ -7,16 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/caps.h"
 #include "render/json.h"
-
-/* Highest capability bit this procmon knows by name (CAP_CHECKPOINT_RESTORE). */
-#define PM_CAP_LAST_KNOWN 40
-
-/* "CAP_CHOWN" for 0 ... NULL when unknown. */
-const char *pm_cap_name(unsigned bit);
-/* Bit number for "CAP_NET_RAW" (case-insensitive, "CAP_" prefix optional),
- * or -1 when the name is unknown. */
-int pm_cap_from_name(const char *name);
 
 /*
  * Write the capability set as a JSON string: names in ascending bit order
@@ -33,13 +25,6 @@ void pm_json_caps_hex(struct json_buf *b, uint64_t caps);
 /* "SIGKILL" for 9 ..., "SIG<n>" for an unnamed number, "" for 0. */
 const char *pm_signal_name(int sig, char *buf, size_t len);
 
-/* secureexec flag bits (user-space only; derived from the exec record) */
-enum pm_secureexec {
-	PM_SECUREEXEC_SETUID = 1 << 0,
-	PM_SECUREEXEC_SETGID = 1 << 1,
-	PM_SECUREEXEC_FILE_CAPS = 1 << 2,
-	PM_SECUREEXEC_FILELESS_EXEC = 1 << 3,
-};
 /* Write the flags as a JSON string: " | "-joined names, "" when none. */
 void pm_json_secureexec(struct json_buf *b, unsigned flags);
 

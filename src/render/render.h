@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/event_id.h"
 #include "collect/event.h"
 #include "render/json.h"
 
@@ -43,8 +44,5 @@ void pm_render_limacharlie(struct json_buf *b, const struct pm_event *ev,
  */
 void pm_atom(const char exec_id[33], const uint8_t key[16], char out[33]);
 
-/* A version 4 UUID (8-4-4-4-12 hex digits, version 4, RFC 4122 variant) from 16
- * random bytes. */
-void pm_uuid4_format(const uint8_t random[16], char out[37]);
 
 #endif

@@ -12,7 +12,7 @@
 #include "enrich/hash.h"
 #include "render/names.h"
 #include "procmon/events.h"
-#include "render/timefmt.h"
+#include "base/timefmt.h"
 
 /* PtraceAccessCheck's `access`: how the access was made (procmon's own). */
 static const char *const access_names[] = {
@@ -113,24 +113,24 @@ static void render_process(struct json_buf *b, const struct pm_process *p,
 {
 	struct pm_process *memo = (struct pm_process *)p; /* only the cache changes */
 	const struct pm_image *img = p->image;
-	size_t start = b->len;
+	size_t start = b->buf.len;
 
 	if (p->rendered) {
 		json_raw(b, p->rendered, p->rendered_len);
 		return;
 	}
 	render_process_fields(b, p, ctx);
-	if (b->oom || p->memo_closed ||
+	if (b->buf.oom || p->memo_closed ||
 	    (img && img->hash && pm_hash_state(img->hash) == PM_HASH_PENDING) ||
 	    (img && img->script_hash && pm_hash_state(img->script_hash) == PM_HASH_PENDING))
 		return;
 	/* the object, without the member separator that may precede it */
-	if (b->data[start] == ',')
+	if (b->buf.data[start] == ',')
 		start++;
-	memo->rendered = malloc(b->len - start);
+	memo->rendered = malloc(b->buf.len - start);
 	if (memo->rendered) {
-		memcpy(memo->rendered, b->data + start, b->len - start);
-		memo->rendered_len = b->len - start;
+		memcpy(memo->rendered, b->buf.data + start, b->buf.len - start);
+		memo->rendered_len = b->buf.len - start;
 	}
 }
 

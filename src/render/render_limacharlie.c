@@ -19,7 +19,7 @@
 #include "enrich/injection.h"
 #include "render/names.h"
 #include "procmon/events.h"
-#include "render/timefmt.h"
+#include "base/timefmt.h"
 
 void pm_atom(const char exec_id[33], const uint8_t key[16], char out[33])
 {
@@ -34,19 +34,6 @@ void pm_atom(const char exec_id[33], const uint8_t key[16], char out[33])
 		out[2 * i + 1] = digits[byte & 15];
 	}
 	out[32] = '\0';
-}
-
-void pm_uuid4_format(const uint8_t random[16], char out[37])
-{
-	uint8_t b[16];
-
-	memcpy(b, random, sizeof(b));
-	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
-	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-		 b[13], b[14], b[15]);
 }
 
 /* 16 random bytes for an event id: the kernel's generator, 4 KiB at a time. */

@@ -110,16 +110,29 @@ def test_broken_rules_each_reported_with_file_line(tmp_path, exec_dir):
     unsafe = write(d / "unsafe.yml", rule("unsafe", "s1", "    sel:\n        Image: /x\n"
                                           "    condition: sel\n"), 0o666)
     write(d / "README.txt", "not a rule: not read\n")
+    # not files to read: a FIFO (no writer: must not hang), a link loop,
+    # a device; and a link up the tree, which is not walked
+    os.mkfifo(d / "fifo.yml")
+    os.symlink("loop.yml", d / "loop.yml")
+    os.symlink("/dev/zero", d / "zero.yml")
+    (d / "sub").mkdir()
+    os.chmod(d / "sub", 0o755)
+    os.symlink("..", d / "sub" / "up")
+    odd = {"fifo.yml": "not a regular file", "loop.yml": "cannot open",
+           "zero.yml": "not a regular file"}
     status, out, err = run([PROCMON, "--check-rules", d])
     assert status == 2, out + err
     assert err == ""
     lines = out.splitlines()
-    assert lines[-1] == f"1 rules loaded, 1 skipped (other logsource), {len(BROKEN) + 1} unsupported"
+    assert lines[-1] == (f"1 rules loaded, 1 skipped (other logsource), "
+                         f"{len(BROKEN) + len(odd) + 1} unsupported")
     problems = {}
     for ln in lines[:-1]:
         path, rest = ln.split(":", 1)
         problems[os.path.basename(path)] = rest
-    assert set(problems) == set(BROKEN) | {"unsafe.yml"}, out
+    assert set(problems) == set(BROKEN) | set(odd) | {"unsafe.yml"}, out
+    for name, reason in odd.items():
+        assert reason in problems[name], (name, problems[name])
     for name, (_, line, reason) in BROKEN.items():
         got = problems[name]
         if name == "billion.yml":

@@ -25,7 +25,9 @@ LOCK_TIMEOUT = 120  # s: another apt or dpkg run finishing
 
 # What the package owns besides its directories (docs/service.md).
 FILES = ["/usr/sbin/procmon", "/lib/systemd/system/procmon.service",
-         "/usr/share/man/man8/procmon.8.gz", "/usr/share/man/man5/procmon.yaml.5.gz"]
+         "/usr/share/man/man8/procmon.8.gz", "/usr/share/man/man5/procmon.yaml.5.gz",
+         "/usr/share/procmon/rules/sigma/LICENSE.DRL",
+         "/usr/share/procmon/rules/sigma/process_creation/proc_creation_lnx_crontab_removal.yml"]
 CONFFILES = ["/etc/procmon/procmon.yaml", "/etc/logrotate.d/procmon"]
 DIRS = ["/var/log/procmon", "/etc/procmon"]
 

@@ -168,6 +168,11 @@ def test_make_install_and_uninstall_with_destdir(private_dir):
         "etc/procmon/procmon.yaml": 0o644,
         "etc/logrotate.d/procmon": 0o644,
         "var/log/procmon": 0o700,
+        # the shipped Sigma rules, where the default configuration looks
+        "usr/share/procmon/rules/sigma/LICENSE.DRL": 0o644,
+        "usr/share/procmon/rules/sigma/ATTRIBUTION.md": 0o644,
+        "usr/share/procmon/rules/sigma/process_creation/proc_creation_lnx_crontab_removal.yml":
+            0o644,
     }
     for rel, mode in expect.items():
         st = os.stat(dest / rel)
@@ -194,6 +199,7 @@ def test_make_install_and_uninstall_with_destdir(private_dir):
     left = sorted(str(f.relative_to(dest)) for f in dest.rglob("*") if not f.is_dir())
     assert left == ["etc/procmon/procmon.yaml"], left
     assert not (dest / "var/log/procmon").exists()
+    assert not (dest / "usr/share/procmon").exists()
 
 
 @pytest.mark.parametrize("page", ["procmon.8", "procmon.yaml.5"])

@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "detect/sigma.h"
+#include "output/metrics.h" /* pm_listen_parse, behind metrics.listen */
 #include "procmon/events.h"
 
 #define ERRLEN 512

@@ -17,10 +17,10 @@ static const char *text(struct json_buf *b)
 {
 	static char out[4096];
 
-	assert_false(b->oom);
-	assert_true(b->len < sizeof(out));
-	memcpy(out, b->data, b->len);
-	out[b->len] = '\0';
+	assert_false(b->buf.oom);
+	assert_true(b->buf.len < sizeof(out));
+	memcpy(out, b->buf.data, b->buf.len);
+	out[b->buf.len] = '\0';
 	return out;
 }
 
@@ -228,16 +228,16 @@ static void test_every_byte_in_context(void **state)
 
 		json_reset(&one);
 		json_escape_bytes(&one, &byte, 1);
-		assert_true(one.len <= 6);
+		assert_true(one.buf.len <= 6);
 		for (pos = 0; pos < sizeof(in); pos++) {
 			memset(in, 'a', sizeof(in));
 			in[pos] = byte;
 			memset(want, 'a', sizeof(want));
-			memcpy(want + pos, one.data, one.len);
+			memcpy(want + pos, one.buf.data, one.buf.len);
 			json_reset(&ctx);
 			json_escape_bytes(&ctx, in, sizeof(in));
-			assert_int_equal(ctx.len, sizeof(in) - 1 + one.len);
-			assert_memory_equal(ctx.data, want, ctx.len);
+			assert_int_equal(ctx.buf.len, sizeof(in) - 1 + one.buf.len);
+			assert_memory_equal(ctx.buf.data, want, ctx.buf.len);
 		}
 	}
 	json_free(&one);
@@ -358,8 +358,8 @@ static void fuzz_round(uint64_t seed, bool utf8ish)
 	}
 	json_init(&b);
 	json_strn(&b, (const char *)in, N);
-	assert_false(b.oom);
-	assert_true(valid_json_string((unsigned char *)b.data, b.len));
+	assert_false(b.buf.oom);
+	assert_true(valid_json_string((unsigned char *)b.buf.data, b.buf.len));
 	json_free(&b);
 	free(in);
 }
@@ -381,21 +381,21 @@ static void test_depth_limit(void **state)
 	json_init(&b);
 	for (i = 0; i < 64; i++)
 		json_arr_begin(&b);
-	assert_false(b.oom);
+	assert_false(b.buf.oom);
 	for (i = 0; i < 64; i++)
 		json_arr_end(&b);
-	assert_false(b.oom);
-	assert_int_equal(b.len, 128);
+	assert_false(b.buf.oom);
+	assert_int_equal(b.buf.len, 128);
 
 	json_reset(&b);
 	for (i = 0; i < 65; i++)
 		json_arr_begin(&b);
-	assert_true(b.oom);
+	assert_true(b.buf.oom);
 
 	/* closing what was never opened is an error, not a stray byte */
 	json_reset(&b);
 	json_obj_end(&b);
-	assert_true(b.oom);
+	assert_true(b.buf.oom);
 	json_free(&b);
 }
 
@@ -415,9 +415,9 @@ static void test_commas_deep(void **state)
 	json_u64(&b, 3);
 	for (i = 0; i < 63; i++)
 		json_arr_end(&b);
-	assert_false(b.oom);
-	assert_int_equal(b.len, 64 + 3 + 1 + 2 + 63);
-	assert_memory_equal(b.data + 63, "[1,2],3]", 8);
+	assert_false(b.buf.oom);
+	assert_int_equal(b.buf.len, 64 + 3 + 1 + 2 + 63);
+	assert_memory_equal(b.buf.data + 63, "[1,2],3]", 8);
 	json_free(&b);
 }
 
@@ -431,18 +431,18 @@ static void test_oom(void **state)
 	json_init(&b);
 	json_arr_begin(&b);
 	json_u64(&b, 1);
-	len = b.len;
+	len = b.buf.len;
 	/* an impossible size: realloc fails before any byte is read */
 	json_raw(&b, dummy, (size_t)1 << 62);
-	assert_true(b.oom);
+	assert_true(b.buf.oom);
 	json_u64(&b, 2);
 	json_str(&b, "more");
 	json_arr_end(&b);
-	assert_true(b.oom);
-	assert_true(b.len <= len + 1);
+	assert_true(b.buf.oom);
+	assert_true(b.buf.len <= len + 1);
 
 	json_reset(&b);
-	assert_false(b.oom);
+	assert_false(b.buf.oom);
 	json_str(&b, "ok");
 	assert_string_equal(text(&b), "\"ok\"");
 	json_free(&b);
@@ -461,11 +461,11 @@ static void test_growth(void **state)
 	for (i = 0; i < 100; i++)
 		json_strn(&b, big, sizeof(big));
 	json_arr_end(&b);
-	assert_false(b.oom);
-	assert_int_equal(b.len, 2 + 100 * 5002 + 99);
-	assert_true(b.cap >= b.len);
+	assert_false(b.buf.oom);
+	assert_int_equal(b.buf.len, 2 + 100 * 5002 + 99);
+	assert_true(b.buf.cap >= b.buf.len);
 	json_free(&b);
-	assert_null(b.data);
+	assert_null(b.buf.data);
 }
 
 int main(void)

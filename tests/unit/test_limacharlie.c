@@ -99,7 +99,7 @@ static void test_str_parts(void **state)
 	json_str_parts(&b, parts, lens, 3);
 	json_kv_u64(&b, "n", 1);
 	json_obj_end(&b);
-	snprintf(got, sizeof(got), "%.*s", (int)b.len, b.data);
+	snprintf(got, sizeof(got), "%.*s", (int)b.buf.len, b.buf.data);
 	assert_string_equal(got, "{\"k\":\"/bin/\\\"x a\\nb\xef\xbf\xbd\",\"n\":1}");
 	json_free(&b);
 }

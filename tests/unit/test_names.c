@@ -56,10 +56,10 @@ static void check_caps(uint64_t set, unsigned cap_last, const char *want)
 
 	json_init(&b);
 	pm_json_caps(&b, set, cap_last);
-	assert_false(b.oom);
-	assert_true(b.len < sizeof(got));
-	memcpy(got, b.data, b.len);
-	got[b.len] = '\0';
+	assert_false(b.buf.oom);
+	assert_true(b.buf.len < sizeof(got));
+	memcpy(got, b.buf.data, b.buf.len);
+	got[b.buf.len] = '\0';
 	assert_string_equal(got, want);
 	json_free(&b);
 }
@@ -71,9 +71,9 @@ static void check_secureexec(unsigned flags, const char *want)
 
 	json_init(&b);
 	pm_json_secureexec(&b, flags);
-	assert_true(b.len < sizeof(got));
-	memcpy(got, b.data, b.len);
-	got[b.len] = '\0';
+	assert_true(b.buf.len < sizeof(got));
+	memcpy(got, b.buf.data, b.buf.len);
+	got[b.buf.len] = '\0';
 	assert_string_equal(got, want);
 	json_free(&b);
 }
@@ -134,8 +134,8 @@ static void check_hex(uint64_t caps, const char *want)
 
 	json_init(&b);
 	pm_json_caps_hex(&b, caps);
-	assert_int_equal(b.len, strlen(want));
-	assert_memory_equal(b.data, want, b.len);
+	assert_int_equal(b.buf.len, strlen(want));
+	assert_memory_equal(b.buf.data, want, b.buf.len);
 	json_free(&b);
 }
 
@@ -274,7 +274,7 @@ static void test_secureexec(void **state)
 		struct json_buf b_;                          \
 		json_init(&b_);                              \
 		call;                                        \
-		snprintf(out_, sizeof(out_), "%.*s", (int)b_.len, b_.data); \
+		snprintf(out_, sizeof(out_), "%.*s", (int)b_.buf.len, b_.buf.data); \
 		json_free(&b_);                              \
 		out_;                                        \
 	})
@@ -355,8 +355,8 @@ static void test_in_object(void **state)
 	json_key(&b, "secureexec");
 	pm_json_secureexec(&b, 0);
 	json_obj_end(&b);
-	memcpy(got, b.data, b.len);
-	got[b.len] = '\0';
+	memcpy(got, b.buf.data, b.buf.len);
+	got[b.buf.len] = '\0';
 	assert_string_equal(got, "{\"cap_effective\":\"\",\"secureexec\":\"\"}");
 	json_free(&b);
 }

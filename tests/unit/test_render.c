@@ -94,8 +94,8 @@ static char *render(const struct pm_event *ev, const struct pm_render_ctx *ctx)
 
 	json_init(&b);
 	pm_render_bombini(&b, ev, ctx);
-	assert_false(b.oom);
-	s = strndup(b.data, b.len);
+	assert_false(b.buf.oom);
+	s = strndup(b.buf.data, b.buf.len);
 	json_free(&b);
 	return s;
 }
@@ -170,8 +170,8 @@ static void check_caps(uint64_t caps, const char *want)
 
 	json_init(&b);
 	pm_json_caps(&b, caps, 40);
-	assert_int_equal(b.len, strlen(want));
-	assert_memory_equal(b.data, want, b.len);
+	assert_int_equal(b.buf.len, strlen(want));
+	assert_memory_equal(b.buf.data, want, b.buf.len);
 	json_free(&b);
 }
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "render/timefmt.h"
+#include "base/timefmt.h"
 
 #define SEED_NS 1765453547773000000LL /* 2025-12-11T11:45:47.773Z */
 

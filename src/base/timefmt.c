@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "render/timefmt.h"
+#include "base/timefmt.h"
 
 #include <time.h>
 
