@@ -3,7 +3,7 @@
 #   make          build build/procmon
 #   make run      install missing deps, build, run with the default config
 #   make test     install missing deps, build, run unit + integration tests
-#   make bench    benchmarks: procmon beside auditd and execsnoop, NATS output (bench/suite.py)
+#   make bench    benchmarks: procmon beside auditd and execsnoop, NATS output (bench/suite/)
 #   make install  install as a service (PREFIX=/usr/local, DESTDIR); make uninstall
 #   make deb      build/procmon_VERSION_ARCH.deb (docs/service.md)
 #   make update-rules SIGMA=DIR  refresh rules/sigma from a SigmaHQ checkout
@@ -108,7 +108,7 @@ update-rules: $(BUILD)/procmon
 # detail scripts bench/exec_storm.sh and bench/syscall_loops.sh run on their own.
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/progs/storm
-	$(Q)$(PYTHON) bench/suite.py
+	$(Q)$(PYTHON) bench/suite
 	$(Q)$(PYTHON) bench/metrics_cost.py
 
 $(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/progs:

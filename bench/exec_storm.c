@@ -13,7 +13,7 @@
  * Each child is exec'd with arguments, argv = { "/bin/true", "bench",
  * "exec-storm" }: a monitor reports it as an exec of "true" with the
  * arguments "bench exec-storm" whose parent is this program, which is how
- * the benchmarks (bench/suite.py, bench/exec_storm.sh) find the storm's
+ * the benchmarks (bench/suite/, bench/exec_storm.sh) find the storm's
  * events among the rest of the host's activity, and how they check that
  * the arguments came through. The argument strings live on this program's
  * stack, as a shell's live on its heap: memory a fork copies the page

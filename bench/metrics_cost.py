@@ -4,7 +4,7 @@ with metrics on and /metrics scraped every second, interleaved.
 
     /usr/bin/python3 bench/metrics_cost.py            (root, after make progs)
     ROUNDS=6 N=3000 /usr/bin/python3 bench/metrics_cost.py
-    make bench                                        (runs it after bench/suite.py)
+    make bench                                        (runs it after bench/suite)
 
 Each round starts a fresh procmon (the built-in configuration, events to a
 file in a fresh directory, plus `metrics.listen` for "on"), waits for its
