@@ -59,7 +59,7 @@ static int load_rules(const struct pm_detections_config *cfg, struct pm_sigma_ru
 static void report(const struct pm_sigma_report *rep, const char *when)
 {
 	pm_log_info("detections%s: %zu rules loaded, %zu skipped (other logsource), "
-		    "%zu unsupported, %zu files refused",
+		    "%zu unsupported, %zu files unusable",
 		    when, rep->loaded, rep->skipped, rep->unsupported, rep->bad_files);
 }
 

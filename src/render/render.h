@@ -37,6 +37,10 @@ void pm_render_bombini(struct json_buf *b, const struct pm_event *ev,
 void pm_render_limacharlie(struct json_buf *b, const struct pm_event *ev,
 			   const struct pm_render_ctx *ctx);
 
+/* A Detection's "rule" member (contract section 10): id, title, level,
+ * status, tags, file. The sensor's Detection and --replay's alike. */
+void pm_render_sigma_rule(struct json_buf *b, const struct pm_sigma_rule_info *r);
+
 /*
  * A process's atom: 32 hex digits, unique per process instance and host,
  * the same in every event of the process. Its exec_id (boot id, start

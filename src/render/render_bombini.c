@@ -267,8 +267,7 @@ static void render_injection(struct json_buf *b, const struct pm_event *ev,
 	json_obj_end(b);
 }
 
-/* A Detection's rule (contract section 10). */
-static void render_rule(struct json_buf *b, const struct pm_sigma_rule_info *r)
+void pm_render_sigma_rule(struct json_buf *b, const struct pm_sigma_rule_info *r)
 {
 	json_key(b, "rule");
 	json_obj_begin(b);
@@ -333,7 +332,7 @@ static void render_details(struct json_buf *b, const struct pm_event *ev,
 		break;
 	}
 	case PM_EVENT_DETECTION:
-		render_rule(b, ev->rule);
+		pm_render_sigma_rule(b, ev->rule);
 		json_key(b, "matched_event_id");
 		json_str(b, ev->matched_event_id); /* null: the ProcessExec was shaped out */
 		break;
