@@ -393,9 +393,12 @@ static void report_detections(struct daemon *d, bool at_exit)
 		return;
 	d->det_reported = total;
 	(d->det.errors ? pm_log_warn : pm_log_info)(
-		"%s: detections: %llu (%s) from %zu rules; evaluations failed: %llu",
+		"%s: detections: %llu (%s) from %zu rules; %llu execs evaluated, %.2f us each; "
+		"evaluations failed: %llu",
 		at_exit ? "at exit" : "ongoing", (unsigned long long)total, levels,
-		pm_detections_count(&d->det), (unsigned long long)d->det.errors);
+		pm_detections_count(&d->det), (unsigned long long)d->det.evaluated,
+		d->det.evaluated ? (double)d->det.eval_ns / 1e3 / (double)d->det.evaluated : 0.0,
+		(unsigned long long)d->det.errors);
 }
 
 /* Every loss, kernel and user space: logged every PM_DROP_REPORT_NS while
@@ -467,6 +470,8 @@ static void publish_metrics(struct daemon *d, uint64_t now)
 	s.sigma_rules = pm_detections_count(&d->det);
 	memcpy(s.detections, d->det.by_level, sizeof(s.detections));
 	s.detection_errors = d->det.errors;
+	s.detection_evaluations = d->det.evaluated;
+	s.detection_ns = d->det.eval_ns;
 	pm_metrics_publish(d->metrics, &s);
 }
 

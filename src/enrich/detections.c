@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/timefmt.h"
 #include "detect/sigma_json.h"
 #include "log.h"
 
@@ -180,6 +181,7 @@ struct hit_ctx {
 	const char *event_id;
 	void (*emit)(void *arg, const struct pm_event *ev);
 	void *arg;
+	uint64_t *emit_ns; /* time spent writing the Detections */
 };
 
 static void on_hit(const struct pm_sigma_rule_info *info, void *arg)
@@ -191,21 +193,29 @@ static void on_hit(const struct pm_sigma_rule_info *info, void *arg)
 	det.rule = info;
 	det.matched_event_id = h->event_id;
 	det.next = NULL;
+	uint64_t t0 = pm_clock_ns(CLOCK_MONOTONIC);
+
 	if (info->level < PM_SIGMA_LEVELS)
 		h->d->by_level[info->level]++;
 	h->emit(h->arg, &det);
+	*h->emit_ns += pm_clock_ns(CLOCK_MONOTONIC) - t0;
 }
 
 void pm_detections_run(struct pm_detections *d, const struct pm_event *exec,
 		       const char *event_id,
 		       void (*emit)(void *arg, const struct pm_event *ev), void *arg)
 {
-	struct hit_ctx h = { d, exec, event_id, emit, arg };
+	uint64_t t0, emitted = 0;
+	struct hit_ctx h = { d, exec, event_id, emit, arg, &emitted };
 	struct pm_sigma_event sev;
 
 	if (!d->rules || exec->type != PM_EVENT_EXEC || !exec->proc)
 		return;
+	t0 = pm_clock_ns(CLOCK_MONOTONIC);
 	if (pm_sigma_event_of(exec, d->users, &d->cmd, &d->parent_cmd, &sev) ||
 	    pm_sigma_match(d->rules, d->scratch, &sev, on_hit, &h) < 0)
 		d->errors++;
+	/* the rules' cost alone: writing the Detections is an event's cost */
+	d->eval_ns += pm_clock_ns(CLOCK_MONOTONIC) - t0 - emitted;
+	d->evaluated++;
 }

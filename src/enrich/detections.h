@@ -32,6 +32,8 @@ struct pm_detections {
 	const struct pm_users *users;  /* User: names by uid (shared, not owned) */
 	uint64_t by_level[PM_SIGMA_LEVELS]; /* Detection events made, by rule level */
 	uint64_t errors;               /* evaluations that failed (memory): counted */
+	uint64_t evaluated;            /* ProcessExec events the rules ran on */
+	uint64_t eval_ns;              /* time they took (CLOCK_MONOTONIC): the cost */
 	struct pm_cmdline cmd, parent_cmd;
 };
 

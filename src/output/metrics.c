@@ -210,6 +210,12 @@ static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_
 		fprintf(f, "procmon_detections_total{level=\"%s\"} %llu\n",
 			pm_sigma_level_name(l), (unsigned long long)s->detections[l]);
 	}
+	family(f, "procmon_detection_evaluations_total", "counter",
+	       "ProcessExec events the Sigma rules were evaluated on.");
+	sample(f, "procmon_detection_evaluations_total", "", s->detection_evaluations);
+	family(f, "procmon_detection_seconds_total", "counter",
+	       "Time spent evaluating the Sigma rules (not writing the Detections).");
+	fprintf(f, "procmon_detection_seconds_total %.6f\n", (double)s->detection_ns / 1e9);
 	family(f, "procmon_detection_errors_total", "counter",
 	       "ProcessExec events the Sigma rules could not be evaluated on (no memory).");
 	sample(f, "procmon_detection_errors_total", "", s->detection_errors);

@@ -49,6 +49,7 @@ struct pm_metrics_snapshot {
 	size_t sigma_rules;     /* Sigma rules in force (0: detections off) */
 	uint64_t detections[PM_SIGMA_CRITICAL + 1]; /* Detection events, by rule level */
 	uint64_t detection_errors; /* rule evaluations that failed */
+	uint64_t detection_evaluations, detection_ns; /* ProcessExecs evaluated, time taken */
 };
 
 struct pm_metrics;
