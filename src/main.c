@@ -8,9 +8,6 @@
  */
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <openssl/evp.h>
-#include <getopt.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,26 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config/config.h"
-#include "rules_cli.h"
-#include "collect/filter.h"
-#include "enrich/detections.h"
-#include "enrich/identity.h"
-#include "render/json.h"
-#include "collect/loader.h"
-#include "log.h"
-#include "output/fleet.h"
-#include "output/metrics.h"
+#include "daemon.h"
 #include "collect/proc_scan.h"
-#include "collect/reader.h"
-#include "render/render.h"
+#include "log.h"
 #include "service.h"
-#include "output/sink.h"
 #include "base/timefmt.h"
 #include "version.h" /* generated: build/version.h */
-
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
 
 #define NSEC_PER_SEC 1000000000ull
 #define PM_EXITED_LINGER_NS (5 * NSEC_PER_SEC) /* see pm_proc_cache_mark_exited */
@@ -64,8 +47,6 @@
 #define PM_FLEET_FINAL_MS 5000
 
 static volatile sig_atomic_t stop_requested;
-static const char *o_config_name; /* --config, for messages */
-static const struct options *o_opts; /* the command line, for reloads */
 static volatile sig_atomic_t reopen_requested;
 
 static void on_signal(int sig)
@@ -76,173 +57,6 @@ static void on_signal(int sig)
 		stop_requested = 1;
 }
 
-static const char usage[] =
-	"usage: procmon [--config FILE] [--format bombini|limacharlie] [--output FILE] [-v]\n"
-	"               [--nats URL]\n"
-	"       procmon --check-config FILE [--print-config]\n"
-	"       procmon [--config FILE] [--format NAME] [--output FILE] --print-config\n"
-	"       procmon --check-rules PATH...\n"
-	"       procmon --replay FILE.jsonl --rules PATH...\n"
-	"       procmon --version | --help\n"
-	"\n"
-	"Reports process activity on this host as one JSON object per line.\n"
-	"\n"
-	"  --config FILE   YAML configuration (default: the built-in config/procmon.yaml)\n"
-	"  --format NAME   output schema: bombini (default) or limacharlie\n"
-	"  --output FILE   append events to FILE (created 0600) instead of stdout\n"
-	"  --nats URL      also publish every event to NATS JetStream at URL (docs/fleet.md)\n"
-	"  --check-config FILE  check FILE and exit (no root, no BPF): prints 'FILE: ok'\n"
-	"                  and exits 0, or names file:line:key and exits 2\n"
-	"  --print-config  print the effective configuration (defaults filled in) as\n"
-	"                  YAML procmon accepts, and exit\n"
-	"  --check-rules PATH...  check Sigma rules (files, directories) and exit (no\n"
-	"                  root, no BPF): file:line: reason per unusable rule, then\n"
-	"                  the counts; exits 0 when every rule loaded, 2 otherwise\n"
-	"  --replay FILE --rules PATH...  evaluate the rules over the ProcessExec\n"
-	"                  events recorded in FILE (native format, - for stdin) and\n"
-	"                  print the detections as JSON lines (docs/detections.md)\n"
-	"  -v              debug logging to stderr\n"
-	"  --version       print the version and exit\n"
-	"  --help          print this help and exit\n"
-	"\n"
-	"Signals: SIGINT/SIGTERM flush and exit, SIGHUP reopens the output file and\n"
-	"reloads the configuration.\n"
-	"Exit status: 0 normal stop, 1 runtime or environment error, 2 bad usage or configuration.\n";
-
-struct options {
-	const char *config;
-	const char *format;
-	const char *output;
-	const char *nats; /* --nats URL */
-	const char *check_config; /* --check-config FILE */
-	bool print_config;
-};
-
-/* Returns -1 to go on, or the exit status. */
-static int parse_args(int argc, char **argv, struct options *o)
-{
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "nats", required_argument, NULL, 'N' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "check-config", required_argument, NULL, 'C' },
-		{ "print-config", no_argument, NULL, 'P' },
-		{ 0 },
-	};
-	int c;
-
-	while ((c = getopt_long(argc, argv, "c:f:o:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			o->config = optarg;
-			break;
-		case 'f':
-			o->format = optarg;
-			break;
-		case 'o':
-			o->output = optarg;
-			break;
-		case 'N':
-			o->nats = optarg;
-			break;
-		case 'v':
-			pm_log_verbose = true;
-			break;
-		case 'V':
-			printf("procmon %s\n", PROCMON_VERSION);
-			return 0;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		case 'C':
-			o->check_config = optarg;
-			break;
-		case 'P':
-			o->print_config = true;
-			break;
-		default:
-			fputs(usage, stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		pm_log_error("unexpected argument '%s'", argv[optind]);
-		fputs(usage, stderr);
-		return EXIT_USAGE;
-	}
-	if (o->check_config && o->config) {
-		pm_log_error("--check-config FILE and --config FILE: give one of them");
-		return EXIT_USAGE;
-	}
-	return -1;
-}
-
-/* The command line over the configuration file: --format, --output, --nats.
- * Returns -1 to go on, or the exit status (message logged). */
-static int apply_overrides(struct pm_config *cfg, const struct options *o)
-{
-	if (o->format) {
-		int format = pm_format_from_name(o->format, strlen(o->format));
-
-		if (format < 0) {
-			pm_log_error("--format: unknown format '%s' (bombini or limacharlie)",
-				     o->format);
-			return EXIT_USAGE;
-		}
-		cfg->format = format;
-	}
-	if ((cfg->block[PM_BLOCK_CODE_IDENTITY].enabled || cfg->block[PM_BLOCK_ONGOING_IDENTITY].enabled) && !cfg->hash)
-		pm_log_warn("code_identity and ongoing_identity report hashes: without "
-			    "ima_hash: true they report nothing");
-	if (o->output) {
-		free(cfg->output);
-		cfg->output = strdup(o->output);
-		if (!cfg->output)
-			return EXIT_RUNTIME;
-		cfg->output_none = false;
-	}
-	/* fleet output: --nats URL enables it with that server */
-	if (o->nats) {
-		const char *bad = pm_nats_check_url(o->nats);
-
-		if (bad) {
-			pm_log_error("--nats '%s': %s", o->nats, bad);
-			return EXIT_USAGE;
-		}
-		if (pm_nats_config_set_server(&cfg->nats, o->nats))
-			return EXIT_RUNTIME;
-		cfg->nats.enabled = true;
-	}
-	if (cfg->output_none && !cfg->nats.enabled) {
-		pm_log_error("%s: output: none without nats.enabled: true (or --nats URL) "
-			     "would send the events nowhere",
-			     o->config ? o->config : "configuration");
-		return EXIT_USAGE;
-	}
-	return -1;
-}
-
-/* Configuration file (or built-in default), then command-line overrides. */
-static int load_config(struct pm_config *cfg, const struct options *o)
-{
-	char err[512];
-	/* --check-config by a user other than root: the file's safety (what
-	 * root would refuse) is a warning, its syntax still the verdict */
-	int ret = o->check_config ? pm_config_check_file(cfg, o->check_config, geteuid() != 0,
-							 err, sizeof(err))
-		  : o->config ? pm_config_load_file(cfg, o->config, err, sizeof(err))
-			      : pm_config_load_default(cfg, err, sizeof(err));
-
-	if (ret) {
-		pm_log_error("%s", err);
-		return EXIT_USAGE;
-	}
-	return apply_overrides(cfg, o);
-}
 static unsigned read_cap_last(void)
 {
 	unsigned v = 40;
@@ -255,57 +69,6 @@ static unsigned read_cap_last(void)
 	}
 	return v;
 }
-
-/*
- * The key that makes process atoms this host's: SHA-256 of the machine id
- * and the boot id. Atoms are exec_ids (unique per boot) XOR this, so two
- * hosts never share an atom and one host's atoms stay unique.
- */
-static void host_atom_key(uint8_t key[16])
-{
-	static const char *const files[] = { "/etc/machine-id", "/proc/sys/kernel/random/boot_id" };
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	char text[256] = "procmon-atom";
-	size_t n = strlen(text);
-
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		FILE *f = fopen(files[i], "re");
-
-		if (f) {
-			n += fread(text + n, 1, sizeof(text) - 1 - n, f);
-			fclose(f);
-		}
-	}
-	if (!EVP_Digest(text, n, digest, NULL, EVP_sha256(), NULL))
-		memset(digest, 0, 16); /* atoms are then exec_ids: unique, not per host */
-	memcpy(key, digest, 16);
-}
-
-struct daemon {
-	struct pm_config cfg;
-	struct pm_sink sink;
-	struct pm_loader *loader;
-	struct ring_buffer *rb;
-	struct pm_reader reader;
-	struct pm_render_ctx render;
-	pm_renderer render_event;
-	char hostname[256];
-	struct json_buf line;
-	/* fleet output and identity (contract section 8) */
-	struct pm_fleet *fleet; /* NULL: NATS off */
-	struct pm_event_ids ids;
-	char event_id[37];
-	/* metrics (src/output/metrics.h): NULL when off; the counters always */
-	struct pm_metrics *metrics;
-	uint64_t written[PM_EVENT_TYPE_END]; /* events queued for output, by type */
-	uint64_t kernel_lost[PM_DROP_MAX];   /* read at most once a second */
-	uint64_t kernel_lost_read_ns;
-	bool attached;
-	uint64_t shaped_out; /* events output_shaping left out */
-	bool reseeding; /* a reload changed the binary patterns */
-	struct pm_detections det; /* Sigma rules (contract section 10) */
-	uint64_t det_reported;    /* Detection events at the last periodic report */
-};
 
 /* Whether ev went out under d->event_id (not shaped out, not lost). */
 static bool write_event(struct daemon *d, const struct pm_event *ev)
@@ -475,8 +238,6 @@ static void publish_metrics(struct daemon *d, uint64_t now)
 	pm_metrics_publish(d->metrics, &s);
 }
 
-static void reload_config(struct daemon *d);
-
 static int run(struct daemon *d)
 {
 	uint64_t next_expire = 0, next_report = 0;
@@ -514,7 +275,7 @@ static int run(struct daemon *d)
 				pm_log_error("not reopening the output: %s; still writing to the "
 					     "file open before",
 					     why);
-			reload_config(d);
+			pm_daemon_reload(d);
 		}
 		now = pm_clock_ns(CLOCK_MONOTONIC);
 		if (now >= next_expire) {
@@ -601,200 +362,6 @@ static int report_existing(struct daemon *d)
 	return pm_sink_flush_nowait(&d->sink) == -EPIPE ? -EPIPE : 0;
 }
 
-/* process_filter's binary verdict for a process the /proc scan found. */
-static void seed_binary_filter(const struct pm_process *p, void *arg)
-{
-	struct daemon *d = arg;
-	const struct pm_image *img = p->image;
-	bool match = img && pm_filter_binary_matches(&d->cfg.process_filter,
-						     img->filename ?: "", img->binary_path ?: "");
-	int err = pm_loader_seed_process(d->loader, p->pid, match, d->reseeding);
-
-	if (err && err != -ESRCH)
-		pm_log_debug("seeding the filter for pid %u: %s", p->pid, strerror(-err));
-}
-
-/* cfg as --print-config writes it (malloc'd), or NULL. */
-static char *config_text(const struct pm_config *cfg)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-
-	if (!f)
-		return NULL;
-	if (pm_config_print(f, cfg)) {
-		fclose(f);
-		free(text);
-		return NULL;
-	}
-	fclose(f);
-	return text;
-}
-
-/* Whether top-level key's block (its line and the indented ones after it)
- * differs between two --print-config texts. */
-static bool block_differs(const char *a, const char *b, const char *key)
-{
-	const char *texts[2] = { a, b }, *start[2] = { NULL, NULL }, *end[2];
-	size_t klen = strlen(key);
-
-	for (int i = 0; i < 2; i++) {
-		for (const char *line = texts[i]; line && *line;) {
-			if (!strncmp(line, key, klen) && line[klen] == ':') {
-				start[i] = line;
-				break;
-			}
-			line = strchr(line, '\n');
-			line = line ? line + 1 : NULL;
-		}
-		if (!start[i])
-			continue;
-		end[i] = strchr(start[i], '\n');
-		while (end[i] && end[i][1] == ' ')
-			end[i] = strchr(end[i] + 1, '\n');
-		if (!end[i])
-			end[i] = start[i] + strlen(start[i]);
-	}
-	if (!start[0] || !start[1])
-		return start[0] != start[1];
-	return end[0] - start[0] != end[1] - start[1] ||
-	       memcmp(start[0], start[1], end[0] - start[0]);
-}
-
-#define SWAP(a, b)                        \
-	do {                              \
-		__typeof__(a) swap_tmp_ = (a); \
-		(a) = (b);                \
-		(b) = swap_tmp_;          \
-	} while (0)
-
-/* "key" appended to the list of keys a reload could not apply. */
-static void note_key(char *list, size_t len, const char *key)
-{
-	size_t n = strlen(list);
-
-	if (snprintf(list + n, len - n, "%s%s", n ? ", " : "", key) >= (int)(len - n))
-		list[len - 1] = '\0'; /* cut short: the message says what it can */
-}
-
-/*
- * SIGHUP: read the configuration again (contract 3). A file that does not
- * parse, or that root must refuse, changes nothing. Of a good one, what
- * lives in maps and user-space flags takes effect now: the filters, the
- * hook switches whose programs are loaded, the derived events' lists,
- * process_environment.redact, output_shaping, caps_format, format and the
- * output rotation. What was fixed when the BPF programs were loaded (their
- * rodata, which programs load, the ring buffer) or opened at start (the
- * output file's path, metrics, nats) keeps its running value, and one line
- * names those keys: they need a restart.
- */
-static void reload_config(struct daemon *d)
-{
-	static const char *const fixed_blocks[] = { "output", "ima_hash", "ring_buffer_kb",
-						    "metrics", "nats" };
-	const char *name = o_opts->config ? o_opts->config : "the built-in configuration";
-	struct pm_config next = { 0 }, *old = &d->cfg;
-	char err[512], restart[512] = "", *old_text = NULL, *new_text = NULL;
-	bool patterns_changed;
-	int ret;
-
-	ret = o_opts->config ? pm_config_load_file(&next, o_opts->config, err, sizeof(err))
-			     : pm_config_load_default(&next, err, sizeof(err));
-	if (ret) {
-		pm_log_error("SIGHUP: configuration not reloaded, the running one stays: %s", err);
-		pm_config_free(&next);
-		return;
-	}
-	if (apply_overrides(&next, o_opts) >= 0) {
-		pm_log_error("SIGHUP: configuration not reloaded, the running one stays");
-		pm_config_free(&next);
-		return;
-	}
-	/* what only a restart changes: the running value stays */
-	old_text = config_text(old);
-	new_text = config_text(&next);
-	for (size_t i = 0; i < sizeof(fixed_blocks) / sizeof(fixed_blocks[0]); i++)
-		if (!old_text || !new_text || block_differs(old_text, new_text, fixed_blocks[i]))
-			note_key(restart, sizeof(restart), fixed_blocks[i]);
-	free(old_text);
-	free(new_text);
-	SWAP(next.output, old->output);
-	SWAP(next.output_none, old->output_none);
-	SWAP(next.hash, old->hash);
-	SWAP(next.ring_buffer_kb, old->ring_buffer_kb);
-	SWAP(next.metrics_listen, old->metrics_listen);
-	SWAP(next.nats, old->nats);
-	/* the blocks' switches, as each row's reload policy says (blocks.h) */
-	for (size_t b = 1; b < PM_BLOCK_COUNT; b++) {
-		bool *was = &old->block[b].enabled, *now = &next.block[b].enabled;
-		bool live;
-
-		if (*was == *now)
-			continue;
-		switch (pm_blocks[b].reload) {
-		case PM_RELOAD_LIVE:
-			live = true;
-			break;
-		case PM_RELOAD_LOADED: /* read in user space, over what is loaded */
-			live = !*now || pm_config_block_loaded(old, b);
-			break;
-		default:
-			live = false;
-		}
-		if (!live) {
-			char key[64];
-
-			snprintf(key, sizeof(key), "%s.enabled", pm_blocks[b].key);
-			note_key(restart, sizeof(restart), key);
-			*now = *was;
-		}
-	}
-	/* the kernel's filters: maps and each object's flags */
-	ret = pm_loader_update_filters(d->loader, &next, err, sizeof(err));
-	if (ret == -EBUSY) {
-		/* the filters go together: none of them changes */
-		strncat(err, " (so every filter stays as it was)", sizeof(err) - strlen(err) - 1);
-		note_key(restart, sizeof(restart), err);
-		SWAP(next.process_filter, old->process_filter);
-		for (size_t b = 0; b < PM_BLOCK_COUNT; b++)
-			SWAP(next.block[b].cred_filter, old->block[b].cred_filter);
-	} else if (ret) {
-		pm_log_error("SIGHUP: %s: configuration not reloaded, the running one stays",
-			     err);
-		pm_config_free(&next);
-		return;
-	}
-	patterns_changed = !ret; /* the new filters are in force */
-	/* in force: next becomes the configuration, the old one is freed */
-	SWAP(*old, next);
-	pm_config_free(&next);
-	d->render.caps_hex = old->caps_hex;
-	if (old->format == PM_FORMAT_LIMACHARLIE && !d->render.users) {
-		host_atom_key(d->render.atom_key);
-		d->render.users = pm_users_load();
-	}
-	d->render_event = old->format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
-							       : pm_render_bombini;
-	if (old->detections.enabled != PM_DETECT_OFF && !d->render.users)
-		d->render.users = pm_users_load();
-	d->det.users = d->render.users;
-	pm_detections_reload(&d->det, &old->detections);
-	pm_sink_set_rotation(&d->sink, (uint64_t)old->output_max_mb << 20, old->output_backups,
-			     old->output_compress);
-	/* the running processes' binary verdicts, under the new patterns */
-	if (patterns_changed && pm_loader_binary_filter(d->loader)) {
-		d->reseeding = true;
-		pm_proc_cache_for_each(d->reader.cache, seed_binary_filter, d);
-		d->reseeding = false;
-	}
-	if (restart[0])
-		pm_log_warn("SIGHUP: %s: %s change only at a restart; running with the values "
-			    "procmon started with",
-			    name, restart);
-	pm_log_info("SIGHUP: configuration reloaded from %s", name);
-}
-
 /* Milliseconds since t0_ns (CLOCK_MONOTONIC), for -v's start-up timings. */
 static double ms_since(uint64_t t0_ns)
 {
@@ -832,30 +399,19 @@ static int start(struct daemon *d)
 	pm_event_ids_init(&d->ids);
 	if (d->cfg.nats.enabled &&
 	    (err = pm_fleet_open(&d->fleet, &d->cfg.nats, d->hostname, &d->ids, msg, sizeof(msg)))) {
-		pm_log_error("%s: %s", o_config_name ? o_config_name : "configuration", msg);
+		pm_log_error("%s: %s", d->opts->config ? d->opts->config : "configuration", msg);
 		return err == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE;
 	}
 	if (d->cfg.output_max_mb && !d->cfg.output)
 		pm_log_warn("output_max_mb: stdout is not rotated (it applies to an output file)");
-	pm_sink_set_rotation(&d->sink, (uint64_t)d->cfg.output_max_mb << 20, d->cfg.output_backups,
-			     d->cfg.output_compress);
 	if (pm_reader_init(&d->reader, &d->cfg))
 		return EXIT_RUNTIME;
 	d->render.cap_last = read_cap_last();
-	d->render.caps_hex = d->cfg.caps_hex;
-	d->render_event = d->cfg.format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
-								 : pm_render_bombini;
-	if (d->cfg.format == PM_FORMAT_LIMACHARLIE) {
-		host_atom_key(d->render.atom_key);
-		d->render.users = pm_users_load();
-	}
 	json_init(&d->line);
-	/* Sigma's User: names by uid, as LimaCharlie's USER_NAME */
-	if (d->cfg.detections.enabled != PM_DETECT_OFF && !d->render.users)
-		d->render.users = pm_users_load();
-	err = pm_detections_load(&d->det, &d->cfg.detections, d->render.users, msg, sizeof(msg));
+	/* the rules before the BPF load: a set that cannot detect stops here */
+	err = pm_detections_load(&d->det, &d->cfg.detections, NULL, msg, sizeof(msg));
 	if (err) {
-		pm_log_error("%s: %s", o_config_name ? o_config_name : "configuration",
+		pm_log_error("%s: %s", d->opts->config ? d->opts->config : "configuration",
 			     err == -ENOMEM ? strerror(ENOMEM) : msg);
 		return err == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE;
 	}
@@ -891,8 +447,8 @@ static int start(struct daemon *d)
 		return EXIT_RUNTIME;
 	}
 	pm_log_debug("start-up: seeded %d processes from /proc at %.1f ms", n, ms_since(t0));
-	if (pm_loader_binary_filter(d->loader))
-		pm_proc_cache_for_each(d->reader.cache, seed_binary_filter, d);
+	/* the renderer, the rotation, process_filter's verdicts: as a reload does */
+	pm_daemon_apply(d, PM_SEED_FIRST);
 	if (d->cfg.block[PM_BLOCK_EXISTING_PROCESS].enabled && report_existing(d)) {
 		pm_log_error("writing the existing processes failed");
 		return EXIT_RUNTIME;
@@ -927,45 +483,19 @@ static void shutdown_daemon(struct daemon *d)
 	pm_config_free(&d->cfg);
 }
 
-/*
- * Started with a standard descriptor closed (`procmon >&-`), the first
- * file procmon opens would become fd 0, 1 or 2, and events or messages
- * would go into it. Fill the gaps with /dev/null; say whether stdout was
- * there at all (events to a closed stdout would be lost, not written).
- */
-static bool stdout_was_open(void)
-{
-	bool open_1 = true;
-
-	for (int fd = 0; fd <= 2; fd++) {
-		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
-			continue;
-		if (fd == STDOUT_FILENO)
-			open_1 = false;
-		/* the lowest free descriptor: this one */
-		if (open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
-			abort();
-	}
-	return open_1;
-}
-
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct options opts = { 0 };
 	struct daemon d = { 0 };
-	bool have_stdout = stdout_was_open();
+	bool have_stdout = pm_cli_stdout_was_open();
 	int ret;
 
-	ret = pm_sigma_cli(argc, argv); /* --check-rules, --replay: no daemon */
+	ret = pm_cli_parse(argc, argv, &opts);
 	if (ret >= 0)
 		return ret;
-	ret = parse_args(argc, argv, &opts);
-	if (ret >= 0)
-		return ret;
-	ret = load_config(&d.cfg, &opts);
-	o_config_name = opts.config;
-	o_opts = &opts;
+	ret = pm_cli_load_config(&d.cfg, &opts);
+	d.opts = &opts;
 	if (ret < 0 && (opts.check_config || opts.print_config)) {
 		/* --check-config, --print-config: nothing is started */
 		ret = 0;
@@ -999,3 +529,4 @@ int main(int argc, char **argv)
 	shutdown_daemon(&d);
 	return ret;
 }
+

@@ -56,6 +56,15 @@ struct pm_sys_exit {
 	long ret;
 };
 
+/* The sys_exit program of a call whose work is a body several calls
+ * share: body(ctx, the rest). */
+#define PM_SYS_EXIT(call, body, ...)                      \
+	SEC("tp/syscalls/sys_exit_" #call)                \
+	int pm_exit_##call(struct pm_sys_exit *ctx)       \
+	{                                                 \
+		return body(ctx, ##__VA_ARGS__);          \
+	}
+
 /*
  * The address of .open of /proc/PID/mem's file_operations (mem_open):
  * identifies the file whatever path opened it. Set from /proc/kallsyms by

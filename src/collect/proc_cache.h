@@ -47,10 +47,11 @@ struct pm_image {
 
 struct pm_process {
 	unsigned refs;
-	uint32_t pid, tid, ppid;
-	uint64_t start_ns;        /* boot-time ns of the thread-group leader */
-	uint32_t uid, euid, gid, egid, auid;
+	/* pid ... auid and the three capability sets in struct pm_task's
+	 * order: the reader copies each run whole (fill_from_task) */
+	uint32_t pid, tid, ppid, uid, euid, gid, egid, auid;
 	uint64_t cap_effective, cap_permitted, cap_inheritable;
+	uint64_t start_ns;        /* boot-time ns of the thread-group leader */
 	bool cloned;
 	char exec_id[33];
 	const char *container_id; /* owned by struct pm_containers; NULL: none */

@@ -74,20 +74,24 @@ static struct pm_file_id file_id(const struct pm_file_facts *f)
 	};
 }
 
+/* Members first..last of a process and of a task: the same run of bytes. */
+#define SAME_RUN(first, last)                                                              \
+	_Static_assert(offsetof(struct pm_process, last) - offsetof(struct pm_process, first) == \
+			       offsetof(struct pm_task, last) - offsetof(struct pm_task, first) && \
+		       sizeof(((struct pm_process *)0)->last) ==                          \
+			       sizeof(((struct pm_task *)0)->last),                        \
+		       #first " ... " #last " differ between pm_process and pm_task")
+#define RUN_SIZE(first, last) \
+	(offsetof(struct pm_task, last) + sizeof(((struct pm_task *)0)->last) - offsetof(struct pm_task, first))
+
+SAME_RUN(pid, auid);
+SAME_RUN(cap_effective, cap_inheritable);
+
 static void fill_from_task(struct pm_process *p, const struct pm_task *t)
 {
-	p->pid = t->pid;
-	p->tid = t->tid;
-	p->ppid = t->ppid;
+	memcpy(&p->pid, &t->pid, RUN_SIZE(pid, auid));
+	memcpy(&p->cap_effective, &t->cap_effective, RUN_SIZE(cap_effective, cap_inheritable));
 	p->start_ns = t->start_ns;
-	p->uid = t->uid;
-	p->euid = t->euid;
-	p->gid = t->gid;
-	p->egid = t->egid;
-	p->auid = t->auid;
-	p->cap_effective = t->cap_effective;
-	p->cap_permitted = t->cap_permitted;
-	p->cap_inheritable = t->cap_inheritable;
 }
 
 /* For a process procmon never saw start (it raced the /proc scan): all we

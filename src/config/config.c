@@ -114,28 +114,44 @@ static int parse_format(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 	return 0;
 }
 
-/* output: stdout, none (the fleet output alone) or a file; p is the config */
+int pm_config_set_output(struct pm_config *cfg, const char *s)
+{
+	char *path = NULL;
+
+	if (!*s)
+		return -EINVAL;
+	if (strcmp(s, "stdout") && strcmp(s, "-") && strcmp(s, "none") && !(path = strdup(s)))
+		return -ENOMEM;
+	free(cfg->output);
+	cfg->output = path;
+	cfg->output_none = !strcmp(s, "none");
+	return 0;
+}
+
+/* output: stdout (or -), none (the fleet output alone) or a file; p is the config */
 static int parse_output(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 {
-	struct pm_config *cfg = p;
 	char *s = NULL;
 	int ret;
 
 	ret = pm_yaml_str(c, n, PATH_LEN_MAX, &s);
 	if (ret)
 		return ret;
-	if (!*s) {
-		free(s);
+	ret = pm_config_set_output(p, s);
+	free(s);
+	if (ret == -ENOMEM)
+		pm_yaml_errf(c, "%s: out of memory", c->name);
+	else if (ret)
 		return pm_yaml_fail(c, n, "expected stdout, none or a file path, got ''");
-	}
-	free(cfg->output);
-	cfg->output = NULL;
-	cfg->output_none = !strcmp(s, "none");
-	if (!strcmp(s, "stdout") || cfg->output_none)
-		free(s);
-	else
-		cfg->output = s;
-	return 0;
+	return ret;
+}
+
+/* output, and whether it is none: parse_output's two members */
+static bool eq_output(const void *a, const void *b)
+{
+	const struct pm_config *x = a, *y = b;
+
+	return x->output_none == y->output_none && pm_yaml_eq_cstr(&x->output, &y->output);
 }
 
 static int parse_ring_buffer_kb(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
@@ -170,7 +186,7 @@ static int parse_caps(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 	ret = pm_yaml_list(c, n, &count);
 	if (ret)
 		return ret;
-	for (i = 0; i < count && !ret; i++) {
+	for (i = 0; i < count; i++) { /* every bad name, not only the first */
 		e = pm_yaml_node(c, n->data.sequence.items.start[i]);
 		old = pm_yaml_path_push(c, NULL, i);
 		if (e->type != YAML_SCALAR_NODE || pm_yaml_is_null(e) ||
@@ -216,6 +232,13 @@ static void print_caps(FILE *f, const void *p)
 		first = false;
 	}
 	fputc(']', f);
+}
+
+static bool eq_caps(const void *a, const void *b)
+{
+	const struct pm_cred_filter *x = a, *y = b;
+
+	return x->cap_effective == y->cap_effective && x->cap_any == y->cap_any;
 }
 
 /* Bombini keys with no meaning here: still type-checked, so that a
@@ -351,21 +374,22 @@ static int parse_event_types(struct pm_yaml_ctx *c, const yaml_node_t *n, void *
 {
 	struct pm_strlist *l = p;
 	bool types[PM_EVENT_TYPE_END];
-	int ret = pm_strlist_parse(c, n, NAME_LEN_MAX, l);
+	int ret = pm_strlist_parse(c, n, NAME_LEN_MAX, l), bad = 0;
 
+	/* a list that parsed: each name it has that is no event type */
 	for (size_t i = 0; !ret && i < l->n; i++) {
 		size_t old;
 
 		if (event_types_of(l->v[i], types))
 			continue;
 		old = pm_yaml_path_push(c, NULL, i);
-		ret = pm_yaml_fail(c, pm_yaml_node(c, n->data.sequence.items.start[i]),
+		bad = pm_yaml_fail(c, pm_yaml_node(c, n->data.sequence.items.start[i]),
 				   "unknown event type '%s' (a type such as ModuleLoad, a "
 				   "ProcessEvent sub-type such as Setuid, or a LimaCharlie "
 				   "event_type such as MODULE_LOAD)", l->v[i]);
 		pm_yaml_path_pop(c, old);
 	}
-	return ret;
+	return ret ? ret : bad;
 }
 
 /* allow (when not empty) keeps only what it names; deny removes. */
@@ -384,6 +408,11 @@ static void shaping_finish(struct pm_config *cfg)
 /* ---- the schema ---- */
 
 #define FIELD(k, t, o, ...) { .key = (k), .type = PM_YAML_##t, .off = (o), __VA_ARGS__ }
+/* how a FUNC key's value prints and compares, by its C type */
+#define CSTR_IO .print = pm_yaml_print_cstr, .eq = pm_yaml_eq_cstr
+#define U32_IO .print = pm_yaml_print_u32, .eq = pm_yaml_eq_u32
+#define U64_IO .print = pm_yaml_print_u64, .eq = pm_yaml_eq_u64
+#define STRLIST_IO .print = pm_yaml_print_strlist, .eq = pm_yaml_eq_strlist
 #define END PM_YAML_END
 #define HOOK_OFF(member) offsetof(struct pm_hook, member)
 #define CFG_OFF(member) offsetof(struct pm_config, member)
@@ -391,7 +420,8 @@ static void shaping_finish(struct pm_config *cfg)
 #define ENABLED FIELD("enabled", BOOL, HOOK_OFF(enabled))
 
 static const struct pm_yaml_field cap_filter_fields[] = {
-	FIELD("effective", FUNC, HOOK_OFF(cred_filter), .fn = parse_caps, .print = print_caps),
+	FIELD("effective", FUNC, HOOK_OFF(cred_filter), .fn = parse_caps, .print = print_caps,
+	      .eq = eq_caps),
 	FIELD("deny_list", BOOL, HOOK_OFF(cred_filter.cap_deny_list)),
 	END
 };
@@ -464,9 +494,8 @@ static int parse_binary_list(struct pm_yaml_ctx *c, const yaml_node_t *n, void *
 		old = pm_yaml_path_push(c, NULL, i);
 		ret = pm_yaml_fail(c, pm_yaml_node(c, n->data.sequence.items.start[i]), "'%s' %s", v, what);
 		pm_yaml_path_pop(c, old);
-		return ret;
 	}
-	return 0;
+	return ret;
 }
 
 static int parse_binary_names(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
@@ -480,10 +509,9 @@ static int parse_binary_paths(struct pm_yaml_ctx *c, const yaml_node_t *n, void 
 }
 
 static const struct pm_yaml_field binary_fields[] = {
-	FIELD("name", FUNC, PF_OFF(name), .fn = parse_binary_names, .print = pm_yaml_print_strlist),
-	FIELD("path", FUNC, PF_OFF(path), .fn = parse_binary_paths, .print = pm_yaml_print_strlist),
-	FIELD("prefix", FUNC, PF_OFF(prefix), .fn = parse_binary_paths,
-	      .print = pm_yaml_print_strlist),
+	FIELD("name", FUNC, PF_OFF(name), .fn = parse_binary_names, STRLIST_IO),
+	FIELD("path", FUNC, PF_OFF(path), .fn = parse_binary_paths, STRLIST_IO),
+	FIELD("prefix", FUNC, PF_OFF(prefix), .fn = parse_binary_paths, STRLIST_IO),
 	END
 };
 
@@ -625,26 +653,44 @@ static int parse_nats_batch_ms(struct pm_yaml_ctx *c, const yaml_node_t *n, void
 
 #define NATS_OFF(member) offsetof(struct pm_nats_config, member)
 
+/* servers as parse_nats_servers reads them */
+static void print_nats_servers(FILE *f, const void *p)
+{
+	const struct pm_nats_config *n = p;
+
+	pm_yaml_print_strlist(f, &(struct pm_strlist){ .v = n->servers, .n = n->n_servers });
+}
+
+static bool eq_nats_servers(const void *a, const void *b)
+{
+	const struct pm_nats_config *x = a, *y = b;
+
+	return pm_yaml_eq_strlist(&(struct pm_strlist){ .v = x->servers, .n = x->n_servers },
+				  &(struct pm_strlist){ .v = y->servers, .n = y->n_servers });
+}
+
 static const struct pm_yaml_field nats_tls_fields[] = {
-	FIELD("ca", FUNC, NATS_OFF(tls_ca), .fn = parse_nats_file),
-	FIELD("cert", FUNC, NATS_OFF(tls_cert), .fn = parse_nats_file),
-	FIELD("key", FUNC, NATS_OFF(tls_key), .fn = parse_nats_file),
+	FIELD("ca", FUNC, NATS_OFF(tls_ca), .fn = parse_nats_file, CSTR_IO),
+	FIELD("cert", FUNC, NATS_OFF(tls_cert), .fn = parse_nats_file, CSTR_IO),
+	FIELD("key", FUNC, NATS_OFF(tls_key), .fn = parse_nats_file, CSTR_IO),
 	END
 };
 
+/* A key here is one row: its parser, and how it prints and compares. */
 static const struct pm_yaml_field nats_fields[] = {
 	FIELD("enabled", BOOL, NATS_OFF(enabled)),
-	FIELD("servers", FUNC, 0, .fn = parse_nats_servers),
-	FIELD("stream", FUNC, NATS_OFF(stream), .fn = parse_nats_stream),
+	FIELD("servers", FUNC, 0, .fn = parse_nats_servers, .print = print_nats_servers,
+	      .eq = eq_nats_servers),
+	FIELD("stream", FUNC, NATS_OFF(stream), .fn = parse_nats_stream, CSTR_IO),
 	FIELD("create_stream", BOOL, NATS_OFF(create_stream)),
-	FIELD("subject_prefix", FUNC, NATS_OFF(subject_prefix), .fn = parse_nats_prefix),
-	FIELD("spool_dir", FUNC, NATS_OFF(spool_dir), .fn = parse_nats_dir),
-	FIELD("spool_max_mb", FUNC, NATS_OFF(spool_max_mb), .fn = parse_nats_mb),
-	FIELD("batch_ms", FUNC, NATS_OFF(batch_ms), .fn = parse_nats_batch_ms),
-	FIELD("token", FUNC, NATS_OFF(token), .fn = parse_nats_str),
-	FIELD("user", FUNC, NATS_OFF(user), .fn = parse_nats_str),
-	FIELD("password", FUNC, NATS_OFF(password), .fn = parse_nats_str),
-	FIELD("creds", FUNC, NATS_OFF(creds), .fn = parse_nats_file),
+	FIELD("subject_prefix", FUNC, NATS_OFF(subject_prefix), .fn = parse_nats_prefix, CSTR_IO),
+	FIELD("spool_dir", FUNC, NATS_OFF(spool_dir), .fn = parse_nats_dir, CSTR_IO),
+	FIELD("spool_max_mb", FUNC, NATS_OFF(spool_max_mb), .fn = parse_nats_mb, U64_IO),
+	FIELD("batch_ms", FUNC, NATS_OFF(batch_ms), .fn = parse_nats_batch_ms, U32_IO),
+	FIELD("token", FUNC, NATS_OFF(token), .fn = parse_nats_str, CSTR_IO),
+	FIELD("user", FUNC, NATS_OFF(user), .fn = parse_nats_str, CSTR_IO),
+	FIELD("password", FUNC, NATS_OFF(password), .fn = parse_nats_str, CSTR_IO),
+	FIELD("creds", FUNC, NATS_OFF(creds), .fn = parse_nats_file, CSTR_IO),
 	FIELD("tls", MAP, 0, .sub = nats_tls_fields),
 	END
 };
@@ -732,19 +778,23 @@ static void print_detect_level(FILE *f, const void *p)
 	fputs(pm_sigma_level_name(*(const uint8_t *)p), f);
 }
 
+static bool eq_byte(const void *a, const void *b)
+{
+	return *(const uint8_t *)a == *(const uint8_t *)b;
+}
+
 #define DET_OFF(member) CFG_OFF(detections.member)
 static const struct pm_yaml_field detections_fields[] = {
 	FIELD("enabled", FUNC, DET_OFF(enabled), .fn = parse_detect_enabled,
-	      .print = print_detect_enabled),
-	FIELD("rules", FUNC, DET_OFF(rules), .fn = parse_detect_rules,
-	      .print = pm_yaml_print_strlist),
+	      .print = print_detect_enabled, .eq = eq_byte),
+	FIELD("rules", FUNC, DET_OFF(rules), .fn = parse_detect_rules, STRLIST_IO),
 	FIELD("min_level", FUNC, DET_OFF(min_level), .fn = parse_detect_level,
-	      .print = print_detect_level),
+	      .print = print_detect_level, .eq = eq_byte),
 	END
 };
 
 static const struct pm_yaml_field metrics_fields[] = {
-	FIELD("listen", FUNC, CFG_OFF(metrics_listen), .fn = parse_listen),
+	FIELD("listen", FUNC, CFG_OFF(metrics_listen), .fn = parse_listen, CSTR_IO),
 	END
 };
 
@@ -774,15 +824,14 @@ const struct pm_block_info pm_blocks[PM_BLOCK_COUNT] = { PM_BLOCK_TABLE(BLOCK_IN
 
 static const struct pm_yaml_field top_fields[] = {
 	FIELD("format", FUNC, CFG_OFF(format), .fn = parse_format),
-	FIELD("output", FUNC, 0, .fn = parse_output),
+	FIELD("output", FUNC, 0, .fn = parse_output, .eq = eq_output),
 	FIELD("ima_hash", BOOL, CFG_OFF(hash)),
 	FIELD("hash", BOOL, CFG_OFF(hash), .alias_of = "ima_hash"),
-	FIELD("ring_buffer_kb", FUNC, CFG_OFF(ring_buffer_kb),
-	      .fn = parse_ring_buffer_kb),
+	FIELD("ring_buffer_kb", FUNC, CFG_OFF(ring_buffer_kb), .fn = parse_ring_buffer_kb, U32_IO),
 	FIELD("gc_period", FUNC, 0, .fn = parse_gc_period),
 	FIELD("expose_events", FUNC, 0, .fn = parse_expose_events),
 	PM_BLOCK_TABLE(BLOCK_FIELD_ROW)
-	FIELD("nats", FUNC, CFG_OFF(nats), .fn = parse_nats),
+	FIELD("nats", FUNC, CFG_OFF(nats), .fn = parse_nats, .sub = nats_fields),
 	/* operating it */
 	FIELD("metrics", MAP, 0, .sub = metrics_fields),
 	FIELD("output_max_mb", FUNC, CFG_OFF(output_max_mb), .fn = parse_output_max_mb),
@@ -793,6 +842,86 @@ static const struct pm_yaml_field top_fields[] = {
 	END
 };
 #undef BLOCK_FIELD_ROW
+
+const struct pm_yaml_field *pm_config_key(const char *key)
+{
+	return pm_yaml_field_find(top_fields, key);
+}
+
+/* What only a restart changes: fixed when the BPF programs were loaded
+ * (which programs, the ring buffer) or opened at start (the output's
+ * path, metrics, nats). By key; a key may own several members. */
+#define RESTART_ONLY(key, member) { key, CFG_OFF(member), sizeof(((struct pm_config *)0)->member) }
+static const struct {
+	const char *key;
+	size_t off, size;
+} restart_only[] = {
+	RESTART_ONLY("output", output),
+	RESTART_ONLY("output", output_none),
+	RESTART_ONLY("ima_hash", hash),
+	RESTART_ONLY("ring_buffer_kb", ring_buffer_kb),
+	RESTART_ONLY("metrics", metrics_listen),
+	RESTART_ONLY("nats", nats),
+};
+
+static void note_key(char *list, size_t len, const char *key)
+{
+	size_t n = strlen(list);
+
+	if (snprintf(list + n, len - n, "%s%s", n ? ", " : "", key) >= (int)(len - n))
+		list[len - 1] = '\0'; /* cut short: the message says what it can */
+}
+
+static void swap_bytes(void *a, void *b, size_t n)
+{
+	unsigned char *x = a, *y = b, t;
+
+	for (size_t i = 0; i < n; i++) {
+		t = x[i];
+		x[i] = y[i];
+		y[i] = t;
+	}
+}
+
+void pm_config_reload_plan(struct pm_config *old, struct pm_config *next, char *restart,
+			   size_t len)
+{
+	restart[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(restart_only); i++) {
+		const char *key = restart_only[i].key;
+
+		if ((!i || strcmp(key, restart_only[i - 1].key)) &&
+		    !pm_yaml_field_equal(pm_config_key(key), old, next))
+			note_key(restart, len, key);
+		swap_bytes((char *)old + restart_only[i].off, (char *)next + restart_only[i].off,
+			   restart_only[i].size);
+	}
+	/* the blocks' switches, as each row's reload policy says */
+	for (size_t b = 1; b < PM_BLOCK_COUNT; b++) {
+		bool *was = &old->block[b].enabled, *now = &next->block[b].enabled;
+		bool live;
+
+		if (*was == *now)
+			continue;
+		switch (pm_blocks[b].reload) {
+		case PM_RELOAD_LIVE:
+			live = true;
+			break;
+		case PM_RELOAD_LOADED: /* read in user space, over what is loaded */
+			live = !*now || pm_config_block_loaded(old, b);
+			break;
+		default:
+			live = false;
+		}
+		if (!live) {
+			char key[64];
+
+			snprintf(key, sizeof(key), "%s.enabled", pm_blocks[b].key);
+			note_key(restart, len, key);
+			*now = *was;
+		}
+	}
+}
 
 int pm_config_needs(const struct pm_config *cfg, const char *need)
 {

@@ -92,6 +92,11 @@ enum { PM_DETECT_OFF = 0, PM_DETECT_ON = 1, PM_DETECT_AUTO = -1 };
 /* enum pm_format of a format name (len bytes), or -EINVAL. */
 int pm_format_from_name(const char *name, size_t len);
 
+/* output: "stdout" or "-" (stdout), "none" (no local output) or a file
+ * path; the same words in the file and on the command line. 0, -EINVAL
+ * for "", -ENOMEM. */
+int pm_config_set_output(struct pm_config *cfg, const char *s);
+
 /* The text of config/procmon.yaml, embedded at build time. */
 extern const char pm_default_config_yaml[];
 extern const size_t pm_default_config_yaml_len;
@@ -125,6 +130,20 @@ int pm_config_print(FILE *f, const struct pm_config *cfg);
 int pm_config_load_default(struct pm_config *cfg, char *err, size_t errlen);
 
 void pm_config_free(struct pm_config *cfg);
+
+/* The top-level row of the schema for key, or NULL. */
+const struct pm_yaml_field *pm_config_key(const char *key);
+
+/*
+ * A SIGHUP's decision, before anything changes: what of next only a
+ * restart applies takes old's running value again (swapped, so freeing
+ * next frees what old had), and its key is appended to `restart`
+ * ("nats, setuid.enabled"): the keys of fixed settings (the output's
+ * path, ima_hash, ring_buffer_kb, metrics, nats) that differ, and each
+ * block switch its row's reload policy keeps (blocks.h).
+ */
+void pm_config_reload_plan(struct pm_config *old, struct pm_config *next, char *restart,
+			   size_t len);
 
 /* 1: a block on in cfg lists `need` (a BPF program or switch), 0: only
  * blocks that are off list it, -1: no block does. */

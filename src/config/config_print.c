@@ -16,40 +16,10 @@ static const char *tf(bool b)
 	return b ? "true" : "false";
 }
 
-/* A key: "value" line of the nats block, at `indent` spaces. */
-static void nats_str(FILE *f, int indent, const char *key, const char *v)
-{
-	fprintf(f, "%*s%s: ", indent, "", key);
-	pm_yaml_print_str(f, v ? v : "");
-	fputc('\n', f);
-}
-
-static void nats(FILE *f, const struct pm_nats_config *n)
-{
-	fprintf(f, "nats:\n  enabled: %s\n  servers: [", tf(n->enabled));
-	for (size_t i = 0; i < n->n_servers; i++) {
-		fputs(i ? ", " : "", f);
-		pm_yaml_print_str(f, n->servers[i]);
-	}
-	fputs("]\n", f);
-	nats_str(f, 2, "stream", n->stream);
-	fprintf(f, "  create_stream: %s\n", tf(n->create_stream));
-	nats_str(f, 2, "subject_prefix", n->subject_prefix);
-	nats_str(f, 2, "spool_dir", n->spool_dir);
-	fprintf(f, "  spool_max_mb: %llu\n", (unsigned long long)n->spool_max_mb);
-	fprintf(f, "  batch_ms: %u\n", n->batch_ms);
-	nats_str(f, 2, "token", n->token);
-	nats_str(f, 2, "user", n->user);
-	nats_str(f, 2, "password", n->password);
-	nats_str(f, 2, "creds", n->creds);
-	fputs("  tls:\n", f);
-	nats_str(f, 4, "ca", n->tls_ca);
-	nats_str(f, 4, "cert", n->tls_cert);
-	nats_str(f, 4, "key", n->tls_key);
-}
-
 int pm_config_print(FILE *f, const struct pm_config *cfg)
 {
+	const struct pm_yaml_field *nats;
+
 	fputs("# procmon --print-config: the effective configuration, defaults filled in\n", f);
 	fprintf(f, "format: %s\n", cfg->format == PM_FORMAT_LIMACHARLIE ? "limacharlie" : "bombini");
 	fputs("output: ", f);
@@ -70,7 +40,9 @@ int pm_config_print(FILE *f, const struct pm_config *cfg)
 	} else {
 		fputs("metrics: {}\n", f);
 	}
-	nats(f, &cfg->nats);
+	nats = pm_config_key("nats");
+	fputs("nats:\n", f);
+	pm_yaml_print_map(f, nats->sub, (const char *)cfg + nats->off, 2);
 
 	/* the blocks, as their schema rows read them (blocks.h) */
 	for (size_t b = 1; b < PM_BLOCK_COUNT; b++) {

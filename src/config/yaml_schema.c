@@ -129,16 +129,29 @@ const char *pm_yaml_describe(const yaml_node_t *n, char *buf, size_t len)
 int pm_yaml_fail(struct pm_yaml_ctx *c, const yaml_node_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* "NAME:LINE: key 'a.b.c': what" into err; always -EINVAL. */
+/* "NAME:LINE: key 'a.b.c': what" added to err, a line each; always
+ * -EINVAL. What does not fit is counted in a last line. */
 static int vfail(struct pm_yaml_ctx *c, size_t line, const char *fmt, va_list ap)
 {
-	char what[512];
+	char what[512], msg[1024];
+	size_t used, n;
 
 	vsnprintf(what, sizeof(what), fmt, ap);
 	if (c->plen)
-		pm_yaml_errf(c, "%s:%zu: key '%s': %s", c->name, line, c->path, what);
+		n = (size_t)snprintf(msg, sizeof(msg), "%s:%zu: key '%s': %s", c->name, line,
+				     c->path, what);
 	else
-		pm_yaml_errf(c, "%s:%zu: %s", c->name, line, what);
+		n = (size_t)snprintf(msg, sizeof(msg), "%s:%zu: %s", c->name, line, what);
+	if (!c->nerr++ || !c->err || !c->errlen) {
+		pm_yaml_errf(c, "%s", msg);
+		return -EINVAL;
+	}
+	used = strnlen(c->err, c->errlen);
+	/* room for this line and for the note that more were left out */
+	if (used + 1 + (n < sizeof(msg) ? n : sizeof(msg) - 1) + 64 < c->errlen)
+		snprintf(c->err + used, c->errlen - used, "\n%s", msg);
+	else if (!strstr(c->err, "\n(more errors"))
+		snprintf(c->err + used, c->errlen - used, "\n(more errors: fix these first)");
 	return -EINVAL;
 }
 
@@ -337,15 +350,18 @@ static int each_item(struct pm_yaml_ctx *c, const yaml_node_t *n, size_t count,
 		     int (*item)(struct pm_yaml_ctx *c, const yaml_node_t *node, void *arg),
 		     void *arg)
 {
-	for (size_t i = 0; i < count; i++) {
+	int first = 0;
+
+	/* every item's error, not only the first */
+	for (size_t i = 0; i < count && first != -ENOMEM; i++) {
 		size_t old = pm_yaml_path_push(c, NULL, i);
 		int ret = item(c, pm_yaml_node(c, n->data.sequence.items.start[i]), arg);
 
 		pm_yaml_path_pop(c, old);
-		if (ret)
-			return ret;
+		if (ret && (!first || ret == -ENOMEM))
+			first = ret;
 	}
-	return 0;
+	return first;
 }
 
 /* n's length in *count and a zeroed array for as many items in *v. */
@@ -525,29 +541,35 @@ int pm_yaml_parse_map(struct pm_yaml_ctx *c, const yaml_node_t *n,
 	const yaml_node_t *k, *v;
 	char buf[96];
 	size_t old;
-	int ret;
+	int ret, first = 0;
 
 	if (n->type != YAML_MAPPING_NODE)
 		return pm_yaml_fail(c, n, "expected a mapping, got %s",
 			    pm_yaml_describe(n, buf, sizeof(buf)));
-	for (pair = start; pair < n->data.mapping.pairs.top; pair++) {
+	/* every key's error: a key that does not fit keeps its default, and
+	 * the walk goes on with the next */
+	for (pair = start; pair < n->data.mapping.pairs.top && first != -ENOMEM; pair++) {
 		k = pm_yaml_node(c, pair->key);
 		v = pm_yaml_node(c, pair->value);
 		if (!k || !v)
 			return pm_yaml_fail(c, n, "malformed YAML document");
-		if (k->type != YAML_SCALAR_NODE)
-			return pm_yaml_fail(c, k, "a key must be a string, got %s",
-				    pm_yaml_describe(k, buf, sizeof(buf)));
+		if (k->type != YAML_SCALAR_NODE) {
+			ret = pm_yaml_fail(c, k, "a key must be a string, got %s",
+					   pm_yaml_describe(k, buf, sizeof(buf)));
+			first = first ? first : ret;
+			continue;
+		}
 		old = pm_yaml_path_push(c, k, 0);
 		f = find_field(fields, k);
 		if (!f) {
 			ret = unknown_key(c, k, fields);
 			goto next;
 		}
-		/* every earlier key is known, or we would have stopped */
 		for (prev = start; prev < pair; prev++) {
-			pf = find_field(fields, pm_yaml_node(c, prev->key));
-			if (strcmp(canonical(pf), canonical(f)))
+			const yaml_node_t *pk = pm_yaml_node(c, prev->key);
+
+			pf = pk->type == YAML_SCALAR_NODE ? find_field(fields, pk) : NULL;
+			if (!pf || strcmp(canonical(pf), canonical(f)))
 				continue;
 			ret = pm_yaml_fail(c, k, "given twice (first on line %zu)",
 				   pm_yaml_line(pm_yaml_node(c, prev->key)));
@@ -556,10 +578,10 @@ int pm_yaml_parse_map(struct pm_yaml_ctx *c, const yaml_node_t *n,
 		ret = parse_value(c, f, v, base);
 next:
 		pm_yaml_path_pop(c, old);
-		if (ret)
-			return ret;
+		if (ret && (!first || ret == -ENOMEM))
+			first = ret;
 	}
-	return 0;
+	return first;
 }
 
 /* ---- whole documents ---- */
@@ -774,6 +796,11 @@ void pm_yaml_print_map(FILE *f, const struct pm_yaml_field *fields, const void *
 			pm_yaml_print_map(f, k->sub, p, indent + 2);
 			continue;
 		case PM_YAML_FUNC:
+			if (!k->print && k->sub) { /* a block that parses itself */
+				fputc('\n', f);
+				pm_yaml_print_map(f, k->sub, p, indent + 2);
+				continue;
+			}
 			fputc(' ', f);
 			if (k->print)
 				k->print(f, p);
@@ -783,4 +810,95 @@ void pm_yaml_print_map(FILE *f, const struct pm_yaml_field *fields, const void *
 		}
 		fputc('\n', f);
 	}
+}
+
+void pm_yaml_print_cstr(FILE *f, const void *p)
+{
+	const char *s = *(char *const *)p;
+
+	pm_yaml_print_str(f, s ? s : "");
+}
+
+void pm_yaml_print_u32(FILE *f, const void *p)
+{
+	fprintf(f, "%u", *(const uint32_t *)p);
+}
+
+void pm_yaml_print_u64(FILE *f, const void *p)
+{
+	fprintf(f, "%llu", (unsigned long long)*(const uint64_t *)p);
+}
+
+/* ---- comparing ---- */
+
+bool pm_yaml_eq_cstr(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+
+	return !strcmp(x ? x : "", y ? y : "");
+}
+
+bool pm_yaml_eq_u32(const void *a, const void *b)
+{
+	return *(const uint32_t *)a == *(const uint32_t *)b;
+}
+
+bool pm_yaml_eq_u64(const void *a, const void *b)
+{
+	return *(const uint64_t *)a == *(const uint64_t *)b;
+}
+
+bool pm_yaml_eq_strlist(const void *a, const void *b)
+{
+	const struct pm_strlist *x = a, *y = b;
+
+	if (x->n != y->n)
+		return false;
+	for (size_t i = 0; i < x->n; i++)
+		if (strcmp(x->v[i], y->v[i]))
+			return false;
+	return true;
+}
+
+static bool eq_idlist(const struct pm_idlist *x, const struct pm_idlist *y)
+{
+	return x->n == y->n && (!x->n || !memcmp(x->v, y->v, x->n * sizeof(x->v[0])));
+}
+
+static bool map_equal(const struct pm_yaml_field *fields, const void *a, const void *b)
+{
+	for (const struct pm_yaml_field *f = fields; f->key; f++)
+		if (!f->alias_of && !pm_yaml_field_equal(f, a, b))
+			return false;
+	return true;
+}
+
+bool pm_yaml_field_equal(const struct pm_yaml_field *f, const void *a, const void *b)
+{
+	const void *x = (const char *)a + f->off, *y = (const char *)b + f->off;
+
+	switch (f->type) {
+	case PM_YAML_BOOL:
+		return *(const bool *)x == *(const bool *)y;
+	case PM_YAML_IDLIST:
+		return eq_idlist(x, y);
+	case PM_YAML_STRLIST:
+		return pm_yaml_eq_strlist(x, y);
+	case PM_YAML_MAP:
+		return map_equal(f->sub, x, y);
+	case PM_YAML_FUNC:
+		if (f->eq)
+			return f->eq(x, y);
+		return f->sub && map_equal(f->sub, x, y);
+	}
+	return false;
+}
+
+const struct pm_yaml_field *pm_yaml_field_find(const struct pm_yaml_field *fields,
+					       const char *key)
+{
+	for (const struct pm_yaml_field *f = fields; f->key; f++)
+		if (!strcmp(f->key, key))
+			return f;
+	return NULL;
 }

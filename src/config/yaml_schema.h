@@ -30,6 +30,7 @@ struct pm_yaml_ctx {
 	size_t errlen;
 	char path[256]; /* dotted key of the node being parsed */
 	size_t plen;
+	size_t nerr; /* errors so far: each a line of err */
 };
 
 enum pm_yaml_type {
@@ -52,8 +53,11 @@ struct pm_yaml_field {
 	int (*fn)(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p);
 	size_t max;
 	const char *alias_of; /* same setting as another key of the table */
-	/* PM_YAML_FUNC: writes the value as the key's parser reads it back */
+	/* PM_YAML_FUNC: writes the value as the key's parser reads it back,
+	 * and compares two values; or, for a block that parses itself (a
+	 * mapping with checks across its keys), .sub describes its keys */
 	void (*print)(FILE *f, const void *p);
+	bool (*eq)(const void *a, const void *b);
 };
 
 
@@ -62,7 +66,9 @@ struct pm_yaml_field {
 
 /*
  * Parse text (named `name` in messages) against the top-level table, into
- * base. 0, or -EINVAL/-ENOMEM with "NAME:LINE: key 'a.b': what" in err.
+ * base. 0, or -EINVAL/-ENOMEM with "NAME:LINE: key 'a.b': what" in err:
+ * one line for each error in the file (a key that does not fit is
+ * reported and the walk goes on with the next; invalid YAML stops it).
  */
 int pm_yaml_parse(const char *name, const char *text, size_t len,
 		  const struct pm_yaml_field *top, void *base, char *err, size_t errlen);
@@ -73,7 +79,7 @@ int pm_yaml_parse_map(struct pm_yaml_ctx *c, const yaml_node_t *n,
 		      const struct pm_yaml_field *fields, void *base);
 
 /* For keys with their own rules (PM_YAML_FUNC). Each failure returns
- * -EINVAL with the message in the context's err. */
+ * -EINVAL with the message added to the context's err, a line each. */
 int pm_yaml_fail(struct pm_yaml_ctx *c, const yaml_node_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int pm_yaml_fail_at(struct pm_yaml_ctx *c, size_t line, const char *fmt, ...)
@@ -117,8 +123,24 @@ void pm_idlist_free(struct pm_idlist *l);
 void pm_yaml_print_str(FILE *f, const char *s);
 void pm_yaml_print_strlist(FILE *f, const void *strlist);
 void pm_yaml_print_idlist(FILE *f, const void *idlist);
+/* A C string (char *, NULL written as ""), a uint32_t, a uint64_t. */
+void pm_yaml_print_cstr(FILE *f, const void *p);
+void pm_yaml_print_u32(FILE *f, const void *p);
+void pm_yaml_print_u64(FILE *f, const void *p);
 /* Every key of a table but aliases, at `indent` spaces, from base. */
 void pm_yaml_print_map(FILE *f, const struct pm_yaml_field *fields, const void *base,
 		       int indent);
+
+/* Comparing two parsed values, for a reload: the same keys, the same
+ * values (NULL and "" are the same string). */
+bool pm_yaml_eq_cstr(const void *a, const void *b);
+bool pm_yaml_eq_u32(const void *a, const void *b);
+bool pm_yaml_eq_u64(const void *a, const void *b);
+bool pm_yaml_eq_strlist(const void *a, const void *b);
+/* One key of a table, its value at a + f->off and b + f->off. */
+bool pm_yaml_field_equal(const struct pm_yaml_field *f, const void *a, const void *b);
+/* The row of a table with that key, or NULL. */
+const struct pm_yaml_field *pm_yaml_field_find(const struct pm_yaml_field *fields,
+					       const char *key);
 
 #endif

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/timefmt.h"
 #include "collect/event.h"
 
 #define CONNECTIONS_MAX 16
@@ -73,14 +74,6 @@ int pm_listen_parse(const char *s, char *host, size_t hostlen, uint16_t *port)
 	return family;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 /* ---- the page ---- */
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
@@ -121,37 +114,127 @@ static uint64_t ring_used(const struct pm_metrics *m)
 	return prod >= cons ? prod - cons : 0;
 }
 
+/* What a scrape writes: the snapshot, and what the page adds to it. */
+struct scrape {
+	struct pm_metrics_snapshot s;
+	uint64_t kernel_lost; /* all categories */
+	uint64_t ring_bytes, ring_used;
+};
+
+/* One family of counters or gauges: its samples' labels ("" for one
+ * without) and where in struct scrape each value (uint64_t) is. */
+struct family_row {
+	const char *name, *type, *help;
+	struct {
+		const char *labels;
+		size_t off;
+	} samples[5];
+};
+
+#define AT(member) offsetof(struct scrape, member)
+#define ONE(member) { { "", AT(member) } }
+
+static const struct family_row counts[] = {
+	{ "procmon_events_lost_total", "counter",
+	  "Events lost, by stage: kernel (ring buffer full), user_space (no memory), "
+	  "malformed (records failing validation), output (lines not written).",
+	  { { "{stage=\"kernel\"}", AT(kernel_lost) },
+	    { "{stage=\"user_space\"}", AT(s.user_lost) },
+	    { "{stage=\"malformed\"}", AT(s.malformed) },
+	    { "{stage=\"output\"}", AT(s.output_lost) } } },
+	{ "procmon_events_shaped_out_total", "counter",
+	  "Events output_shaping left out of the output on purpose (not lost).", ONE(s.shaped_out) },
+	{ "procmon_sigma_rules_loaded", "gauge", "Sigma rules in force (detections; 0: off).",
+	  ONE(s.sigma_rules) },
+	{ "procmon_detections_total", "counter",
+	  "Detection events: a Sigma rule matched a ProcessExec, by the rule's level.",
+	  { { "{level=\"informational\"}", AT(s.detections[PM_SIGMA_INFORMATIONAL]) },
+	    { "{level=\"low\"}", AT(s.detections[PM_SIGMA_LOW]) },
+	    { "{level=\"medium\"}", AT(s.detections[PM_SIGMA_MEDIUM]) },
+	    { "{level=\"high\"}", AT(s.detections[PM_SIGMA_HIGH]) },
+	    { "{level=\"critical\"}", AT(s.detections[PM_SIGMA_CRITICAL]) } } },
+	{ "procmon_detection_evaluations_total", "counter",
+	  "ProcessExec events the Sigma rules were evaluated on.", ONE(s.detection_evaluations) },
+	{ "procmon_detection_errors_total", "counter",
+	  "ProcessExec events the Sigma rules could not be evaluated on (no memory).",
+	  ONE(s.detection_errors) },
+	{ "procmon_ring_buffer_size_bytes", "gauge", "Size of the BPF ring buffer.",
+	  ONE(ring_bytes) },
+	{ "procmon_ring_buffer_used_bytes", "gauge",
+	  "Bytes committed to the ring buffer and not yet read, at the time of the scrape.",
+	  ONE(ring_used) },
+	{ "procmon_event_queue_length", "gauge",
+	  "Decoded events waiting for output (for a hash, at most 300 ms).", ONE(s.queued) },
+	{ "procmon_process_cache_entries", "gauge", "Processes in the process cache.",
+	  ONE(s.proc_cache_entries) },
+	{ "procmon_process_cache_lookups_total", "counter", "Process cache lookups, by result.",
+	  { { "{result=\"hit\"}", AT(s.proc_cache_hits) },
+	    { "{result=\"miss\"}", AT(s.proc_cache_misses) } } },
+	{ "procmon_hash_cache_entries", "gauge", "Binary hashes in the hash cache.",
+	  ONE(s.hash.cached) },
+	{ "procmon_hash_cache_lookups_total", "counter",
+	  "Hash cache lookups, by result (miss: a new file to hash).",
+	  { { "{result=\"hit\"}", AT(s.hash.hits) }, { "{result=\"miss\"}", AT(s.hash.misses) } } },
+	{ "procmon_hashes_total", "counter",
+	  "Files the hash worker finished, by result; skipped: never hashed (too large, "
+	  "queue full).",
+	  { { "{result=\"done\"}", AT(s.hash.hashed) },
+	    { "{result=\"failed\"}", AT(s.hash.failed) },
+	    { "{result=\"skipped\"}", AT(s.hash.skipped) } } },
+};
+
+static const struct family_row output_counts[] = {
+	{ "procmon_output_lines_total", "counter", "Lines that reached the output.",
+	  ONE(s.lines_written) },
+	{ "procmon_output_bytes_total", "counter", "Bytes that reached the output.",
+	  ONE(s.bytes_written) },
+	{ "procmon_output_write_errors_total", "counter", "Writes to the output that failed.",
+	  ONE(s.write_errors) },
+	{ "procmon_output_rotations_total", "counter",
+	  "Rotations of the output file by output_max_mb.", ONE(s.rotations) },
+};
+
 /* The NATS JetStream output (docs/fleet.md), when it is on. */
-static void render_fleet(FILE *f, const struct pm_fleet_stats *s)
+static const struct family_row fleet_counts[] = {
+	{ "procmon_fleet_published_total", "counter", "Events sent to NATS JetStream.",
+	  ONE(s.fleet_stats.published) },
+	{ "procmon_fleet_acknowledged_total", "counter", "Events JetStream acknowledged (stored).",
+	  ONE(s.fleet_stats.acknowledged) },
+	{ "procmon_fleet_pending", "gauge", "Events sent and not yet acknowledged.",
+	  ONE(s.fleet_stats.pending) },
+	{ "procmon_fleet_spooled", "gauge", "Events in the spool, not yet acknowledged.",
+	  ONE(s.fleet_stats.spooled) },
+	{ "procmon_fleet_spool_bytes", "gauge", "Bytes of the spool on disk.",
+	  ONE(s.fleet_stats.spooled_bytes) },
+	{ "procmon_fleet_dropped_total", "counter",
+	  "Events the fleet output lost, by cause: spool_bound (the oldest, past "
+	  "spool_max_mb), damaged_spool, spool_write, refused (by the server).",
+	  { { "{cause=\"spool_bound\"}", AT(s.fleet_stats.dropped_bound) },
+	    { "{cause=\"damaged_spool\"}", AT(s.fleet_stats.dropped_damaged) },
+	    { "{cause=\"spool_write\"}", AT(s.fleet_stats.dropped_write) },
+	    { "{cause=\"refused\"}", AT(s.fleet_stats.refused) } } },
+	{ "procmon_fleet_reconnects_total", "counter", "Reconnections to the NATS servers.",
+	  ONE(s.fleet_stats.reconnects) },
+	{ "procmon_fleet_duplicates_total", "counter",
+	  "Resends JetStream recognised as already stored (Nats-Msg-Id).",
+	  ONE(s.fleet_stats.duplicates) },
+};
+
+static void families(FILE *f, const struct family_row *rows, size_t n, const struct scrape *sc)
 {
-	family(f, "procmon_fleet_published_total", "counter", "Events sent to NATS JetStream.");
-	sample(f, "procmon_fleet_published_total", "", s->published);
-	family(f, "procmon_fleet_acknowledged_total", "counter",
-	       "Events JetStream acknowledged (stored).");
-	sample(f, "procmon_fleet_acknowledged_total", "", s->acknowledged);
-	family(f, "procmon_fleet_pending", "gauge", "Events sent and not yet acknowledged.");
-	sample(f, "procmon_fleet_pending", "", s->pending);
-	family(f, "procmon_fleet_spooled", "gauge", "Events in the spool, not yet acknowledged.");
-	sample(f, "procmon_fleet_spooled", "", s->spooled);
-	family(f, "procmon_fleet_spool_bytes", "gauge", "Bytes of the spool on disk.");
-	sample(f, "procmon_fleet_spool_bytes", "", s->spooled_bytes);
-	family(f, "procmon_fleet_dropped_total", "counter",
-	       "Events the fleet output lost, by cause: spool_bound (the oldest, past "
-	       "spool_max_mb), damaged_spool, spool_write, refused (by the server).");
-	sample(f, "procmon_fleet_dropped_total", "{cause=\"spool_bound\"}", s->dropped_bound);
-	sample(f, "procmon_fleet_dropped_total", "{cause=\"damaged_spool\"}", s->dropped_damaged);
-	sample(f, "procmon_fleet_dropped_total", "{cause=\"spool_write\"}", s->dropped_write);
-	sample(f, "procmon_fleet_dropped_total", "{cause=\"refused\"}", s->refused);
-	family(f, "procmon_fleet_reconnects_total", "counter", "Reconnections to the NATS servers.");
-	sample(f, "procmon_fleet_reconnects_total", "", s->reconnects);
-	family(f, "procmon_fleet_duplicates_total", "counter",
-	       "Resends JetStream recognised as already stored (Nats-Msg-Id).");
-	sample(f, "procmon_fleet_duplicates_total", "", s->duplicates);
+	for (size_t i = 0; i < n; i++) {
+		family(f, rows[i].name, rows[i].type, rows[i].help);
+		for (size_t k = 0; k < 5 && rows[i].samples[k].labels; k++)
+			sample(f, rows[i].name, rows[i].samples[k].labels,
+			       *(const uint64_t *)((const char *)sc + rows[i].samples[k].off));
+	}
 }
+
+#define FAMILIES(f, rows, sc) families(f, rows, sizeof(rows) / sizeof(rows[0]), sc)
 
 static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_snapshot *s)
 {
-	uint64_t kernel = 0;
+	struct scrape sc = { .s = *s, .ring_bytes = m->ring_bytes, .ring_used = ring_used(m) };
 
 	family(f, "procmon_build_info", "gauge", "procmon's version, as the value of the label.");
 	fputs("procmon_build_info{version=\"", f);
@@ -182,93 +265,29 @@ static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_
 	family(f, "procmon_kernel_events_lost_total", "counter",
 	       "Events the kernel side could not put in the ring buffer, by hook family.");
 	for (unsigned i = 0; i < PM_DROP_MAX; i++) {
-		kernel += s->kernel_lost[i];
+		sc.kernel_lost += s->kernel_lost[i];
 		if (!pm_drop_names[i])
 			continue;
 		fputs("procmon_kernel_events_lost_total{category=\"", f);
 		label_value(f, pm_drop_names[i]);
 		fprintf(f, "\"} %llu\n", (unsigned long long)s->kernel_lost[i]);
 	}
-	family(f, "procmon_events_lost_total", "counter",
-	       "Events lost, by stage: kernel (ring buffer full), user_space (no memory), "
-	       "malformed (records failing validation), output (lines not written).");
-	sample(f, "procmon_events_lost_total", "{stage=\"kernel\"}", kernel);
-	sample(f, "procmon_events_lost_total", "{stage=\"user_space\"}", s->user_lost);
-	sample(f, "procmon_events_lost_total", "{stage=\"malformed\"}", s->malformed);
-	sample(f, "procmon_events_lost_total", "{stage=\"output\"}", s->output_lost);
-
-	family(f, "procmon_events_shaped_out_total", "counter",
-	       "Events output_shaping left out of the output on purpose (not lost).");
-	sample(f, "procmon_events_shaped_out_total", "", s->shaped_out);
-
-	family(f, "procmon_sigma_rules_loaded", "gauge",
-	       "Sigma rules in force (detections; 0: off).");
-	sample(f, "procmon_sigma_rules_loaded", "", s->sigma_rules);
-	family(f, "procmon_detections_total", "counter",
-	       "Detection events: a Sigma rule matched a ProcessExec, by the rule's level.");
-	for (unsigned l = 0; l <= PM_SIGMA_CRITICAL; l++) {
-		fprintf(f, "procmon_detections_total{level=\"%s\"} %llu\n",
-			pm_sigma_level_name(l), (unsigned long long)s->detections[l]);
-	}
-	family(f, "procmon_detection_evaluations_total", "counter",
-	       "ProcessExec events the Sigma rules were evaluated on.");
-	sample(f, "procmon_detection_evaluations_total", "", s->detection_evaluations);
+	FAMILIES(f, counts, &sc);
 	family(f, "procmon_detection_seconds_total", "counter",
 	       "Time spent evaluating the Sigma rules (not writing the Detections).");
 	fprintf(f, "procmon_detection_seconds_total %.6f\n", (double)s->detection_ns / 1e9);
-	family(f, "procmon_detection_errors_total", "counter",
-	       "ProcessExec events the Sigma rules could not be evaluated on (no memory).");
-	sample(f, "procmon_detection_errors_total", "", s->detection_errors);
-
-	family(f, "procmon_ring_buffer_size_bytes", "gauge", "Size of the BPF ring buffer.");
-	sample(f, "procmon_ring_buffer_size_bytes", "", m->ring_bytes);
-	family(f, "procmon_ring_buffer_used_bytes", "gauge",
-	       "Bytes committed to the ring buffer and not yet read, at the time of the scrape.");
-	sample(f, "procmon_ring_buffer_used_bytes", "", ring_used(m));
-	family(f, "procmon_event_queue_length", "gauge",
-	       "Decoded events waiting for output (for a hash, at most 300 ms).");
-	sample(f, "procmon_event_queue_length", "", s->queued);
-
-	family(f, "procmon_process_cache_entries", "gauge", "Processes in the process cache.");
-	sample(f, "procmon_process_cache_entries", "", s->proc_cache_entries);
-	family(f, "procmon_process_cache_lookups_total", "counter",
-	       "Process cache lookups, by result.");
-	sample(f, "procmon_process_cache_lookups_total", "{result=\"hit\"}", s->proc_cache_hits);
-	sample(f, "procmon_process_cache_lookups_total", "{result=\"miss\"}", s->proc_cache_misses);
-
-	family(f, "procmon_hash_cache_entries", "gauge", "Binary hashes in the hash cache.");
-	sample(f, "procmon_hash_cache_entries", "", s->hash.cached);
-	family(f, "procmon_hash_cache_lookups_total", "counter",
-	       "Hash cache lookups, by result (miss: a new file to hash).");
-	sample(f, "procmon_hash_cache_lookups_total", "{result=\"hit\"}", s->hash.hits);
-	sample(f, "procmon_hash_cache_lookups_total", "{result=\"miss\"}", s->hash.misses);
-	family(f, "procmon_hashes_total", "counter",
-	       "Files the hash worker finished, by result; skipped: never hashed (too large, "
-	       "queue full).");
-	sample(f, "procmon_hashes_total", "{result=\"done\"}", s->hash.hashed);
-	sample(f, "procmon_hashes_total", "{result=\"failed\"}", s->hash.failed);
-	sample(f, "procmon_hashes_total", "{result=\"skipped\"}", s->hash.skipped);
 	family(f, "procmon_hash_seconds_total", "counter", "Time the hash worker spent hashing.");
 	fprintf(f, "procmon_hash_seconds_total %.6f\n", (double)s->hash.hash_ns / 1e9);
-
-	family(f, "procmon_output_lines_total", "counter", "Lines that reached the output.");
-	sample(f, "procmon_output_lines_total", "", s->lines_written);
-	family(f, "procmon_output_bytes_total", "counter", "Bytes that reached the output.");
-	sample(f, "procmon_output_bytes_total", "", s->bytes_written);
-	family(f, "procmon_output_write_errors_total", "counter", "Writes to the output that failed.");
-	sample(f, "procmon_output_write_errors_total", "", s->write_errors);
-	family(f, "procmon_output_rotations_total", "counter",
-	       "Rotations of the output file by output_max_mb.");
-	sample(f, "procmon_output_rotations_total", "", s->rotations);
+	FAMILIES(f, output_counts, &sc);
 	if (s->fleet)
-		render_fleet(f, &s->fleet_stats);
+		FAMILIES(f, fleet_counts, &sc);
 }
 
 /* NULL when healthy, else the reason (static or in buf). */
 static const char *unhealthy(const struct pm_metrics *m, const struct pm_metrics_snapshot *s,
 			     char *buf, size_t len)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = pm_clock_ns(CLOCK_MONOTONIC);
 
 	if (!s->attached)
 		return "probes not attached";

@@ -46,7 +46,7 @@ struct pm_metrics_snapshot {
 	struct pm_hash_stats hash;
 	bool fleet;             /* the NATS output is on: fleet_stats mean something */
 	struct pm_fleet_stats fleet_stats;
-	size_t sigma_rules;     /* Sigma rules in force (0: detections off) */
+	uint64_t sigma_rules;   /* Sigma rules in force (0: detections off) */
 	uint64_t detections[PM_SIGMA_CRITICAL + 1]; /* Detection events, by rule level */
 	uint64_t detection_errors; /* rule evaluations that failed */
 	uint64_t detection_evaluations, detection_ns; /* ProcessExecs evaluated, time taken */

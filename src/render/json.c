@@ -348,29 +348,18 @@ void json_null(struct json_buf *b)
 	put(b, "null", 4);
 }
 
-void json_kv_str(struct json_buf *b, const char *key, const char *s)
-{
-	json_key(b, key);
-	json_str(b, s);
-}
-
-void json_kv_u64(struct json_buf *b, const char *key, uint64_t v)
-{
-	json_key(b, key);
-	json_u64(b, v);
-}
-
-void json_kv_i64(struct json_buf *b, const char *key, int64_t v)
-{
-	json_key(b, key);
-	json_i64(b, v);
-}
-
-void json_kv_bool(struct json_buf *b, const char *key, bool v)
-{
-	json_key(b, key);
-	json_bool(b, v);
-}
+/* "key": value, for each kind of value */
+#define JSON_KV(kind, type)                                            \
+	void json_kv_##kind(struct json_buf *b, const char *key, type v) \
+	{                                                              \
+		json_key(b, key);                                      \
+		json_##kind(b, v);                                     \
+	}
+JSON_KV(str, const char *)
+JSON_KV(u64, uint64_t)
+JSON_KV(i64, int64_t)
+JSON_KV(bool, bool)
+#undef JSON_KV
 
 /*
  * The text counts as one value (after json_key, or an array element) or

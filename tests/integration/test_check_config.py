@@ -144,3 +144,72 @@ def test_check_config_and_config_are_exclusive(tmp_path):
     f = write(tmp_path / "c.yaml", "")
     status, _, err = run([PROCMON, "--check-config", f, "--config", f])
     assert status == 2 and "give one of them" in err
+
+
+def test_check_config_reports_every_error_at_once(tmp_path):
+    """A file with several mistakes gets them all in one round, in file
+    order, each naming file:line and the key; at start-up too."""
+    f = write(tmp_path / "many.yaml", (
+        "setuid:\n"
+        "  enabled: maybe\n"                              # 2
+        "bogus: 1\n"                                      # 3
+        "process_filter:\n"
+        "  uid: [1, x, 3]\n"                              # 5
+        "capset:\n"
+        "  cred_filter:\n"
+        "    cap_filter:\n"
+        "      effective: [CAP_NOPE, CAP_SYS_ADMIN, CAP_ZZZ]\n"  # 9
+        "ring_buffer_kb: 3\n"                             # 10
+        "prctl: {enabled: true}\n"                        # 11: fine
+        "output_shaping: {deny: [Nope]}\n"))              # 12
+    want = [
+        f"procmon: error: {f}:2: key 'setuid.enabled': expected true or false, got 'maybe'",
+        f"procmon: error: {f}:3: key 'bogus': unknown key",
+        f"procmon: error: {f}:5: key 'process_filter.uid[1]': expected a non-negative integer, got 'x'",
+        f"procmon: error: {f}:9: key 'capset.cred_filter.cap_filter.effective[0]': unknown capability 'CAP_NOPE'",
+        f"procmon: error: {f}:9: key 'capset.cred_filter.cap_filter.effective[2]': unknown capability 'CAP_ZZZ'",
+        f"procmon: error: {f}:10: key 'ring_buffer_kb': must be a power of two from 64 to 1048576, got 3",
+        f"procmon: error: {f}:12: key 'output_shaping.deny[0]': unknown event type 'Nope' (a "
+        "type such as ModuleLoad, a ProcessEvent sub-type such as Setuid, or a LimaCharlie "
+        "event_type such as MODULE_LOAD)",
+    ]
+    status, out, err = run([PROCMON, "--check-config", f])
+    assert (status, out) == (2, ""), err
+    assert [l for l in err.splitlines() if "error:" in l] == want, err
+    # start-up reads the file the same way: the same lines, exit 2
+    status, out, err2 = run([PROCMON, "--config", f])
+    assert status == 2
+    assert [l for l in err2.splitlines() if "error:" in l] == \
+        [l for l in err.splitlines() if "error:" in l]
+
+
+def test_a_syntax_error_stops_the_walk(tmp_path):
+    """Invalid YAML has no keys to walk: one error, its line."""
+    f = write(tmp_path / "broken.yaml", "setuid:\n  enabled: maybe\nprctl: [\n")
+    status, _, err = run([PROCMON, "--check-config", f])
+    assert status == 2
+    assert err.count("error:") == 1 and f"{f}:" in err and "invalid YAML" in err, err
+
+
+def test_output_words_on_the_command_line_mean_what_they_mean_in_the_file(tmp_path):
+    """--output none and --output - are what output: none and output: stdout
+    are; any other word is a file (./none is a file named none)."""
+    def printed_output(*args):
+        status, out, err = run([PROCMON, *args, "--print-config"], cwd=tmp_path)
+        assert status == 0, err
+        return next(l for l in out.splitlines() if l.startswith("output: "))
+
+    nats = ["--nats", "nats://127.0.0.1:4222"]
+    cfg_none = write(tmp_path / "none.yaml", "output: none\nnats: {enabled: true}\n")
+    assert printed_output("--output", "none", *nats) == 'output: "none"'
+    assert printed_output("--config", cfg_none) == 'output: "none"'
+    assert printed_output("--output", "-") == 'output: "stdout"'
+    assert printed_output("--output", "stdout") == 'output: "stdout"'
+    assert printed_output("--config", cfg_none, "--output", "-") == 'output: "stdout"'
+    assert printed_output("--output", "./none") == 'output: "./none"'
+    # none without a fleet output: refused as output: none is, nothing created
+    status, _, err = run([PROCMON, "--output", "none", "--print-config"], cwd=tmp_path)
+    assert status == 2 and "output: none without nats.enabled" in err, err
+    status, _, err = run([PROCMON, "--output", "", "--print-config"], cwd=tmp_path)
+    assert status == 2 and "--output" in err, err
+    assert not (tmp_path / "none").exists() and not (tmp_path / "-").exists()

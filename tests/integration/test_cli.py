@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from helpers import (
-    PROCMON, READY_RE, READY_TIMEOUT, REPO, STOP_TIMEOUT, Procmon, parse_line,
+    EVENT_TIMEOUT, PROCMON, READY_RE, READY_TIMEOUT, REPO, STOP_TIMEOUT, Procmon, parse_line,
     run_procmon_to_exit,
 )
 
@@ -189,6 +189,60 @@ def test_output_file_appended(tmp_path):
     events = read_events(out)
     assert events[0] == {"preexisting": True}
     assert any(is_marker_exec(e, tag) for e in events[1:])
+
+
+def test_output_dash_is_stdout(tmp_path):
+    """--output - means stdout, as output: stdout does: the events come on
+    stdout and no file named '-' appears."""
+    procmon = subprocess.Popen([str(PROCMON), "--output", "-"], cwd=tmp_path,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        wait_ready_line(procmon)
+        tag = run_marker()
+        deadline, buf, found = time.monotonic() + EVENT_TIMEOUT, b"", False
+        while not found:
+            left = deadline - time.monotonic()
+            assert left > 0, "no marker exec on stdout"
+            if not select.select([procmon.stdout], [], [], left)[0]:
+                continue
+            chunk = os.read(procmon.stdout.fileno(), 1 << 20)
+            assert chunk, "stdout ended without the marker's exec"
+            *lines, buf = (buf + chunk).split(b"\n")
+            found = any(is_marker_exec(parse_line(l + b"\n"), tag) for l in lines)
+    finally:
+        procmon.send_signal(signal.SIGTERM)
+        assert procmon.wait(STOP_TIMEOUT) == 0
+        procmon.stdout.close()
+        procmon.stderr.close()
+    assert os.listdir(tmp_path) == []
+
+
+def test_output_none_means_no_local_output(tmp_path):
+    """--output none is output: none: the events go to the fleet output
+    alone (here its spool, the server being away), none to stdout and none
+    to a file named 'none'."""
+    spool = tmp_path / "spool"
+    config = tmp_path / "procmon.yaml"
+    config.write_text(f"nats: {{spool_dir: {spool}}}\n")
+    os.chmod(config, 0o600)
+    run_dir = tmp_path / "cwd"
+    run_dir.mkdir()
+    procmon = subprocess.Popen([str(PROCMON), "--config", config, "--output", "none",
+                                "--nats", "nats://127.0.0.1:9"], cwd=run_dir,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        wait_ready_line(procmon)
+        tag = run_marker()
+    finally:
+        procmon.send_signal(signal.SIGTERM)
+        out, err = procmon.communicate(timeout=STOP_TIMEOUT + 10)
+    assert procmon.returncode == 0, err.decode()
+    assert out == b""
+    assert os.listdir(run_dir) == []
+    spooled = b"".join(p.read_bytes() for p in spool.rglob("*") if p.is_file())
+    assert tag.encode() in spooled
 
 
 # --------------------------------------------------------------------------

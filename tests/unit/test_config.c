@@ -1013,12 +1013,15 @@ static void test_operating_keys(void **state)
 	assert_true(pm_listen_parse("127.0.0.1:0", host, sizeof(host), &port) < 0);
 }
 
-/* Every key of a block has a way back to YAML (--print-config). */
+/* Every key of a block has a way back to YAML (--print-config) and a
+ * comparison (a reload). */
 static void assert_printable(const struct pm_yaml_field *fields)
 {
 	for (const struct pm_yaml_field *f = fields; f->key; f++) {
-		if (f->type == PM_YAML_FUNC)
+		if (f->type == PM_YAML_FUNC) {
 			assert_non_null(f->print);
+			assert_non_null(f->eq);
+		}
 		if (f->type == PM_YAML_MAP)
 			assert_printable(f->sub);
 	}
@@ -1055,6 +1058,8 @@ static void test_block_table(void **state)
 		assert_int_equal(pm_config_parse(&cfg, "t", yaml, strlen(yaml), err, sizeof(err)), 0);
 		pm_config_free(&cfg);
 	}
+	assert_printable(pm_config_key("nats")->sub);
+	assert_printable(pm_config_key("metrics")->sub);
 	assert_int_equal(pm_config_parse(&cfg, "t", "namespaces: {enabled: true}\n", 28, err,
 					 sizeof(err)), 0);
 	assert_true(cfg.block[PM_BLOCK_NAMESPACES].enabled);
@@ -1075,11 +1080,130 @@ static void test_block_table(void **state)
 	pm_config_free(&cfg);
 }
 
+/* Every error of a file in one round, a line each, in file order; a
+ * small buffer says that more were left out. */
+static void test_every_error_at_once(void **state)
+{
+	static const char yaml[] = "setuid:\n"
+				   "  enabled: maybe\n"
+				   "bogus: 1\n"
+				   "process_filter:\n"
+				   "  uid: [1, x, -2]\n"
+				   "  binary: {name: [a/b, ok, c/d]}\n"
+				   "ring_buffer_kb: 3\n"
+				   "setuid: {}\n";
+	struct pm_config cfg;
+	char err[2048], small[200];
+
+	(void)state;
+	assert_int_equal(pm_config_parse(&cfg, NAME, yaml, strlen(yaml), err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(
+		err,
+		NAME ":2: key 'setuid.enabled': expected true or false, got 'maybe'\n" NAME
+		":3: key 'bogus': unknown key\n" NAME
+		":5: key 'process_filter.uid[1]': expected a non-negative integer, got 'x'\n" NAME
+		":5: key 'process_filter.uid[2]': must not be negative, got '-2'\n" NAME
+		":6: key 'process_filter.binary.name[0]': 'a/b' is not a file name\n" NAME
+		":6: key 'process_filter.binary.name[2]': 'c/d' is not a file name\n" NAME
+		":7: key 'ring_buffer_kb': must be a power of two from 64 to 1048576, got 3\n" NAME
+		":8: key 'setuid': given twice (first on line 1)");
+	assert_zeroed(&cfg);
+	/* cut where the buffer ends, at a line, and said so */
+	assert_int_equal(pm_config_parse(&cfg, NAME, yaml, strlen(yaml), small, sizeof(small)),
+			 -EINVAL);
+	assert_non_null(strstr(small, "'maybe'\n"));
+	assert_non_null(strstr(small, "\n(more errors: fix these first)"));
+	assert_true(strlen(small) < sizeof(small));
+}
+
+/* output: and --output share their words: stdout or -, none, a path. */
+static void test_set_output(void **state)
+{
+	struct pm_config cfg;
+
+	(void)state;
+	parse_ok(&cfg, "output: /tmp/x\n");
+	assert_int_equal(pm_config_set_output(&cfg, "-"), 0);
+	assert_null(cfg.output);
+	assert_false(cfg.output_none);
+	assert_int_equal(pm_config_set_output(&cfg, "none"), 0);
+	assert_null(cfg.output);
+	assert_true(cfg.output_none);
+	assert_int_equal(pm_config_set_output(&cfg, "./none"), 0);
+	assert_string_equal(cfg.output, "./none");
+	assert_false(cfg.output_none);
+	assert_int_equal(pm_config_set_output(&cfg, "stdout"), 0);
+	assert_null(cfg.output);
+	assert_int_equal(pm_config_set_output(&cfg, ""), -EINVAL);
+	pm_config_free(&cfg);
+	parse_ok(&cfg, "output: \"-\"\n");
+	assert_null(cfg.output);
+	pm_config_free(&cfg);
+}
+
+/* A reload's decision, on two parsed configurations: what differs of
+ * the fixed settings is named and keeps its running value; each block
+ * switch follows its row's policy. */
+static void test_reload_plan(void **state)
+{
+	struct pm_config old, next;
+	char restart[512];
+
+	(void)state;
+	/* nothing changed: nothing to say */
+	parse_ok(&old, "nats: {servers: [\"nats://127.0.0.1:1\"]}\n");
+	parse_ok(&next, "nats: {servers: [\"nats://127.0.0.1:1\"]}\n");
+	pm_config_reload_plan(&old, &next, restart, sizeof(restart));
+	assert_string_equal(restart, "");
+	pm_config_free(&next);
+
+	/* fixed settings: named once each, the running value kept */
+	parse_ok(&next, "output: /tmp/x\nring_buffer_kb: 64\nnats: {servers: "
+			"[\"nats://127.0.0.1:2\"], tls: {}}\nmetrics: {listen: \"127.0.0.1:1\"}\n"
+			"caps_format: hex\n");
+	pm_config_reload_plan(&old, &next, restart, sizeof(restart));
+	assert_string_equal(restart, "output, ring_buffer_kb, metrics, nats");
+	assert_null(next.output);
+	assert_int_equal(next.ring_buffer_kb, 8192); /* the running one */
+	assert_string_equal(next.nats.servers[0], "nats://127.0.0.1:1");
+	assert_null(next.metrics_listen);
+	assert_true(next.caps_hex); /* live: not touched */
+	pm_config_free(&next);
+	pm_config_free(&old);
+
+	/* switches: restart keeps, live and loaded follow */
+	parse_ok(&old, "thread_injection: {enabled: true}\n");
+	parse_ok(&next, "setuid: {enabled: true}\nongoing_identity: {enabled: true}\n"
+			"ptrace_access_check: {enabled: true}\nremote_thread: {enabled: true}\n"
+			"named_pipe: {enabled: true}\nthread_injection: {enabled: true}\n");
+	pm_config_reload_plan(&old, &next, restart, sizeof(restart));
+	assert_string_equal(restart, "setuid.enabled, named_pipe.enabled");
+	assert_false(next.block[PM_BLOCK_SETUID].enabled);
+	assert_false(next.block[PM_BLOCK_NAMED_PIPE].enabled);
+	assert_true(next.block[PM_BLOCK_ONGOING_IDENTITY].enabled);
+	assert_true(next.block[PM_BLOCK_PTRACE_ACCESS_CHECK].enabled); /* loaded for thread_injection */
+	assert_true(next.block[PM_BLOCK_REMOTE_THREAD].enabled);
+	pm_config_free(&next);
+	/* turned off: the restart block stays on, a loaded one goes off */
+	parse_ok(&next, "ptrace_access_check: {enabled: false}\n");
+	old.block[PM_BLOCK_PTRACE_ACCESS_CHECK].enabled = true;
+	pm_config_reload_plan(&old, &next, restart, sizeof(restart));
+	assert_string_equal(restart, "thread_injection.enabled");
+	assert_true(next.block[PM_BLOCK_THREAD_INJECTION].enabled);
+	assert_false(next.block[PM_BLOCK_PTRACE_ACCESS_CHECK].enabled);
+	pm_config_free(&next);
+	pm_config_free(&old);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_config),
 		cmocka_unit_test(test_block_table),
+		cmocka_unit_test(test_reload_plan),
+		cmocka_unit_test(test_every_error_at_once),
+		cmocka_unit_test(test_set_output),
 		cmocka_unit_test(test_operating_keys),
 		cmocka_unit_test(test_detections),
 		cmocka_unit_test(test_bombini_example),

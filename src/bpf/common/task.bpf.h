@@ -5,7 +5,7 @@
 
 /* A kernel pointer read as a number, typed again for direct (fault-safe)
  * loads. The verifier inlines it: no call is made. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 /* Set by the loader: see enum pm_cgroup_v1. */
 const volatile __u32 pm_cgroup_v1 = PM_CGROUP_V1_NONE;

@@ -15,10 +15,12 @@
  * by a bare pid (process_vm_*, ptrace requests, a refused attach) is
  * identified by the kernel while it is certainly the one the call meant,
  * not by user space later, when it may have exited or its pid been reused.
+ * Weak, as every kfunc here: the loader's check of the kernel's BTF
+ * (loader.c, kernel_needs) names one that is missing before the load.
  */
-extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym;
-extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
-extern void bpf_task_release(struct task_struct *p) __ksym;
+extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym __weak;
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
+extern void bpf_task_release(struct task_struct *p) __ksym __weak;
 
 #define PM_VM_EXEC 0x4 /* include/linux/mm.h VM_EXEC */
 
@@ -347,17 +349,8 @@ static __always_inline int pm_on_vm_access(struct pm_sys_exit *ctx, __u32 access
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_process_vm_readv")
-int pm_exit_process_vm_readv(struct pm_sys_exit *ctx)
-{
-	return pm_on_vm_access(ctx, PM_ACCESS_VM_READV);
-}
-
-SEC("tp/syscalls/sys_exit_process_vm_writev")
-int pm_exit_process_vm_writev(struct pm_sys_exit *ctx)
-{
-	return pm_on_vm_access(ctx, PM_ACCESS_VM_WRITEV);
-}
+PM_SYS_EXIT(process_vm_readv, pm_on_vm_access, PM_ACCESS_VM_READV)
+PM_SYS_EXIT(process_vm_writev, pm_on_vm_access, PM_ACCESS_VM_WRITEV)
 
 SEC("tp/syscalls/sys_exit_pidfd_getfd")
 int pm_exit_pidfd_getfd(struct pm_sys_exit *ctx)
@@ -418,16 +411,7 @@ static __always_inline int pm_on_mem_write(struct pm_sys_exit *ctx, bool positio
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_write")
-int pm_exit_write(struct pm_sys_exit *ctx)
-{
-	return pm_on_mem_write(ctx, false);
-}
-
-SEC("tp/syscalls/sys_exit_pwrite64")
-int pm_exit_pwrite64(struct pm_sys_exit *ctx)
-{
-	return pm_on_mem_write(ctx, true);
-}
+PM_SYS_EXIT(write, pm_on_mem_write, false)
+PM_SYS_EXIT(pwrite64, pm_on_mem_write, true)
 
 #endif

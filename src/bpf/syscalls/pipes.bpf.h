@@ -145,22 +145,8 @@ static __always_inline int pm_on_open(struct pm_sys_exit *ctx)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_open")
-int pm_exit_open(struct pm_sys_exit *ctx)
-{
-	return pm_on_open(ctx);
-}
-
-SEC("tp/syscalls/sys_exit_openat")
-int pm_exit_openat(struct pm_sys_exit *ctx)
-{
-	return pm_on_open(ctx);
-}
-
-SEC("tp/syscalls/sys_exit_openat2")
-int pm_exit_openat2(struct pm_sys_exit *ctx)
-{
-	return pm_on_open(ctx);
-}
+PM_SYS_EXIT(open, pm_on_open)
+PM_SYS_EXIT(openat, pm_on_open)
+PM_SYS_EXIT(openat2, pm_on_open)
 
 #endif
