@@ -113,7 +113,8 @@ update-rules: $(BUILD)/procmon
 
 # procmon beside auditd and execsnoop (docs/performance.md), then metrics
 # on and scraped vs off (bench/metrics_cost.py, same ROUNDS and N); the
-# detail scripts bench/exec_storm.sh and bench/syscall_loops.sh run on their own.
+# detail scripts bench/exec_storm.sh, bench/syscall_loops.sh and
+# bench/rules_replay.sh (the Sigma engine, docs/detections.md) run on their own.
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/progs/storm
 	$(Q)$(PYTHON) bench/suite

@@ -17,6 +17,7 @@ packages=(
 	libmicrohttpd-dev # metrics and health over HTTP
 	libcmocka-dev # unit tests
 	python3 python3-pytest # integration test driver
+	python3-yaml  # Sigma tests and bench: a second reader of the rules' YAML
 	python3-cryptography # fleet tests: Ed25519 NKeys and JWTs for a .creds file
 	libcap2-bin   # setcap, for the FILE_CAPS test
 	btrfs-progs   # a btrfs subvolume, for the hash identity test

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "rules_cli.h"
 #include "version.h" /* generated: build/version.h */
 
 static const char usage[] =
@@ -21,6 +22,8 @@ static const char usage[] =
 	"               [--nats URL]\n"
 	"       procmon --check-config FILE [--print-config]\n"
 	"       procmon [--config FILE] [--format NAME] [--output FILE] --print-config\n"
+	"       procmon --check-rules PATH...\n"
+	"       procmon --replay FILE.jsonl --rules PATH...\n"
 	"       procmon --version | --help\n"
 	"\n"
 	"Reports process activity on this host as one JSON object per line.\n"
@@ -34,6 +37,12 @@ static const char usage[] =
 	"                  and exits 0, or names file:line:key and exits 2\n"
 	"  --print-config  print the effective configuration (defaults filled in) as\n"
 	"                  YAML procmon accepts, and exit\n"
+	"  --check-rules PATH...  check Sigma rules (files, directories) and exit (no\n"
+	"                  root, no BPF): file:line: reason per unusable rule, then\n"
+	"                  the counts; exits 0 when every rule loaded, 2 otherwise\n"
+	"  --replay FILE --rules PATH...  evaluate the rules over the ProcessExec\n"
+	"                  events recorded in FILE (native format, - for stdin) and\n"
+	"                  print the detections as JSON lines (docs/detections.md)\n"
 	"  -v              debug logging to stderr\n"
 	"  --version       print the version and exit\n"
 	"  --help          print this help and exit\n"
@@ -58,6 +67,11 @@ int pm_cli_parse(int argc, char **argv, struct options *o)
 		{ 0 },
 	};
 	int c;
+
+	/* --check-rules, --replay: the rule author's commands, no daemon */
+	c = pm_sigma_cli(argc, argv);
+	if (c >= 0)
+		return c;
 
 	while ((c = getopt_long(argc, argv, "c:f:o:vh", longopts, NULL)) != -1) {
 		switch (c) {

@@ -3,6 +3,7 @@
 #include "rules_cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,10 @@ static int replay(const char *file, char **paths, size_t n)
 		 * skipped before the costly part, the parse */
 		if (!memmem(line, (size_t)len, "\"type\":\"ProcessExec\"", 20)) {
 			other++;
+			continue;
+		}
+		if (len > INT_MAX) { /* json-c takes an int length */
+			bad++;
 			continue;
 		}
 		json_tokener_reset(tok);

@@ -166,6 +166,9 @@ struct alt {
 	const char *lit; /* P_EQ..P_CONTAINS: the literal, lowered unless cased */
 	size_t lit_len;
 	pcre2_code *re;
+	const char *re_src; /* A_RE: the pattern, and its flags as Hyperscan's */
+	size_t re_len;
+	unsigned re_hs_flags;
 	int literal; /* prefilter literal id or -1 */
 };
 
@@ -215,6 +218,7 @@ struct literal {
 	enum field field;
 	char *bytes;
 	size_t len;
+	unsigned re_hs_flags; /* a regex in prefilter mode (HS_FLAG_PREFILTER set), or 0 */
 	size_t *rules;
 	size_t n_rules, cap_rules;
 };
@@ -428,6 +432,8 @@ static const struct {
 	{ "endswith", M_ENDSWITH }, { "all", M_ALL },
 	{ "re", M_RE },		    { "i", M_I },
 	{ "m", M_M },		    { "s", M_S },
+	{ "ignorecase", M_I },	    { "multiline", M_M },
+	{ "dotall", M_S },
 	{ "cased", M_CASED },	    { "exists", M_EXISTS },
 	{ "base64", M_BASE64 },	    { "base64offset", M_BASE64OFFSET },
 	{ "windash", M_WINDASH },
@@ -435,8 +441,8 @@ static const struct {
 
 /* Sigma's modifiers procmon knows of but does not implement. */
 static const char *const mods_unsupported[] = {
-	"utf16le", "utf16be", "utf16", "wide",	   "cidr",	 "lt",	     "lte",
-	"gt",	   "gte",     "expand", "fieldref", "ignorecase", "multiline", "dotall",
+	"utf16le", "utf16be", "utf16", "wide", "cidr", "lt",   "lte",  "gt",   "gte",
+	"neq",	   "expand",  "fieldref", "minute", "hour", "day", "week", "month", "year",
 };
 
 /* Plain value -> units, with Sigma's escaping: `\*`, `\?` are the
@@ -733,6 +739,13 @@ static int compile_value(struct ctx *c, yaml_node_t *v, unsigned mods, struct gr
 			return -ENOMEM;
 		g->alts[0].kind = A_RE;
 		g->alts[0].re = re;
+		g->alts[0].re_src = arena_strndup(&c->rs->arena, s, n);
+		g->alts[0].re_len = n;
+		g->alts[0].re_hs_flags = HS_FLAG_PREFILTER | ((mods & M_I) ? HS_FLAG_CASELESS : 0) |
+					 ((mods & M_M) ? HS_FLAG_MULTILINE : 0) |
+					 ((mods & M_S) ? HS_FLAG_DOTALL : 0);
+		if (!g->alts[0].re_src)
+			return -ENOMEM;
 		g->alts[0].literal = -1;
 		g->n = 1;
 		return 0;
@@ -1162,11 +1175,12 @@ struct need {
 	size_t min_len; /* the shortest literal's length: the guard's quality */
 };
 
-static int lit_id(struct pm_sigma_rules *rs, enum field f, const char *b, size_t len)
+static int lit_id(struct pm_sigma_rules *rs, enum field f, const char *b, size_t len,
+		  unsigned re_hs_flags)
 {
 	for (size_t i = 0; i < rs->n_lits; i++)
 		if (rs->lits[i].field == f && rs->lits[i].len == len &&
-		    !memcmp(rs->lits[i].bytes, b, len))
+		    rs->lits[i].re_hs_flags == re_hs_flags && !memcmp(rs->lits[i].bytes, b, len))
 			return (int)i;
 	if (rs->n_lits == rs->cap_lits) {
 		size_t cap = rs->cap_lits ? rs->cap_lits * 2 : 256;
@@ -1184,6 +1198,7 @@ static int lit_id(struct pm_sigma_rules *rs, enum field f, const char *b, size_t
 		return -ENOMEM;
 	l->field = f;
 	l->len = len;
+	l->re_hs_flags = re_hs_flags;
 	return (int)rs->n_lits++;
 }
 
@@ -1193,6 +1208,21 @@ static int alt_literal(struct pm_sigma_rules *rs, enum field f, struct alt *a)
 	size_t best = 0, best_at = 0, run = 0;
 	char buf[256];
 
+	if (a->kind == A_RE) {
+		/* Hyperscan's prefilter mode: a superset of the regex's
+		 * matches (PCRE's syntax, assertions and back-references
+		 * approximated); a pattern it cannot take guards nothing */
+		hs_expr_info_t *info = NULL;
+		hs_compile_error_t *err = NULL;
+
+		if (hs_valid_platform() != HS_SUCCESS || memchr(a->re_src, 0, a->re_len) ||
+		    hs_expression_info(a->re_src, a->re_hs_flags, &info, &err) != HS_SUCCESS) {
+			hs_free_compile_error(err);
+			return -1;
+		}
+		free(info);
+		return lit_id(rs, f, a->re_src, a->re_len, a->re_hs_flags);
+	}
 	if (a->kind != A_PAT)
 		return -1;
 	if (a->pk != P_GLOB) {
@@ -1220,7 +1250,7 @@ static int alt_literal(struct pm_sigma_rules *rs, enum field f, struct alt *a)
 		for (size_t i = 0; i < best; i++)
 			buf[i] = (char)tolower(a->units[best_at + i]);
 	}
-	return lit_id(rs, f, buf, best);
+	return lit_id(rs, f, buf, best, 0);
 }
 
 static void need_free(struct need *n)
@@ -1303,7 +1333,7 @@ static int need_item(struct pm_sigma_rules *rs, struct item *it, struct need *ou
 				break;
 			}
 			al->literal = id;
-			if (need_add(&gn, id, rs->lits[id].len)) {
+			if (need_add(&gn, id, rs->lits[id].re_hs_flags ? 1 : rs->lits[id].len)) {
 				need_free(&gn);
 				need_free(&acc);
 				return -ENOMEM;
@@ -1758,6 +1788,43 @@ static int load_path(struct pm_sigma_rules *rs, const char *path, int depth,
 
 /* ---- compiling the prefilter ---- */
 
+/*
+ * A field whose guards include regexes: one regex database, the literals
+ * written as \xHH escapes (flags[i] without HS_FLAG_PREFILTER), the
+ * regexes as they are.
+ */
+static hs_error_t compile_mixed(const char **exprs, const size_t *lens, const unsigned *flags,
+				const unsigned *ids, size_t n, hs_database_t **db,
+				hs_compile_error_t **err)
+{
+	char **esc = calloc(n, sizeof(*esc));
+	const char **pats = calloc(n, sizeof(*pats));
+	hs_error_t e = HS_NOMEM;
+
+	if (!esc || !pats)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (flags[i] & HS_FLAG_PREFILTER) {
+			pats[i] = exprs[i];
+			continue;
+		}
+		esc[i] = malloc(lens[i] * 4 + 1);
+		if (!esc[i])
+			goto out;
+		for (size_t j = 0; j < lens[i]; j++)
+			snprintf(esc[i] + j * 4, 5, "\\x%02x", (unsigned char)exprs[i][j]);
+		esc[i][lens[i] * 4] = 0;
+		pats[i] = esc[i];
+	}
+	e = hs_compile_multi(pats, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, db, err);
+out:
+	for (size_t i = 0; esc && i < n; i++)
+		free(esc[i]);
+	free(esc);
+	free(pats);
+	return e;
+}
+
 static int build_prefilter(struct pm_sigma_rules *rs)
 {
 	if (hs_valid_platform() != HS_SUCCESS)
@@ -1788,18 +1855,22 @@ static int build_prefilter(struct pm_sigma_rules *rs)
 			free(ids);
 			return -ENOMEM;
 		}
+		bool has_re = false;
 		for (size_t i = 0; i < rs->n_lits; i++) {
 			if (rs->lits[i].field != (enum field)f || !rs->lits[i].n_rules)
 				continue;
 			exprs[k] = rs->lits[i].bytes;
 			lens[k] = rs->lits[i].len;
-			flags[k] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+			flags[k] = rs->lits[i].re_hs_flags ? rs->lits[i].re_hs_flags | HS_FLAG_SINGLEMATCH :
+							     HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+			has_re |= rs->lits[i].re_hs_flags != 0;
 			ids[k] = (unsigned)k;
 			rs->db_ids[f][k] = (unsigned)i;
 			k++;
 		}
-		hs_error_t e = hs_compile_lit_multi(exprs, flags, ids, lens, (unsigned)k,
-						    HS_MODE_BLOCK, NULL, &rs->db[f], &err);
+		hs_error_t e = has_re ? compile_mixed(exprs, lens, flags, ids, k, &rs->db[f], &err) :
+					hs_compile_lit_multi(exprs, flags, ids, lens, (unsigned)k,
+							     HS_MODE_BLOCK, NULL, &rs->db[f], &err);
 		free(exprs);
 		free(lens);
 		free(flags);
@@ -1825,8 +1896,19 @@ int pm_sigma_load(const char *const *paths, size_t n_paths, enum pm_sigma_level 
 		return -ENOMEM;
 	for (size_t i = 0; i < n_paths && !ret; i++)
 		ret = load_path(rs, paths[i], 0, min_level, check_owner, rep);
-	if (!ret)
+	if (!ret) {
 		ret = build_prefilter(rs);
+		if (ret == -EINVAL) {
+			/* Hyperscan refused the literals: the exact path
+			 * alone gives the same answers */
+			for (int f = 0; f < N_FIELDS; f++) {
+				hs_free_database(rs->db[f]);
+				rs->db[f] = NULL;
+			}
+			rs->prefilter = false;
+			ret = 0;
+		}
+	}
 	if (ret) {
 		pm_sigma_free(rs);
 		return ret;

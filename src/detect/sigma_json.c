@@ -12,34 +12,6 @@ void pm_sigma_json_buf_free(struct pm_sigma_json_buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-const char *pm_sigma_command_line(const char *argv0, size_t argv0_len, const char *args,
-				  size_t args_len, char **buf, size_t *cap)
-{
-	size_t need;
-
-	if (!argv0 && !args)
-		return NULL;
-	if (!argv0)
-		argv0_len = 0;
-	if (!args)
-		args_len = 0;
-	need = argv0_len + 1 + args_len + 1;
-	if (*cap < need) {
-		char *n = realloc(*buf, need);
-
-		if (!n)
-			return NULL;
-		*buf = n;
-		*cap = need;
-	}
-	memcpy(*buf, argv0 ? argv0 : "", argv0_len);
-	if (argv0_len && args_len)
-		(*buf)[argv0_len++] = ' ';
-	memcpy(*buf + argv0_len, args ? args : "", args_len);
-	(*buf)[argv0_len + args_len] = 0;
-	return *buf;
-}
-
 static const char *str(struct json_object *o, const char *key, size_t *len)
 {
 	struct json_object *v;
@@ -60,19 +32,48 @@ static int64_t num(struct json_object *o, const char *key)
 	return json_object_get_int64(v);
 }
 
-/* A string with a NUL inside cannot be a C string: the part before it is
- * what Sigma sees (procmon's own output never has one: it escapes). */
+/*
+ * CommandLine as the daemon builds it from its process cache (and
+ * LimaCharlie's COMMAND_LINE): argv[0] as the program got it, then a
+ * space and the arguments when there are any; without a known argv[0],
+ * the path in its place; with neither, the arguments alone. A string
+ * with a NUL inside counts up to the NUL (procmon's output has none).
+ */
 static int cmdline(struct json_object *p, char **buf, size_t *cap, const char **out)
 {
-	size_t a0 = 0, al = 0;
-	const char *argv0 = str(p, "argv0", &a0), *args = str(p, "args", &al);
+	size_t a0 = 0, al = 0, pl = 0;
+	const char *argv0 = str(p, "argv0", &a0), *args = str(p, "args", &al),
+		   *path = str(p, "binary_path", &pl), *first;
+	size_t first_len, need;
 
 	*out = NULL;
-	if (!argv0 && !args)
+	if (!p)
 		return 0;
-	*out = pm_sigma_command_line(argv0, argv0 ? strnlen(argv0, a0) : 0, args,
-				     args ? strnlen(args, al) : 0, buf, cap);
-	return *out ? 0 : -ENOMEM;
+	first = argv0 ? argv0 : path ? path : "";
+	first_len = strnlen(first, argv0 ? a0 : path ? pl : 0);
+	al = args ? strnlen(args, al) : 0;
+	if (!first_len && !argv0) {
+		first = args ? args : "";
+		first_len = al;
+		al = 0;
+	}
+	need = first_len + 1 + al + 1;
+	if (*cap < need) {
+		char *n = realloc(*buf, need);
+
+		if (!n)
+			return -ENOMEM;
+		*buf = n;
+		*cap = need;
+	}
+	memcpy(*buf, first, first_len);
+	if (al) {
+		(*buf)[first_len++] = ' ';
+		memcpy(*buf + first_len, args, al);
+	}
+	(*buf)[first_len + al] = 0;
+	*out = *buf;
+	return 0;
 }
 
 int pm_sigma_event_from_json(struct json_object *exec, struct pm_sigma_event *ev,
@@ -95,7 +96,7 @@ int pm_sigma_event_from_json(struct json_object *exec, struct pm_sigma_event *ev
 	/* User: the native format carries uids, not names, and the recording
 	 * may come from another host: unknown (NULL) here */
 	ret = cmdline(p, &b->cmd, &b->cmd_cap, &ev->command_line);
-	if (!ret)
+	if (!ret && pp)
 		ret = cmdline(pp, &b->parent_cmd, &b->parent_cmd_cap, &ev->parent_command_line);
 	ev->process_id = num(p, "pid");
 	ev->parent_process_id = num(p, "ppid");

@@ -26,9 +26,4 @@ void pm_sigma_json_buf_free(struct pm_sigma_json_buf *b);
 int pm_sigma_event_from_json(struct json_object *exec, struct pm_sigma_event *ev,
 			     struct pm_sigma_json_buf *b);
 
-/* "argv0 args" into *buf (grown as needed): the CommandLine Sigma reads,
- * argv[0] first, joined by one space; NULL when neither is known. */
-const char *pm_sigma_command_line(const char *argv0, size_t argv0_len, const char *args,
-				  size_t args_len, char **buf, size_t *cap);
-
 #endif

@@ -221,6 +221,10 @@ static void test_regex(void **state)
 	assert_int_equal(matches(re, "/x", "wget http://a -o /tmp/a"), 0); /* cased */
 	assert_int_equal(matches(rei, "/x", "wget http://a"), 1);
 	assert_int_equal(matches(rei, "/x", "xwget http://a"), 0);
+	assert_int_equal(matches("    selection:\n        CommandLine|re|ignorecase: '^WGET\\s'\n"
+				 "    condition: selection\n",
+				 "/x", "wget http://a"),
+			 1);
 	assert_int_equal(matches(rem, "/x", "first\nsecond\nthird"), 1);
 	assert_int_equal(matches(res, "/x", "a\nb"), 1);
 	assert_int_equal(matches(re, NULL, NULL), 0);
