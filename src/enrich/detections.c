@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "base/timefmt.h"
-#include "detect/sigma_json.h"
 #include "log.h"
 
 #define PM_AUID_UNSET 4294967295u
@@ -128,8 +127,8 @@ void pm_detections_free(struct pm_detections *d)
 {
 	pm_sigma_scratch_free(d->scratch);
 	pm_sigma_free(d->rules);
-	free(d->cmd.s);
-	free(d->parent_cmd.s);
+	pm_buf_free(&d->cmd);
+	pm_buf_free(&d->parent_cmd);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -138,19 +137,23 @@ size_t pm_detections_count(const struct pm_detections *d)
 	return d->rules ? pm_sigma_count(d->rules) : 0;
 }
 
-/* The command line of img as one NUL-terminated string in c; NULL on ENOMEM. */
-static const char *command_line(const struct pm_image *img, struct pm_cmdline *c)
+/* The command line of img (pm_image_command_line's parts) as one
+ * NUL-terminated string in c; NULL on ENOMEM. */
+static const char *command_line(const struct pm_image *img, struct pm_buf *c)
 {
 	const char *parts[3];
 	size_t lens[3], n = pm_image_command_line(img, parts, lens);
 
-	/* parts: argv[0] (or the path), " ", the arguments */
-	return pm_sigma_command_line(parts[0], lens[0], n == 3 ? parts[2] : NULL,
-				     n == 3 ? lens[2] : 0, &c->s, &c->cap);
+	c->len = 0;
+	c->oom = false;
+	for (size_t i = 0; i < n; i++)
+		pm_buf_put(c, parts[i], lens[i]);
+	pm_buf_put(c, "", 1);
+	return c->oom ? NULL : c->data;
 }
 
 int pm_sigma_event_of(const struct pm_event *exec, const struct pm_users *users,
-		      struct pm_cmdline *cmd, struct pm_cmdline *parent_cmd,
+		      struct pm_buf *cmd, struct pm_buf *parent_cmd,
 		      struct pm_sigma_event *out)
 {
 	const struct pm_process *p = exec->proc, *pp = exec->parent;

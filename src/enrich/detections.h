@@ -13,18 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "collect/event.h"
 #include "config/config.h"
 #include "detect/sigma.h"
 #include "enrich/users.h"
 
 #define PM_SIGMA_LEVELS (PM_SIGMA_CRITICAL + 1)
-
-/* A growable byte buffer for one command line. */
-struct pm_cmdline {
-	char *s;
-	size_t cap;
-};
 
 struct pm_detections {
 	struct pm_sigma_rules *rules; /* NULL: detections off */
@@ -34,7 +29,7 @@ struct pm_detections {
 	uint64_t errors;               /* evaluations that failed (memory): counted */
 	uint64_t evaluated;            /* ProcessExec events the rules ran on */
 	uint64_t eval_ns;              /* time they took (CLOCK_MONOTONIC): the cost */
-	struct pm_cmdline cmd, parent_cmd;
+	struct pm_buf cmd, parent_cmd;   /* the command lines, joined */
 };
 
 /*
@@ -65,7 +60,7 @@ size_t pm_detections_count(const struct pm_detections *d);
  * point into the event's snapshots and the buffers. -ENOMEM.
  */
 int pm_sigma_event_of(const struct pm_event *exec, const struct pm_users *users,
-		      struct pm_cmdline *cmd, struct pm_cmdline *parent_cmd,
+		      struct pm_buf *cmd, struct pm_buf *parent_cmd,
 		      struct pm_sigma_event *out);
 
 /*

@@ -66,7 +66,7 @@ static struct pm_users *users(void)
 static void test_sigma_fields_of_an_exec(void **state)
 {
 	struct pm_users *u = users();
-	struct pm_cmdline cmd = { 0 }, pcmd = { 0 };
+	struct pm_buf cmd = { 0 }, pcmd = { 0 };
 	struct pm_sigma_event sev;
 	struct pm_event ev = {
 		.type = PM_EVENT_EXEC,
@@ -104,8 +104,8 @@ static void test_sigma_fields_of_an_exec(void **state)
 	assert_string_equal(sev.command_line, "/usr/bin/true x y");
 
 	pm_process_put(ev.proc);
-	free(cmd.s);
-	free(pcmd.s);
+	pm_buf_free(&cmd);
+	pm_buf_free(&pcmd);
 	pm_users_free(u);
 }
 
