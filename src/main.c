@@ -160,7 +160,7 @@ static void report_detections(struct daemon *d, bool at_exit)
 		"evaluations failed: %llu",
 		at_exit ? "at exit" : "ongoing", (unsigned long long)total, levels,
 		pm_detections_count(&d->det), (unsigned long long)d->det.evaluated,
-		d->det.evaluated ? (double)d->det.eval_ns / 1e3 / (double)d->det.evaluated : 0.0,
+		pm_detections_ns_per_exec(&d->det) / 1e3,
 		(unsigned long long)d->det.errors);
 }
 
@@ -234,7 +234,8 @@ static void publish_metrics(struct daemon *d, uint64_t now)
 	memcpy(s.detections, d->det.by_level, sizeof(s.detections));
 	s.detection_errors = d->det.errors;
 	s.detection_evaluations = d->det.evaluated;
-	s.detection_ns = d->det.eval_ns;
+	/* estimated from the timed evaluations */
+	s.detection_ns = (uint64_t)(pm_detections_ns_per_exec(&d->det) * (double)d->det.evaluated);
 	pm_metrics_publish(d->metrics, &s);
 }
 

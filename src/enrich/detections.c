@@ -184,7 +184,7 @@ struct hit_ctx {
 	const char *event_id;
 	void (*emit)(void *arg, const struct pm_event *ev);
 	void *arg;
-	uint64_t *emit_ns; /* time spent writing the Detections */
+	uint64_t *emit_ns; /* a timed evaluation: time spent writing the Detections */
 };
 
 static void on_hit(const struct pm_sigma_rule_info *info, void *arg)
@@ -196,29 +196,42 @@ static void on_hit(const struct pm_sigma_rule_info *info, void *arg)
 	det.rule = info;
 	det.matched_event_id = h->event_id;
 	det.next = NULL;
-	uint64_t t0 = pm_clock_ns(CLOCK_MONOTONIC);
+	uint64_t t0 = h->emit_ns ? pm_clock_ns(CLOCK_THREAD_CPUTIME_ID) : 0;
 
 	if (info->level < PM_SIGMA_LEVELS)
 		h->d->by_level[info->level]++;
 	h->emit(h->arg, &det);
-	*h->emit_ns += pm_clock_ns(CLOCK_MONOTONIC) - t0;
+	if (h->emit_ns)
+		*h->emit_ns += pm_clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
 }
 
 void pm_detections_run(struct pm_detections *d, const struct pm_event *exec,
 		       const char *event_id,
 		       void (*emit)(void *arg, const struct pm_event *ev), void *arg)
 {
-	uint64_t t0, emitted = 0;
-	struct hit_ctx h = { d, exec, event_id, emit, arg, &emitted };
+	uint64_t t0 = 0, emitted = 0;
+	bool timed;
+	struct hit_ctx h = { d, exec, event_id, emit, arg, NULL };
 	struct pm_sigma_event sev;
 
 	if (!d->rules || exec->type != PM_EVENT_EXEC || !exec->proc)
 		return;
-	t0 = pm_clock_ns(CLOCK_MONOTONIC);
+	timed = d->evaluated++ % PM_DETECT_SAMPLE == 0;
+	if (timed) {
+		h.emit_ns = &emitted;
+		t0 = pm_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	}
 	if (pm_sigma_event_of(exec, d->users, &d->cmd, &d->parent_cmd, &sev) ||
 	    pm_sigma_match(d->rules, d->scratch, &sev, on_hit, &h) < 0)
 		d->errors++;
 	/* the rules' cost alone: writing the Detections is an event's cost */
-	d->eval_ns += pm_clock_ns(CLOCK_MONOTONIC) - t0 - emitted;
-	d->evaluated++;
+	if (timed) {
+		d->timed_ns += pm_clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0 - emitted;
+		d->timed++;
+	}
+}
+
+double pm_detections_ns_per_exec(const struct pm_detections *d)
+{
+	return d->timed ? (double)d->timed_ns / (double)d->timed : 0.0;
 }

@@ -20,6 +20,7 @@
 #include "enrich/users.h"
 
 #define PM_SIGMA_LEVELS (PM_SIGMA_CRITICAL + 1)
+#define PM_DETECT_SAMPLE 8
 
 struct pm_detections {
 	struct pm_sigma_rules *rules; /* NULL: detections off */
@@ -28,7 +29,9 @@ struct pm_detections {
 	uint64_t by_level[PM_SIGMA_LEVELS]; /* Detection events made, by rule level */
 	uint64_t errors;               /* evaluations that failed (memory): counted */
 	uint64_t evaluated;            /* ProcessExec events the rules ran on */
-	uint64_t eval_ns;              /* time they took (CLOCK_MONOTONIC): the cost */
+	/* the cost: thread CPU time of every PM_DETECT_SAMPLE-th evaluation
+	 * (the clock is a system call: timing each would add to the cost) */
+	uint64_t timed, timed_ns;
 	struct pm_buf cmd, parent_cmd;   /* the command lines, joined */
 };
 
@@ -50,6 +53,9 @@ int pm_detections_load(struct pm_detections *d, const struct pm_detections_confi
 void pm_detections_reload(struct pm_detections *d, const struct pm_detections_config *cfg);
 
 void pm_detections_free(struct pm_detections *d);
+
+/* The rules' CPU time per evaluation, in ns, from the timed ones (0: none yet). */
+double pm_detections_ns_per_exec(const struct pm_detections *d);
 
 /* Number of rules in force (0: off). */
 size_t pm_detections_count(const struct pm_detections *d);

@@ -274,7 +274,8 @@ static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_
 	}
 	FAMILIES(f, counts, &sc);
 	family(f, "procmon_detection_seconds_total", "counter",
-	       "Time spent evaluating the Sigma rules (not writing the Detections).");
+	       "CPU time spent evaluating the Sigma rules (not writing the Detections), "
+	       "from every 8th evaluation's.");
 	fprintf(f, "procmon_detection_seconds_total %.6f\n", (double)s->detection_ns / 1e9);
 	family(f, "procmon_hash_seconds_total", "counter", "Time the hash worker spent hashing.");
 	fprintf(f, "procmon_hash_seconds_total %.6f\n", (double)s->hash.hash_ns / 1e9);
