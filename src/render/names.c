@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "render/names.h"
+#include "render/render.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -176,6 +177,24 @@ static const char *const setid_names[] = {
 void pm_json_setid_flags(struct json_buf *b, unsigned flags)
 {
 	json_bit_names(b, flags, setid_names, ARRAY_SIZE(setid_names));
+}
+
+void pm_json_setid(struct json_buf *b, const struct pm_event *ev,
+		   const struct pm_setid_keys keys[2], bool effective_first)
+{
+	const struct pm_process *p = ev->proc;
+	bool gid = ev->type == PM_EVENT_SETGID;
+	const struct pm_setid_keys *k = &keys[gid];
+	uint64_t id = gid ? p->gid : p->uid, eid = gid ? p->egid : p->euid;
+
+	if (effective_first)
+		json_kv_u64(b, k->eid, eid);
+	json_kv_u64(b, k->id, id);
+	if (!effective_first)
+		json_kv_u64(b, k->eid, eid);
+	json_kv_u64(b, k->fsid, ev->priv.fsid);
+	json_key(b, k->flags);
+	pm_json_setid_flags(b, ev->priv.flags);
 }
 
 /* Bit order of PTRACE_MODE_* (include/linux/ptrace.h). */

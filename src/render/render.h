@@ -41,6 +41,17 @@ void pm_render_limacharlie(struct json_buf *b, const struct pm_event *ev,
  * status, tags, file. The sensor's Detection and --replay's alike. */
 void pm_render_sigma_rule(struct json_buf *b, const struct pm_sigma_rule_info *r);
 
+/* A format's keys for the ids a Setuid or Setgid left, and its flags:
+ * [0] for a uid call, [1] for a gid call. */
+struct pm_setid_keys {
+	const char *id, *eid, *fsid, *flags;
+};
+
+/* A Setuid or Setgid's real, effective and fs ids and its flags, under
+ * keys (both renderers); effective_first: the effective id first. */
+void pm_json_setid(struct json_buf *b, const struct pm_event *ev,
+		   const struct pm_setid_keys keys[2], bool effective_first);
+
 /*
  * A process's atom: 32 hex digits, unique per process instance and host,
  * the same in every event of the process. Its exec_id (boot id, start

@@ -149,13 +149,12 @@ static void render_process_event(struct json_buf *b, const struct pm_event *ev,
 	switch (type) {
 	case PM_EVENT_SETUID:
 	case PM_EVENT_SETGID: {
-		bool gid = type == PM_EVENT_SETGID;
+		static const struct pm_setid_keys keys[2] = {
+			{ "uid", "euid", "fsuid", "flags" },
+			{ "gid", "egid", "fsgid", "flags" },
+		};
 
-		json_kv_u64(b, gid ? "egid" : "euid", gid ? p->egid : p->euid);
-		json_kv_u64(b, gid ? "gid" : "uid", gid ? p->gid : p->uid);
-		json_kv_u64(b, gid ? "fsgid" : "fsuid", d->fsid);
-		json_key(b, "flags");
-		pm_json_setid_flags(b, d->flags);
+		pm_json_setid(b, ev, keys, true);
 		break;
 	}
 	case PM_EVENT_SETCAPS:

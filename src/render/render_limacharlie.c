@@ -244,14 +244,13 @@ static void event_fields(struct json_buf *b, const struct pm_event *ev,
 		break;
 	case PM_EVENT_SETUID:
 	case PM_EVENT_SETGID: {
-		bool gid = ev->type == PM_EVENT_SETGID;
+		static const struct pm_setid_keys keys[2] = {
+			{ "UID", "EUID", "FSUID", "FLAGS" },
+			{ "GID", "EGID", "FSGID", "FLAGS" },
+		};
 
 		json_kv_u64(b, "PROCESS_ID", p->pid);
-		json_kv_u64(b, gid ? "GID" : "UID", gid ? p->gid : p->uid);
-		json_kv_u64(b, gid ? "EGID" : "EUID", gid ? p->egid : p->euid);
-		json_kv_u64(b, gid ? "FSGID" : "FSUID", d->fsid);
-		json_key(b, "FLAGS");
-		pm_json_setid_flags(b, d->flags);
+		pm_json_setid(b, ev, keys, false);
 		break;
 	}
 	case PM_EVENT_SETCAPS:

@@ -98,6 +98,26 @@ static void assert_no_cred_filter(const struct pm_hook *h)
 	assert_false(h->cred_filter.has_cap_filter);
 }
 
+/* Whether the space-separated list has word. */
+static bool word_in(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return true;
+	return false;
+}
+
+/* Exactly the blocks named in `on` (space-separated keys) are on. */
+static void assert_switches(const struct pm_config *cfg, const char *on)
+{
+	for (size_t b = 1; b < PM_BLOCK_COUNT; b++)
+		if (cfg->block[b].enabled != word_in(on, pm_blocks[b].key))
+			fail_msg("block %s: enabled %d, expected %d", pm_blocks[b].key,
+				 cfg->block[b].enabled, !cfg->block[b].enabled);
+}
+
 static void test_default_config(void **state)
 {
 	struct pm_config cfg;
@@ -111,21 +131,9 @@ static void test_default_config(void **state)
 	assert_true(cfg.hash);
 	assert_int_equal(cfg.ring_buffer_kb, 8192);
 
-	assert_true(cfg.block[PM_BLOCK_SETUID].enabled);
-	assert_true(cfg.block[PM_BLOCK_SETGID].enabled);
-	assert_true(cfg.block[PM_BLOCK_CAPSET].enabled);
-	assert_true(cfg.block[PM_BLOCK_PRCTL].enabled);
-	assert_true(cfg.block[PM_BLOCK_CREATE_USER_NS].enabled);
-	assert_true(cfg.block[PM_BLOCK_PTRACE_ACCESS_CHECK].enabled);
-	assert_true(cfg.block[PM_BLOCK_EXISTING_PROCESS].enabled);
-	assert_true(cfg.block[PM_BLOCK_CODE_IDENTITY].enabled);
-	assert_false(cfg.block[PM_BLOCK_ONGOING_IDENTITY].enabled);
-	assert_true(cfg.block[PM_BLOCK_MODULE_LOAD].enabled);
-	assert_true(cfg.block[PM_BLOCK_NAMED_PIPE].enabled);
-	assert_false(cfg.block[PM_BLOCK_PROCESS_ENVIRONMENT].enabled);
-	assert_true(cfg.block[PM_BLOCK_REMOTE_THREAD].enabled);
-	assert_true(cfg.block[PM_BLOCK_THREAD_INJECTION].enabled);
-	assert_true(cfg.block[PM_BLOCK_SENSITIVE_PROCESS_ACCESS].enabled);
+	assert_switches(&cfg, "setuid setgid capset prctl create_user_ns ptrace_access_check "
+			      "existing_process code_identity module_load named_pipe "
+			      "remote_thread thread_injection sensitive_process_access namespaces");
 
 	/* open filters: everything is reported */
 	assert_false(cfg.process_filter.present);
@@ -229,15 +237,8 @@ static void test_procmon_keys(void **state)
 		 "remote_thread:       { enabled: true }        # NEW_REMOTE_THREAD\n"
 		 "thread_injection:    { enabled: true }\n"
 		 "sensitive_process_access: { enabled: true, processes: [sshd, sudo, su, login, passwd, gpg-agent, ssh-agent, gnome-keyring-daemon, systemd] }\n");
-	assert_true(cfg.block[PM_BLOCK_EXISTING_PROCESS].enabled);
-	assert_true(cfg.block[PM_BLOCK_CODE_IDENTITY].enabled);
-	assert_false(cfg.block[PM_BLOCK_ONGOING_IDENTITY].enabled);
-	assert_true(cfg.block[PM_BLOCK_MODULE_LOAD].enabled);
-	assert_true(cfg.block[PM_BLOCK_NAMED_PIPE].enabled);
-	assert_false(cfg.block[PM_BLOCK_PROCESS_ENVIRONMENT].enabled);
-	assert_true(cfg.block[PM_BLOCK_REMOTE_THREAD].enabled);
-	assert_true(cfg.block[PM_BLOCK_THREAD_INJECTION].enabled);
-	assert_true(cfg.block[PM_BLOCK_SENSITIVE_PROCESS_ACCESS].enabled);
+	assert_switches(&cfg, "existing_process code_identity module_load named_pipe "
+			      "remote_thread thread_injection sensitive_process_access");
 	assert_int_equal(cfg.redact.n, 4);
 	assert_int_equal(cfg.sensitive_processes.n, 9);
 	assert_true(strlist_has(&cfg.sensitive_processes,
