@@ -13,6 +13,8 @@
 #   all   every shipped rule, Hyperscan prefilter (what users get)
 #   exact every shipped rule, prefilter off (PROCMON_SIGMA_PREFILTER=0)
 #   one   a single rule: the cost of reading and parsing the lines alone
+#   jsonc every shipped rule, lines read as json-c's DOM (the parser
+#         before yajl's event parser: PROCMON_REPLAY_PARSER=json-c)
 # and reads the rates --replay reports in CPU time (the machine may be
 # shared: CPU seconds, not wall time): ProcessExec per CPU second overall,
 # and in the rules alone. The summary gives the medians and the ratios.
@@ -90,6 +92,7 @@ measure() { # corpus variant
 	local env=() rules=$RULES res
 	[ "$2" = exact ] && env=(PROCMON_SIGMA_PREFILTER=0)
 	[ "$2" = one ] && rules=$WORK/one
+	[ "$2" = jsonc ] && env=(PROCMON_REPLAY_PARSER=json-c)
 	res=$(env "${env[@]}" "$PROCMON" --replay "$WORK/$1.jsonl" --rules "$rules" 2>&1 >/dev/null |
 	      sed -n 's/.*detections; \([0-9]*\) ProcessExec per CPU second, \([0-9]*\) in the rules alone.*/\1 \2/p')
 	[ -n "$res" ] || { echo "rules_replay: $1 $2: no rate reported" >&2; exit 1; }
@@ -97,7 +100,7 @@ measure() { # corpus variant
 }
 for r in $(seq 1 "$ROUNDS"); do
 	for corpus in build rules; do
-		if [ $((r % 2)) -eq 1 ]; then order="all exact one"; else order="one exact all"; fi
+		if [ $((r % 2)) -eq 1 ]; then order="all jsonc exact one"; else order="one exact jsonc all"; fi
 		for v in $order; do measure "$corpus" "$v"; done
 	done
 done
@@ -115,7 +118,8 @@ for (c, v), xs in sorted(med.items()):
     med[(c, v)] = (t, r)
     print(f"  {c:6} {v:6} {t:>10.0f} / {r:>10.0f}")
 for c in ("build", "rules"):
-    a, e, o = med[(c, "all")], med[(c, "exact")], med[(c, "one")]
+    a, e, o, j = med[(c, "all")], med[(c, "exact")], med[(c, "one")], med[(c, "jsonc")]
     print(f"{c}: rules alone, prefilter vs exact {a[1] / e[1]:.2f}x; "
-          f"overall all-rules / one-rule (parse baseline) {a[0] / o[0]:.2f}")
+          f"overall all-rules / one-rule (parse baseline) {a[0] / o[0]:.2f}; "
+          f"overall yajl / json-c {a[0] / j[0]:.2f}x")
 PY

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "detect/sigma.h"
+#include "detect/sigma_json.h"
 
 static char dir[] = "/tmp/test_sigma.XXXXXX";
 static int file_no;
@@ -476,6 +477,152 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* A recorded line through the event parser: the status it returns. */
+static int read_line(struct pm_sigma_json *r, const char *line, struct pm_sigma_event *ev)
+{
+	return pm_sigma_json_read(r, line, strlen(line), ev);
+}
+
+static void test_json_mapping(void **state)
+{
+	struct pm_sigma_json *r;
+	struct pm_sigma_event ev;
+
+	(void)state;
+	assert_int_equal(pm_sigma_json_new(&r), 0);
+	assert_int_equal(read_line(r,
+		"{\"type\":\"ProcessExec\",\"process\":{\"pid\":42,\"ppid\":7,\"uid\":1000,"
+		"\"euid\":0,\"auid\":4294967295,\"cap_effective\":\"CAP_CHOWN|CAP_KILL\","
+		"\"filename\":\"crontab\",\"binary_path\":\"/usr/bin/crontab\",\"args\":\"-r\","
+		"\"argv0\":\"crontab\",\"cwd\":\"/root\"},\"parent\":{\"binary_path\":"
+		"\"/usr/bin/bash\",\"argv0\":\"-bash\",\"args\":\"\"},\"host\":\"h\"}\n", &ev), 0);
+	assert_string_equal(ev.image, "/usr/bin/crontab");
+	assert_string_equal(ev.command_line, "crontab -r");
+	assert_string_equal(ev.original_file_name, "crontab");
+	assert_string_equal(ev.current_directory, "/root");
+	assert_string_equal(ev.parent_image, "/usr/bin/bash");
+	assert_string_equal(ev.parent_command_line, "-bash");
+	assert_null(ev.user);
+	assert_int_equal(ev.process_id, 42);
+	assert_int_equal(ev.parent_process_id, 7);
+	assert_int_equal(ev.logon_id, -1); /* unset auid */
+	assert_int_equal(ev.uid, 1000);
+	assert_int_equal(ev.euid, 0);
+	/* no argv0: the path in its place; no parent: no parent facts */
+	assert_int_equal(read_line(r, "{\"process\":{\"binary_path\":\"/bin/x\",\"args\":\"a b\"},"
+				      "\"type\":\"ProcessExec\"}", &ev), 0);
+	assert_string_equal(ev.command_line, "/bin/x a b");
+	assert_null(ev.parent_image);
+	assert_null(ev.parent_command_line);
+	assert_int_equal(ev.process_id, -1);
+	/* neither: the arguments alone; nothing: an empty line */
+	assert_int_equal(read_line(r, "{\"type\":\"ProcessExec\",\"process\":{\"args\":\"a\"}}", &ev), 0);
+	assert_string_equal(ev.command_line, "a");
+	assert_int_equal(read_line(r, "{\"type\":\"ProcessExec\",\"process\":{}}", &ev), 0);
+	assert_string_equal(ev.command_line, "");
+	assert_null(ev.image);
+	pm_sigma_json_free(r);
+}
+
+static void test_json_hostile(void **state)
+{
+	struct pm_sigma_json *r;
+	struct pm_sigma_event ev;
+	char deep[200], *big;
+	size_t k = 0;
+
+	(void)state;
+	assert_int_equal(pm_sigma_json_new(&r), 0);
+	/* escapes and \u sequences, a surrogate pair, decoded */
+	assert_int_equal(read_line(r, "{\"type\":\"ProcessExec\",\"process\":{\"argv0\":\"sh\","
+				      "\"args\":\"-c \\\"a\\\\b\\\"\\n\\u00e9\\ud83d\\ude00\\/\"}}", &ev), 0);
+	assert_string_equal(ev.command_line, "sh -c \"a\\b\"\n\xc3\xa9\xf0\x9f\x98\x80/");
+	/* a lone surrogate: a line still, yajl's '?' in its place (json-c,
+	 * writing the detection, puts U+FFFD: docs/detections.md) */
+	assert_int_equal(read_line(r, "{\"type\":\"ProcessExec\",\"process\":{\"args\":\"\\ud800x\"}}",
+				   &ev), 0);
+	assert_string_equal(ev.command_line, "?x");
+	/* bytes that are not UTF-8 are kept: procmon's writer replaces them */
+	assert_int_equal(read_line(r, "{\"type\":\"ProcessExec\",\"process\":{\"args\":\"\xff\xfe\xc3\"}}",
+				   &ev), 0);
+	assert_string_equal(ev.command_line, "\xff\xfe\xc3");
+	/* a NUL inside a value ends it, as procmon's output has none */
+	assert_int_equal(read_line(r, "{\"type\":\"ProcessExec\",\"process\":{\"argv0\":\"a\\u0000b\","
+				      "\"args\":\"c\"}}", &ev), 0);
+	assert_string_equal(ev.command_line, "a c");
+	/* duplicate keys: the last value counts, whatever its type */
+	assert_int_equal(read_line(r, "{\"type\":\"ProcessExec\",\"process\":{\"binary_path\":\"/a\","
+				      "\"pid\":1,\"binary_path\":\"/b\",\"pid\":\"2\"}}", &ev), 0);
+	assert_string_equal(ev.image, "/b");
+	assert_int_equal(ev.process_id, -1);
+	assert_int_equal(read_line(r, "{\"type\":\"ProcessExec\",\"process\":{\"binary_path\":\"/a\","
+				      "\"binary_path\":null}}", &ev), 0);
+	assert_null(ev.image);
+	assert_int_equal(read_line(r, "{\"type\":\"ProcessExec\",\"process\":{\"cwd\":\"/a\"},"
+				      "\"process\":{\"pid\":3}}", &ev), 0);
+	assert_null(ev.current_directory);
+	assert_int_equal(ev.process_id, 3);
+	assert_int_equal(read_line(r, "{\"type\":\"ProcessExec\",\"process\":{},\"process\":1}", &ev),
+			 -EINVAL);
+	assert_int_equal(read_line(r, "{\"type\":\"ProcessExec\",\"type\":\"ProcessExit\","
+				      "\"process\":{}}", &ev), 1);
+	/* members of the same names deeper down are not the process's own */
+	assert_int_equal(read_line(r, "{\"type\":\"ProcessExec\",\"process\":{\"x\":{\"binary_path\":"
+				      "\"/evil\"},\"y\":[\"/evil\",{\"cwd\":\"/evil\"}],\"binary_path\":"
+				      "\"/ok\"},\"z\":{\"process\":{\"cwd\":\"/evil\"}}}", &ev), 0);
+	assert_string_equal(ev.image, "/ok");
+	assert_null(ev.current_directory);
+	/* numbers: only integers, saturated like json-c's */
+	assert_int_equal(read_line(r, "{\"type\":\"ProcessExec\",\"process\":{\"pid\":1.5,\"ppid\":1e3,"
+				      "\"uid\":99999999999999999999,\"euid\":-99999999999999999999}}",
+				   &ev), 0);
+	assert_int_equal(ev.process_id, -1);
+	assert_int_equal(ev.parent_process_id, -1);
+	assert_true(ev.uid == INT64_MAX);
+	assert_true(ev.euid == INT64_MIN);
+	/* not a ProcessExec: another type, none, not a string */
+	assert_int_equal(read_line(r, "{\"type\":\"ProcessExit\",\"process\":{}}", &ev), 1);
+	assert_int_equal(read_line(r, "{\"process\":{}}", &ev), 1);
+	assert_int_equal(read_line(r, "{\"type\":[\"ProcessExec\"],\"process\":{}}", &ev), 1);
+	/* not one JSON object: unreadable */
+	static const char *const bad[] = {
+		"", "not json", "{\"type\":\"ProcessExec\",\"process\":{\"pid\":1,",
+		"{\"type\":\"ProcessExec\",\"process\":\"not an object\"}",
+		"{\"type\":\"ProcessExec\",\"process\":{}} {}", "[{\"type\":\"ProcessExec\"}]",
+		"\"ProcessExec\"", "{\"type\":\"ProcessExec\",\"process\":{'a':1}}",
+		"{\"type\":\"ProcessExec\",\"process\":{\"a\":\"\x01\"}}",
+		"{\"type\":\"ProcessExec\",\"process\":{\"a\":\"\\x\"}}",
+		"{\"type\":\"ProcessExec\",\"process\":{},}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(read_line(r, bad[i], &ev), -EINVAL);
+	/* a NUL byte in the line itself */
+	assert_int_equal(pm_sigma_json_read(r, "{\"type\":\"ProcessExec\",\"process\":{}}\0x", 37, &ev),
+			 -EINVAL);
+	/* 32 levels are read, 33 are not (json-c's bound, which writes
+	 * the detections) */
+	for (int levels = 32; levels <= 33; levels++) {
+		/* the top object and "process" are two of them */
+		k = (size_t)snprintf(deep, sizeof(deep), "{\"type\":\"ProcessExec\",\"process\":{\"a\":");
+		for (int i = 2; i < levels; i++)
+			deep[k++] = '[';
+		for (int i = 2; i < levels; i++)
+			deep[k++] = ']';
+		memcpy(deep + k, "}}", 3);
+		assert_int_equal(read_line(r, deep, &ev), levels == 32 ? 0 : -EINVAL);
+	}
+	/* a 100k-byte command line, whole */
+	big = malloc(100100);
+	assert_non_null(big);
+	k = (size_t)sprintf(big, "{\"type\":\"ProcessExec\",\"process\":{\"argv0\":\"x\",\"args\":\"");
+	memset(big + k, 'A', 100000);
+	strcpy(big + k + 100000, "\"}}");
+	assert_int_equal(read_line(r, big, &ev), 0);
+	assert_int_equal(strlen(ev.command_line), 100002);
+	free(big);
+	pm_sigma_json_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -493,6 +640,8 @@ int main(void)
 		cmocka_unit_test(test_bad_rules),
 		cmocka_unit_test(test_other_logsource_and_level),
 		cmocka_unit_test(test_hits_and_info),
+		cmocka_unit_test(test_json_mapping),
+		cmocka_unit_test(test_json_hostile),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
