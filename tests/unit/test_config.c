@@ -133,7 +133,8 @@ static void test_default_config(void **state)
 
 	assert_switches(&cfg, "setuid setgid capset prctl create_user_ns ptrace_access_check "
 			      "existing_process code_identity module_load named_pipe "
-			      "remote_thread thread_injection sensitive_process_access namespaces");
+			      "remote_thread thread_injection sensitive_process_access namespaces "
+			      "detections");
 
 	/* open filters: everything is reported */
 	assert_false(cfg.process_filter.present);
@@ -237,8 +238,9 @@ static void test_procmon_keys(void **state)
 		 "remote_thread:       { enabled: true }        # NEW_REMOTE_THREAD\n"
 		 "thread_injection:    { enabled: true }\n"
 		 "sensitive_process_access: { enabled: true, processes: [sshd, sudo, su, login, passwd, gpg-agent, ssh-agent, gnome-keyring-daemon, systemd] }\n");
+	/* detections: absent is "on when rules load", in a file too */
 	assert_switches(&cfg, "existing_process code_identity module_load named_pipe "
-			      "remote_thread thread_injection sensitive_process_access");
+			      "remote_thread thread_injection sensitive_process_access detections");
 	assert_int_equal(cfg.redact.n, 4);
 	assert_int_equal(cfg.sensitive_processes.n, 9);
 	assert_true(strlist_has(&cfg.sensitive_processes,
