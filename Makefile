@@ -1,7 +1,7 @@
 # procmon: build, run, test, bench. `make V=1` shows the commands.
 #
 #   make          build build/procmon
-#   make run      install missing deps, build, run with the default config
+#   make run      install missing deps, build, run with the default config (FORMAT=compact)
 #   make test     install missing deps, build, run unit + integration tests
 #   make bench    benchmarks: procmon beside auditd and execsnoop, NATS output (bench/suite/)
 #   make install  install as a service (PREFIX=/usr/local, DESTDIR); make uninstall
@@ -80,12 +80,14 @@ all: $(BUILD)/procmon $(BUILD)/procmon-tail
 deps:
 	$(Q)scripts/install-deps.sh
 
-# stdout is the event stream (`make run | jq`): everything else, the build
-# lines and make's own messages included, goes to stderr.
+# stdout is the event stream: everything else, the build lines and make's
+# own messages included, goes to stderr. People read compact lines; the
+# JSON formats are the machines' (`make run FORMAT=bombini | jq`).
+FORMAT ?= compact
 run:
 	@$(MAKE) --no-print-directory deps >&2
 	@$(MAKE) --no-print-directory all >&2
-	@exec $(BUILD)/procmon
+	@exec $(BUILD)/procmon --format $(FORMAT)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(PROG_BINS)
@@ -171,12 +173,14 @@ $(BUILD)/procmon: $(OBJS)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # The fleet consumer: reads the JetStream stream procmon publishes to,
-# with procmon's own vocabulary (src/base/: host tokens, event ids).
-TAIL_OBJS := $(BUILD)/obj/base/event_id.o $(BUILD)/obj/base/timefmt.o
-$(BUILD)/procmon-tail: tools/procmon-tail.c $(TAIL_OBJS) | $(BUILD)
+# with procmon's own vocabulary (src/base/: host tokens, event ids) and
+# its compact renderer.
+TAIL_OBJS := $(BUILD)/obj/base/event_id.o $(BUILD)/obj/base/timefmt.o $(BUILD)/obj/base/buf.o \
+	$(BUILD)/obj/render/compact.o $(BUILD)/obj/enrich/users.o
+$(BUILD)/procmon-tail: tools/procmon-tail.c $(TAIL_OBJS) $(BUILD)/version.h | $(BUILD)
 	$(check_deps)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS) $< $(TAIL_OBJS) -o $@ -lnats -lzstd
+	$(Q)$(CC) $(CFLAGS) $< $(TAIL_OBJS) -o $@ -lnats -lzstd -ljson-c
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 	@echo "  TEST    $@"

@@ -12,7 +12,7 @@ packages=(
 	libzstd-dev   # fleet output: zstd-compressed batches and spool records
 	libhyperscan-dev # detections: one multi-pattern prefilter over every Sigma rule's literals
 	libpcre2-dev  # detections: Sigma's |re modifier
-	libjson-c-dev # procmon --replay: writes a detection's recorded members again (a DOM of its line)
+	libjson-c-dev # the compact format, procmon-tail and --replay's detections read events back as JSON
 	libyajl-dev   # procmon --replay: event parser for recorded lines, no DOM (4x json-c, docs/detections.md)
 	nats-server   # fleet tests: real JetStream servers on loopback ports
 	libmicrohttpd-dev # metrics and health over HTTP

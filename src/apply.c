@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "collect/filter.h"
 #include "collect/proc_cache.h"
@@ -76,6 +77,11 @@ void pm_daemon_apply(struct daemon *d, enum pm_seed seed)
 	if (cfg->block[PM_BLOCK_DETECTIONS].enabled && !d->render.users)
 		d->render.users = pm_users_load();
 	d->det.users = d->render.users;
+	if (cfg->format == PM_FORMAT_COMPACT && !d->compact_users)
+		d->compact.users = d->compact_users = pm_users_load();
+	/* --color auto: colour when the output is stdout and that is a terminal */
+	d->compact.color = d->opts->color >= 0 ? d->opts->color
+					       : !cfg->output && pm_color_choice("auto", STDOUT_FILENO);
 	pm_sink_set_rotation(&d->sink, (uint64_t)cfg->output_max_mb << 20, cfg->output_backups,
 			     cfg->output_compress);
 	if (seed != PM_SEED_NONE && pm_loader_binary_filter(d->loader)) {

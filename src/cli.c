@@ -14,12 +14,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "render/compact.h"
 #include "rules_cli.h"
 #include "version.h" /* generated: build/version.h */
 
 static const char usage[] =
-	"usage: procmon [--config FILE] [--format bombini|limacharlie] [--output FILE] [-v]\n"
-	"               [--nats URL]\n"
+	"usage: procmon [--config FILE] [--format bombini|limacharlie|compact] [--output FILE] [-v]\n"
+	"               [--nats URL] [--color=never|auto|always]\n"
 	"       procmon --check-config FILE [--print-config]\n"
 	"       procmon [--config FILE] [--format NAME] [--output FILE] --print-config\n"
 	"       procmon --check-rules PATH...\n"
@@ -29,7 +30,11 @@ static const char usage[] =
 	"Reports process activity on this host as one JSON object per line.\n"
 	"\n"
 	"  --config FILE   YAML configuration (default: the built-in config/procmon.yaml)\n"
-	"  --format NAME   output schema: bombini (default) or limacharlie\n"
+	"  --format NAME   output schema: bombini (default) or limacharlie; or compact,\n"
+	"                  one short line per event for people (the fleet output\n"
+	"                  then carries the bombini JSON)\n"
+	"  --color WHEN    compact lines in colour: auto (default: when stdout is a\n"
+	"                  terminal), always or never\n"
 	"  --output FILE   append events to FILE (created 0600) instead of stdout;\n"
 	"                  - or stdout: stdout, none: no local output (with --nats)\n"
 	"  --nats URL      also publish every event to NATS JetStream at URL (docs/fleet.md)\n"
@@ -64,6 +69,7 @@ int pm_cli_parse(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ "check-config", required_argument, NULL, 'C' },
 		{ "print-config", no_argument, NULL, 'P' },
+		{ "color", required_argument, NULL, 'K' },
 		{ 0 },
 	};
 	int c;
@@ -86,6 +92,13 @@ int pm_cli_parse(int argc, char **argv, struct options *o)
 			break;
 		case 'N':
 			o->nats = optarg;
+			break;
+		case 'K':
+			o->color = !strcmp(optarg, "auto") ? -1 : pm_color_choice(optarg, STDOUT_FILENO);
+			if (o->color == -1 && strcmp(optarg, "auto")) {
+				pm_log_error("--color: expected never, auto or always, got '%s'", optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'v':
 			pm_log_verbose = true;
@@ -129,7 +142,7 @@ int pm_cli_apply_overrides(struct pm_config *cfg, const struct options *o)
 		int format = pm_format_from_name(o->format, strlen(o->format));
 
 		if (format < 0) {
-			pm_log_error("--format: unknown format '%s' (bombini or limacharlie)",
+			pm_log_error("--format: unknown format '%s' (bombini, limacharlie or compact)",
 				     o->format);
 			return EXIT_USAGE;
 		}

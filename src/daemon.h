@@ -19,6 +19,7 @@
 #include "output/fleet.h"
 #include "output/metrics.h"
 #include "output/sink.h"
+#include "render/compact.h"
 #include "render/json.h"
 #include "render/render.h"
 
@@ -34,6 +35,7 @@ struct options {
 	const char *format;
 	const char *output;
 	const char *nats; /* --nats URL */
+	int color; /* --color: -1 auto, 0 never, 1 always */
 	const char *check_config; /* --check-config FILE */
 	bool print_config;
 };
@@ -48,6 +50,10 @@ struct daemon {
 	pm_renderer render_event;
 	char hostname[256];
 	struct json_buf line;
+	/* --format compact: the native line made short, for the local output */
+	struct pm_buf compact_line;
+	struct pm_compact_opts compact;
+	struct pm_users *compact_users; /* its user names; NULL until asked for */
 	/* fleet output and identity (contract section 8) */
 	struct pm_fleet *fleet; /* NULL: NATS off */
 	struct pm_event_ids ids;

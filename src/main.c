@@ -70,6 +70,25 @@ static unsigned read_cap_last(void)
 	return v;
 }
 
+/* The local output's line: the rendered one, or for --format compact its
+ * compact form (the fleet output keeps the JSON: machines read it). */
+static void sink_line(struct daemon *d)
+{
+	if (d->cfg.format != PM_FORMAT_COMPACT) {
+		pm_sink_line(&d->sink, d->line.buf.data, d->line.buf.len);
+		return;
+	}
+	d->compact_line.len = 0;
+	d->compact_line.oom = false; /* one line that did not fit: only it is lost */
+	if (pm_compact_line(&d->compact_line, d->line.buf.data, d->line.buf.len, &d->compact) ||
+	    d->compact_line.oom) {
+		d->reader.user_drops++;
+		return;
+	}
+	/* the sink adds the newline */
+	pm_sink_line(&d->sink, d->compact_line.data, d->compact_line.len - 1);
+}
+
 /* Whether ev went out under d->event_id (not shaped out, not lost). */
 static bool write_event(struct daemon *d, const struct pm_event *ev)
 {
@@ -89,7 +108,7 @@ static bool write_event(struct daemon *d, const struct pm_event *ev)
 		d->reader.user_drops++;
 	} else {
 		if (!d->cfg.output_none)
-			pm_sink_line(&d->sink, d->line.buf.data, d->line.buf.len);
+			sink_line(d);
 		if (d->fleet)
 			pm_fleet_line(d->fleet, d->line.buf.data, d->line.buf.len, d->event_id);
 		d->written[ev->type]++;
@@ -416,6 +435,7 @@ static int start(struct daemon *d)
 			     err == -ENOMEM ? strerror(ENOMEM) : msg);
 		return err == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE;
 	}
+	pm_buf_init(&d->compact_line);
 
 	err = pm_loader_open(&d->loader, &d->cfg,
 			     pm_containers_v1_controller(d->reader.containers));
@@ -480,14 +500,16 @@ static void shutdown_daemon(struct daemon *d)
 	pm_sink_close(&d->sink);
 	pm_fleet_close(d->fleet);
 	json_free(&d->line);
+	pm_buf_free(&d->compact_line);
 	pm_users_free((struct pm_users *)d->render.users);
+	pm_users_free(d->compact_users);
 	pm_config_free(&d->cfg);
 }
 
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct options opts = { 0 };
+	struct options opts = { .color = -1 };
 	struct daemon d = { 0 };
 	bool have_stdout = pm_cli_stdout_was_open();
 	int ret;

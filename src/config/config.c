@@ -91,6 +91,7 @@ int pm_format_from_name(const char *name, size_t len)
 	static const char *const names[] = {
 		[PM_FORMAT_BOMBINI] = "bombini",
 		[PM_FORMAT_LIMACHARLIE] = "limacharlie",
+		[PM_FORMAT_COMPACT] = "compact",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
@@ -108,7 +109,7 @@ static int parse_format(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 			     : -EINVAL;
 
 	if (format < 0)
-		return pm_yaml_fail(c, n, "expected bombini or limacharlie, got %s",
+		return pm_yaml_fail(c, n, "expected bombini, limacharlie or compact, got %s",
 				    pm_yaml_describe(n, buf, sizeof(buf)));
 	*f = format;
 	return 0;

@@ -24,6 +24,7 @@
 enum pm_format {
 	PM_FORMAT_BOMBINI = 0,
 	PM_FORMAT_LIMACHARLIE = 1,
+	PM_FORMAT_COMPACT = 2, /* the native line, compacted for people (render/compact.h) */
 };
 
 /* Bombini cred_filter: uid_filter OR cap_filter. */

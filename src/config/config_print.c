@@ -21,7 +21,9 @@ int pm_config_print(FILE *f, const struct pm_config *cfg)
 	const struct pm_yaml_field *nats;
 
 	fputs("# procmon --print-config: the effective configuration, defaults filled in\n", f);
-	fprintf(f, "format: %s\n", cfg->format == PM_FORMAT_LIMACHARLIE ? "limacharlie" : "bombini");
+	fprintf(f, "format: %s\n", cfg->format == PM_FORMAT_LIMACHARLIE ? "limacharlie"
+				    : cfg->format == PM_FORMAT_COMPACT   ? "compact"
+									 : "bombini");
 	fputs("output: ", f);
 	pm_yaml_print_str(f, cfg->output_none ? "none" : cfg->output ? cfg->output : "stdout");
 	fprintf(f, "\nima_hash: %s\nring_buffer_kb: %u\n", tf(cfg->hash), cfg->ring_buffer_kb);

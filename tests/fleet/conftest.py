@@ -103,9 +103,15 @@ class NatsServer:
         return natsproto.Client(self.port, **kw)
 
 
+# this session's directories: other sessions (other checkouts) may run
+# servers of their own at the same time
+_workdirs = set()
+
+
 @pytest.fixture
 def workdir():
     d = Path(tempfile.mkdtemp(prefix=TMP_TAG))
+    _workdirs.add(str(d))
     os.chmod(d, 0o700)
     yield d
     shutil.rmtree(d, ignore_errors=True)
@@ -132,7 +138,7 @@ def servers(workdir, request):
 def no_server_left():
     yield
     out = subprocess.run(["pgrep", "-a", "-x", "nats-server"], capture_output=True, text=True)
-    ours = [l for l in out.stdout.splitlines() if TMP_TAG in l]
+    ours = [l for l in out.stdout.splitlines() if any(d + "/" in l for d in _workdirs)]
     assert not ours, f"nats-server processes left behind: {ours}"
 
 

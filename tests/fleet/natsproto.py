@@ -172,3 +172,28 @@ class Client:
 
     def delete_msg(self, stream, seq):
         return self.api(f"$JS.API.STREAM.MSG.DELETE.{stream}", {"seq": seq, "no_erase": True})
+
+    # -- publishing as procmon does (contract section 8), for consumer tests
+
+    def create_stream(self, stream="PROCMON", subjects=("procmon.>",)):
+        return self.api(f"$JS.API.STREAM.CREATE.{stream}",
+                        {"name": stream, "subjects": list(subjects), "storage": "file",
+                         "duplicate_window": 120_000_000_000})
+
+    def js_publish(self, subject, data, headers=None, timeout=5.0):
+        """Publish with headers (HPUB) and wait for JetStream's ack: the ack's
+        JSON ({'stream', 'seq', 'duplicate'?})."""
+        self.n += 1
+        reply = f"{self.inbox}.{self.n}"
+        hdr = b"NATS/1.0\r\n" + b"".join(
+            f"{k}: {v}\r\n".encode() for k, v in (headers or {}).items()) + b"\r\n"
+        self._send(f"HPUB {subject} {reply} {len(hdr)} {len(hdr) + len(data)}\r\n".encode()
+                   + hdr + data + b"\r\n")
+        deadline = time.monotonic() + timeout
+        while True:
+            subject_, _, body = self._next(deadline)
+            if subject_ == reply:
+                ack = json.loads(body)
+                if "error" in ack:
+                    raise NatsError(f"publish to {subject}: {ack['error']}")
+                return ack

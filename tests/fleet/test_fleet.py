@@ -397,7 +397,8 @@ def test_procmon_tail_filters_and_gaps(servers, workdir):
     assert got and all(e["type"] == "ProcessExec" for e in got)
     assert len(got) == sum(e["type"] == "ProcessExec" for e in evs)
     r = run_tail("--server", srv.url, "--all", "--catch-up", "--host", "no-such-host")
-    assert r.returncode == 0 and r.stdout == b""
+    assert r.returncode == 1 and r.stdout == b""
+    assert b"no events from host 'no-such-host'" in r.stderr
     # --since: from a time after the last event, nothing
     r = run_tail("--server", srv.url, "--since", "2099-01-01T00:00:00Z", "--catch-up")
     assert r.stdout == b""

@@ -76,6 +76,14 @@ def test_make_with_everything_installed_passes_the_check(build_dir):
     assert "not found" not in p.stderr, p.stderr
 
 
+def test_make_run_is_compact_for_people_unless_told():
+    """`make run` shows compact lines; FORMAT= picks a JSON format."""
+    for args, want in (([], "--format compact"), (["FORMAT=bombini"], "--format bombini")):
+        r = subprocess.run(["make", "-n", "--no-print-directory", "run", *args], cwd=REPO,
+                           env=make_env(), capture_output=True, text=True, timeout=60)
+        assert re.search(rf"procmon {want}$", r.stdout, re.M), r.stdout
+
+
 def test_bpf_builds_without_the_build_hosts_btf(build_dir):
     """The BPF objects build from the shipped vmlinux.h: in a mount
     namespace where /sys/kernel/btf is empty, the skeletons are made and
@@ -98,9 +106,10 @@ def test_bpf_builds_without_the_build_hosts_btf(build_dir):
 
 
 def test_make_run_writes_only_events_to_stdout():
-    """`make run | jq`: every stdout line of `make run` is an event, from the
-    first one on (no echoed command, no build line, no make message)."""
-    p = subprocess.Popen(["make", "run"], cwd=REPO, env=make_env(),
+    """`make run FORMAT=bombini | jq`: every stdout line of `make run` is an
+    event, from the first one on (no echoed command, no build line, no make
+    message)."""
+    p = subprocess.Popen(["make", "run", "FORMAT=bombini"], cwd=REPO, env=make_env(),
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, start_new_session=True)
     cond = threading.Condition()

@@ -389,7 +389,7 @@ static void test_wrong_types(void **state)
 		{ "process_environment: { redact: [{a: b}] }",
 		  "key 'process_environment.redact[0]': expected a string, got a mapping" },
 		{ "format: { a: b }",
-		  "key 'format': expected bombini or limacharlie, got a mapping" },
+		  "key 'format': expected bombini, limacharlie or compact, got a mapping" },
 		{ "output: [a]", "key 'output': expected a string, got a list" },
 		{ "output: ''", "key 'output': expected stdout, none or a file path" },
 		/* the nats block (fleet output) */
@@ -574,7 +574,7 @@ static void test_bad_format(void **state)
 {
 	(void)state;
 	parse_fails("setuid: { enabled: true }\nformat: json\n",
-		    "test.yaml:2: key 'format': expected bombini or limacharlie, got 'json'");
+		    "test.yaml:2: key 'format': expected bombini, limacharlie or compact, got 'json'");
 	parse_fails("format: Bombini\n", "got 'Bombini'");
 }
 
