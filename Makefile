@@ -2,10 +2,10 @@
 #
 #   make          build build/procmon
 #   make run      install missing deps, build, run with the default config (FORMAT=compact)
-#   make test     install missing deps, build, run unit + integration tests
+#   make test     install missing deps, build, run every suite, one summary line
 #   make bench    benchmarks: procmon beside auditd and execsnoop, NATS output (bench/suite/)
 #   make install  install as a service (PREFIX=/usr/local, DESTDIR); make uninstall
-#   make deb      build/procmon_VERSION_ARCH.deb (docs/service.md)
+#   make deb      build/procmon_VERSION_ARCH.deb and its -dbgsym (docs/service.md)
 #   make update-rules SIGMA=DIR  refresh rules/sigma from a SigmaHQ checkout
 #   make vmlinux  regenerate src/bpf/vmlinux/ARCH/vmlinux.h from this kernel's BTF
 
@@ -35,7 +35,7 @@ LDLIBS   := -lbpf -lelf -lz -lzstd -lcrypto -lyaml -lnats -lmicrohttpd -lhs -lpc
 # the running kernel at load. `make vmlinux` regenerates it from this
 # kernel's BTF; an architecture without one gets it so at its first build.
 VMLINUX_H := src/bpf/vmlinux/$(ARCH)/vmlinux.h
-BPFCFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Isrc/bpf \
+BPFCFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Iinclude -Isrc/bpf \
 	     -I$(dir $(VMLINUX_H)) -I$(BUILD) -Wall -Werror
 
 ifeq ($(V),1)
@@ -89,9 +89,12 @@ run:
 	@$(MAKE) --no-print-directory all >&2
 	@exec $(BUILD)/procmon --format $(FORMAT)
 
+# Every suite runs even when one before it fails; the last line counts
+# them all ("N passed, N failed, N skipped") and the status is non-zero
+# when anything failed (tests/run_suites.py, docs/testing.md).
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(PROG_BINS)
-	$(Q)$(MAKE) --no-print-directory unit integration faults
+	$(Q)$(PYTHON) tests/run_suites.py --build $(BUILD) --unit "$(UNIT_BINS)"
 
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -192,16 +195,20 @@ $(BUILD)/progs/%: tests/progs/%.c | $(BUILD)/progs
 
 # ---- Installing (docs/service.md) ----
 #
-# PREFIX holds the program, the unit and the man pages; the configuration
-# and the logrotate snippet go to /etc, the events to /var/log/procmon,
-# whatever PREFIX is (with DESTDIR in front of all of them). systemd reads
-# units from /usr/local/lib/systemd/system as well; for PREFIX=/usr the
-# unit goes where Debian 12 packages put theirs, /lib/systemd/system.
+# PREFIX holds the programs, the unit, the man pages, the docs and
+# share/procmon (alert rules, dashboard); the configuration goes to /etc,
+# the events to /var/log/procmon, whatever PREFIX is (with DESTDIR in
+# front of all of them). systemd reads units from
+# /usr/local/lib/systemd/system as well; for PREFIX=/usr the unit goes
+# where Debian 12 packages put theirs, /lib/systemd/system.
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 SYSCONFDIR ?= /etc
 SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/procmon
+DATADIR    ?= $(PREFIX)/share/procmon
 UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 LOGDIR     := /var/log/procmon
 # The shipped Sigma rules, at the path the default configuration names
@@ -215,80 +222,134 @@ $(PKG)/procmon.service: packaging/procmon.service.in FORCE | $(BUILD)
 	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@.tmp && mv $@.tmp $@
 
 # The configuration the service runs with: the built-in one, writing to
-# $(LOGDIR)/procmon.jsonl instead of stdout (the journal).
-$(PKG)/procmon.yaml: config/procmon.yaml | $(BUILD)
+# $(LOGDIR)/procmon.jsonl with rotation, quieter, metrics on the loopback
+# (packaging/make-config.sh says what and why).
+$(PKG)/procmon.yaml: config/procmon.yaml packaging/make-config.sh | $(BUILD)
 	$(Q)mkdir -p $(PKG)
-	$(Q){ echo '# procmon configuration: procmon.service runs procmon --config $(SYSCONFDIR)/procmon/procmon.yaml.'; \
-	  echo '# procmon.yaml(5) and docs/configuration.md describe every key. procmon refuses'; \
-	  echo '# this file if anyone but root can write it (or a directory above it).'; \
-	  sed '1,/^$$/d; s|^output: stdout$$|output: $(LOGDIR)/procmon.jsonl|' $<; } > $@.tmp
-	$(Q)grep -qx 'output: $(LOGDIR)/procmon.jsonl' $@.tmp || \
-	  { echo "procmon: config/procmon.yaml has no 'output: stdout' line to point at $(LOGDIR)" >&2; exit 1; }
+	$(Q)packaging/make-config.sh $< $(LOGDIR) $(SYSCONFDIR) > $@.tmp
 	$(Q)mv $@.tmp $@
 
-INSTALL_FILES := $(BUILD)/procmon $(PKG)/procmon.service $(PKG)/procmon.yaml \
-	packaging/procmon.logrotate packaging/man/procmon.8 packaging/man/procmon.yaml.5
+# The man pages name the installed docs (/usr/share/doc/procmon in the
+# source): this installation's DOCDIR.
+$(PKG)/man/%: packaging/man/% FORCE | $(BUILD)
+	$(Q)mkdir -p $(PKG)/man
+	$(Q)sed 's|/usr/share/doc/procmon|$(DOCDIR)|g' $< > $@.tmp && mv $@.tmp $@
 
-# Files under /etc are the administrator's once there: never overwritten.
+MAN_PAGES  := $(PKG)/man/procmon.8 $(PKG)/man/procmon.yaml.5 $(PKG)/man/procmon-tail.1
+DOCS       := README.md $(wildcard docs/*.md)
+SHARE      := packaging/prometheus/procmon.rules.yml packaging/grafana/procmon.json
+INSTALL_FILES := $(BUILD)/procmon $(BUILD)/procmon-tail $(PKG)/procmon.service \
+	$(PKG)/procmon.yaml $(MAN_PAGES) $(DOCS) $(SHARE) packaging/procmon.logrotate
+
+# The configuration under /etc is the administrator's once there: never
+# overwritten. The logrotate snippet is an example only (docs/service.md):
+# the configuration rotates by itself, and two rotations of one file clash.
 install: $(INSTALL_FILES)
 	install -D -m 0755 $(BUILD)/procmon $(DESTDIR)$(SBINDIR)/procmon
+	install -D -m 0755 $(BUILD)/procmon-tail $(DESTDIR)$(BINDIR)/procmon-tail
 	install -D -m 0644 $(PKG)/procmon.service $(DESTDIR)$(UNITDIR)/procmon.service
-	install -D -m 0644 packaging/man/procmon.8 $(DESTDIR)$(MANDIR)/man8/procmon.8
-	install -D -m 0644 packaging/man/procmon.yaml.5 $(DESTDIR)$(MANDIR)/man5/procmon.yaml.5
-	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/procmon $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	install -D -m 0644 $(PKG)/man/procmon.8 $(DESTDIR)$(MANDIR)/man8/procmon.8
+	install -D -m 0644 $(PKG)/man/procmon.yaml.5 $(DESTDIR)$(MANDIR)/man5/procmon.yaml.5
+	install -D -m 0644 $(PKG)/man/procmon-tail.1 $(DESTDIR)$(MANDIR)/man1/procmon-tail.1
+	install -d -m 0755 $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DATADIR)/prometheus $(DESTDIR)$(DATADIR)/grafana
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 packaging/procmon.logrotate $(DESTDIR)$(DOCDIR)/examples/procmon.logrotate
+	install -m 0644 packaging/prometheus/procmon.rules.yml $(DESTDIR)$(DATADIR)/prometheus/
+	install -m 0644 packaging/grafana/procmon.json $(DESTDIR)$(DATADIR)/grafana/
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/procmon
 	install -d -m 0700 $(DESTDIR)$(LOGDIR)
 	install -d -m 0755 $(DESTDIR)$(RULESDIR)/process_creation
 	install -m 0644 rules/sigma/LICENSE.DRL rules/sigma/ATTRIBUTION.md $(DESTDIR)$(RULESDIR)/
 	install -m 0644 rules/sigma/process_creation/*.yml $(DESTDIR)$(RULESDIR)/process_creation/
-	@set -e; for f in $(PKG)/procmon.yaml:procmon/procmon.yaml packaging/procmon.logrotate:logrotate.d/procmon; do \
-	  src=$${f%%:*}; dst=$(DESTDIR)$(SYSCONFDIR)/$${f#*:}; \
-	  if [ -e "$$dst" ]; then echo "  KEEP    $$dst (exists; the new one is $$src)"; \
-	  else echo "install -m 0644 $$src $$dst"; install -m 0644 "$$src" "$$dst"; fi; done
+	@dst=$(DESTDIR)$(SYSCONFDIR)/procmon/procmon.yaml; \
+	  if [ -e "$$dst" ]; then echo "  KEEP    $$dst (exists; the new one is $(PKG)/procmon.yaml)"; \
+	  else echo "install -m 0644 $(PKG)/procmon.yaml $$dst"; install -m 0644 $(PKG)/procmon.yaml "$$dst"; fi
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; \
 	  echo "procmon installed: systemctl enable --now procmon"; fi
 
-# Removes what install put there; /etc files only when unchanged, the
-# events directory only when empty.
+# Removes what install put there; the configuration only when unchanged,
+# the events directory only when empty.
 uninstall: $(PKG)/procmon.yaml
-	rm -f $(DESTDIR)$(SBINDIR)/procmon $(DESTDIR)$(UNITDIR)/procmon.service \
-	  $(DESTDIR)$(MANDIR)/man8/procmon.8 $(DESTDIR)$(MANDIR)/man5/procmon.yaml.5
-	rm -rf $(DESTDIR)$(RULESDIR)
+	rm -f $(DESTDIR)$(SBINDIR)/procmon $(DESTDIR)$(BINDIR)/procmon-tail \
+	  $(DESTDIR)$(UNITDIR)/procmon.service \
+	  $(DESTDIR)$(MANDIR)/man8/procmon.8 $(DESTDIR)$(MANDIR)/man5/procmon.yaml.5 \
+	  $(DESTDIR)$(MANDIR)/man1/procmon-tail.1
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(RULESDIR)
 	-rmdir $(DESTDIR)$(dir $(RULESDIR)) $(DESTDIR)$(dir $(patsubst %/,%,$(dir $(RULESDIR)))) 2>/dev/null
-	@set -e; for f in $(PKG)/procmon.yaml:procmon/procmon.yaml packaging/procmon.logrotate:logrotate.d/procmon; do \
-	  src=$${f%%:*}; dst=$(DESTDIR)$(SYSCONFDIR)/$${f#*:}; \
-	  if cmp -s "$$src" "$$dst"; then echo "rm -f $$dst"; rm -f "$$dst"; \
-	  elif [ -e "$$dst" ]; then echo "  KEEP    $$dst (changed since installed)"; fi; done
+	@dst=$(DESTDIR)$(SYSCONFDIR)/procmon/procmon.yaml; \
+	  if cmp -s $(PKG)/procmon.yaml "$$dst"; then echo "rm -f $$dst"; rm -f "$$dst"; \
+	  elif [ -e "$$dst" ]; then echo "  KEEP    $$dst (changed since installed)"; fi
 	-rmdir --ignore-fail-on-non-empty $(DESTDIR)$(SYSCONFDIR)/procmon $(DESTDIR)$(LOGDIR) 2>/dev/null
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 # ---- The Debian package ----
 #
-# The files of `make install PREFIX=/usr` staged under $(DEB_ROOT), man
-# pages gzipped as Debian has them, Depends: from dpkg-shlibdeps (the
-# libraries build/procmon links), and maintainer scripts that enable and
-# start the unit only where systemd runs.
+# Two packages: procmon, the files of `make install PREFIX=/usr` staged
+# under $(DEB_ROOT) with the programs stripped, man pages and changelog
+# gzipped, a machine-readable copyright, Depends: from dpkg-shlibdeps and
+# maintainer scripts that enable and start the unit only where systemd
+# runs; and procmon-dbgsym, the debug info stripped off, under
+# /usr/lib/debug/.build-id as Debian's -dbgsym packages have it (the
+# unstripped programs stay in build/). `lintian` checks both in the tests.
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
 DEB      := $(BUILD)/procmon_$(VERSION)_$(DEB_ARCH).deb
+DEB_DBG  := $(BUILD)/procmon-dbgsym_$(VERSION)_$(DEB_ARCH).deb
 DEB_ROOT := $(BUILD)/deb/root
+DBG_ROOT := $(BUILD)/deb/dbgsym
+DEB_MAINTAINER ?= procmon developers <procmon@example.org>
+# The changelog's date: the commit's, so the same commit gives the same package.
+DEB_DATE := $(or $(shell git log -1 --format=%cD 2>/dev/null),$(shell date -R))
+DEB_DOC  := $(DEB_ROOT)/usr/share/doc/procmon
+# control fields filled in by sed: $(call deb_control,TEMPLATE,ROOT)
+deb_control = sed -e 's|@VERSION@|$(VERSION)|; s|@ARCH@|$(DEB_ARCH)|' \
+	  -e 's|@MAINTAINER@|$(DEB_MAINTAINER)|' \
+	  -e "s|@DEPENDS@|$$(cat $(BUILD)/deb/depends)|" \
+	  -e "s|@BUILD_IDS@|$$(cat $(BUILD)/deb/build-ids)|" \
+	  -e "s|@SIZE@|$$(du -sk --exclude=DEBIAN $(2) | cut -f1)|" $(1) > $(2)/DEBIAN/control
+# md5sums of everything but the conffiles, as dh_md5sums writes them
+deb_md5sums = cd $(1) && find . -path ./DEBIAN -prune -o -type f -printf '%P\n' | \
+	  grep -vxF -f <(sed 's|^/||' DEBIAN/conffiles 2>/dev/null) | LC_ALL=C sort | \
+	  xargs -r md5sum > DEBIAN/md5sums
 
-deb: $(BUILD)/procmon
+deb: SHELL := /bin/bash
+deb: $(INSTALL_FILES) packaging/copyright packaging/changelog.in packaging/lintian-overrides
 	$(Q)rm -rf $(BUILD)/deb
 	$(Q)$(MAKE) --no-print-directory install PREFIX=/usr DESTDIR=$(abspath $(DEB_ROOT)) >/dev/null
-	$(Q)gzip -9n $(DEB_ROOT)/usr/share/man/man8/procmon.8 $(DEB_ROOT)/usr/share/man/man5/procmon.yaml.5
-	$(Q)install -d -m 0755 $(DEB_ROOT)/DEBIAN
+	$(Q)gzip -9n $(DEB_ROOT)/usr/share/man/man8/procmon.8 $(DEB_ROOT)/usr/share/man/man5/procmon.yaml.5 \
+	  $(DEB_ROOT)/usr/share/man/man1/procmon-tail.1
+	$(Q)install -m 0644 packaging/copyright $(DEB_DOC)/copyright
+	$(Q)sed -e 's|@VERSION@|$(VERSION)|; s|@RELEASE@|$(RELEASE)|; s|@COMMIT@|$(or $(COMMIT),unknown)|' \
+	  -e 's|@MAINTAINER@|$(DEB_MAINTAINER)|; s|@DATE@|$(DEB_DATE)|' packaging/changelog.in | \
+	  gzip -9n > $(DEB_DOC)/changelog.gz
+	$(Q)install -D -m 0644 packaging/lintian-overrides $(DEB_ROOT)/usr/share/lintian/overrides/procmon
+	@# strip, keeping the debug info by build id (dh_strip's steps)
+	$(Q)install -d $(BUILD)/deb/debug; : > $(BUILD)/deb/build-ids
+	$(Q)set -e; for f in usr/sbin/procmon usr/bin/procmon-tail; do \
+	  id=$$(readelf -n $(DEB_ROOT)/$$f | sed -n 's/^ *Build ID: *//p'); \
+	  test -n "$$id" || { echo "procmon: $$f has no build id" >&2; exit 1; }; \
+	  dbg=$(DBG_ROOT)/usr/lib/debug/.build-id/$${id:0:2}/$${id:2}.debug; \
+	  install -d $$(dirname $$dbg); \
+	  objcopy --only-keep-debug --compress-debug-sections $(DEB_ROOT)/$$f $$dbg; chmod 0644 $$dbg; \
+	  strip --remove-section=.comment --remove-section=.note $(DEB_ROOT)/$$f; \
+	  objcopy --add-gnu-debuglink=$$dbg $(DEB_ROOT)/$$f; \
+	  printf '%s ' $$id >> $(BUILD)/deb/build-ids; done
+	$(Q)sed -i 's/ $$//' $(BUILD)/deb/build-ids
+	$(Q)install -d -m 0755 $(DEB_ROOT)/DEBIAN $(DBG_ROOT)/DEBIAN $(DBG_ROOT)/usr/share/doc
+	$(Q)ln -s procmon $(DBG_ROOT)/usr/share/doc/procmon-dbgsym
 	$(Q)install -m 0755 packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm $(DEB_ROOT)/DEBIAN/
-	$(Q)printf '%s\n' /etc/procmon/procmon.yaml /etc/logrotate.d/procmon > $(DEB_ROOT)/DEBIAN/conffiles
+	$(Q)printf '%s\n' /etc/procmon/procmon.yaml > $(DEB_ROOT)/DEBIAN/conffiles
 	$(Q)mkdir -p $(BUILD)/deb/debian && printf 'Source: procmon\n\nPackage: procmon\nArchitecture: any\n' \
 	  > $(BUILD)/deb/debian/control
-	$(Q)cd $(BUILD)/deb && dpkg-shlibdeps -O root/usr/sbin/procmon 2>/dev/null | \
+	$(Q)cd $(BUILD)/deb && dpkg-shlibdeps -O root/usr/sbin/procmon root/usr/bin/procmon-tail 2>/dev/null | \
 	  sed -n 's/^shlibs:Depends=//p' > depends
 	$(Q)test -s $(BUILD)/deb/depends || { echo "procmon: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
-	$(Q)sed -e 's|@VERSION@|$(VERSION)|; s|@ARCH@|$(DEB_ARCH)|' \
-	  -e "s|@DEPENDS@|$$(cat $(BUILD)/deb/depends)|" \
-	  -e "s|@SIZE@|$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)|" \
-	  packaging/deb/control > $(DEB_ROOT)/DEBIAN/control
+	$(Q)$(call deb_control,packaging/deb/control,$(DEB_ROOT))
+	$(Q)$(call deb_control,packaging/deb/control-dbgsym,$(DBG_ROOT))
+	$(Q)($(call deb_md5sums,$(DEB_ROOT))) && ($(call deb_md5sums,$(DBG_ROOT)))
 	$(Q)dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB) >/dev/null
+	$(Q)dpkg-deb --root-owner-group -Zxz --build $(DBG_ROOT) $(DEB_DBG) >/dev/null
 	@echo "  DEB     $(DEB)"
+	@echo "  DEB     $(DEB_DBG)"
 
 format:
 	clang-format -i $(SRCS) $(HDRS) src/bpf/*.c src/bpf/common/*.h include/procmon/*.h

@@ -187,12 +187,14 @@ static void report_detections(struct daemon *d, bool at_exit)
  * any is non-zero (so a log reader sees it whenever it looks), and at exit. */
 static void report_drops(struct daemon *d, bool at_exit)
 {
-	uint64_t k[PM_DROP_MAX] = { 0 }, total;
+	uint64_t k[PM_DROP_MAX] = { 0 }, total, repeated = 0;
 	char kernel[512];
 	size_t n = 0;
 
 	pm_loader_read_drops(d->loader, k);
 	total = d->reader.user_drops + d->reader.malformed + d->sink.lines_lost;
+	for (unsigned i = 0; i < PM_EVENT_TYPE_END; i++)
+		repeated += d->reader.repeated[i];
 	for (unsigned i = 0; i < PM_DROP_MAX; i++) {
 		total += k[i];
 		if (pm_drop_names[i] && n < sizeof(kernel))
@@ -206,10 +208,10 @@ static void report_drops(struct daemon *d, bool at_exit)
 		return;
 	(total ? pm_log_warn : pm_log_info)(
 		"%s: events lost: kernel %s, user space=%llu, malformed=%llu, output=%llu; "
-		"events written: %llu; hashes skipped: %llu",
+		"events written: %llu; repeats summarised: %llu; hashes skipped: %llu",
 		at_exit ? "at exit" : "ongoing", kernel, (unsigned long long)d->reader.user_drops,
 		(unsigned long long)d->reader.malformed, (unsigned long long)d->sink.lines_lost,
-		(unsigned long long)d->sink.lines_written,
+		(unsigned long long)d->sink.lines_written, (unsigned long long)repeated,
 		(unsigned long long)pm_hasher_skipped(d->reader.hasher));
 }
 
@@ -232,6 +234,7 @@ static void publish_metrics(struct daemon *d, uint64_t now)
 	s.malformed = d->reader.malformed;
 	s.output_lost = d->sink.lines_lost;
 	s.shaped_out = d->shaped_out;
+	memcpy(s.repeated, d->reader.repeated, sizeof(s.repeated));
 	s.lines_written = d->sink.lines_written;
 	s.bytes_written = d->sink.bytes_written;
 	s.write_errors = d->sink.write_errors;
@@ -444,6 +447,15 @@ static int start(struct daemon *d)
 	if (err)
 		return EXIT_RUNTIME;
 	pm_log_debug("start-up: BPF loaded and attached at %.1f ms", ms_since(t0));
+	if (d->cfg.hash) {
+		err = pm_pinner_start(&d->reader.pinner, pm_loader_pins_fd(d->loader),
+				      pm_loader_proc_info_fd(d->loader), true);
+		if (err) {
+			pm_log_error("starting the pin thread: %s", strerror(-err));
+			return EXIT_RUNTIME;
+		}
+		d->reader.known_fd = pm_loader_known_files_fd(d->loader);
+	}
 	d->rb = ring_buffer__new(pm_loader_ringbuf_fd(d->loader), pm_reader_on_record,
 				 &d->reader, NULL);
 	if (!d->rb) {
@@ -494,6 +506,9 @@ static void shutdown_daemon(struct daemon *d)
 	if (d->loader)
 		report_drops(d, true);
 	ring_buffer__free(d->rb);
+	pm_pinner_stop(d->reader.pinner);
+	d->reader.pinner = NULL;
+	d->reader.known_fd = -1;
 	pm_loader_close(d->loader);
 	pm_reader_free(&d->reader);
 	pm_detections_free(&d->det);

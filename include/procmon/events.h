@@ -65,6 +65,7 @@
 	X(SETNS, 16, PRIV, "ProcessEvent", "SetNs", "SETNS", NAMESPACES, NAMESPACES)                    \
 	X(UNSHARE, 17, PRIV, "ProcessEvent", "Unshare", "UNSHARE", NAMESPACES, NAMESPACES)              \
 	X(EXE_UNLINKED, 18, FILE, 0, 0, 0, NONE, EXEC)                                                  \
+	X(REPEATS, 19, REPEATS, "RepeatedEvents", 0, "REPEATED_EVENTS", NONE, REPEATS)                  \
 	X(EXISTING_PROCESS, 64, NONE, "ExistingProcess", 0, "EXISTING_PROCESS", EXISTING_PROCESS, NONE) \
 	X(SENSITIVE_ACCESS, 65, NONE, "SensitiveProcessAccess", 0, "SENSITIVE_PROCESS_ACCESS",          \
 	  SENSITIVE_PROCESS_ACCESS, NONE)                                                               \
@@ -89,6 +90,7 @@ enum pm_record_kind {
 	PM_RECORD_FIFO,   /* struct pm_fifo_event */
 	PM_RECORD_MODULE, /* struct pm_module_event */
 	PM_RECORD_FILE,   /* struct pm_file_event */
+	PM_RECORD_REPEATS, /* struct pm_repeat_event */
 	PM_RECORD_KINDS,
 };
 
@@ -107,7 +109,8 @@ enum pm_record_kind {
 	X(REMOTE_THREAD, 7, "remote_thread") \
 	X(NAMED_PIPE, 8, "named_pipe")    \
 	X(MODULE_LOAD, 9, "module_load")  \
-	X(NAMESPACES, 10, "namespaces")
+	X(NAMESPACES, 10, "namespaces")    \
+	X(REPEATS, 11, "repeated_events")
 
 #define PM_DROP_ENUM_ROW(name, num, ...) PM_DROP_##name = num,
 enum pm_drop_category {
@@ -131,6 +134,10 @@ enum pm_exec_flags {
 	/* the working directory's walk (cwd_len), as PATH_CUT / PATH_DELETED */
 	PM_EXEC_CWD_CUT = 1 << 14,
 	PM_EXEC_CWD_DELETED = 1 << 15,
+	PM_EXEC_PINNED = 1 << 9,          /* a struct pm_pin went out for it */
+	PM_EXEC_VIA_FD = 1 << 8,         /* a file without a link run from an fd
+					   * (fexecve, execveat AT_EMPTY_PATH,
+					   * /proc/self/fd/N): it had none before */
 };
 
 /* The cgroup v1 controller whose hierarchy the BPF side reads a task's
@@ -324,6 +331,81 @@ struct pm_file_event {
 	struct pm_file_facts file;
 };
 
+/*
+ * RepeatedEvents: `count` events of type `kind` by this process, from
+ * `first_ns` to `last_ns` (boot time), that were not written one by one:
+ * beyond pm_repeat_max of that kind within one pm_repeat_interval_ns.
+ * Sent when the process makes that kind of event again after the
+ * interval, and when it exits. `task` is the thread that sent it.
+ */
+struct pm_repeat_event {
+	struct pm_header hdr;
+	struct pm_task task;
+	__u64 count;
+	__u64 first_ns;
+	__u64 last_ns;
+	__u32 kind; /* enum pm_event_type */
+	__u32 pad;
+};
+
+/*
+ * Per process (task storage of its leader), per event type below
+ * PM_REPEAT_KINDS: the current interval and what it held back.
+ */
+#define PM_REPEAT_KINDS 24
+struct pm_repeat_state {
+	__u64 window_start; /* boot-time ns */
+	__u64 count;        /* events of the window, written or not */
+	__u64 suppressed;   /* not written since the last summary */
+	__u64 first_ns, last_ns; /* of those */
+};
+
+struct pm_repeats {
+	struct pm_repeat_state kind[PM_REPEAT_KINDS];
+};
+
+/*
+ * The exec-pin fast path (ring buffer pm_pins, its own reader thread):
+ * an exec whose file's hash user space may not know yet, or that has no
+ * link, asks for /proc/PID/exe (and the script's fd) to be opened at once,
+ * before the process can exit and take its file with it. Matched to the
+ * exec record by (pid, ktime_ns).
+ */
+struct pm_pin {
+	__u64 ktime_ns; /* the exec record's hdr.ktime_ns */
+	__u32 pid;
+	__s32 script_fd; /* PM_EXEC_SCRIPT_FILELESS: pin /proc/PID/fd/N too; else -1 */
+};
+
+/* A file whose hash user space has (pm_known_files): no pin needed. */
+struct pm_file_key {
+	__u64 ino;
+	__u64 isize;
+	__s64 mtime_sec;
+	__s64 ctime_sec;
+	__u32 mtime_nsec;
+	__u32 ctime_nsec;
+	__u32 mnt_id;
+	__u32 pad;
+};
+
+/* The key of a file the kernel described (both sides build it alike). */
+static inline __attribute__((always_inline)) struct pm_file_key
+pm_file_key_of(const struct pm_file_facts *f)
+{
+	struct pm_file_key key = {
+		.ino = f->ino,
+		.isize = f->isize,
+		.mtime_sec = f->mtime_sec,
+		.ctime_sec = f->ctime_sec,
+		.mtime_nsec = f->mtime_nsec,
+		.ctime_nsec = f->ctime_nsec,
+		.mnt_id = f->mnt_id,
+	};
+
+	return key;
+}
+
 /* LSM_SETID_* of include/linux/security.h: which call changed the ids */
 enum pm_setid_flags {
 	PM_SETID_ID = 1,  /* setuid, setgid */
@@ -444,6 +526,10 @@ struct pm_filter_pattern {
 struct pm_proc_info {
 	__u32 binary_match; /* process_filter's binary part matched at exec */
 	__u32 pad;
+	/* hdr.ktime_ns of its last exec, once a pin was asked for it (0:
+	 * unknown): the pin thread's proof that /proc/PID/exe is still that
+	 * exec's file */
+	__u64 exec_ns;
 };
 
 #define PM_EXEC_DATA_MAX                                                                   \
@@ -460,6 +546,10 @@ _Static_assert(__builtin_offsetof(struct pm_exec_event, data) == sizeof(struct p
 _Static_assert(sizeof(struct pm_clone_event) == 136, "pm_clone_event layout");
 _Static_assert(sizeof(struct pm_file_event) == 184, "pm_file_event layout");
 _Static_assert(sizeof(struct pm_exit_event) == 128, "pm_exit_event layout");
+_Static_assert(sizeof(struct pm_repeat_event) == 152, "pm_repeat_event layout");
+_Static_assert(sizeof(struct pm_pin) == 16, "pm_pin layout");
+_Static_assert(sizeof(struct pm_file_key) == 48, "pm_file_key layout");
+_Static_assert(PM_EVENT_REPEATS < PM_REPEAT_KINDS, "every kernel event has a repeat state");
 _Static_assert(sizeof(struct pm_priv_event) == 296, "pm_priv_event layout");
 _Static_assert(sizeof(struct pm_filter_conf) == 72, "pm_filter_conf layout");
 _Static_assert(sizeof(struct pm_module_event) == 216 + PM_PATH_MAX + PM_NAME_MAX,

@@ -14,6 +14,7 @@
 #include "procmon/events.h"
 #include "common/maps.bpf.h"
 #include "common/task.bpf.h"
+#include "common/repeat.bpf.h"
 #include "common/path.bpf.h"
 #include "common/filter.bpf.h"
 
@@ -196,6 +197,42 @@ static __always_inline void pm_script_fd(struct pm_exec_event *ev, struct task_s
 	ev->flags |= PM_EXEC_SCRIPT_FILELESS;
 }
 
+/* Set by user space: hashing is on, pin what it may not reach later. */
+const volatile bool pm_want_pins = false;
+
+/*
+ * Ask the pin thread to hold this exec's file now, first of all: the
+ * process may exit within a millisecond, and a file without a link (or
+ * renamed over right after the exec) is gone with it. Skipped for a file
+ * user space has hashed already, so an exec storm of known binaries pays
+ * one map lookup.
+ */
+static __always_inline void pm_pin_exec(struct pm_exec_event *ev, struct task_struct *task)
+{
+	struct pm_file_key key = pm_file_key_of(&ev->file);
+	struct pm_proc_info *info;
+	struct pm_pin *pin;
+	bool known = ev->file.nlink && !(ev->flags & PM_EXEC_SCRIPT_FILELESS) &&
+		     bpf_map_lookup_elem(&pm_known_files, &key);
+
+	/* which exec the process runs now, for every pin of it to check:
+	 * kept up to date once a pin made the storage */
+	info = bpf_task_storage_get(&pm_proc_info, task, 0,
+				    known ? 0 : BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (info)
+		info->exec_ns = ev->hdr.ktime_ns;
+	if (known)
+		return;
+	pin = bpf_ringbuf_reserve(&pm_pins, sizeof(*pin), 0);
+	if (!pin) /* the exec record is still sent; its reader pins late */
+		return;
+	pin->ktime_ns = ev->hdr.ktime_ns;
+	pin->pid = ev->task.pid;
+	pin->script_fd = (ev->flags & PM_EXEC_SCRIPT_FILELESS) ? (__s32)ev->script_fd : -1;
+	bpf_ringbuf_submit(pin, BPF_RB_FORCE_WAKEUP);
+	ev->flags |= PM_EXEC_PINNED;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -220,6 +257,12 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	pm_fill_file(&ev->file, file);
 	ev->per_clear = BPF_CORE_READ(bprm, per_clear);
 	pm_script_fd(ev, task, bprm);
+	if (pm_want_pins)
+		pm_pin_exec(ev, task);
+	/* no link: fileless when the exec went through an fd (the file had
+	 * none to be found by), else deleted or replaced during the exec */
+	if (ev->file.nlink == 0 && pm_fd_of_name(BPF_CORE_READ(bprm, filename)) >= 0)
+		ev->flags |= PM_EXEC_VIA_FD;
 
 	if (bpf_probe_read_kernel_str(data, PM_NAME_MAX,
 				      BPF_CORE_READ(file, f_path.dentry, d_name.name)) < 0)
@@ -274,11 +317,13 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	/*
 	 * A file without a link (memfd, deleted) can be read only through the
 	 * process, which may be gone in a millisecond: the reader pins it via
-	 * /proc/PID/exe as soon as it reads this record, so wake it now. Such
-	 * execs are rare; the others keep the batched wake-ups.
+	 * /proc/PID/exe as soon as it reads this record, so wake it now, unless
+	 * the pin thread has it already. Such execs are rare; the others keep
+	 * the batched wake-ups.
 	 */
 	pm_emit_wake(ev, size, PM_DROP_EXEC,
-		     ev->file.nlink == 0 || (ev->flags & PM_EXEC_SCRIPT_FILELESS));
+		     !(ev->flags & PM_EXEC_PINNED) &&
+			     (ev->file.nlink == 0 || (ev->flags & PM_EXEC_SCRIPT_FILELESS)));
 	if (pm_want_interp)
 		pm_interp_module(task);
 	return 0;
@@ -296,28 +341,35 @@ struct pm_sys_exit_rec {
 };
 
 /*
- * An unlink or rename by a process that left its own running executable
- * with no link (an implant deleting itself at start): its inode as the
- * call left it, for the hasher (the unlink changed the ctime it checks).
- * Loaded only with ima_hash; a few loads per unlink, a record only then.
+ * EXE_UNLINKED for task when its running executable has no link left:
+ * the inode as it is now, while the process still runs it (so nobody can
+ * have written it since the exec), for the hasher: the unlink or rename
+ * changed the ctime it checks.
  */
-static __always_inline int pm_on_unlink(long ret)
+static __always_inline void pm_exe_unlinked(struct task_struct *task)
 {
-	struct task_struct *task;
 	struct pm_file_event ev;
 	struct file *exe;
 
-	if (ret != 0)
-		return 0;
-	task = bpf_get_current_task_btf();
 	exe = task->mm->exe_file; /* direct loads: NULL for a kernel thread */
 	if (!exe || exe->f_inode->__i_nlink != 0)
-		return 0;
+		return;
 	__builtin_memset(&ev, 0, sizeof(ev));
 	pm_record_start(&ev.hdr, PM_EVENT_EXE_UNLINKED, sizeof(ev), &ev.task, task);
 	pm_fill_file(&ev.file, exe);
 	/* the process may be about to exit: the reader pins its exe now */
 	pm_emit_wake(&ev, sizeof(ev), PM_DROP_EXEC, true);
+}
+
+/*
+ * An unlink or rename by a process that left its own running executable
+ * with no link (an implant deleting itself at start). Loaded only with
+ * ima_hash; a few loads per unlink, a record only then.
+ */
+static __always_inline int pm_on_unlink(long ret)
+{
+	if (ret == 0)
+		pm_exe_unlinked(bpf_get_current_task_btf());
 	return 0;
 }
 
@@ -370,7 +422,7 @@ static __always_inline void pm_remote_thread(struct task_struct *creator,
 	tracer = BPF_CORE_READ(creator, parent); /* the tracer, while traced */
 	if (!tracer || BPF_CORE_READ(tracer, tgid) == BPF_CORE_READ(creator, tgid))
 		return;
-	ev = pm_reserve(sizeof(*ev), PM_DROP_REMOTE_THREAD);
+	ev = pm_reserve(sizeof(*ev), PM_EVENT_REMOTE_THREAD, PM_DROP_REMOTE_THREAD, creator);
 	if (!ev)
 		return;
 	__builtin_memset(ev, 0, sizeof(*ev));
@@ -418,6 +470,11 @@ int BPF_PROG(pm_exit, struct task_struct *task, bool group_dead)
 	/* one event per process: only the thread that ends the group reports */
 	if (!group_dead)
 		return 0;
+	pm_repeat_flush(task);
+	/* a file deleted or renamed over while it ran (by anyone): its
+	 * identity now, the last moment nobody can have written it */
+	if (pm_want_pins)
+		pm_exe_unlinked(task);
 	__builtin_memset(&ev, 0, sizeof(ev));
 	pm_record_start(&ev.hdr, PM_EVENT_EXIT, sizeof(ev), &ev.task, task);
 	/* the status wait(2) would report, as wait_task_zombie() computes it */

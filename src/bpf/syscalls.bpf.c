@@ -28,6 +28,7 @@
 #include "procmon/events.h"
 #include "common/maps.bpf.h"
 #include "common/task.bpf.h"
+#include "common/repeat.bpf.h"
 #include "common/path.bpf.h"
 #include "common/filter.bpf.h"
 
@@ -136,7 +137,7 @@ static __always_inline bool pm_before_call(struct pm_sys_exit *ctx, struct pm_pe
 static __always_inline struct pm_priv_event *pm_priv_begin(__u32 type, __u32 category,
 							    struct task_struct *task)
 {
-	struct pm_priv_event *ev = pm_reserve(sizeof(*ev), category);
+	struct pm_priv_event *ev = pm_reserve(sizeof(*ev), type, category, task);
 
 	if (!ev)
 		return NULL;

@@ -36,6 +36,24 @@ char *pm_join_args(const char *argv, size_t len, size_t *out_len)
 	return out;
 }
 
+size_t pm_trim_empty_args(const char *argv, size_t len)
+{
+	/* keep the terminator of the last non-empty argument */
+	while (len >= 2 && argv[len - 1] == '\0' && argv[len - 2] == '\0')
+		len--;
+	return len;
+}
+
+bool pm_exe_is_pseudo(const char *exe)
+{
+	static const char deleted[] = " (deleted)";
+	size_t n = strlen(exe), d = sizeof(deleted) - 1;
+
+	if (exe[0] != '/' || n <= d + 1 || strcmp(exe + n - d, deleted))
+		return false;
+	return !memchr(exe + 1, '/', n - d - 1);
+}
+
 char *pm_argv0(const char *argv, size_t len, size_t *out_len)
 {
 	size_t n = strnlen(argv, len);
@@ -182,8 +200,15 @@ unsigned pm_secureexec_flags(const struct pm_secureexec_facts *f)
 		if (!flags && !setid_file && f->uid != 0 && f->euid != 0)
 			flags |= PM_SECUREEXEC_FILE_CAPS;
 	}
-	if (f->nlink == 0)
+	if (pm_exec_fileless(f->nlink, f->exec_flags))
 		flags |= PM_SECUREEXEC_FILELESS_EXEC;
 	return flags;
+}
+
+bool pm_exec_fileless(uint32_t nlink, uint32_t exec_flags)
+{
+	/* a memfd or other pseudo file never had a link; a file run from an
+	 * fd had none left when it was run */
+	return nlink == 0 && (exec_flags & (PM_EXEC_PATH_PSEUDO | PM_EXEC_VIA_FD));
 }
 

@@ -78,6 +78,12 @@ struct pm_event {
 	 * are the exec's), and that event's event_id (NULL: not written) */
 	const struct pm_sigma_rule_info *rule;
 	const char *matched_event_id;
+	/* RepeatedEvents: `count` events of type `kind` not written one by
+	 * one, from first_ns to last_ns (boot time) */
+	struct {
+		uint32_t kind;
+		uint64_t count, first_ns, last_ns;
+	} repeat;
 	uint64_t deadline_ns;      /* monotonic: emit by then, hash or not */
 	struct pm_event *next;
 };

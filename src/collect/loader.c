@@ -378,6 +378,10 @@ static int open_syscalls(struct pm_loader *l, const struct pm_config *cfg,
 			return err;
 	}
 	l->syscalls->rodata->pm_wakeup_bytes = l->process->rodata->pm_wakeup_bytes;
+	l->syscalls->rodata->pm_repeat_max = l->process->rodata->pm_repeat_max;
+	l->syscalls->rodata->pm_repeat_interval_ns = l->process->rodata->pm_repeat_interval_ns;
+	l->syscalls->rodata->pm_ring_bytes = l->process->rodata->pm_ring_bytes;
+	l->syscalls->rodata->pm_ring_reserve = l->process->rodata->pm_ring_reserve;
 	l->syscalls->rodata->pm_cgroup_v1 = l->process->rodata->pm_cgroup_v1;
 	l->syscalls->bss->pm_filter = *filter;
 	l->syscalls->rodata->pm_note_at_enter = note_at_enter;
@@ -419,11 +423,17 @@ int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg,
 	}
 	/* wake the reader once an eighth of the ring buffer is waiting */
 	l->process->rodata->pm_wakeup_bytes = cfg->ring_buffer_kb * 1024ull / 8;
+	l->process->rodata->pm_repeat_max = cfg->repeat_events;
+	l->process->rodata->pm_repeat_interval_ns = cfg->repeat_interval_ms * 1000000ull;
+	/* a quarter of the ring buffer is kept for clone, exec and exit */
+	l->process->rodata->pm_ring_bytes = cfg->ring_buffer_kb * 1024ull;
+	l->process->rodata->pm_ring_reserve = cfg->ring_buffer_kb * 1024ull / 4;
 	pm_filter_conf_from_config(cfg, &filter);
 	l->process->bss->pm_filter = filter;
 	/* v1 or hybrid hosts: containers are named in v1 hierarchies (container.h) */
 	l->process->rodata->pm_cgroup_v1 = cgroup_v1;
 	set_switches(l->process->obj, cfg);
+	l->process->rodata->pm_want_pins = cfg->hash;
 	l->binary_filter = filter.process & PM_PF_BINARY;
 	/* a self-deleting executable: what the hasher needs to accept its
 	 * unlink; nothing else uses these */
@@ -553,6 +563,21 @@ int pm_loader_update_filters(struct pm_loader *l, const struct pm_config *cfg, c
 int pm_loader_ringbuf_fd(const struct pm_loader *l)
 {
 	return bpf_map__fd(l->process->maps.pm_events);
+}
+
+int pm_loader_pins_fd(const struct pm_loader *l)
+{
+	return bpf_map__fd(l->process->maps.pm_pins);
+}
+
+int pm_loader_proc_info_fd(const struct pm_loader *l)
+{
+	return bpf_map__fd(l->process->maps.pm_proc_info);
+}
+
+int pm_loader_known_files_fd(const struct pm_loader *l)
+{
+	return bpf_map__fd(l->process->maps.pm_known_files);
 }
 
 int pm_loader_read_drops(const struct pm_loader *l, uint64_t drops[PM_DROP_MAX])

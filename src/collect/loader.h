@@ -25,6 +25,10 @@ int pm_loader_check_environment(char *msg, size_t len);
 int pm_loader_open(struct pm_loader **out, const struct pm_config *cfg,
 		   enum pm_cgroup_v1 cgroup_v1);
 int pm_loader_ringbuf_fd(const struct pm_loader *l);
+/* The exec-pin ring buffer (struct pm_pin) and the known-files map. */
+int pm_loader_pins_fd(const struct pm_loader *l);
+int pm_loader_known_files_fd(const struct pm_loader *l);
+int pm_loader_proc_info_fd(const struct pm_loader *l);
 /* Sum of the per-CPU kernel drop counters, per enum pm_drop_category. */
 int pm_loader_read_drops(const struct pm_loader *l, uint64_t drops[PM_DROP_MAX]);
 /* Whether process_filter has a binary part, which needs seeding. */

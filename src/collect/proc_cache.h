@@ -29,6 +29,12 @@ struct pm_image {
 	size_t argv0_len;
 	unsigned secureexec; /* enum pm_secureexec */
 	bool args_truncated;
+	/* an on-disk binary that had no link left at the exec (deleted or
+	 * replaced meanwhile), not a fileless one */
+	bool binary_deleted;
+	/* args read from /proc/PID/cmdline (the /proc scan), which the
+	 * process itself can have rewritten, not at exec */
+	bool args_from_proc;
 	bool path_truncated;
 	struct pm_hash_entry *hash; /* NULL when not hashed */
 	/* a fileless script (memfd) run through its interpreter: the script's

@@ -67,8 +67,18 @@ static struct pm_image *scan_image(struct pm_reader *r, uint32_t pid, const char
 		exe[n] = '\0';
 		img->filename = pm_filename_from_exe(exe);
 		img->binary_path = strdup(exe);
-		if (fstat(fd, &st) == 0 && st.st_nlink == 0)
-			img->secureexec |= PM_SECUREEXEC_FILELESS_EXEC;
+		/*
+		 * No link: how it was executed is no longer known. A pseudo
+		 * file (memfd, anonymous shmem) reads as "/NAME (deleted)",
+		 * one component; anything else was a file in a directory,
+		 * deleted or replaced since.
+		 */
+		if (fstat(fd, &st) == 0 && st.st_nlink == 0) {
+			if (pm_exe_is_pseudo(exe))
+				img->secureexec |= PM_SECUREEXEC_FILELESS_EXEC;
+			else
+				img->binary_deleted = true;
+		}
 		if (r->hasher && pm_file_id_of_fd(fd, &id) == 0)
 			img->hash = pm_hasher_lookup(r->hasher, &id, pid, NULL, -1);
 	}
@@ -80,6 +90,9 @@ static struct pm_image *scan_image(struct pm_reader *r, uint32_t pid, const char
 		n = 0;
 	/* a full buffer means there may be more: say so rather than guess */
 	img->args_truncated = n == PM_ARGS_MAX;
+	if (!img->args_truncated)
+		n = pm_trim_empty_args(args, n);
+	img->args_from_proc = true;
 	img->args = pm_join_args(args, n, &img->args_len);
 	img->argv0 = pm_argv0(args, n, &img->argv0_len);
 	if (!img->filename || !img->binary_path || !img->args || !img->argv0)

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include "collect/decode.h"
 #include "enrich/derive.h"
 #include "log.h"
@@ -35,6 +37,7 @@ static uint32_t read_boot_id_prefix(void)
 int pm_reader_init(struct pm_reader *r, const struct pm_config *cfg)
 {
 	memset(r, 0, sizeof(*r));
+	r->known_fd = -1;
 	r->cache = pm_proc_cache_new();
 	r->containers = pm_containers_new();
 	r->boot_id_prefix = read_boot_id_prefix();
@@ -209,13 +212,13 @@ static char *pinned_path(int fd)
  * the pin, and hashed exactly as the kernel saw it.
  */
 static void script_from_exec(struct pm_reader *r, const struct pm_exec_event *e,
-			     struct pm_image *img)
+			     struct pm_image *img, int pin)
 {
 	char fd[24];
-	int pin;
 
 	snprintf(fd, sizeof(fd), "fd/%u", e->script_fd);
-	pin = pm_hasher_pin(e->task.pid, fd);
+	if (pin < 0)
+		pin = pm_hasher_pin(e->task.pid, fd);
 	img->secureexec |= PM_SECUREEXEC_FILELESS_EXEC;
 	img->script_path = pinned_path(pin);
 	if (!r->hasher || pin < 0) {
@@ -234,6 +237,20 @@ static void script_from_exec(struct pm_reader *r, const struct pm_exec_event *e,
 	}, e->task.pid, NULL, pin);
 }
 
+/* How long the reader waits for the pin thread's open of an exec it was
+ * asked to pin (the request left the kernel first; this is scheduling). */
+#define PIN_WAIT_MS 20
+
+/* Tell the kernel side this file's hash is known: its execs need no pin. */
+static void mark_known(struct pm_reader *r, const struct pm_file_facts *f)
+{
+	struct pm_file_key key = pm_file_key_of(f);
+	uint8_t one = 1;
+
+	if (r->known_fd >= 0)
+		bpf_map_update_elem(r->known_fd, &key, &one, BPF_ANY);
+}
+
 static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exec_event *e)
 {
 	const struct pm_task *t = &e->task;
@@ -241,28 +258,46 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 		.per_clear = e->per_clear,
 		.mode = e->file.mode,
 		.nlink = e->file.nlink,
+		.exec_flags = e->flags,
 		.uid = t->uid,
 		.euid = t->euid,
 		.gid = t->gid,
 		.egid = t->egid,
 	};
 	const char *data = e->data;
-	/*
-	 * First of all: a file with no link (memfd, deleted) is reachable
-	 * only through the process, which may exit within milliseconds, and
-	 * its content then is gone. Hold it now (the kernel side woke us at
-	 * once for this record); the hasher checks and reads it later.
-	 */
-	int pin = r->hasher && e->file.nlink == 0 ? pm_hasher_pin_exe(e->task.pid) : -1;
-	struct pm_image *img = pm_image_new();
+	int pin = -1, script_pin = -1;
+	struct pm_file_id pin_id;
+	char pin_hex[sizeof("sha256:") + 64] = "";
+	bool pin_has_id = false;
+	struct pm_image *img;
 
+	/*
+	 * First of all: the pin thread may hold the file (the kernel asked
+	 * for it at the exec); a file with no link (memfd, deleted) is
+	 * reachable only through the process, which may exit within
+	 * milliseconds, and its content then is gone: hold it now if nobody
+	 * did. The hasher checks and reads it later.
+	 */
+	if (r->hasher && (e->flags & PM_EXEC_PINNED))
+		pm_pinner_take(r->pinner, e->task.pid, e->hdr.ktime_ns, PIN_WAIT_MS, &pin,
+			       &script_pin, &pin_id, &pin_has_id, pin_hex);
+	if ((e->flags & PM_EXEC_PINNED) && pin < 0)
+		pm_log_debug("pid %u: exec %llu: no pin", e->task.pid,
+			     (unsigned long long)e->hdr.ktime_ns);
+	if (pin < 0 && r->hasher && e->file.nlink == 0)
+		pin = pm_hasher_pin_exe(e->task.pid);
+	img = pm_image_new();
 	if (!img) {
 		if (pin >= 0)
 			close(pin);
+		if (script_pin >= 0)
+			close(script_pin);
 		return NULL;
 	}
 	if (e->flags & PM_EXEC_SCRIPT_FILELESS)
-		script_from_exec(r, e, img);
+		script_from_exec(r, e, img, script_pin);
+	else if (script_pin >= 0)
+		close(script_pin);
 	img->filename = strndup(data, strnlen(data, PM_NAME_MAX));
 	img->binary_path = pm_build_path(data + PM_NAME_MAX, e->path_len, e->flags);
 	img->args = pm_join_args(data + PM_NAME_MAX + e->path_len, e->args_len, &img->args_len);
@@ -279,6 +314,7 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 		return NULL;
 	}
 	img->secureexec |= pm_secureexec_flags(&facts);
+	img->binary_deleted = e->file.nlink == 0 && !pm_exec_fileless(e->file.nlink, e->flags);
 	img->executed = true;
 	img->size = e->file.isize;
 	img->mtime_sec = e->file.mtime_sec;
@@ -294,8 +330,16 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 		bool path_ok = !(e->flags & (PM_EXEC_PATH_CUT | PM_EXEC_PATH_PSEUDO |
 					     PM_EXEC_PATH_DELETED));
 
-		img->hash = pm_hasher_lookup(r->hasher, &id, e->task.pid,
-					     path_ok ? img->binary_path : NULL, pin);
+		/* a pin of this very exec's file may have a later ctime
+		 * (renamed over, deleted): hash.h has why that is exact */
+		img->hash = pm_hasher_lookup_exec(r->hasher, &id, e->task.pid,
+						  path_ok ? img->binary_path : NULL, pin,
+						  pin_has_id ? &pin_id : NULL,
+						  pin_hex[0] ? pin_hex : NULL);
+		/* hashed already, yet pinned: the kernel need not ask again */
+		if ((e->flags & PM_EXEC_PINNED) && img->hash &&
+		    pm_hash_state(img->hash) == PM_HASH_DONE)
+			mark_known(r, &e->file);
 	}
 	return img;
 }
@@ -368,6 +412,10 @@ static void on_exit_record(struct pm_reader *r, const struct pm_exit_event *e)
 {
 	struct pm_process *p = snapshot(r, &e->task, NULL, KEEP_CLONED, NULL);
 
+	/* no identity of its file can come after its exit: a pin its failed
+	 * hash kept is of no more use */
+	if (r->hasher && p && p->image && p->image->executed && p->image->hash)
+		pm_hasher_release_pin(r->hasher, p->image->hash);
 	pm_proc_cache_mark_exited(r->cache, e->task.pid, e->task.start_ns,
 				  pm_clock_ns(CLOCK_MONOTONIC));
 	queue_event(r, &e->hdr, p, &e->task, e->exit_code);
@@ -573,7 +621,33 @@ static void on_exe_unlinked(struct pm_reader *r, const struct pm_file_event *e)
 	if (!r->hasher || !h || pm_hash_state(h) == PM_HASH_DONE)
 		return;
 	id = file_id(&e->file);
+	pm_log_debug("pid %u: its exe lost its link (ctime %lld.%u)", e->task.pid,
+		     (long long)id.ctime_sec, id.ctime_nsec);
 	pm_hasher_accept_unlinked(r->hasher, h, &id, pm_hasher_pin_exe(e->task.pid));
+}
+
+/*
+ * RepeatedEvents: what one process's repetition of a kind held back. Its
+ * count is added to `repeated` whether or not the event is written, so
+ * the counters add up to every call the kernel saw.
+ */
+static void on_repeats(struct pm_reader *r, const struct pm_repeat_event *e)
+{
+	const struct pm_event_info *kind = pm_event_info(e->kind);
+	struct pm_event *ev;
+
+	if (!kind || kind->record == PM_RECORD_NONE) {
+		r->malformed++;
+		return;
+	}
+	r->repeated[e->kind] += e->count;
+	ev = queue_event(r, &e->hdr, snapshot(r, &e->task, NULL, KEEP_CLONED, NULL), &e->task, 0);
+	if (!ev)
+		return;
+	ev->repeat.kind = e->kind;
+	ev->repeat.count = e->count;
+	ev->repeat.first_ns = e->first_ns;
+	ev->repeat.last_ns = e->last_ns;
 }
 
 /* Whether size bytes hold a whole record of this shape, its variable
@@ -594,6 +668,8 @@ static bool record_whole(uint32_t kind, const void *data, size_t size)
 		return size >= sizeof(struct pm_priv_event);
 	case PM_RECORD_FILE:
 		return size >= sizeof(struct pm_file_event);
+	case PM_RECORD_REPEATS:
+		return size >= sizeof(struct pm_repeat_event);
 	case PM_RECORD_MODULE:
 		return size >= offsetof(struct pm_module_event, path) &&
 		       m->path_len <= PM_PATH_MAX &&
@@ -617,13 +693,14 @@ RECORD_HANDLER(on_priv, pm_priv_event)
 RECORD_HANDLER(on_module, pm_module_event)
 RECORD_HANDLER(on_fifo, pm_fifo_event)
 RECORD_HANDLER(on_exe_unlinked, pm_file_event)
+RECORD_HANDLER(on_repeats, pm_repeat_event)
 
 /* Who takes a whole record of each shape. */
 static void (*const record_handlers[PM_RECORD_KINDS])(struct pm_reader *r, const void *data) = {
 	[PM_RECORD_EXEC] = on_exec_record,	 [PM_RECORD_CLONE] = on_clone_record,
 	[PM_RECORD_EXIT] = on_exit_record_record, [PM_RECORD_PRIV] = on_priv_record,
 	[PM_RECORD_MODULE] = on_module_record,	 [PM_RECORD_FIFO] = on_fifo_record,
-	[PM_RECORD_FILE] = on_exe_unlinked_record,
+	[PM_RECORD_FILE] = on_exe_unlinked_record, [PM_RECORD_REPEATS] = on_repeats_record,
 };
 
 /* Dispatch by record shape (the event table's RECORD column), each checked

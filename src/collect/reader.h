@@ -17,11 +17,14 @@
 #include "collect/event.h"
 #include "enrich/hash.h"
 #include "enrich/injection.h"
+#include "collect/pin.h"
 #include "collect/proc_cache.h"
 
 struct pm_reader {
 	struct pm_proc_cache *cache;
 	struct pm_hasher *hasher; /* NULL when hashing is off */
+	struct pm_pinner *pinner; /* the exec-pin thread, or NULL */
+	int known_fd; /* pm_known_files: hashed files, so the kernel pins no more; -1 */
 	struct pm_containers *containers;
 	struct pm_event_queue queue;
 	uint32_t boot_id_prefix;
@@ -29,6 +32,8 @@ struct pm_reader {
 	struct pm_derive derive;             /* the events derived from the decoded ones */
 	uint64_t malformed; /* records that failed validation (dropped, counted) */
 	uint64_t user_drops; /* events lost to allocation failure */
+	/* events summarised by RepeatedEvents records, by type (not lost) */
+	uint64_t repeated[PM_EVENT_TYPE_END];
 };
 
 /* Set up a reader for cfg (which must outlive it): 0 or -ENOMEM. */

@@ -324,6 +324,22 @@ static int parse_output_backups(struct pm_yaml_ctx *c, const yaml_node_t *n, voi
 	return parse_uint_range(c, n, p, 1, OUTPUT_BACKUPS_MAX);
 }
 
+#define REPEAT_EVENTS_DEFAULT 100
+#define REPEAT_EVENTS_MAX 1000000
+#define REPEAT_INTERVAL_MS_DEFAULT 1000
+#define REPEAT_INTERVAL_MS_MIN 10
+#define REPEAT_INTERVAL_MS_MAX 3600000 /* an hour */
+
+static int parse_repeat_events(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return parse_uint_range(c, n, p, 1, REPEAT_EVENTS_MAX);
+}
+
+static int parse_repeat_interval(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return parse_uint_range(c, n, p, REPEAT_INTERVAL_MS_MIN, REPEAT_INTERVAL_MS_MAX);
+}
+
 static int parse_caps_format(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
 {
 	bool *hex = p;
@@ -794,6 +810,13 @@ static const struct pm_yaml_field detections_fields[] = {
 	END
 };
 
+static const struct pm_yaml_field repeat_limit_fields[] = {
+	FIELD("events", FUNC, CFG_OFF(repeat_events), .fn = parse_repeat_events, U32_IO),
+	FIELD("interval_ms", FUNC, CFG_OFF(repeat_interval_ms), .fn = parse_repeat_interval,
+	      U32_IO),
+	END
+};
+
 static const struct pm_yaml_field metrics_fields[] = {
 	FIELD("listen", FUNC, CFG_OFF(metrics_listen), .fn = parse_listen, CSTR_IO),
 	END
@@ -829,6 +852,7 @@ static const struct pm_yaml_field top_fields[] = {
 	FIELD("ima_hash", BOOL, CFG_OFF(hash)),
 	FIELD("hash", BOOL, CFG_OFF(hash), .alias_of = "ima_hash"),
 	FIELD("ring_buffer_kb", FUNC, CFG_OFF(ring_buffer_kb), .fn = parse_ring_buffer_kb, U32_IO),
+	FIELD("repeat_limit", MAP, 0, .sub = repeat_limit_fields),
 	FIELD("gc_period", FUNC, 0, .fn = parse_gc_period),
 	FIELD("expose_events", FUNC, 0, .fn = parse_expose_events),
 	PM_BLOCK_TABLE(BLOCK_FIELD_ROW)
@@ -861,6 +885,9 @@ static const struct {
 	RESTART_ONLY("output", output_none),
 	RESTART_ONLY("ima_hash", hash),
 	RESTART_ONLY("ring_buffer_kb", ring_buffer_kb),
+	/* the kernel's rodata */
+	RESTART_ONLY("repeat_limit", repeat_events),
+	RESTART_ONLY("repeat_limit", repeat_interval_ms),
 	RESTART_ONLY("metrics", metrics_listen),
 	RESTART_ONLY("nats", nats),
 };
@@ -953,6 +980,8 @@ static int config_reset(struct pm_config *cfg)
 	cfg->block[PM_BLOCK_NONE].enabled = true;
 	cfg->format = PM_FORMAT_BOMBINI;
 	cfg->ring_buffer_kb = DEFAULT_RING_BUFFER_KB;
+	cfg->repeat_events = REPEAT_EVENTS_DEFAULT;
+	cfg->repeat_interval_ms = REPEAT_INTERVAL_MS_DEFAULT;
 	if (pm_nats_config_defaults(&cfg->nats))
 		return -ENOMEM;
 	cfg->output_backups = OUTPUT_BACKUPS_DEFAULT;

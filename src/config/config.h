@@ -55,6 +55,9 @@ struct pm_config {
 	char *output; /* NULL for stdout */
 	bool hash;    /* ima_hash / hash */
 	uint32_t ring_buffer_kb; /* ring buffer size, power of two, >= 64 */
+	/* repeat_limit: per process and event type, at most repeat_events
+	 * written per repeat_interval_ms; the rest summarised */
+	uint32_t repeat_events, repeat_interval_ms;
 
 	/* the blocks' switches and cred_filters, by enum pm_block
 	 * (config/blocks.h); [PM_BLOCK_NONE] is always on */

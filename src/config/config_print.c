@@ -18,7 +18,7 @@ static const char *tf(bool b)
 
 int pm_config_print(FILE *f, const struct pm_config *cfg)
 {
-	const struct pm_yaml_field *nats;
+	const struct pm_yaml_field *nats, *repeat;
 
 	fputs("# procmon --print-config: the effective configuration, defaults filled in\n", f);
 	fprintf(f, "format: %s\n", cfg->format == PM_FORMAT_LIMACHARLIE ? "limacharlie"
@@ -27,6 +27,9 @@ int pm_config_print(FILE *f, const struct pm_config *cfg)
 	fputs("output: ", f);
 	pm_yaml_print_str(f, cfg->output_none ? "none" : cfg->output ? cfg->output : "stdout");
 	fprintf(f, "\nima_hash: %s\nring_buffer_kb: %u\n", tf(cfg->hash), cfg->ring_buffer_kb);
+	repeat = pm_config_key("repeat_limit");
+	fputs("repeat_limit:\n", f);
+	pm_yaml_print_map(f, repeat->sub, (const char *)cfg + repeat->off, 2);
 	fprintf(f, "output_max_mb: %u\noutput_backups: %u\noutput_compress: %s\n",
 		cfg->output_max_mb, cfg->output_backups, tf(cfg->output_compress));
 	fprintf(f, "caps_format: %s\n", cfg->caps_hex ? "hex" : "names");

@@ -73,11 +73,29 @@ static struct pm_hash_entry *hash_get(struct pm_hash_entry *e)
 	return e;
 }
 
+/* Pins kept now (hash_job), of every hasher: the bound is on fds */
+static unsigned kept_pins;
+
+/* e->fd, no longer a kept pin; -1 when none. Under the hasher's lock, or
+ * when e has no other user. */
+static int take_pin(struct pm_hash_entry *e)
+{
+	int fd = e->fd;
+
+	if (e->fd_kept)
+		__atomic_fetch_sub(&kept_pins, 1, __ATOMIC_RELAXED);
+	e->fd = -1;
+	e->fd_kept = false;
+	return fd;
+}
+
 void pm_hash_put(struct pm_hash_entry *e)
 {
 	if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-		if (e->fd >= 0)
-			close(e->fd);
+		int fd = take_pin(e);
+
+		if (fd >= 0)
+			close(fd);
 		free(e->path);
 		free(e);
 	}
@@ -85,6 +103,25 @@ void pm_hash_put(struct pm_hash_entry *e)
 
 /* SHA-256 of everything fd holds, as "sha256:<hex>". 0, -errno, or
  * -ECANCELED when procmon is stopping. */
+static int sha256_fd(const bool *stop, int fd, char out[sizeof("sha256:") + 64]);
+static int reopen_if_same(int fd, const char *what, const struct pm_file_id *id,
+			  const struct pm_file_id *alt);
+
+int pm_hash_pinned(int pin, const struct pm_file_id *id, char out[sizeof("sha256:") + 64])
+{
+	static const bool never = false;
+	struct pm_file_id after;
+	int fd = reopen_if_same(pin, "pinned exe", id, NULL), err;
+
+	if (fd < 0)
+		return -ESTALE;
+	err = sha256_fd(&never, fd, out);
+	if (!err && (pm_file_id_of_fd(fd, &after) || !pm_file_id_equal(&after, id)))
+		err = -ESTALE; /* changed while read */
+	close(fd);
+	return err;
+}
+
 static int sha256_fd(const bool *stop, int fd, char out[sizeof("sha256:") + 64])
 {
 	static const char hexd[] = "0123456789abcdef";
@@ -150,6 +187,16 @@ static bool same_content(const struct pm_file_id *got, const struct pm_file_id *
 	return pm_file_id_equal(got, id) || (alt && pm_file_id_equal(got, alt));
 }
 
+/* a and b are one inode with one content, seen at two ctimes. */
+static bool ctime_only_differs(const struct pm_file_id *a, const struct pm_file_id *b)
+{
+	struct pm_file_id same_but_ctime = *a;
+
+	same_but_ctime.ctime_sec = b->ctime_sec;
+	same_but_ctime.ctime_nsec = b->ctime_nsec;
+	return pm_file_id_equal(&same_but_ctime, b);
+}
+
 /* Append e to the worker's queue and wake it. Under h->lock. */
 static void enqueue_job(struct pm_hasher *h, struct pm_hash_entry *e)
 {
@@ -165,13 +212,25 @@ static void enqueue_job(struct pm_hasher *h, struct pm_hash_entry *e)
 
 static void hash_job(struct pm_hasher *h, struct pm_hash_entry *e)
 {
-	struct pm_file_id after, alt_id = e->id, *alt = NULL;
+	struct pm_file_id after, alt_id = e->id, *alt = NULL, pin_id;
+	bool pin_has_id;
 	int state = PM_HASH_FAILED;
 	struct timespec t0, t1;
 	unsigned gen;
 	char exe[32];
 	int fd, pin;
 
+	/* the file pinned at once (memfd, deleted, renamed over: nothing else
+	 * reaches it once the process is gone); else /proc/PID/exe, which
+	 * reaches the inode itself while the process lives; the path is the
+	 * fallback once it is gone. Taken under the lock:
+	 * pm_hasher_accept_unlinked() may hand one in. */
+	pthread_mutex_lock(&h->lock);
+	pin = take_pin(e);
+	pin_has_id = e->fd_has_id;
+	pin_id = e->fd_id;
+	e->fd_has_id = false;
+	pthread_mutex_unlock(&h->lock);
 again:
 	pthread_mutex_lock(&h->lock);
 	gen = e->alt_gen;
@@ -180,21 +239,17 @@ again:
 		alt_id.ctime_nsec = e->alt_ctime_nsec;
 		alt = &alt_id;
 	}
+	if (pin < 0 && e->fd >= 0) /* handed in since */
+		pin = take_pin(e);
 	pthread_mutex_unlock(&h->lock);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* the file the reader pinned at once (memfd, deleted: nothing else
-	 * reaches it once the process is gone); else /proc/PID/exe, which
-	 * reaches the inode itself while the process lives; the path is the
-	 * fallback once it is gone */
-	/* taken under the lock: pm_hasher_accept_unlinked() may hand one in */
-	pthread_mutex_lock(&h->lock);
-	pin = e->fd;
-	e->fd = -1;
-	pthread_mutex_unlock(&h->lock);
-	fd = pin >= 0 ? reopen_if_same(pin, "pinned exe", &e->id, alt) : -1;
-	if (pin >= 0)
-		close(pin);
+	/* the pin's own proven identity stands in for an unlink's */
+	fd = pin >= 0 ? reopen_if_same(pin, "pinned exe", &e->id,
+				       alt ? alt : pin_has_id ? &pin_id : NULL)
+		      : -1;
+	if (fd >= 0 && !alt && pin_has_id)
+		alt = &pin_id;
 	snprintf(exe, sizeof(exe), "/proc/%u/exe", e->pid);
 	if (fd < 0)
 		fd = open_if_same(exe, &e->id, alt);
@@ -211,28 +266,53 @@ again:
 			   (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec)),
 			   __ATOMIC_RELAXED);
 	__atomic_fetch_add(state == PM_HASH_DONE ? &h->hashed : &h->failed, 1, __ATOMIC_RELAXED);
+	if (state != PM_HASH_DONE)
+		pm_log_debug("pid %u: hash failed (pin %d with its identity %d)", e->pid, pin,
+			     pin_has_id);
+	pthread_mutex_lock(&h->lock);
 	/* the unlink's identity came while this ran: once more with it */
-	if (state != PM_HASH_DONE) {
-		pthread_mutex_lock(&h->lock);
-		if (e->alt_gen != gen) {
-			pthread_mutex_unlock(&h->lock);
-			goto again;
-		}
+	if (state != PM_HASH_DONE && e->alt_gen != gen) {
 		pthread_mutex_unlock(&h->lock);
+		goto again;
+	}
+	/*
+	 * Failed with a pin: keep it (a few at a time) for the identity the
+	 * process's exit or unlink may still report (the file renamed over
+	 * while it ran), when nothing else reaches the file any more.
+	 */
+	if (state != PM_HASH_DONE && pin >= 0 && e->fd < 0 &&
+	    __atomic_add_fetch(&kept_pins, 1, __ATOMIC_RELAXED) <= PM_HASH_KEPT_PINS) {
+		e->fd = pin;
+		e->fd_kept = true;
+		pin = -1;
+	} else if (state != PM_HASH_DONE && pin >= 0 && e->fd < 0) {
+		__atomic_fetch_sub(&kept_pins, 1, __ATOMIC_RELAXED);
 	}
 	__atomic_store_n(&e->state, state, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&h->lock);
+	if (pin >= 0)
+		close(pin);
+}
+
+void pm_hasher_release_pin(struct pm_hasher *h, struct pm_hash_entry *e)
+{
+	int fd = -1;
+
+	pthread_mutex_lock(&h->lock);
+	if (e->fd_kept && pm_hash_state(e) == PM_HASH_FAILED)
+		fd = take_pin(e);
+	pthread_mutex_unlock(&h->lock);
+	if (fd >= 0)
+		close(fd);
 }
 
 bool pm_hasher_accept_unlinked(struct pm_hasher *h, struct pm_hash_entry *e,
 			       const struct pm_file_id *now, int pin)
 {
-	struct pm_file_id same_but_ctime = *now;
 	bool requeue;
 
-	same_but_ctime.ctime_sec = e->id.ctime_sec;
-	same_but_ctime.ctime_nsec = e->id.ctime_nsec;
 	if (pm_hash_state(e) == PM_HASH_DONE || pm_file_id_equal(now, &e->id) ||
-	    !pm_file_id_equal(&same_but_ctime, &e->id)) {
+	    !ctime_only_differs(now, &e->id)) {
 		if (pin >= 0)
 			close(pin);
 		return false;
@@ -244,15 +324,22 @@ bool pm_hasher_accept_unlinked(struct pm_hasher *h, struct pm_hash_entry *e,
 	/* failed before the unlink's identity was known: hash it again */
 	requeue = pm_hash_state(e) == PM_HASH_FAILED && !h->stop;
 	if (requeue) {
-		if (e->fd >= 0)
-			close(e->fd);
-		e->fd = pin;
-		pin = -1;
+		/* a new pin, or the one the failure kept */
+		if (pin >= 0) {
+			int old = take_pin(e);
+
+			if (old >= 0)
+				close(old);
+			e->fd = pin;
+			e->fd_has_id = false;
+			pin = -1;
+		}
 		__atomic_store_n(&e->state, PM_HASH_PENDING, __ATOMIC_RELEASE);
 		hash_get(e);
 		enqueue_job(h, e);
 	} else if (e->fd < 0) {
 		e->fd = pin; /* pending: the worker takes it if it has not started */
+		e->fd_has_id = false;
 		pin = -1;
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -436,6 +523,13 @@ static void cache_insert(struct pm_hasher *h, struct pm_hash_entry *e)
 struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file_id *id,
 				       uint32_t pid, const char *path, int pin)
 {
+	return pm_hasher_lookup_exec(h, id, pid, path, pin, NULL, NULL);
+}
+
+struct pm_hash_entry *pm_hasher_lookup_exec(struct pm_hasher *h, const struct pm_file_id *id,
+					    uint32_t pid, const char *path, int pin,
+					    const struct pm_file_id *pin_id, const char *hex)
+{
 	struct pm_hash_entry *e;
 	bool full;
 
@@ -461,6 +555,23 @@ struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file
 	e->id = *id;
 	e->pid = pid;
 	e->fd = pin;
+	e->fd_has_id = pin >= 0 && pin_id;
+	if (e->fd_has_id)
+		e->fd_id = *pin_id;
+	if (hex) { /* hashed already, by the pin thread: nothing to do */
+		if (pin >= 0)
+			close(pin);
+		e->fd = -1;
+		e->fd_has_id = false;
+		snprintf(e->hex, sizeof(e->hex), "%s", hex);
+		e->state = PM_HASH_DONE;
+		__atomic_fetch_add(&h->hashed, 1, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&h->lock);
+		e->refs = 2; /* the cache, the caller */
+		cache_insert(h, e);
+		pthread_mutex_unlock(&h->lock);
+		return e;
+	}
 
 	pthread_mutex_lock(&h->lock);
 	full = h->queued >= PM_HASH_QUEUE_MAX;

@@ -45,6 +45,9 @@ struct pm_file_id {
 /* Larger files are not hashed: one would keep the worker busy for
  * seconds while every other new binary waits (about 1 s per GiB here). */
 #define PM_HASH_MAX_BYTES (512ll << 20)
+/* Pins kept after a failed hash, for an identity the process's unlink or
+ * exit may still report; each holds a file that may have no link. */
+#define PM_HASH_KEPT_PINS 32
 
 struct pm_hash_entry {
 	struct pm_file_id id;
@@ -63,6 +66,11 @@ struct pm_hash_entry {
 	uint32_t alt_ctime_nsec;
 	unsigned alt_gen;
 	int fd;       /* the file, opened early by the caller (owned), or -1 */
+	/* fd's identity when it was pinned, proven to be the executed
+	 * content (pm_hasher_lookup_exec): accepted beside id */
+	struct pm_file_id fd_id;
+	bool fd_has_id;
+	bool fd_kept; /* fd is a pin kept after a failure (PM_HASH_KEPT_PINS) */
 	uint32_t pid; /* for /proc/PID/exe, tried first */
 	char *path;   /* the fallback, or NULL */
 };
@@ -89,6 +97,26 @@ void pm_hasher_free(struct pm_hasher *h);
 struct pm_hash_entry *pm_hasher_lookup(struct pm_hasher *h, const struct pm_file_id *id,
 				       uint32_t pid, const char *path, int pin);
 
+/*
+ * The same for an exec whose `pin` was opened while the process still ran
+ * that very exec, `pin_id` (or NULL) being the pinned inode's identity
+ * then (src/collect/pin.h has how that is proven). Nobody can write a
+ * file being run, so pin_id is the executed content's identity as much as
+ * `id` is, even when its ctime moved in between (renamed over, deleted):
+ * the pin is hashed when it matches either, exactly, before and after
+ * reading. `hex`, when not NULL, is the content's digest already (the pin
+ * thread hashed a small file at once): the entry is made DONE with it.
+ */
+struct pm_hash_entry *pm_hasher_lookup_exec(struct pm_hasher *h, const struct pm_file_id *id,
+					    uint32_t pid, const char *path, int pin,
+					    const struct pm_file_id *pin_id, const char *hex);
+/*
+ * SHA-256 of the file pinned at `pin` when its identity is `id`, the same
+ * before and after reading: 0, or -errno (-ESTALE: not that file or it
+ * changed). `hex` of pm_hasher_lookup_exec(), from the pin thread.
+ */
+int pm_hash_pinned(int pin, const struct pm_file_id *id, char out[sizeof("sha256:") + 64]);
+
 /* /proc/PID/exe opened O_PATH (one open: no statx, no driver open, so it
  * cannot block on a hung mount), or -1: holds the inode for the hasher. */
 int pm_hasher_pin_exe(uint32_t pid);
@@ -108,6 +136,10 @@ int pm_hasher_pin(uint32_t pid, const char *what);
  */
 bool pm_hasher_accept_unlinked(struct pm_hasher *h, struct pm_hash_entry *e,
 			       const struct pm_file_id *now, int pin);
+
+/* The process of e's exec is gone, and with it any identity still to
+ * come: close the pin a failed hash kept, if any. */
+void pm_hasher_release_pin(struct pm_hasher *h, struct pm_hash_entry *e);
 
 int pm_hash_state(const struct pm_hash_entry *e);
 void pm_hash_put(struct pm_hash_entry *e);

@@ -100,6 +100,18 @@ static void label_value(FILE *f, const char *s)
 	}
 }
 
+/* One sample of a family counted by event type (ProcessEvent by sub-type). */
+static void type_sample(FILE *f, const char *name, const struct pm_event_info *e, uint64_t v)
+{
+	fprintf(f, "%s{type=\"", name);
+	label_value(f, e->native);
+	if (e->subtype) {
+		fputs("\",subtype=\"", f);
+		label_value(f, e->subtype);
+	}
+	fprintf(f, "\"} %llu\n", (unsigned long long)v);
+}
+
 static uint64_t ring_used(const struct pm_metrics *m)
 {
 	const unsigned long *pos = m->ring_pos;
@@ -251,15 +263,8 @@ static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_
 	for (uint32_t t = 0; t < PM_EVENT_TYPE_END; t++) {
 		const struct pm_event_info *e = pm_event_info(t);
 
-		if (!e || !e->native)
-			continue;
-		fputs("procmon_events_written_total{type=\"", f);
-		label_value(f, e->native);
-		if (e->subtype) {
-			fputs("\",subtype=\"", f);
-			label_value(f, e->subtype);
-		}
-		fprintf(f, "\"} %llu\n", (unsigned long long)s->written[t]);
+		if (e && e->native)
+			type_sample(f, "procmon_events_written_total", e, s->written[t]);
 	}
 
 	family(f, "procmon_kernel_events_lost_total", "counter",
@@ -271,6 +276,17 @@ static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_
 		fputs("procmon_kernel_events_lost_total{category=\"", f);
 		label_value(f, pm_drop_names[i]);
 		fprintf(f, "\"} %llu\n", (unsigned long long)s->kernel_lost[i]);
+	}
+	family(f, "procmon_events_repeated_total", "counter",
+	       "Events repeat_limit held back, counted in RepeatedEvents summaries (not lost), "
+	       "by type.");
+	for (uint32_t t = 0; t < PM_EVENT_TYPE_END; t++) {
+		const struct pm_event_info *e = pm_event_info(t);
+
+		/* what repeat_limit applies to: the kernel's, not the lifecycle */
+		if (e && e->native && e->record != PM_RECORD_NONE && t != PM_EVENT_REPEATS &&
+		    t != PM_EVENT_EXEC && t != PM_EVENT_CLONE && t != PM_EVENT_EXIT)
+			type_sample(f, "procmon_events_repeated_total", e, s->repeated[t]);
 	}
 	FAMILIES(f, counts, &sc);
 	family(f, "procmon_detection_seconds_total", "counter",

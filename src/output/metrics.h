@@ -39,6 +39,7 @@ struct pm_metrics_snapshot {
 	uint64_t kernel_lost[PM_DROP_MAX];   /* reservations the kernel could not make */
 	uint64_t user_lost, malformed, output_lost;
 	uint64_t shaped_out;    /* events output_shaping left out (not lost) */
+	uint64_t repeated[PM_EVENT_TYPE_END]; /* held back into RepeatedEvents, by type */
 	uint64_t lines_written, bytes_written, write_errors, rotations;
 	uint64_t queued;        /* decoded events waiting (for a hash, for order) */
 	uint64_t proc_cache_entries, proc_cache_hits, proc_cache_misses;

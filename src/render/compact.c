@@ -56,6 +56,7 @@ static const struct look {
 	[PM_EVENT_ONGOING_IDENTITY] = { "🔏", "code", T_INFO },
 	[PM_EVENT_THREAD_INJECTION] = { "💉", "inject", T_ALERT },
 	[PM_EVENT_DETECTION] = { "🎯", "detect", T_ALERT },
+	[PM_EVENT_REPEATS] = { "🔁", "repeat", T_INFO },
 };
 static const struct look unknown_look = { "❓", "event", T_INFO };
 
@@ -183,7 +184,7 @@ static void view_native(struct pm_event_view *v)
 {
 	struct json_object *p = get(v->root, "process"), *pp = get(v->root, "parent");
 	static const char *const details[] = { "process_event", "remote_thread", "code_identity",
-					       "thread_injection", "module_load" };
+					       "thread_injection", "module_load", "repeated" };
 
 	v->type_name = sget(v->root, "type");
 	v->host = sget(v->root, "host");
@@ -557,6 +558,11 @@ static void native_details(struct line *l, const struct pm_event_view *v)
 		break;
 	case PM_EVENT_MODULE_LOAD:
 		kv(l, "module", sget(d, "module_name"));
+		break;
+	case PM_EVENT_REPEATS: /* how many of what, held back (events.md) */
+		kv_num(l, "count", get(d, "count"));
+		s = sget(d, "process_event_type");
+		kv(l, "of", s.n ? s : sget(d, "type"));
 		break;
 	case PM_EVENT_ENVIRONMENT: {
 		struct json_object *env = get(r, "environment");

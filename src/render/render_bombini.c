@@ -99,6 +99,10 @@ static void render_process_fields(struct json_buf *b, const struct pm_process *p
 		json_kv_bool(b, "binary_path_truncated", true);
 	if (img && img->cwd_truncated && !p->cloned)
 		json_kv_bool(b, "cwd_truncated", true);
+	if (img && img->binary_deleted)
+		json_kv_bool(b, "binary_deleted", true);
+	if (img && img->args_from_proc)
+		json_kv_bool(b, "args_from_proc", true);
 	json_obj_end(b);
 }
 
@@ -335,6 +339,20 @@ static void render_details(struct json_buf *b, const struct pm_event *ev,
 		json_key(b, "matched_event_id");
 		json_str(b, ev->matched_event_id); /* null: the ProcessExec was shaped out */
 		break;
+	case PM_EVENT_REPEATS: {
+		const struct pm_event_info *k = pm_event_info(ev->repeat.kind);
+
+		json_key(b, "repeated");
+		json_obj_begin(b);
+		json_kv_str(b, "type", k->native ? k->native : "");
+		if (k->subtype)
+			json_kv_str(b, "process_event_type", k->subtype);
+		json_kv_u64(b, "count", ev->repeat.count);
+		kv_time(b, "first_time", ev->repeat.first_ns, ctx);
+		kv_time(b, "last_time", ev->repeat.last_ns, ctx);
+		json_obj_end(b);
+		break;
+	}
 	case PM_EVENT_ENVIRONMENT:
 		json_key(b, "environment");
 		pm_json_string_list(b, ev->env, ev->env_len);

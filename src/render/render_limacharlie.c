@@ -124,6 +124,10 @@ static void process_fields(struct json_buf *b, const struct pm_process *p,
 		json_kv_bool(b, "FILE_PATH_TRUNCATED", true);
 	if (img && img->cwd_truncated && !p->cloned)
 		json_kv_bool(b, "CURRENT_DIRECTORY_TRUNCATED", true);
+	if (img && img->binary_deleted)
+		json_kv_bool(b, "FILE_DELETED", true);
+	if (img && img->args_from_proc)
+		json_kv_bool(b, "COMMAND_LINE_FROM_PROC", true);
 	if (atoms) {
 		kv_atom(b, "THIS_ATOM", p, ctx);
 		if (parent)
@@ -324,6 +328,14 @@ static void event_fields(struct json_buf *b, const struct pm_event *ev,
 		json_kv_str(b, "FILE_PATH", ev->file_path);
 		if (ev->file_path_truncated)
 			json_kv_bool(b, "FILE_PATH_TRUNCATED", true);
+		json_kv_u64(b, "PROCESS_ID", p->pid);
+		break;
+	case PM_EVENT_REPEATS:
+		/* the event_type the held-back events would have had */
+		json_kv_str(b, "REPEATED_EVENT_TYPE", pm_event_info(ev->repeat.kind)->limacharlie);
+		json_kv_u64(b, "COUNT", ev->repeat.count);
+		json_kv_u64(b, "FIRST_TIMESTAMP", unix_ms(ev->repeat.first_ns, ctx));
+		json_kv_u64(b, "LAST_TIMESTAMP", unix_ms(ev->repeat.last_ns, ctx));
 		json_kv_u64(b, "PROCESS_ID", p->pid);
 		break;
 	case PM_EVENT_ENVIRONMENT:

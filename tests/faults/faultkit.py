@@ -175,12 +175,19 @@ def wait_file(pred, what, timeout=10):
     return helpers.wait_until(pred, what, timeout)
 
 
-def file_has(path, needle):
+def file_has(path, needle, chunk=1 << 20):
+    """True when the file holds needle; read a chunk at a time (it is
+    polled, and the file may hold a busy host's events)."""
     try:
         with open(path, "rb") as f:
-            return needle in f.read()
+            tail = b""
+            while block := f.read(chunk):
+                if needle in tail + block:
+                    return True
+                tail = block[-(len(needle) - 1):] if len(needle) > 1 else b""
     except FileNotFoundError:
-        return False
+        pass
+    return False
 
 
 # --------------------------------------------------------------------------

@@ -159,7 +159,9 @@ def test_sighup_50_times_fd_count_flat(tmp_path, spawn):
         except OSError:
             pass  # closed meanwhile
     assert d.stop() == 0, d.stderr[-2000:]
-    assert after == before, f"{before} descriptors before 50 SIGHUPs, {after} after"
+    # a leak adds descriptors; fewer after is a hash (of another process's
+    # binary, on a busy host) that was open in every look before
+    assert after <= before, f"{before} descriptors before 50 SIGHUPs, {after} after"
     assert [p for p in open_files if p.startswith(str(tmp_path))] == [str(out)], open_files
     events = collect(out)
     assert len(all_files(out)) == 51

@@ -27,7 +27,8 @@ import natsproto  # noqa: E402
 REPO = helpers.REPO
 TAIL = REPO / "build" / "procmon-tail"
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
-TMP_TAG = "procmon-fleet-"
+# This session's: other sessions on the host run servers of their own.
+TMP_TAG = f"procmon-fleet-{os.getpid()}-"
 DELIVERY_TIMEOUT = 40
 
 
@@ -184,11 +185,20 @@ class Run:
         return out
 
 
-def file_events(workdir, name="events.jsonl"):
+def iter_file_events(workdir, name="events.jsonl"):
+    """The raw lines of procmon's local file, one at a time."""
     p = workdir / name
     if not p.exists():
-        return []
-    return [l for l in p.read_bytes().split(b"\n") if l]
+        return
+    with open(p, "rb") as f:
+        for line in f:
+            line = line.rstrip(b"\n")
+            if line:
+                yield line
+
+
+def file_events(workdir, name="events.jsonl"):
+    return list(iter_file_events(workdir, name))
 
 
 def storm(n, marker):

@@ -159,16 +159,19 @@ class Client:
         return {"subject": m["subject"], "seq": m["seq"], "headers": headers,
                 "data": base64.b64decode(m.get("data", ""))}
 
-    def messages(self, stream):
+    def iter_messages(self, stream):
+        """The stream's messages one at a time, oldest first (a busy host's
+        stream is too big to hold as a list)."""
         st = self.stream_info(stream)["state"]
-        out = []
         for seq in range(st["first_seq"], st["last_seq"] + 1):
             try:
-                out.append(self.msg(stream, seq))
+                yield self.msg(stream, seq)
             except NatsError as e:
                 if "not found" not in str(e) and "10037" not in str(e):
                     raise
-        return out
+
+    def messages(self, stream):
+        return list(self.iter_messages(stream))
 
     def delete_msg(self, stream, seq):
         return self.api(f"$JS.API.STREAM.MSG.DELETE.{stream}", {"seq": seq, "no_erase": True})

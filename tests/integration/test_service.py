@@ -96,6 +96,11 @@ def start_notified(directory, extra_env=None, stdout=subprocess.PIPE):
                             stdout=stdout, stderr=open(directory / "stderr", "wb"))
 
 
+def drain(fd):
+    while os.read(fd, 1 << 16):
+        pass
+
+
 def stop(p):
     p.send_signal(signal.SIGTERM)
     try:
@@ -120,7 +125,8 @@ def test_watchdog_keepalives_stop_while_the_main_loop_is_stuck(private_dir):
             (private_dir / "stderr").read_text()
         assert notify.next_watchdog(SILENCE_S) is None, \
             "WATCHDOG=1 while the output was blocked"
-        reader = threading.Thread(target=lambda: p.stdout.read(), daemon=True)
+        # read and dropped: the shared host's events must not pile up here
+        reader = threading.Thread(target=drain, args=(p.stdout.fileno(),), daemon=True)
         reader.start()
         assert notify.next_watchdog(EVENT_TIMEOUT) is not None, \
             "no WATCHDOG=1 after the output drained"
@@ -162,11 +168,17 @@ def test_make_install_and_uninstall_with_destdir(private_dir):
     run_make("install", f"DESTDIR={dest}")
     expect = {
         "usr/local/sbin/procmon": 0o755,
+        "usr/local/bin/procmon-tail": 0o755,
         "usr/local/lib/systemd/system/procmon.service": 0o644,
         "usr/local/share/man/man8/procmon.8": 0o644,
         "usr/local/share/man/man5/procmon.yaml.5": 0o644,
+        "usr/local/share/man/man1/procmon-tail.1": 0o644,
+        "usr/local/share/doc/procmon/README.md": 0o644,
+        "usr/local/share/doc/procmon/configuration.md": 0o644,
+        "usr/local/share/doc/procmon/examples/procmon.logrotate": 0o644,
+        "usr/local/share/procmon/prometheus/procmon.rules.yml": 0o644,
+        "usr/local/share/procmon/grafana/procmon.json": 0o644,
         "etc/procmon/procmon.yaml": 0o644,
-        "etc/logrotate.d/procmon": 0o644,
         "var/log/procmon": 0o700,
         # the shipped Sigma rules, where the default configuration looks
         "usr/share/procmon/rules/sigma/LICENSE.DRL": 0o644,
@@ -180,6 +192,13 @@ def test_make_install_and_uninstall_with_destdir(private_dir):
         assert st.st_uid == 0, rel
     config = (dest / "etc/procmon/procmon.yaml").read_text()
     assert "\noutput: /var/log/procmon/procmon.jsonl\n" in config
+    # two rotations of one file clash: procmon's own only
+    assert "\noutput_max_mb: 100\n" in config
+    assert not (dest / "etc/logrotate.d").exists()
+    # the man pages name this installation's docs
+    page = (dest / "usr/local/share/man/man8/procmon.8").read_text()
+    assert "/usr/local/share/doc/procmon/configuration.md" in page
+    assert "/usr/share/doc" not in page
     unit = (dest / "usr/local/lib/systemd/system/procmon.service").read_text()
     assert "\nExecStart=/usr/local/sbin/procmon --config /etc/procmon/procmon.yaml\n" in unit
 
@@ -202,7 +221,7 @@ def test_make_install_and_uninstall_with_destdir(private_dir):
     assert not (dest / "usr/share/procmon").exists()
 
 
-@pytest.mark.parametrize("page", ["procmon.8", "procmon.yaml.5"])
+@pytest.mark.parametrize("page", ["procmon.8", "procmon.yaml.5", "procmon-tail.1"])
 def test_man_page_is_lint_clean(page):
     """mandoc -Tlint: no warning or error (style notes such as manuals
     this host lacks are not the page's fault)."""

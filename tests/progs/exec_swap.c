@@ -5,6 +5,8 @@
  *
  *   exec_swap unlink    PATH           delete PATH while the process runs
  *   exec_swap rename    PATH NEWFILE   rename NEWFILE over PATH while it runs
+ *   exec_swap rename-exit PATH NEWFILE as rename, for a PATH that exits at
+ *                                      once by itself (a copy of true)
  *   exec_swap overwrite PATH NEWFILE   after the process exited, write
  *                                      NEWFILE's bytes into PATH in place (same
  *                                      inode) and restore PATH's mtime, so
@@ -123,13 +125,24 @@ int main(int argc, char **argv)
 			die("rename");
 		finish(pid, w);
 		printf("child %d\n", (int)pid);
+	} else if (argc == 4 && !strcmp(argv[1], "rename-exit")) {
+		pid_t pid = spawn(argv[2], &w);
+		int status;
+
+		if (rename(argv[3], argv[2]) < 0)
+			die("rename");
+		close(w);
+		if (waitpid(pid, &status, 0) != pid)
+			die("waitpid");
+		printf("child %d\n", (int)pid);
 	} else if (argc == 4 && !strcmp(argv[1], "overwrite")) {
 		pid_t pid = spawn(argv[2], &w);
 		finish(pid, w); /* a running binary cannot be written (ETXTBSY) */
 		overwrite_in_place(argv[2], argv[3]);
 		printf("child %d\n", (int)pid);
 	} else {
-		fprintf(stderr, "usage: exec_swap unlink PATH | rename PATH NEWFILE | overwrite PATH NEWFILE\n");
+		fprintf(stderr, "usage: exec_swap unlink PATH | rename PATH NEWFILE | rename-exit PATH NEWFILE | "
+				"overwrite PATH NEWFILE\n");
 		return 2;
 	}
 	return 0;

@@ -93,6 +93,8 @@ static char *native_line(uint32_t t, const char *path, const char *args)
 	ev->code.mode = 0755;
 	ev->rule = &rule;
 	ev->matched_event_id = "e-0";
+	ev->repeat.kind = PM_EVENT_PRCTL;
+	ev->repeat.count = 139362;
 	json_init(&b);
 	pm_render_bombini(&b, ev, &ctx);
 	assert_false(b.buf.oom);
@@ -149,6 +151,7 @@ static void test_every_event_type(void **state)
 		{ PM_EVENT_ONGOING_IDENTITY, "🔏 code    4242 uid=1000 /usr/bin/ls file /usr/bin/ls" },
 		{ PM_EVENT_THREAD_INJECTION, "💉 inject  4242 uid=1000 /usr/bin/ls → 77 /usr/sbin/sshd steps " },
 		{ PM_EVENT_DETECTION, "🎯 detect  4242 uid=1000 /usr/bin/ls level high rule Shell From Tmp" },
+		{ PM_EVENT_REPEATS, "🔁 repeat  4242 uid=1000 /usr/bin/ls count 139362 of Prctl" },
 	};
 	size_t covered = 0;
 

@@ -1016,6 +1016,37 @@ static void test_operating_keys(void **state)
 	assert_true(pm_listen_parse("127.0.0.1:0", host, sizeof(host), &port) < 0);
 }
 
+/* Issue 23: repeat_limit's rate and interval. */
+static void test_repeat_limit(void **state)
+{
+	struct pm_config cfg;
+
+	(void)state;
+	parse_ok(&cfg, "");
+	assert_int_equal(cfg.repeat_events, 100);
+	assert_int_equal(cfg.repeat_interval_ms, 1000);
+	pm_config_free(&cfg);
+	parse_ok(&cfg, "repeat_limit: { events: 1 }\n");
+	assert_int_equal(cfg.repeat_events, 1);
+	assert_int_equal(cfg.repeat_interval_ms, 1000);
+	pm_config_free(&cfg);
+	parse_ok(&cfg, "repeat_limit:\n  events: 1000000\n  interval_ms: 10\n");
+	assert_int_equal(cfg.repeat_events, 1000000);
+	assert_int_equal(cfg.repeat_interval_ms, 10);
+	pm_config_free(&cfg);
+
+	parse_fails("repeat_limit: { events: 0 }\n",
+		    "test.yaml:1: key 'repeat_limit.events': must be from 1 to 1000000, got 0");
+	parse_fails("repeat_limit: { events: 1000001 }\n", "must be from 1 to 1000000");
+	parse_fails("repeat_limit: { events: -5 }\n", "key 'repeat_limit.events'");
+	parse_fails("repeat_limit: { events: lots }\n", "key 'repeat_limit.events'");
+	parse_fails("repeat_limit:\n  interval_ms: 9\n",
+		    "test.yaml:2: key 'repeat_limit.interval_ms': must be from 10 to 3600000, got 9");
+	parse_fails("repeat_limit: { interval_ms: 3600001 }\n", "must be from 10 to 3600000");
+	parse_fails("repeat_limit: { interval: 5 }\n", "repeat_limit.interval");
+	parse_fails("repeat_limit: 100\n", "key 'repeat_limit'");
+}
+
 /* Every key of a block has a way back to YAML (--print-config) and a
  * comparison (a reload). */
 static void assert_printable(const struct pm_yaml_field *fields)
@@ -1209,6 +1240,7 @@ int main(void)
 		cmocka_unit_test(test_set_output),
 		cmocka_unit_test(test_operating_keys),
 		cmocka_unit_test(test_detections),
+		cmocka_unit_test(test_repeat_limit),
 		cmocka_unit_test(test_bombini_example),
 		cmocka_unit_test(test_procmon_keys),
 		cmocka_unit_test(test_format_output_ring),

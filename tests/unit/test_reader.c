@@ -138,8 +138,54 @@ static void test_secureexec(void **state)
 			 PM_SECUREEXEC_FILE_CAPS);
 	/* ids differ but the kernel changed nothing at this exec (no per_clear) */
 	assert_int_equal(flags(0, SUID, 65534, 0, 65534, 65534, 1), 0);
-	/* memfd or deleted file */
-	assert_int_equal(flags(0, PLAIN, 0, 0, 0, 0, 0), PM_SECUREEXEC_FILELESS_EXEC);
+}
+
+/* Issue 23: fileless is a file that never had a link or had none when run. */
+static void test_fileless(void **state)
+{
+	struct pm_secureexec_facts f = { .mode = PLAIN, .nlink = 0 };
+
+	(void)state;
+	/* a memfd (its dentry is its own parent) */
+	f.exec_flags = PM_EXEC_PATH_PSEUDO | PM_EXEC_PATH_DELETED;
+	assert_int_equal(pm_secureexec_flags(&f), PM_SECUREEXEC_FILELESS_EXEC);
+	/* an unlinked file run from an fd (fexecve) */
+	f.exec_flags = PM_EXEC_VIA_FD | PM_EXEC_PATH_DELETED;
+	assert_int_equal(pm_secureexec_flags(&f), PM_SECUREEXEC_FILELESS_EXEC);
+	/* run by path, its link gone by the exec's end: deleted or replaced */
+	f.exec_flags = PM_EXEC_PATH_DELETED;
+	assert_int_equal(pm_secureexec_flags(&f), 0);
+	assert_false(pm_exec_fileless(0, PM_EXEC_PATH_DELETED));
+	/* a linked file is never fileless, however reached */
+	f.nlink = 1;
+	f.exec_flags = PM_EXEC_VIA_FD;
+	assert_int_equal(pm_secureexec_flags(&f), 0);
+
+	assert_true(pm_exe_is_pseudo("/memfd:payload (deleted)"));
+	assert_true(pm_exe_is_pseudo("/memfd: (deleted)"));
+	assert_false(pm_exe_is_pseudo("/tmp/implant (deleted)"));
+	assert_false(pm_exe_is_pseudo("/usr/bin/true"));
+	assert_false(pm_exe_is_pseudo("/memfd:x"));
+	assert_false(pm_exe_is_pseudo(" (deleted)"));
+}
+
+static void check_trim(const char *argv, size_t len, size_t want)
+{
+	assert_int_equal(pm_trim_empty_args(argv, len), want);
+}
+
+/* Issue 23: a zeroed argv area read back from /proc. */
+static void test_trim_empty_args(void **state)
+{
+	(void)state;
+	check_trim("spoof\0\0\0\0\0", 10, 6);
+	check_trim("ls\0-l\0", 6, 6);        /* nothing to trim */
+	check_trim("ls\0-l\0\0\0", 8, 6);
+	check_trim("a\0\0b\0", 5, 5);       /* an empty argument inside stays */
+	check_trim("\0\0\0", 3, 1);          /* all zero: an empty argv[0] */
+	check_trim("", 0, 0);
+	check_trim("x", 1, 1);                /* cut: no terminator */
+	check_args("spoof\0\0\0\0", pm_trim_empty_args("spoof\0\0\0\0", 9), "", 0);
 }
 
 static void check_exe(const char *exe, const char *want)
@@ -235,6 +281,8 @@ int main(void)
 		cmocka_unit_test(test_build_path),
 		cmocka_unit_test(test_build_path_max_components),
 		cmocka_unit_test(test_secureexec),
+		cmocka_unit_test(test_fileless),
+		cmocka_unit_test(test_trim_empty_args),
 		cmocka_unit_test(test_redact_env),
 		cmocka_unit_test(test_redact_env_ignores_case),
 		cmocka_unit_test(test_fifo_path),

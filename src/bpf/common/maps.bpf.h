@@ -13,6 +13,25 @@ struct {
 	__uint(max_entries, 16 << 20);
 } pm_events SEC(".maps");
 
+/*
+ * The exec-pin fast path (struct pm_pin): small, and every record wakes
+ * its reader thread at once; only execs of files not in pm_known_files
+ * (or without a link) use it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 10);
+} pm_pins SEC(".maps");
+
+/* Files whose hash user space has, filled by it: their execs need no pin.
+ * LRU: a forgotten file costs one pin more, nothing else. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct pm_file_key);
+	__type(value, __u8);
+} pm_known_files SEC(".maps");
+
 /* Failed ring-buffer writes, per enum pm_drop_category, summed by user space. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -116,16 +135,6 @@ static __always_inline void pm_emit_wake(void *rec, __u64 size, __u32 category, 
 static __always_inline void pm_emit(void *rec, __u64 size, __u32 category)
 {
 	pm_emit_wake(rec, size, category, false);
-}
-
-/* Room for a fixed-size record filled in place, or NULL (loss counted). */
-static __always_inline void *pm_reserve(__u64 size, __u32 category)
-{
-	void *rec = bpf_ringbuf_reserve(&pm_events, size, 0);
-
-	if (!rec)
-		pm_count_drop(category);
-	return rec;
 }
 
 static __always_inline void pm_submit(void *rec)

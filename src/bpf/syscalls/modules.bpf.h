@@ -16,7 +16,7 @@
 static __always_inline void pm_module_emit(struct task_struct *task, struct file *file,
 					   __u64 addr, __u64 len, __u64 pgoff)
 {
-	struct pm_module_event *ev = pm_reserve(sizeof(*ev), PM_DROP_MODULE_LOAD);
+	struct pm_module_event *ev = pm_reserve(sizeof(*ev), PM_EVENT_MODULE_LOAD, PM_DROP_MODULE_LOAD, task);
 	__u32 flags = 0, ncomps;
 
 	if (!ev)

@@ -20,7 +20,7 @@ const volatile bool pm_want_proc_mem = false;
 
 static __always_inline struct pm_fifo_event *pm_fifo_begin(__u32 type, struct task_struct *task)
 {
-	struct pm_fifo_event *ev = pm_reserve(sizeof(*ev), PM_DROP_NAMED_PIPE);
+	struct pm_fifo_event *ev = pm_reserve(sizeof(*ev), type, PM_DROP_NAMED_PIPE, task);
 
 	if (!ev)
 		return NULL;
