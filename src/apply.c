@@ -82,6 +82,10 @@ void pm_daemon_apply(struct daemon *d, enum pm_seed seed)
 
 		d->event_type[t] = name ? name : "unknown";
 	}
+	/* Sigma's User: names by uid, as LimaCharlie's USER_NAME */
+	if (cfg->block[PM_BLOCK_DETECTIONS].enabled && !d->render.users)
+		d->render.users = pm_users_load();
+	d->det.users = d->render.users;
 	if (cfg->format == PM_FORMAT_COMPACT && !d->compact_users)
 		d->compact.users = d->compact_users = pm_users_load();
 	/* --color auto: colour when the output is stdout and that is a terminal */
@@ -150,6 +154,8 @@ void pm_daemon_reload(struct daemon *d)
 	 * (the reader and the derive rules read it where it is) */
 	SWAP(*old, next);
 	pm_config_free(&next);
+	/* the rules are read again; a set that loads nothing keeps the old */
+	pm_detections_reload(&d->det, &old->detections);
 	pm_daemon_apply(d, ret ? PM_SEED_NONE : PM_SEED_AGAIN);
 	if (restart[0])
 		pm_log_warn("SIGHUP: %s: %s change only at a restart; running with the values "

@@ -15,6 +15,7 @@
 #include "collect/loader.h"
 #include "collect/reader.h"
 #include "config/config.h"
+#include "enrich/detections.h"
 #include "output/fleet.h"
 #include "output/metrics.h"
 #include "output/sink.h"
@@ -67,6 +68,8 @@ struct daemon {
 	uint64_t shaped_out; /* events output_shaping left out */
 	bool reseeding; /* a reload changed the binary patterns */
 	const struct options *opts; /* the command line, for reloads and messages */
+	struct pm_detections det; /* Sigma rules (contract section 10) */
+	uint64_t det_reported;    /* Detection events at the last periodic report */
 };
 
 /* ---- cli.c ---- */

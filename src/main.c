@@ -89,8 +89,11 @@ static void sink_line(struct daemon *d)
 	pm_sink_line(&d->sink, d->compact_line.data, d->compact_line.len - 1);
 }
 
-static void write_event(struct daemon *d, const struct pm_event *ev)
+/* Whether ev went out under d->event_id (not shaped out, not lost). */
+static bool write_event(struct daemon *d, const struct pm_event *ev)
 {
+	bool written = false;
+
 	/* output_shaping: a type left out is never rendered (it still feeds
 	 * the derived events: drain_events) */
 	if (d->cfg.shaping_drop[ev->type]) {
@@ -110,11 +113,13 @@ static void write_event(struct daemon *d, const struct pm_event *ev)
 			pm_fleet_line(d->fleet, d->event_type[ev->type], d->line.buf.data,
 				      d->line.buf.len, d->event_id);
 		d->written[ev->type]++;
+		written = true;
 	}
 done:
 	/* the process's last event: its memoized rendering has served */
 	if (ev->type == PM_EVENT_EXIT && ev->proc)
 		pm_process_close_memo(ev->proc);
+	return written;
 }
 
 static void write_derived(void *d, const struct pm_event *ev)
@@ -131,7 +136,14 @@ static void drain_events(struct daemon *d, bool force)
 	/* follow wall-clock steps: boot time + this = Unix time */
 	d->render.boot_to_unix_ns = pm_clock_ns(CLOCK_REALTIME) - pm_clock_ns(CLOCK_BOOTTIME);
 	while ((ev = pm_event_queue_pop_ready(&d->reader.queue, now, force))) {
-		write_event(d, ev);
+		char exec_id[sizeof(d->event_id)];
+		bool written = write_event(d, ev);
+
+		/* a ProcessExec's Detections come right after it */
+		if (ev->type == PM_EVENT_EXEC && d->det.rules) {
+			memcpy(exec_id, d->event_id, sizeof(exec_id));
+			pm_detections_run(&d->det, ev, written ? exec_id : NULL, write_derived, d);
+		}
 		pm_derive_identities(&d->reader.derive, ev, write_derived, d);
 		pm_event_free(ev);
 	}
@@ -144,6 +156,32 @@ static void drain_and_wait(struct daemon *d)
 	drain_events(d, false);
 	if (d->reader.queue.head)
 		poll(NULL, 0, PM_POLL_HASH_WAIT_MS);
+}
+
+/* Detections made, by level: at exit, and periodically when there are new ones. */
+static void report_detections(struct daemon *d, bool at_exit)
+{
+	uint64_t total = 0;
+	char levels[256];
+	size_t n = 0;
+
+	for (unsigned l = 0; l < PM_SIGMA_LEVELS; l++) {
+		total += d->det.by_level[l];
+		n += snprintf(levels + n, sizeof(levels) - n, "%s%s=%llu", l ? " " : "",
+			      pm_sigma_level_name(l), (unsigned long long)d->det.by_level[l]);
+	}
+	if (!d->det.rules && !total)
+		return;
+	if (!at_exit && total == d->det_reported && !d->det.errors)
+		return;
+	d->det_reported = total;
+	(d->det.errors ? pm_log_warn : pm_log_info)(
+		"%s: detections: %llu (%s) from %zu rules; %llu execs evaluated, %.2f us each; "
+		"evaluations failed: %llu",
+		at_exit ? "at exit" : "ongoing", (unsigned long long)total, levels,
+		pm_detections_count(&d->det), (unsigned long long)d->det.evaluated,
+		pm_detections_ns_per_exec(&d->det) / 1e3,
+		(unsigned long long)d->det.errors);
 }
 
 /* Every loss, kernel and user space: logged every PM_DROP_REPORT_NS while
@@ -166,6 +204,7 @@ static void report_drops(struct daemon *d, bool at_exit)
 	}
 	pm_sink_report(&d->sink);
 	pm_fleet_report(d->fleet, at_exit);
+	report_detections(d, at_exit);
 	if (!at_exit && !total)
 		return;
 	(total ? pm_log_warn : pm_log_info)(
@@ -214,6 +253,12 @@ static void publish_metrics(struct daemon *d, uint64_t now)
 		s.fleet = true;
 		pm_fleet_stats(d->fleet, &s.fleet_stats);
 	}
+	s.sigma_rules = pm_detections_count(&d->det);
+	memcpy(s.detections, d->det.by_level, sizeof(s.detections));
+	s.detection_errors = d->det.errors;
+	s.detection_evaluations = d->det.evaluated;
+	/* estimated from the timed evaluations */
+	s.detection_ns = (uint64_t)(pm_detections_ns_per_exec(&d->det) * (double)d->det.evaluated);
 	pm_metrics_publish(d->metrics, &s);
 }
 
@@ -389,6 +434,13 @@ static int start(struct daemon *d)
 		return EXIT_RUNTIME;
 	d->render.cap_last = read_cap_last();
 	json_init(&d->line);
+	/* the rules before the BPF load: a set that cannot detect stops here */
+	err = pm_detections_load(&d->det, &d->cfg.detections, NULL, msg, sizeof(msg));
+	if (err) {
+		pm_log_error("%s: %s", d->opts->config ? d->opts->config : "configuration",
+			     err == -ENOMEM ? strerror(ENOMEM) : msg);
+		return err == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE;
+	}
 	pm_buf_init(&d->compact_line);
 
 	err = pm_loader_open(&d->loader, &d->cfg,
@@ -462,6 +514,7 @@ static void shutdown_daemon(struct daemon *d)
 	d->reader.known_fd = -1;
 	pm_loader_close(d->loader);
 	pm_reader_free(&d->reader);
+	pm_detections_free(&d->det);
 	pm_sink_close(&d->sink);
 	pm_fleet_close(d->fleet);
 	json_free(&d->line);

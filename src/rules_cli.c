@@ -18,6 +18,7 @@
 #include "detect/sigma.h"
 #include "detect/sigma_json.h"
 #include "render/json.h"
+#include "render/render.h"
 #include "output/safe_file.h"
 
 #define EXIT_USAGE 2
@@ -151,19 +152,7 @@ static void on_hit(const struct pm_sigma_rule_info *r, void *arg)
 	json_obj_begin(b);
 	json_kv_str(b, "type", "Detection");
 	put_member(b, rp->exec, "timestamp");
-	json_key(b, "rule");
-	json_obj_begin(b);
-	json_kv_str(b, "id", r->id);
-	json_kv_str(b, "title", r->title);
-	json_kv_str(b, "level", pm_sigma_level_name(r->level));
-	json_kv_str(b, "status", r->status);
-	json_key(b, "tags");
-	json_arr_begin(b);
-	for (size_t i = 0; i < r->n_tags; i++)
-		json_str(b, r->tags[i]);
-	json_arr_end(b);
-	json_kv_str(b, "file", r->file);
-	json_obj_end(b);
+	pm_render_sigma_rule(b, r);
 	put_member(b, rp->exec, "process");
 	put_member(b, rp->exec, "parent");
 	json_key(b, "matched_event_id");

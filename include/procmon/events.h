@@ -73,7 +73,8 @@
 	  NONE)                                                                                         \
 	X(CODE_IDENTITY, 67, NONE, "CodeIdentity", 0, "CODE_IDENTITY", CODE_IDENTITY, NONE)             \
 	X(ONGOING_IDENTITY, 68, NONE, "OngoingIdentity", 0, "ONGOING_IDENTITY", ONGOING_IDENTITY, NONE) \
-	X(THREAD_INJECTION, 69, NONE, "ThreadInjection", 0, "THREAD_INJECTION", THREAD_INJECTION, NONE)
+	X(THREAD_INJECTION, 69, NONE, "ThreadInjection", 0, "THREAD_INJECTION", THREAD_INJECTION, NONE) \
+	X(DETECTION, 70, NONE, "Detection", 0, "DETECTION", DETECTIONS, NONE)
 
 #define PM_EVENT_ENUM_ROW(name, num, ...) PM_EVENT_##name = num,
 enum pm_event_type { PM_EVENT_TABLE(PM_EVENT_ENUM_ROW) PM_EVENT_TYPE_END };
@@ -130,6 +131,9 @@ enum pm_exec_flags {
 	PM_EXEC_ENV_UNREADABLE = 1 << 6, /* reading the environment faulted */
 	PM_EXEC_SCRIPT_FILELESS = 1 << 7, /* a script run from an fd of a file
 					   * without a link (memfd): `script` */
+	/* the working directory's walk (cwd_len), as PATH_CUT / PATH_DELETED */
+	PM_EXEC_CWD_CUT = 1 << 14,
+	PM_EXEC_CWD_DELETED = 1 << 15,
 	PM_EXEC_PINNED = 1 << 9,          /* a struct pm_pin went out for it */
 	PM_EXEC_VIA_FD = 1 << 8,         /* a file without a link run from an fd
 					   * (fexecve, execveat AT_EMPTY_PATH,
@@ -183,7 +187,10 @@ struct pm_header {
  *   [PM_NAME_MAX + path_len, +args_len) argv[0..], each NUL-terminated
  *   [... + args_len, +env_len)       the environment, NAME=VALUE each
  *                                    NUL-terminated (only when asked for)
- * Only PM_NAME_MAX + path_len + args_len + env_len bytes of data are sent.
+ *   [... + env_len, +cwd_len)        the working directory's components, as
+ *                                    the path's (Sigma's CurrentDirectory)
+ * Only PM_NAME_MAX + path_len + args_len + env_len + cwd_len bytes of data
+ * are sent.
  */
 /*
  * A file's inode facts: its identity for the hash cache (contract 5.3:
@@ -221,6 +228,8 @@ struct pm_exec_event {
 	 * /proc/self/fd/N of a memfd or deleted file holding "#!...".
 	 */
 	struct pm_file_facts script;
+	__u32 cwd_len;
+	__u32 cwd_pad;
 	char data[];
 };
 
@@ -523,12 +532,14 @@ struct pm_proc_info {
 	__u64 exec_ns;
 };
 
-#define PM_EXEC_DATA_MAX (PM_NAME_MAX + PM_PATH_MAX + PM_NAME_MAX + PM_ARGS_MAX + PM_ENV_MAX)
+#define PM_EXEC_DATA_MAX                                                                   \
+	(PM_NAME_MAX + PM_PATH_MAX + PM_NAME_MAX + PM_ARGS_MAX + PM_ENV_MAX + PM_PATH_MAX + \
+	 PM_NAME_MAX)
 
 _Static_assert(sizeof(struct pm_task) == 104, "pm_task layout");
 _Static_assert(sizeof(struct pm_header) == 16, "pm_header layout");
 _Static_assert(sizeof(struct pm_file_facts) == 64, "pm_file_facts layout");
-_Static_assert(sizeof(struct pm_exec_event) == 272, "pm_exec_event layout");
+_Static_assert(sizeof(struct pm_exec_event) == 280, "pm_exec_event layout");
 /* both sides address the payload as the end of the fixed part */
 _Static_assert(__builtin_offsetof(struct pm_exec_event, data) == sizeof(struct pm_exec_event),
 	       "pm_exec_event data follows the fixed part with no padding");

@@ -242,6 +242,7 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	struct pm_exec_event *ev;
 	char *data;
 	__u32 flags = 0, path_len, args_len, env_len = 0, off, ncomps = 0;
+	__u32 cwd_off, cwd_len, cwd_flags = 0, cwd_comps;
 	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 	__u64 size;
 
@@ -293,12 +294,22 @@ int BPF_PROG(pm_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 					  PM_EXEC_ENV_TRUNCATED, PM_EXEC_ENV_UNREADABLE, &flags);
 		off -= args_len;
 	}
+	/* the working directory, for Sigma's CurrentDirectory, after the rest */
+	cwd_off = off + args_len + env_len;
+	pm_barrier_var(cwd_off);
+	if (cwd_off > PM_NAME_MAX + PM_PATH_MAX + PM_ARGS_MAX + PM_ENV_MAX)
+		goto lost;
+	cwd_len = pm_walk_path(&BPF_CORE_READ(task, fs)->pwd, task, data + cwd_off, false,
+			       &cwd_flags, &cwd_comps);
+	flags |= (cwd_flags & PM_EXEC_PATH_CUT ? PM_EXEC_CWD_CUT : 0) |
+		 (cwd_flags & PM_EXEC_PATH_DELETED ? PM_EXEC_CWD_DELETED : 0);
 
 	ev->flags |= flags;
 	ev->path_len = path_len;
 	ev->args_len = args_len;
 	ev->env_len = env_len;
-	size = sizeof(*ev) + off + args_len + env_len;
+	ev->cwd_len = cwd_len;
+	size = sizeof(*ev) + off + args_len + env_len + cwd_len;
 	ev->hdr.size = size;
 	pm_barrier_var(size);
 	if (size > sizeof(*s))

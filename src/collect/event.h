@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "detect/sigma.h"
 #include "enrich/injection.h"
 #include "procmon/events.h"
 #include "collect/proc_cache.h"
@@ -73,6 +74,10 @@ struct pm_event {
 	/* Code/OngoingIdentity: the file; ModuleLoad: the mapped file's facts */
 	struct pm_code_facts code;
 	bool file_path_truncated;
+	/* Detection: the rule that matched the ProcessExec (proc, parent, time
+	 * are the exec's), and that event's event_id (NULL: not written) */
+	const struct pm_sigma_rule_info *rule;
+	const char *matched_event_id;
 	/* RepeatedEvents: `count` events of type `kind` not written one by
 	 * one, from first_ns to last_ns (boot time) */
 	struct {

@@ -23,6 +23,25 @@ struct pm_image *pm_image_get(struct pm_image *img)
 	return img;
 }
 
+size_t pm_image_command_line(const struct pm_image *img, const char *parts[3], size_t lens[3])
+{
+	const char *path = img && img->binary_path ? img->binary_path : "";
+	size_t args_len = img && img->args ? img->args_len : 0;
+
+	parts[0] = img && img->argv0 ? img->argv0 : path;
+	lens[0] = img && img->argv0 ? img->argv0_len : strlen(path);
+	parts[1] = " ";
+	lens[1] = 1;
+	parts[2] = args_len ? img->args : "";
+	lens[2] = args_len;
+	if (!lens[0] && !(img && img->argv0)) { /* no path known (a kernel thread) */
+		parts[0] = parts[2];
+		lens[0] = lens[2];
+		return 1;
+	}
+	return args_len ? 3 : 1;
+}
+
 void pm_image_put(struct pm_image *img)
 {
 	if (!img || --img->refs)
@@ -34,6 +53,7 @@ void pm_image_put(struct pm_image *img)
 	pm_hash_put(img->hash);
 	free(img->script_path);
 	pm_hash_put(img->script_hash);
+	free(img->cwd);
 	free(img);
 }
 

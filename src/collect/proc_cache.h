@@ -46,6 +46,9 @@ struct pm_image {
 	int64_t mtime_sec;
 	uint32_t mode, owner_uid, owner_gid;
 	bool executed; /* from an exec record, not the /proc scan */
+	/* the working directory at exec (as binary_path); NULL when unknown */
+	char *cwd;
+	bool cwd_truncated;
 };
 
 struct pm_process {
@@ -72,6 +75,14 @@ struct pm_process {
 	 * memory of a process's rendering lasts as long as the process. */
 	bool memo_closed;
 };
+
+/*
+ * The command line as LimaCharlie's COMMAND_LINE and Sigma's CommandLine
+ * mean it: argv joined by spaces, argv[0] as the program got it; without
+ * a known argv (a process seen only through /proc), the path, then the
+ * arguments. Sets up to 3 parts (no NULs inside) and returns their number.
+ */
+size_t pm_image_command_line(const struct pm_image *img, const char *parts[3], size_t lens[3]);
 
 struct pm_image *pm_image_new(void);
 struct pm_image *pm_image_get(struct pm_image *img);

@@ -302,7 +302,12 @@ static struct pm_image *image_from_exec(struct pm_reader *r, const struct pm_exe
 	img->binary_path = pm_build_path(data + PM_NAME_MAX, e->path_len, e->flags);
 	img->args = pm_join_args(data + PM_NAME_MAX + e->path_len, e->args_len, &img->args_len);
 	img->argv0 = pm_argv0(data + PM_NAME_MAX + e->path_len, e->args_len, &img->argv0_len);
-	if (!img->filename || !img->binary_path || !img->args || !img->argv0) {
+	img->cwd = pm_build_path(data + PM_NAME_MAX + e->path_len + e->args_len + e->env_len,
+				 e->cwd_len,
+				 (e->flags & PM_EXEC_CWD_CUT ? PM_EXEC_PATH_CUT : 0) |
+					 (e->flags & PM_EXEC_CWD_DELETED ? PM_EXEC_PATH_DELETED : 0));
+	img->cwd_truncated = e->flags & PM_EXEC_CWD_CUT;
+	if (!img->filename || !img->binary_path || !img->args || !img->argv0 || !img->cwd) {
 		if (pin >= 0)
 			close(pin);
 		pm_image_put(img);
@@ -367,8 +372,10 @@ static void queue_environment(struct pm_reader *r, const struct pm_exec_event *e
 static bool exec_record_valid(const struct pm_exec_event *e, size_t size)
 {
 	return size >= sizeof(*e) && e->path_len <= PM_PATH_MAX && e->args_len <= PM_ARGS_MAX &&
-	       e->env_len <= PM_ENV_MAX &&
-	       sizeof(*e) + PM_NAME_MAX + (size_t)e->path_len + e->args_len + e->env_len <= size;
+	       e->env_len <= PM_ENV_MAX && e->cwd_len <= PM_PATH_MAX &&
+	       sizeof(*e) + PM_NAME_MAX + (size_t)e->path_len + e->args_len + e->env_len +
+			       e->cwd_len <=
+		       size;
 }
 
 static void on_exec(struct pm_reader *r, const struct pm_exec_event *e)

@@ -77,7 +77,9 @@
 	X(SENSITIVE_PROCESS_ACCESS, "sensitive_process_access", sensitive_process_access_fields, \
 	  CONFIG, NONE, NONE, LOADED, PM_ACCESS_PROGRAMS)                                        \
 	X(NAMESPACES, "namespaces", hook_fields, HOOK, NONE, NONE, RESTART, "pm_exit_setns",     \
-	  "pm_exit_unshare_ns")
+	  "pm_exit_unshare_ns")                                                                  \
+	/* Sigma rules, in user space; SIGHUP reads them again (main.c) */                       \
+	X(DETECTIONS, "detections", detections_fields, CONFIG, NONE, NONE, LIVE, PM_NO_NEEDS)
 
 /* NONE (0): no block, always on (the event table's events without one). */
 #define PM_BLOCK_ENUM_ROW(id, ...) PM_BLOCK_##id,

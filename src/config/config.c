@@ -35,6 +35,7 @@
 #include "procmon/events.h"
 #include "output/metrics.h"
 #include "output/safe_file.h"
+#include "detect/sigma.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -63,6 +64,12 @@ static const char *const default_redact[] = {
 	"*SECRET*",
 	"*PASSWORD*",
 	"*KEY*",
+};
+
+/* Where the shipped SigmaHQ rules are installed, then the user's own. */
+static const char *const default_rules[] = {
+	"/usr/share/procmon/rules/sigma",
+	"/etc/procmon/rules.d",
 };
 
 static const char *const default_sensitive[] = {
@@ -801,6 +808,87 @@ static const struct pm_yaml_field output_shaping_fields[] = {
 	END
 };
 
+/* ---- detections: Sigma rules (contract section 10) ---- */
+
+static int parse_detect_enabled(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	bool v = false;
+	int ret = pm_yaml_bool(c, n, &v);
+
+	if (!ret)
+		*(int8_t *)p = v ? PM_DETECT_ON : PM_DETECT_OFF;
+	return ret;
+}
+
+/* Absolute paths: the daemon's working directory is nobody's business. */
+static int parse_detect_rules(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	struct pm_strlist l = { 0 };
+	int ret = pm_strlist_parse(c, n, PATH_LEN_MAX, &l);
+
+	for (size_t i = 0; !ret && i < l.n; i++) {
+		size_t old;
+
+		if (l.v[i][0] == '/')
+			continue;
+		old = pm_yaml_path_push(c, NULL, i);
+		ret = pm_yaml_fail(c, pm_yaml_node(c, n->data.sequence.items.start[i]),
+				   "'%s' is not an absolute path", l.v[i]);
+		pm_yaml_path_pop(c, old);
+	}
+	if (ret) {
+		pm_strlist_free(&l);
+		return ret;
+	}
+	pm_strlist_free(p);
+	*(struct pm_strlist *)p = l;
+	return 0;
+}
+
+static int parse_detect_level(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	char buf[96];
+	int level = n->type == YAML_SCALAR_NODE &&
+				    strlen(pm_yaml_scalar(n)) == n->data.scalar.length
+			    ? pm_sigma_level_parse(pm_yaml_scalar(n))
+			    : -EINVAL;
+
+	if (level < 0)
+		return pm_yaml_fail(c, n,
+				    "expected informational, low, medium, high or critical, got %s",
+				    pm_yaml_describe(n, buf, sizeof(buf)));
+	*(uint8_t *)p = (uint8_t)level;
+	return 0;
+}
+
+/* absent (null: what --print-config writes for it) is "on when rules load" */
+static void print_detect_enabled(FILE *f, const void *p)
+{
+	int8_t v = *(const int8_t *)p;
+
+	fputs(v == PM_DETECT_AUTO ? "null" : v ? "true" : "false", f);
+}
+
+static void print_detect_level(FILE *f, const void *p)
+{
+	fputs(pm_sigma_level_name(*(const uint8_t *)p), f);
+}
+
+static bool eq_byte(const void *a, const void *b)
+{
+	return *(const uint8_t *)a == *(const uint8_t *)b;
+}
+
+#define DET_OFF(member) CFG_OFF(detections.member)
+static const struct pm_yaml_field detections_fields[] = {
+	FIELD("enabled", FUNC, DET_OFF(enabled), .fn = parse_detect_enabled,
+	      .print = print_detect_enabled, .eq = eq_byte),
+	FIELD("rules", FUNC, DET_OFF(rules), .fn = parse_detect_rules, STRLIST_IO),
+	FIELD("min_level", FUNC, DET_OFF(min_level), .fn = parse_detect_level,
+	      .print = print_detect_level, .eq = eq_byte),
+	END
+};
+
 static const struct pm_yaml_field repeat_limit_fields[] = {
 	FIELD("events", FUNC, CFG_OFF(repeat_events), .fn = parse_repeat_events, U32_IO),
 	FIELD("interval_ms", FUNC, CFG_OFF(repeat_interval_ms), .fn = parse_repeat_interval,
@@ -976,7 +1064,10 @@ static int config_reset(struct pm_config *cfg)
 	if (pm_nats_config_defaults(&cfg->nats))
 		return -ENOMEM;
 	cfg->output_backups = OUTPUT_BACKUPS_DEFAULT;
-	if (pm_strlist_set(&cfg->redact, default_redact,
+	cfg->detections.enabled = PM_DETECT_AUTO;
+	cfg->detections.min_level = PM_SIGMA_LOW;
+	if (pm_strlist_set(&cfg->detections.rules, default_rules, ARRAY_SIZE(default_rules)) ||
+	    pm_strlist_set(&cfg->redact, default_redact,
 			ARRAY_SIZE(default_redact)) ||
 	    pm_strlist_set(&cfg->sensitive_processes, default_sensitive,
 			ARRAY_SIZE(default_sensitive)))
@@ -998,6 +1089,8 @@ static void config_finish(struct pm_config *cfg)
 	pf->present = pf->uid.n || pf->euid.n || pf->auid.n || pf->name.n ||
 		      pf->path.n || pf->prefix.n;
 	shaping_finish(cfg);
+	/* the block's switch, as the other blocks': off only when said so */
+	cfg->block[PM_BLOCK_DETECTIONS].enabled = cfg->detections.enabled != PM_DETECT_OFF;
 }
 
 int pm_config_parse(struct pm_config *cfg, const char *name, const char *text,
@@ -1146,5 +1239,6 @@ void pm_config_free(struct pm_config *cfg)
 	free(cfg->metrics_listen);
 	pm_strlist_free(&cfg->shaping_allow);
 	pm_strlist_free(&cfg->shaping_deny);
+	pm_strlist_free(&cfg->detections.rules);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -80,7 +80,18 @@ struct pm_config {
 	/* output_shaping: event types left out of the output */
 	struct pm_strlist shaping_allow, shaping_deny;
 	bool shaping_drop[PM_EVENT_TYPE_END]; /* derived from the two lists */
+
+	/* detections: Sigma rules on every ProcessExec (contract section 10) */
+	struct pm_detections_config {
+		/* PM_DETECT_AUTO when the key is absent: on when a rules path
+		 * holds rules, and then no rule loading is not an error */
+		int8_t enabled;
+		struct pm_strlist rules; /* files or directories */
+		uint8_t min_level;       /* enum pm_sigma_level */
+	} detections;
 };
+
+enum { PM_DETECT_OFF = 0, PM_DETECT_ON = 1, PM_DETECT_AUTO = -1 };
 
 /* enum pm_format of a format name (len bytes), or -EINVAL. */
 int pm_format_from_name(const char *name, size_t len);

@@ -140,7 +140,7 @@ struct family_row {
 	struct {
 		const char *labels;
 		size_t off;
-	} samples[4];
+	} samples[5];
 };
 
 #define AT(member) offsetof(struct scrape, member)
@@ -156,6 +156,20 @@ static const struct family_row counts[] = {
 	    { "{stage=\"output\"}", AT(s.output_lost) } } },
 	{ "procmon_events_shaped_out_total", "counter",
 	  "Events output_shaping left out of the output on purpose (not lost).", ONE(s.shaped_out) },
+	{ "procmon_sigma_rules_loaded", "gauge", "Sigma rules in force (detections; 0: off).",
+	  ONE(s.sigma_rules) },
+	{ "procmon_detections_total", "counter",
+	  "Detection events: a Sigma rule matched a ProcessExec, by the rule's level.",
+	  { { "{level=\"informational\"}", AT(s.detections[PM_SIGMA_INFORMATIONAL]) },
+	    { "{level=\"low\"}", AT(s.detections[PM_SIGMA_LOW]) },
+	    { "{level=\"medium\"}", AT(s.detections[PM_SIGMA_MEDIUM]) },
+	    { "{level=\"high\"}", AT(s.detections[PM_SIGMA_HIGH]) },
+	    { "{level=\"critical\"}", AT(s.detections[PM_SIGMA_CRITICAL]) } } },
+	{ "procmon_detection_evaluations_total", "counter",
+	  "ProcessExec events the Sigma rules were evaluated on.", ONE(s.detection_evaluations) },
+	{ "procmon_detection_errors_total", "counter",
+	  "ProcessExec events the Sigma rules could not be evaluated on (no memory).",
+	  ONE(s.detection_errors) },
 	{ "procmon_ring_buffer_size_bytes", "gauge", "Size of the BPF ring buffer.",
 	  ONE(ring_bytes) },
 	{ "procmon_ring_buffer_used_bytes", "gauge",
@@ -240,7 +254,7 @@ static void families(FILE *f, const struct family_row *rows, size_t n, const str
 {
 	for (size_t i = 0; i < n; i++) {
 		family(f, rows[i].name, rows[i].type, rows[i].help);
-		for (size_t k = 0; k < 4 && rows[i].samples[k].labels; k++)
+		for (size_t k = 0; k < 5 && rows[i].samples[k].labels; k++)
 			sample(f, rows[i].name, rows[i].samples[k].labels,
 			       *(const uint64_t *)((const char *)sc + rows[i].samples[k].off));
 	}
@@ -293,6 +307,10 @@ static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_
 			type_sample(f, "procmon_events_repeated_total", e, s->repeated[t]);
 	}
 	FAMILIES(f, counts, &sc);
+	family(f, "procmon_detection_seconds_total", "counter",
+	       "CPU time spent evaluating the Sigma rules (not writing the Detections), "
+	       "from every 8th evaluation's.");
+	fprintf(f, "procmon_detection_seconds_total %.6f\n", (double)s->detection_ns / 1e9);
 	family(f, "procmon_hash_seconds_total", "counter", "Time the hash worker spent hashing.");
 	fprintf(f, "procmon_hash_seconds_total %.6f\n", (double)s->hash.hash_ns / 1e9);
 	FAMILIES(f, output_counts, &sc);

@@ -25,6 +25,7 @@
 
 #include "output/fleet.h"
 #include "enrich/hash.h"
+#include "detect/sigma.h"
 #include "procmon/events.h"
 
 /* A snapshot older than this means the main loop is stuck: /healthz 503. */
@@ -46,6 +47,10 @@ struct pm_metrics_snapshot {
 	struct pm_hash_stats hash;
 	bool fleet;             /* the NATS output is on: fleet_stats mean something */
 	struct pm_fleet_stats fleet_stats;
+	uint64_t sigma_rules;   /* Sigma rules in force (0: detections off) */
+	uint64_t detections[PM_SIGMA_CRITICAL + 1]; /* Detection events, by rule level */
+	uint64_t detection_errors; /* rule evaluations that failed */
+	uint64_t detection_evaluations, detection_ns; /* ProcessExecs evaluated, time taken */
 };
 
 struct pm_metrics;

@@ -55,6 +55,7 @@ static const struct look {
 	[PM_EVENT_CODE_IDENTITY] = { "🔏", "code", T_INFO },
 	[PM_EVENT_ONGOING_IDENTITY] = { "🔏", "code", T_INFO },
 	[PM_EVENT_THREAD_INJECTION] = { "💉", "inject", T_ALERT },
+	[PM_EVENT_DETECTION] = { "🎯", "detect", T_ALERT },
 	[PM_EVENT_REPEATS] = { "🔁", "repeat", T_INFO },
 };
 static const struct look unknown_look = { "❓", "event", T_INFO };
@@ -573,6 +574,13 @@ static void native_details(struct line *l, const struct pm_event_view *v)
 		}
 		if (get(r, "environment_truncated"))
 			raw(l->b, " (truncated)");
+		break;
+	}
+	case PM_EVENT_DETECTION: {
+		struct json_object *rule = get(r, "rule");
+
+		kv(l, "level", sget(rule, "level"));
+		kv_cut(l, "rule", sget(rule, "title"), false);
 		break;
 	}
 	case PM_EVENT_CODE_IDENTITY:

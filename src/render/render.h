@@ -37,6 +37,10 @@ void pm_render_bombini(struct json_buf *b, const struct pm_event *ev,
 void pm_render_limacharlie(struct json_buf *b, const struct pm_event *ev,
 			   const struct pm_render_ctx *ctx);
 
+/* A Detection's "rule" member (contract section 10): id, title, level,
+ * status, tags, file. The sensor's Detection and --replay's alike. */
+void pm_render_sigma_rule(struct json_buf *b, const struct pm_sigma_rule_info *r);
+
 /* A format's keys for the ids a Setuid or Setgid left, and its flags:
  * [0] for a uid call, [1] for a gid call. */
 struct pm_setid_keys {

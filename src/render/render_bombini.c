@@ -81,6 +81,9 @@ static void render_process_fields(struct json_buf *b, const struct pm_process *p
 		json_key(b, "argv0");
 		json_strn(b, img->argv0, img->argv0_len);
 	}
+	/* the working directory at exec; a forked child may have moved since */
+	if (img && img->cwd && !p->cloned)
+		json_kv_str(b, "cwd", img->cwd);
 	if (img && img->hash && pm_hash_state(img->hash) == PM_HASH_DONE)
 		json_kv_str(b, "binary_ima_hash", img->hash->hex);
 	if (img && img->script_path)
@@ -94,6 +97,8 @@ static void render_process_fields(struct json_buf *b, const struct pm_process *p
 		json_kv_bool(b, "args_truncated", true);
 	if (img && img->path_truncated)
 		json_kv_bool(b, "binary_path_truncated", true);
+	if (img && img->cwd_truncated && !p->cloned)
+		json_kv_bool(b, "cwd_truncated", true);
 	if (img && img->binary_deleted)
 		json_kv_bool(b, "binary_deleted", true);
 	if (img && img->args_from_proc)
@@ -265,6 +270,23 @@ static void render_injection(struct json_buf *b, const struct pm_event *ev,
 	json_obj_end(b);
 }
 
+void pm_render_sigma_rule(struct json_buf *b, const struct pm_sigma_rule_info *r)
+{
+	json_key(b, "rule");
+	json_obj_begin(b);
+	json_kv_str(b, "id", r->id);
+	json_kv_str(b, "title", r->title);
+	json_kv_str(b, "level", pm_sigma_level_name(r->level));
+	json_kv_str(b, "status", r->status);
+	json_key(b, "tags");
+	json_arr_begin(b);
+	for (size_t i = 0; i < r->n_tags; i++)
+		json_str(b, r->tags[i]);
+	json_arr_end(b);
+	json_kv_str(b, "file", r->file);
+	json_obj_end(b);
+}
+
 /* What each type adds after `process` and `parent`. */
 static void render_details(struct json_buf *b, const struct pm_event *ev,
 			   const struct pm_render_ctx *ctx)
@@ -312,6 +334,11 @@ static void render_details(struct json_buf *b, const struct pm_event *ev,
 		json_obj_end(b);
 		break;
 	}
+	case PM_EVENT_DETECTION:
+		pm_render_sigma_rule(b, ev->rule);
+		json_key(b, "matched_event_id");
+		json_str(b, ev->matched_event_id); /* null: the ProcessExec was shaped out */
+		break;
 	case PM_EVENT_REPEATS: {
 		const struct pm_event_info *k = pm_event_info(ev->repeat.kind);
 

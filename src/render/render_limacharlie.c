@@ -69,24 +69,15 @@ static void kv_atom(struct json_buf *b, const char *key, const struct pm_process
 	json_kv_str(b, key, atom);
 }
 
-/*
- * COMMAND_LINE: the real command line, argv joined by spaces, argv[0] as
- * the program got it (`exec -a sshd ./implant` shows sshd). Without a
- * known argv (a process seen only by its comm), the path and arguments.
- */
+/* COMMAND_LINE: the real command line (pm_image_command_line): `exec -a
+ * sshd ./implant` shows sshd. */
 static void kv_command_line(struct json_buf *b, const struct pm_image *img)
 {
-	const char *path = img && img->binary_path ? img->binary_path : "";
-	const char *first = img && img->argv0 ? img->argv0 : path;
-	const char *parts[] = { first, " ", img ? img->args : NULL };
-	size_t lens[] = { img && img->argv0 ? img->argv0_len : strlen(path), 1,
-			  img ? img->args_len : 0 };
+	const char *parts[3];
+	size_t lens[3], n = pm_image_command_line(img, parts, lens);
 
 	json_key(b, "COMMAND_LINE");
-	if (!lens[0] && !(img && img->argv0)) /* no path known (a kernel thread) */
-		json_strn(b, parts[2] ? parts[2] : "", lens[2]);
-	else
-		json_str_parts(b, parts, lens, lens[2] ? 3 : 1);
+	json_str_parts(b, parts, lens, n);
 }
 
 /* A capability set, as names or (caps_format: hex) a mask. */
@@ -115,6 +106,9 @@ static void process_fields(struct json_buf *b, const struct pm_process *p,
 	kv_command_line(b, img);
 	json_kv_u64(b, "PROCESS_ID", p->pid);
 	json_kv_u64(b, "PARENT_PROCESS_ID", p->ppid);
+	/* the working directory at exec; a forked child may have moved since */
+	if (img && img->cwd && !p->cloned)
+		json_kv_str(b, "CURRENT_DIRECTORY", img->cwd);
 	json_kv_u64(b, "USER_ID", p->uid);
 	if (user)
 		json_kv_str(b, "USER_NAME", user);
@@ -128,6 +122,8 @@ static void process_fields(struct json_buf *b, const struct pm_process *p,
 		json_kv_bool(b, "COMMAND_LINE_TRUNCATED", true);
 	if (img && img->path_truncated)
 		json_kv_bool(b, "FILE_PATH_TRUNCATED", true);
+	if (img && img->cwd_truncated && !p->cloned)
+		json_kv_bool(b, "CURRENT_DIRECTORY_TRUNCATED", true);
 	if (img && img->binary_deleted)
 		json_kv_bool(b, "FILE_DELETED", true);
 	if (img && img->args_from_proc)
@@ -139,23 +135,32 @@ static void process_fields(struct json_buf *b, const struct pm_process *p,
 	}
 }
 
-/* top: the line's own routing, which carries the fleet identity (contract
- * section 8: event_id is the message id, and seq); nested ones keep a
- * random event_id of their own. */
-static void routing(struct json_buf *b, const char *type, uint64_t ktime_ns,
-		    const struct pm_process *this, const struct pm_process *parent,
-		    const struct pm_process *target, const struct pm_render_ctx *ctx, bool top)
+static void random_uuid(char id[37])
 {
 	uint8_t rnd[16];
-	char id[37];
 
 	random16(rnd);
 	pm_uuid4_format(rnd, id);
+}
+
+/* top: the line's own routing, which carries the fleet identity (contract
+ * section 8: event_id is the message id, and seq); nested ones keep a
+ * random event_id of their own, or the one of the line they stand for
+ * (`known_id`: a Detection's matched NEW_PROCESS). */
+static void routing_id(struct json_buf *b, const char *type, uint64_t ktime_ns,
+		       const struct pm_process *this, const struct pm_process *parent,
+		       const struct pm_process *target, const struct pm_render_ctx *ctx, bool top,
+		       const char *known_id)
+{
+	char id[37];
+
+	if (!known_id)
+		random_uuid(id);
 	json_key(b, "routing");
 	json_obj_begin(b);
 	json_kv_str(b, "event_type", type);
 	json_kv_u64(b, "event_time", unix_ms(ktime_ns, ctx));
-	json_kv_str(b, "event_id", top && ctx->event_id ? ctx->event_id : id);
+	json_kv_str(b, "event_id", top && ctx->event_id ? ctx->event_id : known_id ?: id);
 	json_kv_str(b, "hostname", ctx->hostname ? ctx->hostname : "");
 	if (top && ctx->event_id)
 		json_kv_u64(b, "seq", ctx->seq);
@@ -165,6 +170,13 @@ static void routing(struct json_buf *b, const char *type, uint64_t ktime_ns,
 	if (target)
 		kv_atom(b, "target", target, ctx);
 	json_obj_end(b);
+}
+
+static void routing(struct json_buf *b, const char *type, uint64_t ktime_ns,
+		    const struct pm_process *this, const struct pm_process *parent,
+		    const struct pm_process *target, const struct pm_render_ctx *ctx, bool top)
+{
+	routing_id(b, type, ktime_ns, this, parent, target, ctx, top, NULL);
 }
 
 /*
@@ -406,9 +418,67 @@ static void events_end(struct json_buf *b, const struct pm_event *ev,
 	json_obj_end(b);
 }
 
+static void str_array(struct json_buf *b, const char *key, const char *const *v, size_t n)
+{
+	json_key(b, key);
+	json_arr_begin(b);
+	for (size_t i = 0; i < n; i++)
+		json_str(b, v[i]);
+	json_arr_end(b);
+}
+
+/*
+ * LimaCharlie's detection shape (contract section 10): its routing, the
+ * rule's title as `cat`, the NEW_PROCESS that matched (its routing with the event_id
+ * it was written under) as `detect`, the rule's metadata, and a routing
+ * of its own.
+ */
+static void detection(struct json_buf *b, const struct pm_event *ev,
+		      const struct pm_render_ctx *ctx)
+{
+	const struct pm_sigma_rule_info *r = ev->rule;
+	struct pm_event exec = *ev;
+	char id[37];
+
+	exec.type = PM_EVENT_EXEC;
+	json_obj_begin(b);
+	/* routing first, as in every line: the fleet output's subject reads
+	 * the type from the start of the line */
+	routing(b, "DETECTION", ev->ktime_ns, ev->proc, ev->parent, NULL, ctx, true);
+	json_kv_str(b, "cat", r->title);
+	json_key(b, "detect");
+	json_obj_begin(b);
+	routing_id(b, "NEW_PROCESS", ev->ktime_ns, ev->proc, ev->parent, NULL, ctx, false,
+		   ev->matched_event_id);
+	json_key(b, "event");
+	json_obj_begin(b);
+	event_fields(b, &exec, ctx);
+	json_obj_end(b);
+	json_obj_end(b);
+	if (!ctx->event_id)
+		random_uuid(id);
+	json_kv_str(b, "detect_id", ctx->event_id ?: id);
+	json_key(b, "detect_mtd");
+	json_obj_begin(b);
+	json_kv_str(b, "level", pm_sigma_level_name(r->level));
+	str_array(b, "tags", r->tags, r->n_tags);
+	json_kv_str(b, "description", r->description);
+	str_array(b, "references", r->references, r->n_references);
+	json_kv_str(b, "author", r->author);
+	json_obj_end(b);
+	json_key(b, "source_rule");
+	json_str_parts(b, (const char *const[]){ "sigma.", r->id },
+		       (const size_t[]){ strlen("sigma."), strlen(r->id) }, 2);
+	json_obj_end(b);
+}
+
 void pm_render_limacharlie(struct json_buf *b, const struct pm_event *ev,
 			   const struct pm_render_ctx *ctx)
 {
+	if (ev->type == PM_EVENT_DETECTION) {
+		detection(b, ev, ctx);
+		return;
+	}
 	if (ev->type == PM_EVENT_THREAD_INJECTION) {
 		/* the correlated steps, each a whole event, as in the seed */
 		events_begin(b, ev, ctx);

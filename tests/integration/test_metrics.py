@@ -24,7 +24,7 @@ from helpers import PROCMON, READY_RE, READY_TIMEOUT, STOP_TIMEOUT, Procmon, wai
 SAMPLE_RE = re.compile(r'^(procmon_[a-z_]+)(\{[^}]*\})? (\S+)$')
 LABEL_RE = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)"')
 # the only label names procmon uses: each has a fixed, small set of values
-LABELS = {"type", "subtype", "category", "stage", "result", "version"}
+LABELS = {"type", "subtype", "category", "stage", "result", "version", "level"}
 
 
 def free_port():

@@ -59,6 +59,11 @@ static struct pm_injection_trail trail = {
 	.n = 2,
 };
 
+static const struct pm_sigma_rule_info rule = {
+	.id = "00000000-0000-4000-8000-000000000001", .title = "Shell From Tmp", .status = "test",
+	.description = "", .author = "", .level = PM_SIGMA_HIGH, .file = "/rules/a.yml",
+};
+
 /* An event of type t with what its fields need, rendered natively. */
 static char *native_line(uint32_t t, const char *path, const char *args)
 {
@@ -86,6 +91,8 @@ static char *native_line(uint32_t t, const char *path, const char *args)
 	ev->code.path = "/usr/bin/ls";
 	ev->code.hash = &hash;
 	ev->code.mode = 0755;
+	ev->rule = &rule;
+	ev->matched_event_id = "e-0";
 	ev->repeat.kind = PM_EVENT_PRCTL;
 	ev->repeat.count = 139362;
 	json_init(&b);
@@ -143,6 +150,7 @@ static void test_every_event_type(void **state)
 		{ PM_EVENT_CODE_IDENTITY, "🔏 code    4242 uid=1000 /usr/bin/ls file /usr/bin/ls hash sha256:0123456789ab mode 0755" },
 		{ PM_EVENT_ONGOING_IDENTITY, "🔏 code    4242 uid=1000 /usr/bin/ls file /usr/bin/ls" },
 		{ PM_EVENT_THREAD_INJECTION, "💉 inject  4242 uid=1000 /usr/bin/ls → 77 /usr/sbin/sshd steps " },
+		{ PM_EVENT_DETECTION, "🎯 detect  4242 uid=1000 /usr/bin/ls level high rule Shell From Tmp" },
 		{ PM_EVENT_REPEATS, "🔁 repeat  4242 uid=1000 /usr/bin/ls count 139362 of Prctl" },
 	};
 	size_t covered = 0;

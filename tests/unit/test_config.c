@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "detect/sigma.h"
 #include "output/metrics.h" /* pm_listen_parse, behind metrics.listen */
 #include "procmon/events.h"
 
@@ -132,7 +133,8 @@ static void test_default_config(void **state)
 
 	assert_switches(&cfg, "setuid setgid capset prctl create_user_ns ptrace_access_check "
 			      "existing_process code_identity module_load named_pipe "
-			      "remote_thread thread_injection sensitive_process_access namespaces");
+			      "remote_thread thread_injection sensitive_process_access namespaces "
+			      "detections");
 
 	/* open filters: everything is reported */
 	assert_false(cfg.process_filter.present);
@@ -236,8 +238,9 @@ static void test_procmon_keys(void **state)
 		 "remote_thread:       { enabled: true }        # NEW_REMOTE_THREAD\n"
 		 "thread_injection:    { enabled: true }\n"
 		 "sensitive_process_access: { enabled: true, processes: [sshd, sudo, su, login, passwd, gpg-agent, ssh-agent, gnome-keyring-daemon, systemd] }\n");
+	/* detections: absent is "on when rules load", in a file too */
 	assert_switches(&cfg, "existing_process code_identity module_load named_pipe "
-			      "remote_thread thread_injection sensitive_process_access");
+			      "remote_thread thread_injection sensitive_process_access detections");
 	assert_int_equal(cfg.redact.n, 4);
 	assert_int_equal(cfg.sensitive_processes.n, 9);
 	assert_true(strlist_has(&cfg.sensitive_processes,
@@ -906,6 +909,53 @@ static void test_config_free(void **state)
 	pm_config_free(&cfg);
 }
 
+/* Issue 24: detections (contract section 10). */
+static void test_detections(void **state)
+{
+	struct pm_config cfg;
+	char err[ERRLEN];
+
+	(void)state;
+	/* absent: on when a rules path holds rules, the shipped and the user's */
+	parse_ok(&cfg, "");
+	assert_int_equal(cfg.detections.enabled, PM_DETECT_AUTO);
+	assert_int_equal(cfg.detections.rules.n, 2);
+	assert_string_equal(cfg.detections.rules.v[0], "/usr/share/procmon/rules/sigma");
+	assert_string_equal(cfg.detections.rules.v[1], "/etc/procmon/rules.d");
+	assert_int_equal(cfg.detections.min_level, PM_SIGMA_LOW);
+	pm_config_free(&cfg);
+
+	assert_int_equal(pm_config_load_default(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.detections.enabled, PM_DETECT_AUTO);
+	assert_int_equal(cfg.detections.rules.n, 2);
+	pm_config_free(&cfg);
+
+	parse_ok(&cfg, "detections:\n  enabled: true\n  rules: [/r/a.yml, /r/dir]\n"
+		       "  min_level: high\n");
+	assert_int_equal(cfg.detections.enabled, PM_DETECT_ON);
+	assert_int_equal(cfg.detections.rules.n, 2);
+	assert_string_equal(cfg.detections.rules.v[1], "/r/dir");
+	assert_int_equal(cfg.detections.min_level, PM_SIGMA_HIGH);
+	pm_config_free(&cfg);
+
+	parse_ok(&cfg, "detections: { enabled: false, min_level: informational, rules: [] }\n");
+	assert_int_equal(cfg.detections.enabled, PM_DETECT_OFF);
+	assert_int_equal(cfg.detections.rules.n, 0);
+	assert_int_equal(cfg.detections.min_level, PM_SIGMA_INFORMATIONAL);
+	pm_config_free(&cfg);
+
+	parse_fails("detections: { enabled: maybe }\n", "key 'detections.enabled'");
+	parse_fails("detections:\n  rules: [rules/sigma]\n",
+		    ":2: key 'detections.rules[0]': 'rules/sigma' is not an absolute path");
+	parse_fails("detections: { rules: /etc/procmon/rules.d }\n", "key 'detections.rules'");
+	parse_fails("detections:\n  min_level: severe\n",
+		    ":2: key 'detections.min_level': expected informational, low, medium, high "
+		    "or critical, got");
+	parse_fails("detections: { min_level: [high] }\n", "key 'detections.min_level'");
+	parse_fails("detections: { min_level: High }\n", "key 'detections.min_level'");
+	parse_fails("detections: { level: high }\n", "detections.level");
+}
+
 /* Issue 15's keys: metrics, rotation, output shaping, caps_format. */
 static void test_operating_keys(void **state)
 {
@@ -1193,6 +1243,7 @@ int main(void)
 		cmocka_unit_test(test_every_error_at_once),
 		cmocka_unit_test(test_set_output),
 		cmocka_unit_test(test_operating_keys),
+		cmocka_unit_test(test_detections),
 		cmocka_unit_test(test_repeat_limit),
 		cmocka_unit_test(test_bombini_example),
 		cmocka_unit_test(test_procmon_keys),
