@@ -20,6 +20,7 @@ packages=(
 	python3 python3-pytest # integration test driver
 	python3-yaml  # Sigma tests and bench: a second reader of the rules' YAML
 	python3-cryptography # fleet tests: Ed25519 NKeys and JWTs for a .creds file
+	python3-zstandard # fleet tests: decode the zstd-compressed batches a message carries
 	libcap2-bin   # setcap, for the FILE_CAPS test
 	btrfs-progs   # a btrfs subvolume, for the hash identity test
 	systemd       # systemd-analyze verify / security of procmon.service

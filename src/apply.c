@@ -77,6 +77,15 @@ void pm_daemon_apply(struct daemon *d, enum pm_seed seed)
 	if (cfg->block[PM_BLOCK_DETECTIONS].enabled && !d->render.users)
 		d->render.users = pm_users_load();
 	d->det.users = d->render.users;
+	/* each type's name in that format: the fleet output's subject token */
+	for (uint32_t t = 0; t < PM_EVENT_TYPE_END; t++) {
+		const struct pm_event_info *info = pm_event_info(t);
+		const char *name = !info ? NULL
+				   : cfg->format == PM_FORMAT_LIMACHARLIE ? info->limacharlie
+									   : info->native;
+
+		d->event_type[t] = name ? name : "unknown";
+	}
 	if (cfg->format == PM_FORMAT_COMPACT && !d->compact_users)
 		d->compact.users = d->compact_users = pm_users_load();
 	/* --color auto: colour when the output is stdout and that is a terminal */

@@ -58,6 +58,7 @@ struct daemon {
 	struct pm_fleet *fleet; /* NULL: NATS off */
 	struct pm_event_ids ids;
 	char event_id[37];
+	const char *event_type[PM_EVENT_TYPE_END]; /* each type's name: the fleet's subject token */
 	/* metrics (src/output/metrics.h): NULL when off; the counters always */
 	struct pm_metrics *metrics;
 	uint64_t written[PM_EVENT_TYPE_END]; /* events queued for output, by type */

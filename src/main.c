@@ -110,7 +110,8 @@ static bool write_event(struct daemon *d, const struct pm_event *ev)
 		if (!d->cfg.output_none)
 			sink_line(d);
 		if (d->fleet)
-			pm_fleet_line(d->fleet, d->line.buf.data, d->line.buf.len, d->event_id);
+			pm_fleet_line(d->fleet, d->event_type[ev->type], d->line.buf.data,
+				      d->line.buf.len, d->event_id);
 		d->written[ev->type]++;
 		written = true;
 	}
@@ -275,6 +276,8 @@ static int run(struct daemon *d)
 		/* short polls while an event waits for its hash */
 		if (d->reader.queue.head && timeout_ms > PM_POLL_HASH_WAIT_MS)
 			timeout_ms = PM_POLL_HASH_WAIT_MS;
+		/* and in time for a batch of the fleet output that is due */
+		timeout_ms = pm_fleet_poll_ms(d->fleet, timeout_ms);
 		err = polled = ring_buffer__poll(d->rb, timeout_ms);
 		if (err >= 0)
 			err = ring_buffer__consume(d->rb);

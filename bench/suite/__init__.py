@@ -26,7 +26,9 @@ Then procmon-only phases: ready time with IDLE_PROCS extra processes,
 memory over MEM_LIFETIMES process lifetimes, a SOAK_S-second two-storm
 no-loss soak, event latency through a FIFO during an LAT_N-exec storm, and
 the fleet output (NATS JetStream, nats-server on loopback ports): CPU per
-exec and storm time with NATS only against file only, procmon draining a
+exec and storm time with NATS only against file only, nats-server's CPU
+and the bytes procmon sends it per exec (the exec storm, and the build
+workload with batches against one event a message), procmon draining a
 spool against a minimal libnats publisher (bench/nats_pub.c), and no loss
 with two storms and with the server killed and restarted mid-storm.
 
@@ -55,7 +57,9 @@ Knobs (environment variables; empty means the default):
   FLEET          1        0 skips the fleet output (NATS JetStream) phase
   FLEET_ROUNDS   5        rounds of the N-exec storm, procmon NATS only vs file only
   FLEET_DRAIN_ROUNDS 3    rounds of nats_pub vs procmon draining the spool
-  FLEET_SPOOL_MB 100      MiB of real events spooled with the server down, then drained
+  FLEET_SPOOL_EVENTS 300000 real events spooled with the server down, then drained
+  FLEET_SPOOL_MB 100      MiB the spool may hold (its bound) while it is filled
+  FLEET_BUILD    1        rounds of the build workload's bytes on the wire (batch vs event; 0 skips)
   FLEET_PUB_N    200000   1 KiB messages nats_pub publishes per round
   FLEET_RESTART_N 6000    execs of the storm during which the server is restarted
 

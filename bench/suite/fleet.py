@@ -1,5 +1,7 @@
 """bench/suite: the fleet output phase (NATS JetStream) (the package's docstring, __init__.py, has the whole story)."""
 
+import contextlib
+
 from .common import *  # noqa: F401,F403
 from .monitors import *  # noqa: F401,F403
 from .workloads import *  # noqa: F401,F403
@@ -33,6 +35,7 @@ class NatsServer:
     def __init__(self, base, name):
         self.base, self.name = base, name
         self.port = free_port()
+        self.mport = free_port()  # monitoring (/varz): the bytes clients sent
         self.store = os.path.join(base, f"store-{name}")
         self.log = os.path.join(base, f"{name}.log")
         self.proc = None
@@ -46,7 +49,8 @@ class NatsServer:
         import socket
         with open(self.log, "ab") as logf:
             self.proc = spawn([NATS_SERVER, "-js", "-a", "127.0.0.1", "-p", str(self.port),
-                               "-sd", self.store, "-n", self.name], stdout=logf, stderr=subprocess.STDOUT)
+                               "-m", str(self.mport), "-sd", self.store, "-n", self.name],
+                              stdout=logf, stderr=subprocess.STDOUT)
         t0 = time.monotonic()
         while True:
             if self.proc.poll() is not None:
@@ -79,22 +83,22 @@ class NatsServer:
         if remove_store:
             shutil.rmtree(self.store, ignore_errors=True)
 
-    def count(self, client=None):
-        """Messages in the stream, None when the server does not answer."""
-        np = natsproto()
-        try:
-            if client:
-                return client.stream_count(FLEET_STREAM)
-            with np.Client(self.port, timeout=2) as c:
-                return c.stream_count(FLEET_STREAM)
-        except (OSError, np.NatsError):
-            return None
-
     def cpu_ns(self):
         return sched_ns(self.proc.pid) if self.proc else None
 
+    def in_bytes(self):
+        """Bytes the server has read from its clients (/varz in_bytes): what
+        procmon put on the wire, protocol and headers included. None when
+        the server does not answer."""
+        import urllib.request
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.mport}/varz", timeout=2) as r:
+                return json.loads(r.read())["in_bytes"]
+        except (OSError, ValueError, KeyError):
+            return None
 
-def fleet_config(base, name, output, server=None, spool=None, spool_mb=64):
+
+def fleet_config(base, name, output, server=None, spool=None, spool_mb=64, message="batch"):
     """procmon's built-in configuration (config/procmon.yaml) with `output`
     and, when server is given, a nats block for it."""
     with open(os.path.join(ROOT, "config", "procmon.yaml")) as f:
@@ -107,6 +111,8 @@ def fleet_config(base, name, output, server=None, spool=None, spool_mb=64):
                  f"  servers: [{json.dumps(server.url)}]\n"
                  f"  stream: {FLEET_STREAM}\n  create_stream: true\n"
                  f"  spool_dir: {json.dumps(spool)}\n  spool_max_mb: {spool_mb}\n")
+        if message != "batch":  # the default: left out, so that PROCMON may be a previous version
+            text += f"  message: {message}\n"
     path = os.path.join(base, f"{name}.yaml")
     with open(path, "w") as f:
         f.write(text)
@@ -114,42 +120,91 @@ def fleet_config(base, name, output, server=None, spool=None, spool_mb=64):
     return path
 
 
-def stream_execs(server, pids, base):
-    """The storm's ProcessExec events in the stream (procmon-tail --all
-    --catch-up --type ProcessExec): unique per storm pid, and how many came
-    more than once (same event_id)."""
-    path = os.path.join(base, "tail.jsonl")
-    with open(path, "wb") as out:
-        p = spawn([os.path.join(ROOT, "build", "procmon-tail"), "--server", server.url,
-                   "--stream", FLEET_STREAM, "--all", "--catch-up", "--type", "ProcessExec"],
-                  stdout=out, stderr=subprocess.PIPE)
+class StreamEvents:
+    """The events a stream holds, read message by message from where the
+    last update stopped (a batch decoded: tests/fleet/natsproto.py), so a
+    wait on the stream fetches each message once. Counts events, messages
+    and ProcessExec events; keeps the event_ids of the storm execs of the
+    pids given."""
+
+    def __init__(self, server, pids=()):
+        self.server, self.next_seq = server, 1
+        self.events = self.messages = self.execs = self.bad = self.dups = 0
+        self.storm = {q: set() for q in pids}
+
+    def update(self):
+        np = natsproto()
+        with np.Client(self.server.port, timeout=5) as c:
+            st = c.stream_info(FLEET_STREAM)["state"]
+            for seq in range(max(st["first_seq"], self.next_seq), st["last_seq"] + 1):
+                try:
+                    m = c.msg(FLEET_STREAM, seq)
+                except np.NatsError as e:
+                    if "not found" in str(e) or "10037" in str(e):
+                        continue
+                    raise
+                self.messages += 1
+                execs = m["subject"].endswith(".ProcessExec")
+                for raw in np.message_lines(m):
+                    self.events += 1
+                    self.execs += execs
+                    if execs and self.storm:
+                        self.storm_exec(raw)
+            self.next_seq = max(self.next_seq, st["last_seq"] + 1)
+        return self
+
+    def storm_exec(self, raw):
         try:
-            _, err = p.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            reap(p)
-            raise BenchError("procmon-tail --catch-up did not finish within 120 s")
-        rc = reap(p)
-    if rc != 0:
-        raise BenchError(f"procmon-tail exit {rc}: {err.decode(errors='replace').strip()[-300:]}")
-    want = {q: set() for q in pids}
-    dups, bad = 0, 0
-    with open(path, "rb") as f:
-        for raw in f:
-            try:
-                e = json.loads(raw)
-            except ValueError:
-                bad += 1
-                continue
-            pr, par = e.get("process") or {}, e.get("parent") or {}
-            pp = par.get("pid")
-            if pp in want and pr.get("filename") == "true" and pr.get("args") == "bench exec-storm":
-                if e.get("event_id") in want[pp]:
-                    dups += 1
-                want[pp].add(e.get("event_id"))
-    if not KEEP:
-        os.remove(path)
-    return {q: len(v) for q, v in want.items()}, dups, bad
+            e = json.loads(raw)
+        except ValueError:
+            self.bad += 1
+            return
+        pr, par = e.get("process") or {}, e.get("parent") or {}
+        pp = par.get("pid")
+        if pp in self.storm and pr.get("filename") == "true" and pr.get("args") == "bench exec-storm":
+            if e.get("event_id") in self.storm[pp]:
+                self.dups += 1
+            self.storm[pp].add(e.get("event_id"))
+
+    def count(self):
+        """Events in the stream now; None when the server does not answer."""
+        try:
+            return self.update().events
+        except (OSError, natsproto().NatsError):
+            return None
+
+
+def stream_execs(server, pids, base=None):
+    """The storm's ProcessExec events in the stream: unique per storm pid,
+    how many came more than once (same event_id), lines that were not JSON."""
+    se = StreamEvents(server, pids).update()
+    return {q: len(v) for q, v in se.storm.items()}, se.dups, se.bad
+
+
+def spool_census(d):
+    """(records, events, bytes) of the spool's segment files: each record's
+    header ("PSR2": its number of events; "PSR1": one event)."""
+    import struct
+    records = events = size = 0
+    for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        if not f.endswith(".seg"):
+            continue
+        with open(os.path.join(d, f), "rb") as fh:
+            data = fh.read()
+        size += len(data)
+        off = 0
+        while off + 20 <= len(data):
+            magic, length = data[off:off + 4], struct.unpack_from("<I", data, off + 4)[0]
+            if magic == b"PSR2" and off + 24 <= len(data):
+                events += struct.unpack_from("<I", data, off + 20)[0]
+                off += 24 + length
+            elif magic == b"PSR1":
+                events += 1
+                off += 20 + length
+            else:
+                break
+            records += 1
+    return records, events, size
 
 
 def spool_bytes(d):
@@ -197,8 +252,17 @@ def fleet_storm_run(fl, mode):
         pm.start()
         storms(1, max(N // 10, 1))  # the untimed first pass, as timed_run does
         pm.wait_idle()
+        se = StreamEvents(srv) if srv else None
+        if se:
+            se.update()
+            ib0, msg0, ex0 = srv.in_bytes(), se.messages, se.execs
+            # the server's own housekeeping, to tell from what procmon costs it
+            i0 = srv.cpu_ns()
+            time.sleep(1)
+            rec["server_idle_ns_per_s"] = srv.cpu_ns() - i0
         cpu0, scpu0 = pm.cpu_ns(), srv.cpu_ns() if srv else None
-        ev0 = events_out(pm, srv)
+        t0 = time.monotonic()
+        ev0 = events_out(pm, se)
         th0 = thread_cpu(pm.proc.pid)
         w = storms(1, N)
         rec["seconds"] = w["seconds"]
@@ -210,10 +274,18 @@ def fleet_storm_run(fl, mode):
                                          if v - th0.get(k, 0) > 0}
         if srv:
             rec["server_cpu_ns"] = srv.cpu_ns() - scpu0
+            rec["server_net_cpu_ns"] = rec["server_cpu_ns"] - rec["server_idle_ns_per_s"] * (
+                time.monotonic() - t0)
         rec.update(pm.stop())
-        ev1 = events_out(pm, srv)
+        ev1 = events_out(pm, se)
         if ev0 is not None and ev1 is not None:
             rec["events"] = ev1 - ev0
+        if se:
+            ib1 = srv.in_bytes()
+            if ib0 is not None and ib1 is not None:
+                rec["wire_bytes"] = ib1 - ib0
+            rec["messages"] = se.messages - msg0
+            rec["stream_execs"] = se.execs - ex0
         if srv:
             got, dups, bad = stream_execs(srv, w["pids"], fl.base)
             rec["duplicates"] = dups
@@ -256,12 +328,13 @@ def thread_cpu(pid):
     return out
 
 
-def events_out(pm, srv):
-    """Events procmon has put out so far: the stream's messages, or the
-    output file's lines. On a shared host procmon also reports other
-    people's processes: CPU per event is the figure their storms skew less."""
-    if srv:
-        return srv.count()
+def events_out(pm, se):
+    """Events procmon has put out so far: the stream's events (se, a
+    StreamEvents), or the output file's lines. On a shared host procmon
+    also reports other people's processes: CPU per event is the figure
+    their storms skew less."""
+    if se:
+        return se.count()
     try:
         with open(pm.out, "rb") as f:
             return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
@@ -292,7 +365,8 @@ def fleet_exec(fl, res):
             f"(server {fmt(n.get('server_cpu_ns') and n['server_cpu_ns'] / 1e3 / N, '.1f')}) "
             f"{n.get('delivered', '-')}/{N} | wall {fmt(x.get('wall_ratio'), '.3f')} "
             f"cpu {fmt(x.get('cpu_ratio'), '.3f')} | events out: file {f.get('events', '-')}, "
-            f"nats {n.get('events', '-')}, cpu/event {fmt(x.get('cpu_per_event_ratio'), '.3f')}")
+            f"nats {n.get('events', '-')} in {n.get('messages', '-')} msgs, cpu/event "
+            f"{fmt(x.get('cpu_per_event_ratio'), '.3f')} | wire {fmt(n.get('wire_bytes') and n['wire_bytes'] / N, '.0f')} B/exec")
     res["exec_rounds"] = rounds
 
     def mmm(xs):
@@ -308,6 +382,17 @@ def fleet_exec(fl, res):
                 "lost": sum(r.get("lost") or 0 for r in runs)}
     s["nats"]["server_cpu_us_per_exec"] = mmm(r["runs"]["nats"].get("server_cpu_ns") and
                                               r["runs"]["nats"]["server_cpu_ns"] / 1e3 / N for r in rounds)
+    s["nats"]["server_net_cpu_us_per_exec"] = mmm(r["runs"]["nats"].get("server_net_cpu_ns") and
+                                                  r["runs"]["nats"]["server_net_cpu_ns"] / 1e3 / N
+                                                  for r in rounds)
+    # the bytes procmon sent the server, per storm exec (the host's other
+    # processes' events included, as in CPU per exec) and per event
+    nr = [r["runs"]["nats"] for r in rounds]
+    s["nats"]["wire_bytes_per_exec"] = mmm(r.get("wire_bytes") and r["wire_bytes"] / N for r in nr)
+    s["nats"]["wire_bytes_per_event"] = mmm(r.get("wire_bytes") and r.get("events") and
+                                            r["wire_bytes"] / r["events"] for r in nr)
+    s["nats"]["events_per_message"] = mmm(r.get("events") and r.get("messages") and
+                                          r["events"] / r["messages"] for r in nr)
     s["wall_ratio"] = mmm(r.get("wall_ratio") for r in rounds)
     s["cpu_ratio"] = mmm(r.get("cpu_ratio") for r in rounds)
     s["cpu_per_event_ratio"] = mmm(r.get("cpu_per_event_ratio") for r in rounds)
@@ -322,29 +407,100 @@ def fleet_exec(fl, res):
         f"nats {rng(s['nats']['cpu_us_per_exec'], '.1f')} us; nats/file per round {rng(s['cpu_ratio'], '.3f')}")
     log(f"  CPU per event put out: file {rng(s['file']['cpu_us_per_event'], '.1f')} us, nats "
         f"{rng(s['nats']['cpu_us_per_event'], '.1f')} us; nats/file per round {rng(s['cpu_per_event_ratio'], '.3f')}")
-    log(f"  nats-server CPU per exec {rng(s['nats']['server_cpu_us_per_exec'], '.1f')} us (not procmon's)")
+    log(f"  nats-server CPU per exec {rng(s['nats']['server_cpu_us_per_exec'], '.1f')} us (not procmon's), "
+        f"{rng(s['nats']['server_net_cpu_us_per_exec'], '.1f')} us net of its idle housekeeping")
+    log(f"  on the wire per exec {rng(s['nats']['wire_bytes_per_exec'], '.0f')} B, per event "
+        f"{rng(s['nats']['wire_bytes_per_event'], '.0f')} B; events per message "
+        f"{rng(s['nats']['events_per_message'], '.1f')}")
     log(f"  storm wall time nats/file per round {rng(s['wall_ratio'], '.3f')}; delivered "
         f"file {s['file']['delivered']}/{s['file']['happened']}, nats {s['nats']['delivered']}/"
         f"{s['nats']['happened']}")
 
 
+@contextlib.contextmanager
+def procmon_on(label, pm, srv, rec):
+    """Around one procmon run against srv: a failure is said and kept in
+    rec; procmon's files and the server go whatever happens."""
+    try:
+        yield
+    except BenchError as e:
+        problem(f"fleet {label}: {e}")
+        rec["error"] = str(e)
+        pm.kill()
+    finally:
+        pm.cleanup_files()
+        srv.stop(remove_store=True)
+
+
+def fleet_build(fl, res):
+    """Bytes on the wire per exec for varied events: procmon publishing
+    (NATS only, batches, zstd) while make -j builds procmon's sources, once
+    per kind of message (event: the previous version's one message per
+    event, as the reference), alternating. Per exec = the bytes the server
+    read from procmon / the ProcessExec events that reached the stream in
+    the meantime (the host's other processes included in both)."""
+    log(f"-- bytes on the wire, build workload (make -j{BUILD_JOBS} of procmon), "
+        f"{FLEET_BUILD} rounds: message batch against event, order alternating")
+    if not BUILD.job and not getattr(BUILD, "env", None):
+        BUILD.setup()
+    rounds = []
+    for r in range(FLEET_BUILD):
+        x = {"round": r + 1}
+        for kind in (["batch", "event"] if r % 2 == 0 else ["event", "batch"]):
+            srv = fl.server().start()
+            spool = os.path.join(fl.base, f"spool-build-{fl.k}")
+            cfg = fleet_config(fl.base, "build", "none", srv, spool, message=kind)
+            pm = Procmon(config=cfg)
+            rec = {}
+            with procmon_on(f"build/{kind}", pm, srv, rec):
+                pm.start()
+                se = StreamEvents(srv).update()
+                ib0, ex0, ev0, m0 = srv.in_bytes(), se.execs, se.events, se.messages
+                cpu0, scpu0 = pm.cpu_ns(), srv.cpu_ns()
+                BUILD.prepare()
+                rec["seconds"] = BUILD.run()["seconds"]
+                BUILD.finish()
+                pm.drain()
+                rec["cpu_ns"] = pm.cpu_ns() - cpu0
+                rec["server_cpu_ns"] = srv.cpu_ns() - scpu0
+                rec.update(pm.stop())
+                se.update()
+                rec["wire_bytes"] = srv.in_bytes() - ib0
+                rec["execs"], rec["events"] = se.execs - ex0, se.events - ev0
+                rec["messages"] = se.messages - m0
+                rec["bytes_per_exec"] = rec["wire_bytes"] / max(rec["execs"], 1)
+            x[kind] = rec
+        rounds.append(x)
+        b, e = x["batch"], x["event"]
+        log(f"  round {r + 1}: batch {fmt(b.get('bytes_per_exec'), '.0f')} B/exec "
+            f"({b.get('execs', '-')} execs, {b.get('events', '-')} events in {b.get('messages', '-')} msgs, "
+            f"server {fmt(b.get('server_cpu_ns') and b.get('execs') and b['server_cpu_ns'] / 1e3 / b['execs'], '.1f')} us/exec) | "
+            f"event {fmt(e.get('bytes_per_exec'), '.0f')} B/exec ({e.get('execs', '-')} execs, server "
+            f"{fmt(e.get('server_cpu_ns') and e.get('execs') and e['server_cpu_ns'] / 1e3 / e['execs'], '.1f')} us/exec)")
+    res["build_rounds"] = rounds
+    for kind in ("batch", "event"):
+        xs = [r[kind]["bytes_per_exec"] for r in rounds if r[kind].get("bytes_per_exec")]
+        res[f"build_{kind}_bytes_per_exec"] = {"median": med(xs), "min": min(xs) if xs else None,
+                                               "max": max(xs) if xs else None}
+
+
 def fleet_fill(fl, res):
-    """A spool of FLEET_SPOOL_MB of real events: procmon publishing to a
-    server that is not running, exec storms until the spool is that big."""
+    """A spool of FLEET_SPOOL_EVENTS real events: procmon publishing to a
+    server that is not running, exec storms until the spool holds that many
+    (its batches, compressed: FLEET_SPOOL_MB bounds it)."""
     srv = fl.server("down")  # never started: its port refuses
     spool = os.path.join(fl.base, "spool-fill")
     cfg = fleet_config(fl.base, "fill", "none", srv, spool, spool_mb=FLEET_SPOOL_MB * 2 + 16)
     pm = Procmon(config=cfg)
-    target = FLEET_SPOOL_MB << 20
     t0 = time.monotonic()
     try:
         pm.start()
         execs = 0
-        while spool_bytes(spool) < target:
+        while spool_census(spool)[1] < FLEET_SPOOL_EVENTS:
             w = storms(2, 0, ["-t", "1"])
             execs += sum(w["happened"].values())
             if time.monotonic() - t0 > 900:
-                raise BenchError(f"spool still {spool_bytes(spool) >> 20} MB after 15 min of storms")
+                raise BenchError(f"spool still {spool_census(spool)[1]} events after 15 min of storms")
         pm.drain()
         st = pm.stop()
     except BenchError as e:
@@ -357,13 +513,17 @@ def fleet_fill(fl, res):
         raise BenchError(f"filling the spool: procmon reports nothing spooled: {st.get('nats_at_exit')}")
     if n.get("dropped"):
         raise BenchError(f"filling the spool: procmon dropped {n['dropped']} events (spool bound)")
-    res["spool"] = {"events": n["spooled"], "bytes": n.get("spooled_bytes") or spool_bytes(spool),
+    records, events, size = spool_census(spool)
+    if events != n["spooled"]:
+        raise BenchError(f"filling the spool: procmon reports {n['spooled']} events spooled, "
+                         f"its records hold {events}")
+    res["spool"] = {"events": events, "records": records, "bytes": size,
                     "execs": execs, "fill_s": round(time.monotonic() - t0, 1)}
-    log(f"  spool filled with the server down: {n['spooled']} events, "
-        f"{res['spool']['bytes'] / 2**20:.1f} MiB ({execs} execs, {res['spool']['fill_s']} s)")
+    log(f"  spool filled with the server down: {events} events in {records} messages, "
+        f"{size / 2**20:.1f} MiB ({execs} execs, {res['spool']['fill_s']} s)")
     orig = spool + ".orig"
     os.rename(spool, orig)
-    return orig, n["spooled"]
+    return orig, events, records
 
 
 def fleet_floor_run(fl, n=None, size=1024, msgid=0):
@@ -386,9 +546,10 @@ def fleet_floor_run(fl, n=None, size=1024, msgid=0):
         srv.stop(remove_store=True)
 
 
-def fleet_drain_run(fl, orig, events):
+def fleet_drain_run(fl, orig, events, records):
     """procmon started on a copy of the filled spool, the server up: the
-    time until the stream holds every spooled event."""
+    time until the stream holds every spooled message (records), its rate
+    in messages and in the events they carry."""
     np = natsproto()
     srv = fl.server().start()
     spool = os.path.join(fl.base, "spool-drain")
@@ -410,7 +571,7 @@ def fleet_drain_run(fl, orig, events):
                     seen["n"] = n
                     if n and seen["first"] is None:
                         seen["first"] = (t, n)
-                    if n >= events:
+                    if n >= records:
                         seen["done"] = t
                         return
                     time.sleep(0.02)
@@ -425,7 +586,7 @@ def fleet_drain_run(fl, orig, events):
             poller.join(0.1)
             pm.check_alive()
             if time.monotonic() > deadline:
-                raise BenchError(f"stream holds {seen['n']} of {events} spooled events after "
+                raise BenchError(f"stream holds {seen['n']} of {records} spooled messages after "
                                  f"{time.monotonic() - pm.t_spawn:.0f} s")
         if seen["done"] is None:
             raise BenchError(f"reading the stream's count: {seen['error']}")
@@ -433,8 +594,9 @@ def fleet_drain_run(fl, orig, events):
         first = seen["first"]
         rec["drain_s"] = t - pm.t_spawn  # from procmon's exec: start-up and spool scan included
         rec["ready_s"] = pm.ready_s
-        if t > first[0]:
-            rec["rate"] = (events - first[1]) / (t - first[0])  # first ack seen to the last
+        if t > first[0]:  # first ack seen to the last
+            rec["rate"] = (records - first[1]) / (t - first[0])
+            rec["event_rate"] = rec["rate"] * events / records
         pm.wait_idle()
         rec.update(pm.stop())
     except BenchError:
@@ -451,11 +613,11 @@ def fleet_drain_run(fl, orig, events):
 
 def fleet_drain(fl, res):
     log(f"-- sustained rate: nats_pub ({FLEET_PUB_N} x 1 KiB, async JetStream publish, file storage, "
-        f"window 4096) against procmon draining a {FLEET_SPOOL_MB} MiB spool of real events, "
+        f"window 4096) against procmon draining a spool of {FLEET_SPOOL_EVENTS} real events, "
         f"{FLEET_DRAIN_ROUNDS} rounds, order alternating, a fresh server each")
-    orig, events = fleet_fill(fl, res)
+    orig, events, records = fleet_fill(fl, res)
     # also the floor for messages like procmon's: their mean size, a Nats-Msg-Id each
-    like = int(res["spool"]["bytes"] / events)
+    like = int(res["spool"]["bytes"] / records)
     rounds = []
     for r in range(FLEET_DRAIN_ROUNDS):
         order = ["floor", "procmon", "floor_like"] if r % 2 == 0 else ["floor_like", "procmon", "floor"]
@@ -463,8 +625,8 @@ def fleet_drain(fl, res):
         for m in order:
             try:
                 x[m] = (fleet_floor_run(fl) if m == "floor" else
-                        fleet_floor_run(fl, max(events, 20000), like, 1) if m == "floor_like" else
-                        fleet_drain_run(fl, orig, events))
+                        fleet_floor_run(fl, max(records, 20000), like, 1) if m == "floor_like" else
+                        fleet_drain_run(fl, orig, events, records))
             except BenchError as e:
                 problem(f"fleet drain/{m}: {e}")
                 x[m] = {"error": str(e)}
@@ -475,12 +637,14 @@ def fleet_drain(fl, res):
             x["fraction_like"] = pr / lr
         rounds.append(x)
         log(f"  round {r + 1} ({order[0]} first): floor {fmt(fr, '.0f')} msgs/s | procmon drain "
-            f"{fmt(pr, '.0f')} msgs/s, all {events} in {fmt(x['procmon'].get('drain_s'), '.2f')} s "
+            f"{fmt(pr, '.0f')} msgs/s = {fmt(x['procmon'].get('event_rate'), '.0f')} events/s, "
+            f"all {events} in {fmt(x['procmon'].get('drain_s'), '.2f')} s "
             f"from its start | procmon/floor {fmt(x.get('fraction'), '.3f')} | floor with {like} B "
             f"and msg ids {fmt(lr, '.0f')} msgs/s, procmon/that {fmt(x.get('fraction_like'), '.3f')}")
     shutil.rmtree(orig, ignore_errors=True)
     res["drain_rounds"] = rounds
     for k, path in (("floor_rate", ("floor", "rate")), ("procmon_rate", ("procmon", "rate")),
+                    ("procmon_event_rate", ("procmon", "event_rate")),
                     ("floor_like_rate", ("floor_like", "rate")),
                     ("floor_cpu_us", ("floor", "cpu_us_per_msg")),
                     ("floor_like_cpu_us", ("floor_like", "cpu_us_per_msg")),
@@ -493,7 +657,7 @@ def fleet_drain(fl, res):
     res["fraction_like"] = {"median": med(fr), "min": min(fr) if fr else None, "max": max(fr) if fr else None}
     res["like_bytes"] = like
     sp = res["spool"]
-    ev_b = sp["bytes"] / max(sp["events"], 1)
+    ev_b = sp["bytes"] / max(sp["records"], 1)
     if res["floor_rate"]["median"] and res["procmon_rate"]["median"]:
         res["bytes_fraction"] = res["procmon_rate"]["median"] * ev_b / (res["floor_rate"]["median"] * 1024)
         log(f"  in bytes: floor {res['floor_rate']['median'] * 1024 / 2**20:.1f} MiB/s, procmon "
@@ -502,8 +666,11 @@ def fleet_drain(fl, res):
     log(f"  nats_pub's own CPU per acknowledged message (libnats at best, in a tight loop): "
         f"{fmt(res['floor_cpu_us']['median'], '.1f')} us at 1 KiB, "
         f"{fmt(res['floor_like_cpu_us']['median'], '.1f')} us at {like} B with msg ids")
+    log(f"  procmon drains {fmt(res['procmon_event_rate']['median'], '.0f')} events/s "
+        f"[{fmt(res['procmon_event_rate']['min'], '.0f')}-{fmt(res['procmon_event_rate']['max'], '.0f')}] "
+        f"({sp['events'] / max(sp['records'], 1):.1f} events a message)")
     log(f"  floor {fmt(res['floor_rate']['median'], '.0f')} msgs/s, procmon "
-        f"{fmt(res['procmon_rate']['median'], '.0f')} msgs/s ({sp['bytes'] / max(sp['events'], 1):.0f} B/event): "
+        f"{fmt(res['procmon_rate']['median'], '.0f')} msgs/s ({ev_b:.0f} B/message): "
         f"{fmt(res['fraction']['median'], '.3f')} of the floor "
         f"[{fmt(res['fraction']['min'], '.3f')}-{fmt(res['fraction']['max'], '.3f')}]; "
         f"{sp['bytes'] / 2**20:.1f} MiB spool drained in {fmt(res['drain_s']['median'], '.2f')} s (median)")
@@ -518,7 +685,7 @@ def fleet_loss(fl, res):
         cfg = fleet_config(fl.base, case, "none", srv, spool)
         pm = Procmon(config=cfg)
         rec = {}
-        try:
+        with procmon_on(f"loss/{case}", pm, srv, rec):
             pm.start()
             if case == "two_storms":
                 w = storms(2, N)
@@ -527,11 +694,12 @@ def fleet_loss(fl, res):
                 # kill the server once the storm is well under way: a third
                 # of its execs published
                 t0 = time.monotonic()
-                while (srv.count() or 0) < FLEET_RESTART_N * 4 // 3:  # ~4 events per exec
+                seen = StreamEvents(srv)
+                while (seen.count() or 0) < FLEET_RESTART_N * 4 // 3:  # ~4 events per exec
                     if p.poll() is not None or time.monotonic() - t0 > 120:
                         break
                     time.sleep(0.05)
-                rec["count_at_kill"] = srv.count()
+                rec["count_at_kill"] = seen.count()
                 srv.kill9()
                 rec["killed_after_s"] = round(time.monotonic() - t0, 2)
                 time.sleep(1)
@@ -543,25 +711,21 @@ def fleet_loss(fl, res):
                 w = {"pids": [p.pid], "happened": {p.pid: FLEET_RESTART_N}, "seconds": float(out.split()[0])}
             # wait (on the stream, at most 60 s) until the storm's execs are in
             t0 = time.monotonic()
+            se = StreamEvents(srv, w["pids"])
             while True:
-                got, dups, bad = stream_execs(srv, w["pids"], fl.base)
-                if sum(got.values()) >= sum(w["happened"].values()) or time.monotonic() - t0 > 60:
+                se.update()
+                if (sum(len(v) for v in se.storm.values()) >= sum(w["happened"].values())
+                        or time.monotonic() - t0 > 60):
                     break
                 time.sleep(0.5)
             rec.update(pm.stop())
-            got, dups, bad = stream_execs(srv, w["pids"], fl.base)
+            se.update()
+            got, dups, bad = {q: len(v) for q, v in se.storm.items()}, se.dups, se.bad
             rec["storms"] = [[q, w["happened"][q], got[q]] for q in w["pids"]]
             rec["happened"] = sum(w["happened"].values())
             rec["delivered"] = sum(got.values())
             rec["duplicates"] = dups
             rec["bad_lines"] = bad
-        except BenchError as e:
-            problem(f"fleet loss/{case}: {e}")
-            rec["error"] = str(e)
-            pm.kill()
-        finally:
-            pm.cleanup_files()
-            srv.stop(remove_store=True)
         res[case] = rec
         if "delivered" in rec:
             n = rec.get("nats", {})
@@ -569,7 +733,7 @@ def fleet_loss(fl, res):
                 f"(duplicates {rec['duplicates']}), lost counters {rec['lost']}, "
                 f"spooled at exit {n.get('spooled')}, dropped {n.get('dropped')}, "
                 f"reconnects {n.get('reconnects')}"
-                + (f"; killed {rec['killed_after_s']} s in, with {rec['count_at_kill']} messages in the stream"
+                + (f"; killed {rec['killed_after_s']} s in, with {rec['count_at_kill']} events in the stream"
                    if case == "restart" else ""))
 
 
@@ -602,7 +766,10 @@ def fleet_latency(fl, res):
             except (OSError, np.NatsError):
                 return
             if m:
-                got.append((time.time_ns() / 1e6, m[2]))
+                t = time.time_ns() / 1e6
+                for line in np.message_lines({"headers": np.parse_headers(m[1]) if m[1] else {},
+                                              "data": m[2]}):
+                    got.append((t, line))
     rx = threading.Thread(target=receive, daemon=True)
     rx.start()
 
@@ -663,6 +830,8 @@ def phase_fleet():
     try:
         if FLEET_ROUNDS:
             fleet_exec(fl, res)
+        if FLEET_BUILD:
+            fleet_build(fl, res)
         if FLEET_DRAIN_ROUNDS:
             try:
                 fleet_drain(fl, res)

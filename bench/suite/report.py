@@ -92,8 +92,8 @@ def targets(results):
         # message: the lowest ratio a libnats publisher can reach here
         lc = (fl.get("floor_like_cpu_us") or {}).get("median")
         fc = e["file"]["cpu_us_per_exec"]["median"]
-        ev = med([r["runs"]["nats"].get("events") for r in fl.get("exec_rounds", [])
-                  if r["runs"]["nats"].get("events")])
+        ev = med([r["runs"]["nats"].get("messages") for r in fl.get("exec_rounds", [])
+                  if r["runs"]["nats"].get("messages")])
         if lc and fc and ev:
             add = lc * ev / N
             rows.append(("  libnats alone at nats_pub's CPU/msg", f"+{add:.1f} us/exec: ratio >= "
@@ -102,17 +102,37 @@ def targets(results):
         if wr["median"] is not None:
             rows.append(("fleet: storm wall NATS only / file only", f"{wr['median']:.3f} [{wr['min']:.3f}-{wr['max']:.3f}]",
                          f"<= {TARGET_FLEET_WALL}", wr["median"] <= TARGET_FLEET_WALL))
+        sc, sn = e["nats"].get("server_cpu_us_per_exec", {}), e["nats"].get("server_net_cpu_us_per_exec", {})
+        if sc.get("median") is not None:
+            rows.append(("fleet: nats-server CPU/exec, storm", f"{sc['median']:.1f} us [{sc['min']:.1f}-{sc['max']:.1f}]",
+                         f"<= {TARGET_FLEET_SERVER_US} us", sc["median"] <= TARGET_FLEET_SERVER_US))
+        if sn.get("median") is not None:
+            rows.append(("  the same, net of its idle housekeeping", f"{sn['median']:.1f} us", "", None))
+        wb = e["nats"].get("wire_bytes_per_exec", {})
+        if wb.get("median") is not None:
+            rows.append(("fleet: bytes on the wire/exec, storm", f"{wb['median']:.0f} B [{wb['min']:.0f}-{wb['max']:.0f}]",
+                         f"<= {TARGET_FLEET_WIRE_EXEC} B", wb["median"] <= TARGET_FLEET_WIRE_EXEC))
+    for kind, target in (("batch", TARGET_FLEET_WIRE_BUILD), ("event", None)):
+        bb = (fl or {}).get(f"build_{kind}_bytes_per_exec", {})
+        if bb.get("median") is not None:
+            rows.append((f"fleet: bytes on the wire/exec, build ({kind})" if target else
+                         "  the same, one event a message", f"{bb['median']:.0f} B",
+                         f"<= {target} B" if target else "", bb["median"] <= target if target else None))
+    dr = (fl or {}).get("procmon_event_rate", {})
+    if dr.get("median") is not None:
+        rows.append(("fleet: spool drain, events/s", f"{dr['median']:.0f} [{dr['min']:.0f}-{dr['max']:.0f}]",
+                     f">= {TARGET_FLEET_DRAIN}", dr["median"] >= TARGET_FLEET_DRAIN))
     if fl and fl.get("fraction", {}).get("median") is not None:
         fr = fl["fraction"]
-        rows.append(("fleet: spool drain rate / nats_pub rate",
+        rows.append(("  drain msgs/s / nats_pub msgs/s",
                      f"{fr['median']:.3f} ({fl['procmon_rate']['median']:.0f} / {fl['floor_rate']['median']:.0f} msgs/s)",
-                     f">= {TARGET_FLEET_FRACTION}", fr["median"] >= TARGET_FLEET_FRACTION))
+                     "", None))
         fl_ = fl.get("fraction_like", {})
         if fl_.get("median") is not None:
             rows.append((f"  same, floor with {fl['like_bytes']} B msgs + ids",
                          f"{fl_['median']:.3f} ({fl['procmon_rate']['median']:.0f} / "
                          f"{fl['floor_like_rate']['median']:.0f} msgs/s)", "", None))
-        rows.append((f"  fleet: {fl['spool']['bytes'] / 2**20:.0f} MiB spool drained (median)",
+        rows.append((f"  fleet: {fl['spool']['events']} events, {fl['spool']['bytes'] / 2**20:.1f} MiB spool drained (median)",
                      f"{fl['drain_s']['median']:.2f} s", "", None))
     for case, title in (("two_storms", "fleet: no loss, 2 storms, server up"),
                         ("restart", "fleet: no loss, server kill -9 + restart")):

@@ -668,6 +668,73 @@ static int parse_nats_batch_ms(struct pm_yaml_ctx *c, const yaml_node_t *n, void
 	return ret;
 }
 
+static int parse_nats_batch_events(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return parse_uint_range(c, n, p, 1, PM_NATS_MAX_BATCH_EVENTS);
+}
+
+static int parse_nats_batch_bytes(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	return parse_uint_range(c, n, p, PM_NATS_MIN_BATCH_BYTES, PM_NATS_MAX_BATCH_BYTES);
+}
+
+/* nats.message and nats.compression: one of two words each, the first
+ * the enum's 0 */
+static const char *const nats_message_words[] = { "batch", "event" };
+static const char *const nats_compression_words[] = { "zstd", "none" };
+
+static int parse_word_pair(struct pm_yaml_ctx *c, const yaml_node_t *n,
+			   const char *const words[2], int *out)
+{
+	char buf[96];
+
+	for (int i = 0; i < 2; i++)
+		if (pm_yaml_scalar_is(n, words[i])) {
+			*out = i;
+			return 0;
+		}
+	return pm_yaml_fail(c, n, "expected %s or %s, got %s", words[0], words[1],
+			    pm_yaml_describe(n, buf, sizeof(buf)));
+}
+
+static int parse_nats_message(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	int v = 0, ret = parse_word_pair(c, n, nats_message_words, &v);
+
+	if (!ret)
+		*(enum pm_nats_message *)p = v ? PM_NATS_MESSAGE_EVENT : PM_NATS_MESSAGE_BATCH;
+	return ret;
+}
+
+static int parse_nats_compression(struct pm_yaml_ctx *c, const yaml_node_t *n, void *p)
+{
+	int v = 0, ret = parse_word_pair(c, n, nats_compression_words, &v);
+
+	if (!ret)
+		*(enum pm_nats_compression *)p =
+			v ? PM_NATS_COMPRESSION_NONE : PM_NATS_COMPRESSION_ZSTD;
+	return ret;
+}
+
+static void print_nats_message(FILE *f, const void *p)
+{
+	fputs(nats_message_words[*(const enum pm_nats_message *)p == PM_NATS_MESSAGE_EVENT], f);
+}
+
+static void print_nats_compression(FILE *f, const void *p)
+{
+	fputs(nats_compression_words[*(const enum pm_nats_compression *)p ==
+				     PM_NATS_COMPRESSION_NONE],
+	      f);
+}
+
+static bool eq_nats_enum(const void *a, const void *b)
+{
+	return !memcmp(a, b, sizeof(enum pm_nats_message));
+}
+_Static_assert(sizeof(enum pm_nats_message) == sizeof(enum pm_nats_compression),
+	       "eq_nats_enum compares both");
+
 #define NATS_OFF(member) offsetof(struct pm_nats_config, member)
 
 /* servers as parse_nats_servers reads them */
@@ -704,6 +771,12 @@ static const struct pm_yaml_field nats_fields[] = {
 	FIELD("spool_dir", FUNC, NATS_OFF(spool_dir), .fn = parse_nats_dir, CSTR_IO),
 	FIELD("spool_max_mb", FUNC, NATS_OFF(spool_max_mb), .fn = parse_nats_mb, U64_IO),
 	FIELD("batch_ms", FUNC, NATS_OFF(batch_ms), .fn = parse_nats_batch_ms, U32_IO),
+	FIELD("batch_events", FUNC, NATS_OFF(batch_events), .fn = parse_nats_batch_events, U32_IO),
+	FIELD("batch_bytes", FUNC, NATS_OFF(batch_bytes), .fn = parse_nats_batch_bytes, U32_IO),
+	FIELD("message", FUNC, NATS_OFF(message), .fn = parse_nats_message,
+	      .print = print_nats_message, .eq = eq_nats_enum),
+	FIELD("compression", FUNC, NATS_OFF(compression), .fn = parse_nats_compression,
+	      .print = print_nats_compression, .eq = eq_nats_enum),
 	FIELD("token", FUNC, NATS_OFF(token), .fn = parse_nats_str, CSTR_IO),
 	FIELD("user", FUNC, NATS_OFF(user), .fn = parse_nats_str, CSTR_IO),
 	FIELD("password", FUNC, NATS_OFF(password), .fn = parse_nats_str, CSTR_IO),

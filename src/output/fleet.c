@@ -21,9 +21,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "output/fleet_batch.h"
 #include "output/spool.h"
 
 #define WINDOW 4096          /* messages published and not yet acknowledged */
+#define WINDOW_BYTES (32u << 20) /* and their bodies' bytes */
 #define ACK_WAIT_MS 10000    /* an ack not back by then: send again */
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 10000
@@ -31,7 +33,6 @@
 #define IDLE_WAIT_MS 100
 #define IO_BUF_BYTES (256 << 10)
 #define SEND_BATCH 256       /* records built and entered in the window at once */
-#define BATCH_BUSY 4         /* a batch this large: the next one waits (wait_for_batch) */
 #define STUCK_REJECTS 5      /* the same record refused this often: given up */
 #define DUPLICATE_WINDOW_NS (120ll * 1000000000)
 #define MAX_AGE_NS (7ll * 24 * 3600 * 1000000000)
@@ -41,6 +42,8 @@
 struct inflight {
 	natsMsg *msg;
 	uint64_t rn;
+	uint32_t n;       /* its events */
+	uint32_t bytes;   /* its body's */
 	uint64_t sent_ns; /* for ACK_WAIT_MS */
 	bool acked;
 };
@@ -52,8 +55,7 @@ struct pm_fleet {
 	char boot_id[40];
 	struct pm_spool *spool;
 	struct pm_event_ids *ids;
-	char *rec;          /* main thread: one spool record being built */
-	size_t reccap;
+	struct pm_batcher *batcher; /* main thread */
 
 	pthread_t thread;
 	bool started;
@@ -67,9 +69,12 @@ struct pm_fleet {
 	uint64_t deadline_ns;
 	struct inflight ring[WINDOW];
 	size_t head, count;
+	uint64_t bytes; /* the window's */
 	uint64_t stuck_rn;
 	unsigned stuck_n;
-	uint64_t published, acked, duplicates, rejected, ack_errors, reconnects;
+	/* in events, but messages: published messages */
+	uint64_t published, acked, duplicates, rejected, damaged, ack_errors, reconnects;
+	uint64_t messages;
 	struct pm_log_limit ack_log;
 
 	/* publisher thread */
@@ -77,8 +82,6 @@ struct pm_fleet {
 	natsConnection *nc;
 	jsCtx *js;
 	bool stream_ok;
-	uint64_t last_batch_ns; /* when the last batch of publishes went */
-	size_t last_batch_n;    /* and how many it held */
 	bool js_used; /* an async publish happened on js: it has a pending list */
 	char last_problem[512];
 	uint64_t last_problem_ns;
@@ -91,148 +94,6 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/* ---- configuration ---- */
-
-static int set_str(char **dst, const char *v)
-{
-	char *s = strdup(v);
-
-	if (!s)
-		return -ENOMEM;
-	free(*dst);
-	*dst = s;
-	return 0;
-}
-
-int pm_nats_config_set_server(struct pm_nats_config *c, const char *url)
-{
-	char **v = calloc(1, sizeof(*v));
-
-	if (!v || !(v[0] = strdup(url))) {
-		free(v);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < c->n_servers; i++)
-		free(c->servers[i]);
-	free(c->servers);
-	c->servers = v;
-	c->n_servers = 1;
-	return 0;
-}
-
-int pm_nats_config_defaults(struct pm_nats_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->create_stream = true;
-	c->spool_max_mb = PM_NATS_DEFAULT_SPOOL_MAX_MB;
-	c->batch_ms = PM_NATS_DEFAULT_BATCH_MS;
-	if (pm_nats_config_set_server(c, PM_NATS_DEFAULT_SERVER) ||
-	    set_str(&c->stream, PM_NATS_DEFAULT_STREAM) ||
-	    set_str(&c->subject_prefix, PM_NATS_DEFAULT_PREFIX) ||
-	    set_str(&c->spool_dir, PM_NATS_DEFAULT_SPOOL_DIR))
-		return -ENOMEM;
-	return 0;
-}
-
-void pm_nats_config_free(struct pm_nats_config *c)
-{
-	char **strs[] = { &c->stream,   &c->subject_prefix, &c->spool_dir, &c->token,
-			  &c->user,     &c->password,       &c->creds,     &c->tls_ca,
-			  &c->tls_cert, &c->tls_key };
-
-	for (size_t i = 0; i < c->n_servers; i++)
-		free(c->servers[i]);
-	free(c->servers);
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-		free(*strs[i]);
-	memset(c, 0, sizeof(*c));
-}
-
-static bool set(const char *s)
-{
-	return s && *s;
-}
-
-const char *pm_nats_check_url(const char *url)
-{
-	static const char *const schemes[] = { "nats://", "tls://" };
-	const char *rest = NULL, *p;
-
-	for (size_t i = 0; i < 2; i++)
-		if (!strncmp(url, schemes[i], strlen(schemes[i])))
-			rest = url + strlen(schemes[i]);
-	if (!rest)
-		return "not a NATS URL (nats://HOST[:PORT] or tls://HOST[:PORT])";
-	if ((p = strrchr(rest, '@')))
-		rest = p + 1; /* user:password@ */
-	if (!*rest || *rest == ':' || *rest == '/')
-		return "no host in the URL";
-	for (p = rest; *p; p++)
-		if (*p <= ' ' || *p == 0x7f)
-			return "the URL holds a space or a control character";
-	p = strrchr(rest, ':');
-	if (p && !strchr(p, ']')) {
-		char *end;
-		long port = strtol(p + 1, &end, 10);
-
-		if (end == p + 1 || (*end && *end != '/') || port < 1 || port > 65535)
-			return "bad port in the URL";
-	}
-	return NULL;
-}
-
-const char *pm_nats_check_stream(const char *name)
-{
-	if (!*name)
-		return "a stream name must not be empty";
-	if (strlen(name) > 255)
-		return "a stream name is at most 255 bytes";
-	for (const char *p = name; *p; p++)
-		if (*p <= ' ' || *p == 0x7f || strchr(".*>/\\", *p))
-			return "a stream name cannot hold '.', '*', '>', '/', '\\' or whitespace";
-	return NULL;
-}
-
-const char *pm_nats_check_prefix(const char *prefix)
-{
-	bool empty_token = true;
-
-	if (!*prefix)
-		return "the subject prefix must not be empty";
-	for (const char *p = prefix; *p; p++) {
-		if (*p <= ' ' || *p == 0x7f || *p == '*' || *p == '>')
-			return "a subject prefix cannot hold '*', '>' or whitespace";
-		if (*p == '.') {
-			if (empty_token)
-				return "a subject prefix cannot have an empty token ('..', or '.' at "
-				       "either end)";
-			empty_token = true;
-		} else {
-			empty_token = false;
-		}
-	}
-	if (empty_token)
-		return "a subject prefix cannot end with '.'";
-	return NULL;
-}
-
-const char *pm_nats_check(const struct pm_nats_config *c)
-{
-	int auth = set(c->token) + (set(c->user) || set(c->password)) + set(c->creds);
-
-	if (!c->n_servers)
-		return "nats.servers: at least one server URL is needed";
-	if (auth > 1)
-		return "nats: at most one of token, user + password, creds";
-	if (set(c->user) != set(c->password))
-		return "nats: user and password go together";
-	if (set(c->tls_cert) != set(c->tls_key))
-		return "nats.tls: cert and key go together";
-	if (c->spool_max_mb < 1)
-		return "nats.spool_max_mb: at least 1";
-	return NULL;
 }
 
 /* ---- event identity ---- */
@@ -304,69 +165,25 @@ static void load_identity(struct pm_fleet *f)
 		f->ids->reserved = UINT64_MAX; /* nothing to keep up to date */
 }
 
-/* ---- subjects ---- */
-
-const char *pm_fleet_line_type(const char *line, size_t len, char *buf, size_t buflen)
-{
-	static const char *const starts[] = { "{\"type\":\"", "{\"routing\":{\"event_type\":\"" };
-	const char *p = NULL, *end = line + len;
-	size_t n = 0;
-
-	for (size_t i = 0; i < 2 && !p; i++)
-		if (len > strlen(starts[i]) && !memcmp(line, starts[i], strlen(starts[i])))
-			p = line + strlen(starts[i]);
-	for (; p && p < end && *p != '"' && n + 1 < buflen; p++) {
-		char c = *p;
-
-		buf[n++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-					   (c >= '0' && c <= '9') || c == '_' || c == '-'
-				   ? c
-				   : '_';
-	}
-	if (!n) {
-		snprintf(buf, buflen, "unknown");
-		return buf;
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
 /* ---- main thread: into the spool ---- */
 
-/* A spool record: u8 length, "<host>.<type>", u8 length, event_id, line. */
-void pm_fleet_line(struct pm_fleet *f, const char *line, size_t len, const char *event_id)
+void pm_fleet_line(struct pm_fleet *f, const char *type, const char *line, size_t len,
+		   const char *event_id)
 {
-	char type[64], suffix[330];
-	size_t sl, il = strlen(event_id), need;
-
-	pm_fleet_line_type(line, len, type, sizeof(type));
-	sl = (size_t)snprintf(suffix, sizeof(suffix), "%s.%s", f->host, type);
-	if (sl > 255)
-		sl = 255;
-	if (il > 255)
-		il = 255;
-	need = 2 + sl + il + len;
-	if (need > f->reccap) {
-		char *n = realloc(f->rec, need);
-
-		if (!n) {
-			pm_spool_append(f->spool, NULL, SIZE_MAX); /* counted as lost */
-			return;
-		}
-		f->rec = n;
-		f->reccap = need;
-	}
-	f->rec[0] = (char)sl;
-	memcpy(f->rec + 1, suffix, sl);
-	f->rec[1 + sl] = (char)il;
-	memcpy(f->rec + 2 + sl, event_id, il);
-	memcpy(f->rec + 2 + sl + il, line, len);
-	pm_spool_append(f->spool, f->rec, need);
+	pm_batcher_add(f->batcher, type, line, len, event_id, now_ns());
 }
 
-void pm_fleet_flush(struct pm_fleet *f)
+/* Seal what is due (all: everything), write it, wake the publisher when
+ * it waits for it. */
+static void flush(struct pm_fleet *f, bool all)
 {
-	if (!f->spool || pm_spool_commit(f->spool))
+	uint64_t end;
+
+	if (!f->spool || !f->batcher)
+		return;
+	end = pm_spool_end(f->spool);
+	pm_batcher_seal(f->batcher, now_ns(), all);
+	if (pm_spool_commit(f->spool) || pm_spool_end(f->spool) == end)
 		return;
 	pthread_mutex_lock(&f->mu);
 	if (f->waits_for_events) {
@@ -374,6 +191,24 @@ void pm_fleet_flush(struct pm_fleet *f)
 		pthread_cond_signal(&f->cv);
 	}
 	pthread_mutex_unlock(&f->mu);
+}
+
+void pm_fleet_flush(struct pm_fleet *f)
+{
+	flush(f, false);
+}
+
+int pm_fleet_poll_ms(struct pm_fleet *f, int ms)
+{
+	uint64_t due = f && f->batcher ? pm_batcher_due(f->batcher) : 0, now;
+
+	if (!due)
+		return ms;
+	now = now_ns();
+	if (due <= now)
+		return 0;
+	due = (due - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
+	return ms < 0 || due < (uint64_t)ms ? (int)due : ms;
 }
 
 /* ---- the publisher thread ---- */
@@ -494,7 +329,8 @@ static void advance(struct pm_fleet *f)
 	uint64_t upto = 0;
 
 	while (f->count && f->ring[f->head].acked) {
-		upto = f->ring[f->head].rn + 1;
+		upto = f->ring[f->head].rn + f->ring[f->head].n;
+		f->bytes -= f->ring[f->head].bytes;
 		f->head = (f->head + 1) % WINDOW;
 		f->count--;
 	}
@@ -515,8 +351,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 			continue;
 		if (pa) {
 			e->acked = true;
-			f->acked++;
-			f->duplicates += pa->Duplicate;
+			f->acked += e->n;
+			f->duplicates += pa->Duplicate ? e->n : 0;
 		} else {
 			int code = pae ? (int)pae->ErrCode : 0;
 			natsStatus st = pae ? pae->Err : NATS_ERR;
@@ -526,12 +362,12 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 				/* the server refuses this one event for good: do not let
 				 * it hold back every later one */
 				e->acked = true;
-				f->rejected++;
+				f->rejected += e->n;
 				pm_log_error_limited(&f->ack_log,
-						     "nats: the server refuses an event for good "
-						     "(%s, error %d): dropped",
+						     "nats: the server refuses a message for good "
+						     "(%s, error %d): its %u events dropped",
 						     pae->ErrText ? pae->ErrText : natsStatus_GetText(st),
-						     code);
+						     code, e->n);
 			} else {
 				if (code && e->rn != f->stuck_rn) {
 					f->stuck_rn = e->rn;
@@ -555,7 +391,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 	 * (woken when half of it is free, to send the next half at once),
 	 * a rewind to do, or at the stop: a wake-up per acknowledgement was
 	 * most of what publishing cost. */
-	if ((f->waits_for_room && f->count <= WINDOW / 2) || f->rewind || f->stop) {
+	if ((f->waits_for_room && f->count <= WINDOW / 2 && f->bytes <= WINDOW_BYTES / 2) ||
+	    f->rewind || f->stop) {
 		f->wake = true;
 		pthread_cond_signal(&f->cv);
 	}
@@ -572,6 +409,7 @@ static void rewind_window(struct pm_fleet *f)
 	if (f->js && f->js_used && js_PublishAsyncGetPendingList(&pl, f->js) == NATS_OK)
 		natsMsgList_Destroy(&pl);
 	f->head = f->count = 0;
+	f->bytes = 0;
 	f->rewind = false;
 	pm_spool_rewind(f->spool);
 }
@@ -633,6 +471,7 @@ static int connect_once(struct pm_fleet *f)
 		return -1;
 	}
 	f->nc = nc;
+	pm_batcher_set_max_payload(f->batcher, (uint64_t)natsConnection_GetMaxPayload(nc));
 	url_of(nc, url, sizeof(url));
 	pthread_mutex_lock(&f->mu);
 	f->connected = true;
@@ -709,26 +548,34 @@ static int ensure_stream(struct pm_fleet *f)
 	return -1;
 }
 
-/* A spool record as a message: subject, Nats-Msg-Id header, body. 0, 1
- * (not a record of ours: skipped for good) or -1 (no memory). */
-static int build_message(struct pm_fleet *f, const char *data, size_t len, natsMsg **out)
+/* A spool record as a message: subject, headers, body. 0, 1 (not a
+ * whole message of ours: counted as damaged and passed over) or -1 (no
+ * memory). */
+static int build_message(struct pm_fleet *f, const char *data, size_t len, uint32_t count,
+			 natsMsg **out)
 {
-	char subject[600], id[256];
-	size_t sl, il;
+	char subject[600], id[256], events[16];
+	struct pm_fleet_rec r;
 	natsMsg *m = NULL;
+	natsStatus st;
 
 	*out = NULL;
-	sl = (uint8_t)data[0];
-	if (len < 2 + sl || len < 2 + sl + (uint8_t)data[1 + sl])
+	if (pm_fleet_rec_decode(data, len, &r))
 		return 1;
-	il = (uint8_t)data[1 + sl];
-	snprintf(subject, sizeof(subject), "%s.%.*s", f->cfg->subject_prefix, (int)sl, data + 1);
-	memcpy(id, data + 2 + sl, il);
-	id[il] = '\0';
-	if (natsMsg_Create(&m, subject, NULL, data + 2 + sl + il, (int)(len - 2 - sl - il)) !=
-	    NATS_OK)
+	snprintf(subject, sizeof(subject), "%s.%.*s", f->cfg->subject_prefix, (int)r.suffix_len,
+		 r.suffix);
+	memcpy(id, r.id, r.id_len);
+	id[r.id_len] = '\0';
+	if (natsMsg_Create(&m, subject, NULL, r.body, (int)r.body_len) != NATS_OK)
 		return -1;
-	if (natsMsgHeader_Set(m, "Nats-Msg-Id", id) != NATS_OK) {
+	st = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+	if (st == NATS_OK && (r.flags & PM_FLEET_REC_BATCH)) {
+		snprintf(events, sizeof(events), "%u", count);
+		st = natsMsgHeader_Set(m, "Procmon-Events", events);
+	}
+	if (st == NATS_OK && (r.flags & PM_FLEET_REC_ZSTD))
+		st = natsMsgHeader_Set(m, "Content-Encoding", "zstd");
+	if (st != NATS_OK) {
 		natsMsg_Destroy(m);
 		return -1;
 	}
@@ -752,44 +599,54 @@ static struct inflight *from_tail(struct pm_fleet *f, size_t n)
  */
 static int send_batch(struct pm_fleet *f, bool *idle)
 {
-	struct { natsMsg *m; uint64_t rn; } out[SEND_BATCH];
-	size_t k = 0, room;
+	struct { natsMsg *m; uint64_t rn; uint32_t n, bytes; } out[SEND_BATCH];
+	size_t k = 0, room, bytes = 0, budget;
 	int sent = 0, failed = 0;
+	uint64_t events = 0;
 	bool ok;
 
 	pthread_mutex_lock(&f->mu);
 	room = WINDOW - f->count;
+	budget = f->bytes < WINDOW_BYTES ? WINDOW_BYTES - f->bytes : 0;
 	ok = f->connected && !f->rewind && f->stream_ok;
 	pthread_mutex_unlock(&f->mu);
-	if (!ok)
+	if (!ok || !budget)
 		return 0;
 	if (room > SEND_BATCH)
 		room = SEND_BATCH;
-	while (k < room) {
+	while (k < room && bytes < budget) {
 		const char *data;
 		size_t len;
 		int r;
 
-		if (pm_spool_next(f->spool, &out[k].rn, &data, &len)) {
+		if (pm_spool_next(f->spool, &out[k].rn, &out[k].n, &data, &len)) {
 			*idle = true;
 			break;
 		}
-		r = build_message(f, data, len, &out[k].m);
+		r = build_message(f, data, len, out[k].n, &out[k].m);
 		if (r < 0) {
 			failed = 1; /* this record and the rest: from the cursor again */
 			break;
 		}
+		out[k].bytes = (uint32_t)len;
+		bytes += len;
 		k++;
 	}
 	pthread_mutex_lock(&f->mu);
 	for (size_t i = 0; i < k; i++) {
-		/* a record that is not ours (NULL) is counted and passed over
-		 * in order, as if acknowledged */
+		/* a record that is not a whole message (NULL) is counted and
+		 * passed over in order, as if acknowledged */
 		f->ring[(f->head + f->count) % WINDOW] = (struct inflight){
-			.msg = out[i].m, .rn = out[i].rn, .sent_ns = now_ns(), .acked = !out[i].m
+			.msg = out[i].m, .rn = out[i].rn, .n = out[i].n, .bytes = out[i].bytes,
+			.sent_ns = now_ns(), .acked = !out[i].m
 		};
 		f->count++;
-		f->rejected += !out[i].m;
+		f->bytes += out[i].bytes;
+		if (!out[i].m) {
+			f->damaged += out[i].n;
+			pm_log_error_limited(&f->ack_log, "spool %s: a damaged record of %u events: "
+					     "not sent", f->cfg->spool_dir, out[i].n);
+		}
 	}
 	advance(f);
 	pthread_mutex_unlock(&f->mu);
@@ -804,6 +661,7 @@ static int send_batch(struct pm_fleet *f, bool *idle)
 		st = js_PublishMsgAsync(f->js, &m, NULL);
 		if (st == NATS_OK) {
 			sent++;
+			events += out[i].n;
 			continue;
 		}
 		pthread_mutex_lock(&f->mu);
@@ -814,11 +672,11 @@ static int send_batch(struct pm_fleet *f, bool *idle)
 
 			e->msg = NULL;
 			e->acked = true;
-			f->rejected++;
+			f->rejected += out[i].n;
 			advance(f);
-			pm_log_error_limited(&f->ack_log, "nats: an event of %d bytes is larger than "
-					     "%s accepts: dropped", natsMsg_GetDataLength(out[i].m),
-					     f->servers);
+			pm_log_error_limited(&f->ack_log, "nats: a message of %d bytes (%u events) is "
+					     "larger than %s accepts: dropped",
+					     natsMsg_GetDataLength(out[i].m), out[i].n, f->servers);
 			pthread_mutex_unlock(&f->mu);
 			natsMsg_Destroy(out[i].m);
 			continue;
@@ -826,8 +684,10 @@ static int send_batch(struct pm_fleet *f, bool *idle)
 		/* still ours, and the rest unsent: out of the window, from the
 		 * cursor again */
 		f->count -= k - i;
-		for (size_t j = i + 1; j < k; j++)
-			f->rejected -= !out[j].m; /* counted again when read again */
+		for (size_t j = i; j < k; j++) {
+			f->bytes -= out[j].bytes;
+			f->damaged -= out[j].m ? 0 : out[j].n; /* counted again when read again */
+		}
 		f->rewind = true;
 		pthread_mutex_unlock(&f->mu);
 		pm_log_debug("nats: publish: %s", nats_why(st));
@@ -837,7 +697,8 @@ static int send_batch(struct pm_fleet *f, bool *idle)
 		break;
 	}
 	pthread_mutex_lock(&f->mu);
-	f->published += (uint64_t)sent;
+	f->published += events;
+	f->messages += (uint64_t)sent;
 	if (failed && !f->rewind)
 		f->rewind = true;
 	pthread_mutex_unlock(&f->mu);
@@ -887,7 +748,7 @@ static void wait_ms_for(struct pm_fleet *f, unsigned ms, bool for_events, bool f
 	f->waits_for_room = for_room;
 	/* what would wake it may have happened already: then no wait (the
 	 * main thread commits before it looks at waits_for_events, under mu) */
-	if ((for_room && f->count <= WINDOW / 2) ||
+	if ((for_room && f->count <= WINDOW / 2 && f->bytes <= WINDOW_BYTES / 2) ||
 	    (for_events && pm_spool_readable(f->spool)))
 		f->wake = true;
 	while (!f->wake)
@@ -901,31 +762,6 @@ static void wait_ms_for(struct pm_fleet *f, unsigned ms, bool for_events, bool f
 static void wait_ms(struct pm_fleet *f, unsigned ms)
 {
 	wait_ms_for(f, ms, false, false);
-}
-
-/*
- * Publish in batches while the host is busy: when the last batch held
- * BATCH_BUSY events or more, events that come within nats.batch_ms of it
- * wait for the next one. Every batch costs a round of thread wake-ups,
- * here and in libnats (flusher, reader, acknowledgement delivery, its
- * garbage collector), and on this kind of machine a wake-up costs more
- * than publishing an event; one per event made the NATS output cost 4-5
- * times the file output's CPU. A quiet host's events go at once: a lone
- * command's clone, exec and exit each go as they come.
- */
-static void wait_for_batch(struct pm_fleet *f)
-{
-	uint64_t due = f->last_batch_ns + f->cfg->batch_ms * NSEC_PER_MSEC;
-	struct timespec ts = mono_ts(due);
-
-	if (!f->cfg->batch_ms || f->last_batch_n < BATCH_BUSY || now_ns() >= due ||
-	    !pm_spool_readable(f->spool))
-		return;
-	pthread_mutex_lock(&f->mu);
-	while (!f->stop && !f->rewind)
-		if (pthread_cond_timedwait(&f->cv, &f->mu, &ts) == ETIMEDOUT)
-			break;
-	pthread_mutex_unlock(&f->mu);
 }
 
 static unsigned jitter(unsigned ms)
@@ -1000,8 +836,6 @@ static void *publisher(void *arg)
 				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 			}
 		}
-		if (!stop && connected && f->stream_ok)
-			wait_for_batch(f);
 		/* send while there is room in the window */
 		sent = 0;
 		for (;;) {
@@ -1016,15 +850,11 @@ static void *publisher(void *arg)
 			if (r)
 				backoff = BACKOFF_MIN_MS;
 			pthread_mutex_lock(&f->mu);
-			full = f->count >= WINDOW;
+			full = f->count >= WINDOW || f->bytes >= WINDOW_BYTES;
 			connected = f->connected;
 			pthread_mutex_unlock(&f->mu);
 			if (idle || full || !connected || !r)
 				break;
-		}
-		if (sent) {
-			f->last_batch_ns = now_ns();
-			f->last_batch_n = sent;
 		}
 		check_ack_wait(f);
 		if (now_ns() >= next_sync) {
@@ -1045,7 +875,7 @@ static void *publisher(void *arg)
 static int make_options(struct pm_fleet *f, char *why, size_t whylen)
 {
 	const struct pm_nats_config *c = f->cfg;
-	bool secure = set(c->tls_ca) || set(c->tls_cert);
+	bool secure = pm_nats_is_set(c->tls_ca) || pm_nats_is_set(c->tls_cert);
 	natsStatus s;
 	char name[300];
 
@@ -1068,11 +898,11 @@ static int make_options(struct pm_fleet *f, char *why, size_t whylen)
 	 * events of a few KiB) */
 	if (s == NATS_OK)
 		s = natsOptions_SetIOBufSize(f->opts, IO_BUF_BYTES);
-	if (s == NATS_OK && set(c->token))
+	if (s == NATS_OK && pm_nats_is_set(c->token))
 		s = natsOptions_SetToken(f->opts, c->token);
-	if (s == NATS_OK && set(c->user))
+	if (s == NATS_OK && pm_nats_is_set(c->user))
 		s = natsOptions_SetUserInfo(f->opts, c->user, c->password);
-	if (s == NATS_OK && set(c->creds))
+	if (s == NATS_OK && pm_nats_is_set(c->creds))
 		s = natsOptions_SetUserCredentialsFromFiles(f->opts, c->creds, NULL);
 	if (s != NATS_OK)
 		goto fail;
@@ -1080,11 +910,11 @@ static int make_options(struct pm_fleet *f, char *why, size_t whylen)
 		secure |= !strncmp(c->servers[i], "tls://", 6);
 	if (secure && (s = natsOptions_SetSecure(f->opts, true)) != NATS_OK)
 		goto fail;
-	if (set(c->tls_ca) && (s = natsOptions_LoadCATrustedCertificates(f->opts, c->tls_ca))) {
+	if (pm_nats_is_set(c->tls_ca) && (s = natsOptions_LoadCATrustedCertificates(f->opts, c->tls_ca))) {
 		snprintf(why, whylen, "nats.tls.ca %s: %s", c->tls_ca, nats_why(s));
 		return -EINVAL;
 	}
-	if (set(c->tls_cert) &&
+	if (pm_nats_is_set(c->tls_cert) &&
 	    (s = natsOptions_LoadCertificatesChain(f->opts, c->tls_cert, c->tls_key))) {
 		snprintf(why, whylen, "nats.tls.cert/key %s, %s: %s", c->tls_cert, c->tls_key,
 			 nats_why(s));
@@ -1101,7 +931,7 @@ static int check_file(const char *key, const char *path, char *why, size_t whyle
 {
 	int fd;
 
-	if (!set(path))
+	if (!pm_nats_is_set(path))
 		return 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -1164,6 +994,11 @@ int pm_fleet_open(struct pm_fleet **fp, const struct pm_nats_config *c, const ch
 		snprintf(why, whylen, "nats.spool_dir: %s", inner);
 		goto fail;
 	}
+	if (!(f->batcher = pm_batcher_new(c, f->host, f->spool))) {
+		err = -ENOMEM;
+		snprintf(why, whylen, "nats: %s", strerror(-err));
+		goto fail;
+	}
 	if (nats_Open(-1) != NATS_OK) {
 		snprintf(why, whylen, "nats: cannot initialise the client library");
 		err = -ENOMEM;
@@ -1210,17 +1045,28 @@ fail:
 void pm_fleet_stats(struct pm_fleet *f, struct pm_fleet_stats *s)
 {
 	struct pm_spool_stats st;
+	struct pm_batcher_stats bs;
+	uint64_t pending = 0;
 
 	pm_spool_stats(f->spool, &st);
+	pm_batcher_stats(f->batcher, &bs);
 	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < f->count; i++) {
+		const struct inflight *e = &f->ring[(f->head + i) % WINDOW];
+
+		pending += e->acked ? 0 : e->n;
+	}
 	*s = (struct pm_fleet_stats){
 		.published = f->published,
+		.messages = f->messages,
+		.line_bytes = bs.line_bytes,
+		.body_bytes = bs.body_bytes,
 		.acknowledged = f->acked,
-		.pending = f->count,
+		.pending = pending,
 		.spooled = st.unacked,
 		.spooled_bytes = st.disk_bytes,
 		.dropped_bound = st.dropped,
-		.dropped_damaged = st.corrupt_lost,
+		.dropped_damaged = st.corrupt_lost + f->damaged,
 		.dropped_write = st.write_lost,
 		.refused = f->rejected,
 		.reconnects = f->reconnects,
@@ -1248,17 +1094,20 @@ void pm_fleet_report(struct pm_fleet *f, bool at_exit)
 		"%s: nats: published=%" PRIu64 " acknowledged=%" PRIu64 " pending=%" PRIu64
 		" spooled=%" PRIu64 " spooled_bytes=%" PRIu64 " dropped=%" PRIu64
 		" (spool bound %" PRIu64 ", damaged spool %" PRIu64 ", spool write %" PRIu64
-		", refused %" PRIu64 ") reconnects=%" PRIu64 " duplicates=%" PRIu64,
+		", refused %" PRIu64 ") reconnects=%" PRIu64 " duplicates=%" PRIu64
+		" messages=%" PRIu64 " events_per_message=%.1f compression=%.1f",
 		at_exit ? "at exit" : "ongoing", s.published, s.acknowledged, s.pending, s.spooled,
 		s.spooled_bytes, dropped, s.dropped_bound, s.dropped_damaged, s.dropped_write,
-		s.refused, s.reconnects, s.duplicates);
+		s.refused, s.reconnects, s.duplicates, s.messages,
+		s.messages ? (double)s.published / (double)s.messages : 0.0,
+		s.body_bytes ? (double)s.line_bytes / (double)s.body_bytes : 1.0);
 }
 
 void pm_fleet_stop(struct pm_fleet *f, unsigned wait_ms_)
 {
 	if (!f)
 		return;
-	pm_fleet_flush(f);
+	flush(f, true);
 	if (f->started) {
 		pthread_mutex_lock(&f->mu);
 		f->stop = true;
@@ -1293,7 +1142,7 @@ void pm_fleet_close(struct pm_fleet *f)
 	nats_CloseAndWait(1000);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);
-	free(f->rec);
+	pm_batcher_free(f->batcher);
 	if (the_fleet == f)
 		the_fleet = NULL;
 	free(f);

@@ -230,7 +230,25 @@ static const struct family_row fleet_counts[] = {
 	{ "procmon_fleet_duplicates_total", "counter",
 	  "Resends JetStream recognised as already stored (Nats-Msg-Id).",
 	  ONE(s.fleet_stats.duplicates) },
+	{ "procmon_fleet_messages_total", "counter",
+	  "Messages sent to NATS JetStream: batches of events (nats.message: batch) or "
+	  "single events.",
+	  ONE(s.fleet_stats.messages) },
+	{ "procmon_fleet_line_bytes_total", "counter",
+	  "Bytes of event lines put into messages, before compression.",
+	  ONE(s.fleet_stats.line_bytes) },
+	{ "procmon_fleet_body_bytes_total", "counter",
+	  "Bytes of the message bodies those lines became (zstd, or as they were).",
+	  ONE(s.fleet_stats.body_bytes) },
 };
+
+/* A gauge of num / den (none when den is 0). */
+static void ratio(FILE *f, const char *name, const char *help, uint64_t num, uint64_t den,
+		  double none)
+{
+	family(f, name, "gauge", help);
+	fprintf(f, "%s %.3f\n", name, den ? (double)num / (double)den : none);
+}
 
 static void families(FILE *f, const struct family_row *rows, size_t n, const struct scrape *sc)
 {
@@ -296,8 +314,17 @@ static void render(FILE *f, const struct pm_metrics *m, const struct pm_metrics_
 	family(f, "procmon_hash_seconds_total", "counter", "Time the hash worker spent hashing.");
 	fprintf(f, "procmon_hash_seconds_total %.6f\n", (double)s->hash.hash_ns / 1e9);
 	FAMILIES(f, output_counts, &sc);
-	if (s->fleet)
+	if (s->fleet) {
+		const struct pm_fleet_stats *fs = &s->fleet_stats;
+
 		FAMILIES(f, fleet_counts, &sc);
+		ratio(f, "procmon_fleet_events_per_message",
+		      "Events per message sent so far (published_total / messages_total).",
+		      fs->published, fs->messages, 0.0);
+		ratio(f, "procmon_fleet_compression_ratio",
+		      "line_bytes_total / body_bytes_total: 1 without compression.", fs->line_bytes,
+		      fs->body_bytes, 1.0);
+	}
 }
 
 /* NULL when healthy, else the reason (static or in buf). */

@@ -105,38 +105,57 @@ static uint64_t get64(const char *p)
 	return v;
 }
 
+/* The header's size for a record's magic, or 0 for none of ours. */
+static size_t hdr_size(uint32_t magic)
+{
+	return magic == PM_SPOOL_MAGIC ? PM_SPOOL_HDR : magic == PM_SPOOL_MAGIC_V1 ? PM_SPOOL_HDR_V1 : 0;
+}
+
+/* How many numbers a record takes: its count (a v1 record holds one). */
+static uint32_t record_count(const char *hdr)
+{
+	return get32(hdr) == PM_SPOOL_MAGIC ? get32(hdr + 20) : 1;
+}
+
 static uint32_t record_crc(const char *hdr, const char *payload, size_t len)
 {
 	uLong c = crc32(0L, Z_NULL, 0);
 
 	c = crc32(c, (const Bytef *)hdr + 4, 12); /* length and number */
+	if (get32(hdr) == PM_SPOOL_MAGIC)
+		c = crc32(c, (const Bytef *)hdr + 20, 4); /* count */
 	c = crc32(c, (const Bytef *)payload, (uInt)len);
 	return (uint32_t)c;
 }
 
-/* A whole record at p (avail bytes there) whose magic, length and number
- * agree: its total size, or 0. */
-static size_t framed_record(const char *p, size_t avail, uint64_t min_rn, uint64_t *rn)
+/* A whole record at p (avail bytes there) whose magic, length, number and
+ * count agree: its total size (*rn its number, *count how many), or 0. */
+static size_t framed_record(const char *p, size_t avail, uint64_t min_rn, uint64_t *rn,
+			    uint32_t *count)
 {
+	size_t hdr = avail >= PM_SPOOL_HDR_V1 ? hdr_size(get32(p)) : 0;
 	uint32_t len;
 
-	if (avail < PM_SPOOL_HDR || get32(p) != PM_SPOOL_MAGIC)
+	if (!hdr || avail < hdr)
 		return 0;
 	len = get32(p + 4);
-	if (len > PM_SPOOL_RECORD_MAX || avail - PM_SPOOL_HDR < len)
+	if (len > PM_SPOOL_RECORD_MAX || avail - hdr < len)
 		return 0;
 	*rn = get64(p + 8);
-	if (*rn < min_rn || *rn == 0)
+	*count = record_count(p);
+	if (*rn < min_rn || *rn == 0 || !*count || *count > PM_SPOOL_COUNT_MAX)
 		return 0;
-	return PM_SPOOL_HDR + len;
+	return hdr + len;
 }
 
 /* The same, and intact: its CRC agrees too. */
-static size_t valid_record(const char *p, size_t avail, uint64_t min_rn, uint64_t *rn)
+static size_t valid_record(const char *p, size_t avail, uint64_t min_rn, uint64_t *rn,
+			   uint32_t *count)
 {
-	size_t n = framed_record(p, avail, min_rn, rn);
+	size_t n = framed_record(p, avail, min_rn, rn, count);
+	size_t hdr = n ? hdr_size(get32(p)) : 0;
 
-	if (!n || record_crc(p, p + PM_SPOOL_HDR, n - PM_SPOOL_HDR) != get32(p + 16))
+	if (!n || record_crc(p, p + hdr, n - hdr) != get32(p + 16))
 		return 0;
 	return n;
 }
@@ -287,6 +306,18 @@ static int read_whole(int fd, char **data, size_t *len)
 	return 0;
 }
 
+/* The events a record cut short at p held: its count when its header is
+ * there and names the number expected, else at least one. */
+static uint32_t torn_records(const char *p, size_t avail, uint64_t exp)
+{
+	uint32_t c;
+
+	if (avail < PM_SPOOL_HDR || get32(p) != PM_SPOOL_MAGIC || get64(p + 8) != exp)
+		return 1;
+	c = get32(p + 20);
+	return c && c <= PM_SPOOL_COUNT_MAX ? c : 1;
+}
+
 /*
  * Check one segment: keep its intact records, count what lies between
  * them. *end is one past its last good record's number (first when none);
@@ -299,7 +330,7 @@ static int recover_segment(struct pm_spool *s, uint64_t first, bool last, uint64
 	size_t len = 0, off = 0, good_bytes = 0, nspans = 0, capspans = 0;
 	struct { size_t off, len; } *spans = NULL;
 	bool damaged = false, torn = false;
-	uint64_t exp = *expected > first ? *expected : first, lost = 0;
+	uint64_t exp = *expected > first ? *expected : first, lost = 0, torn_count = 1;
 	char *data = NULL;
 	struct stat st;
 	int fd, err;
@@ -323,12 +354,13 @@ static int recover_segment(struct pm_spool *s, uint64_t first, bool last, uint64
 		lost += first - *expected;
 	while (off < len) {
 		uint64_t rn = 0;
-		size_t n = valid_record(data + off, len - off, exp, &rn);
+		uint32_t count = 0;
+		size_t n = valid_record(data + off, len - off, exp, &rn, &count);
 
 		if (n) {
 			if (rn > exp)
 				lost += rn - exp;
-			exp = rn + 1;
+			exp = rn + count;
 			if (grow((void **)&spans, &capspans, nspans + 1, sizeof(*spans))) {
 				err = -ENOMEM;
 				break;
@@ -343,15 +375,16 @@ static int recover_segment(struct pm_spool *s, uint64_t first, bool last, uint64
 		}
 		/* damage: look for the next intact record */
 		damaged = true;
+		torn_count = torn_records(data + off, len - off, exp);
 		for (off++; off < len; off++)
 			if (data[off] == (char)(PM_SPOOL_MAGIC & 0xff) &&
-			    valid_record(data + off, len - off, exp, &rn))
+			    valid_record(data + off, len - off, exp, &rn, &count))
 				break;
 		if (off >= len)
 			torn = true;
 	}
 	if (!err && torn)
-		lost += 1; /* at least the record that was being written */
+		lost += torn_count; /* the record that was being written */
 	if (!err && damaged) {
 		pm_log_warn("spool %s: %s is damaged: %zu of %zu bytes intact, %" PRIu64
 			    " records lost",
@@ -540,15 +573,21 @@ fail:
 
 /* ---- writer ---- */
 
-uint64_t pm_spool_append(struct pm_spool *s, const void *payload, size_t len)
+uint64_t pm_spool_append(struct pm_spool *s, const void *payload, size_t len, uint32_t count)
 {
 	char *p;
 	uint64_t rn = s->next_rn;
 
+	if (!count || count > PM_SPOOL_COUNT_MAX) {
+		pthread_mutex_lock(&s->mu);
+		s->st.write_lost += count;
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
 	if (len > PM_SPOOL_RECORD_MAX ||
 	    grow((void **)&s->batch, &s->bcap, s->blen + PM_SPOOL_HDR + len, 1)) {
 		pthread_mutex_lock(&s->mu);
-		s->st.write_lost++;
+		s->st.write_lost += count;
 		pthread_mutex_unlock(&s->mu);
 		return 0;
 	}
@@ -558,11 +597,12 @@ uint64_t pm_spool_append(struct pm_spool *s, const void *payload, size_t len)
 	put32(p, PM_SPOOL_MAGIC);
 	put32(p + 4, (uint32_t)len);
 	put64(p + 8, rn);
+	put32(p + 20, count);
 	memcpy(p + PM_SPOOL_HDR, payload, len);
 	put32(p + 16, record_crc(p, p + PM_SPOOL_HDR, len));
 	s->blen += PM_SPOOL_HDR + len;
-	s->brecs++;
-	s->next_rn++;
+	s->brecs += count;
+	s->next_rn += count;
 	return rn;
 }
 
@@ -735,14 +775,16 @@ static void reader_close(struct pm_spool *s)
 	s->rbuf_len = 0;
 }
 
-int pm_spool_next(struct pm_spool *s, uint64_t *rn, const char **data, size_t *len)
+int pm_spool_next(struct pm_spool *s, uint64_t *rn, uint32_t *count, const char **data,
+		  size_t *len)
 {
 	for (;;) {
 		uint64_t limit, seg_end, first, got = 0;
+		uint32_t cnt = 0;
 		bool last;
 		const char *p;
 		struct seg *sg;
-		size_t n;
+		size_t n, hdr = 0;
 
 		pthread_mutex_lock(&s->mu);
 		if (s->rnext < s->cursor)
@@ -780,17 +822,17 @@ int pm_spool_next(struct pm_spool *s, uint64_t *rn, const char **data, size_t *l
 			s->rseg = first;
 			s->roff = 0;
 		}
-		if (s->roff + PM_SPOOL_HDR > limit) {
+		if (s->roff + PM_SPOOL_HDR_V1 > limit) {
 			if (last)
 				return -EAGAIN;
 			s->rnext = seg_end;
 			continue;
 		}
-		p = rview(s, s->roff, PM_SPOOL_HDR, limit);
+		p = rview(s, s->roff, PM_SPOOL_HDR_V1, limit);
 		n = p ? get32(p + 4) : 0;
-		if (p && get32(p) == PM_SPOOL_MAGIC && n <= PM_SPOOL_RECORD_MAX &&
-		    s->roff + PM_SPOOL_HDR + n <= limit)
-			p = rview(s, s->roff, PM_SPOOL_HDR + n, limit);
+		hdr = p ? hdr_size(get32(p)) : 0;
+		if (hdr && n <= PM_SPOOL_RECORD_MAX && s->roff + hdr + n <= limit)
+			p = rview(s, s->roff, hdr + n, limit);
 		else
 			p = NULL;
 		/*
@@ -801,7 +843,7 @@ int pm_spool_next(struct pm_spool *s, uint64_t *rn, const char **data, size_t *l
 		 * cut short or overwritten by someone else), not its CRC again,
 		 * which cost the publisher a fifth of its CPU.
 		 */
-		if (!p || !framed_record(p, PM_SPOOL_HDR + n, first, &got)) {
+		if (!p || !framed_record(p, hdr + n, first, &got, &cnt)) {
 			/* damaged since it was written: the rest of this segment is lost */
 			pthread_mutex_lock(&s->mu);
 			if (seg_end > s->lost_upto) {
@@ -818,12 +860,13 @@ int pm_spool_next(struct pm_spool *s, uint64_t *rn, const char **data, size_t *l
 			reader_close(s);
 			continue;
 		}
-		s->roff += PM_SPOOL_HDR + n;
+		s->roff += hdr + n;
 		if (got < s->rnext)
 			continue; /* acknowledged already, or before a rewind's target */
-		s->rnext = got + 1;
+		s->rnext = got + cnt;
 		*rn = got;
-		*data = p + PM_SPOOL_HDR;
+		*count = cnt;
+		*data = p + hdr;
 		*len = n;
 		return 0;
 	}

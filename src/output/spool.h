@@ -8,10 +8,15 @@
  * main loop), and a cursor file naming the first record not yet
  * acknowledged. A record is framed as
  *
- *     magic u32 | length u32 | record number u64 | crc32 u32 | payload
+ *     "PSR2" u32 | length u32 | number u64 | crc32 u32 | count u32 | payload
  *
- * (little-endian; the CRC, zlib's crc32, covers length, number and
- * payload), so a torn tail or a damaged block is detected: the good
+ * (little-endian; the CRC, zlib's crc32, covers length, number, count and
+ * payload), so a torn tail or a damaged block is detected. A record holds
+ * `count` events (a batch, one message) and takes that many numbers: the
+ * next record's number is number + count, so every count below (dropped,
+ * lost, unacknowledged) is in events. Records of the previous version
+ * ("PSR1", no count field, one event each) are read as well, so a spool
+ * left by it is delivered after an upgrade. The good
  * records are kept, the ones in between are counted as lost (record
  * numbers are consecutive, so the gap says how many), nothing damaged is
  * ever handed out. Past max_bytes the oldest segment is dropped and its
@@ -50,17 +55,19 @@ int pm_spool_open(struct pm_spool **sp, const char *dir, uint64_t max_bytes, cha
 		  size_t whylen);
 void pm_spool_close(struct pm_spool *s);
 
-/* Writer. Queue one record (not on disk before commit); its number. */
-uint64_t pm_spool_append(struct pm_spool *s, const void *payload, size_t len);
+/* Writer. Queue one record of count events (not on disk before commit);
+ * its number, or 0 when it could not be queued (counted as lost). */
+uint64_t pm_spool_append(struct pm_spool *s, const void *payload, size_t len, uint32_t count);
 /* Write the queued records: 0, or -errno (they are counted as lost). */
 int pm_spool_commit(struct pm_spool *s);
 
-/* Reader. The next record to send: 0 with *rn, *data, *len (valid until
- * the next call), or -EAGAIN when there is none yet. */
-int pm_spool_next(struct pm_spool *s, uint64_t *rn, const char **data, size_t *len);
+/* Reader. The next record to send: 0 with *rn, *count, *data, *len (valid
+ * until the next call), or -EAGAIN when there is none yet. */
+int pm_spool_next(struct pm_spool *s, uint64_t *rn, uint32_t *count, const char **data,
+		  size_t *len);
 /* Read again from the first unacknowledged record. */
 void pm_spool_rewind(struct pm_spool *s);
-/* Every record before rn is acknowledged. */
+/* Every record before number rn is acknowledged (a record's rn + count). */
 void pm_spool_ack(struct pm_spool *s, uint64_t rn);
 /* The number the next appended record will get. */
 uint64_t pm_spool_end(struct pm_spool *s);
@@ -82,8 +89,11 @@ int pm_spool_sync(struct pm_spool *s, bool force);
 void pm_spool_stats(struct pm_spool *s, struct pm_spool_stats *st);
 
 /* Exposed for the unit tests. */
-#define PM_SPOOL_MAGIC 0x31525350u /* "PSR1" */
-#define PM_SPOOL_HDR 20
+#define PM_SPOOL_MAGIC 0x32525350u    /* "PSR2" */
+#define PM_SPOOL_HDR 24
+#define PM_SPOOL_MAGIC_V1 0x31525350u /* "PSR1": the previous version's, read only */
+#define PM_SPOOL_HDR_V1 20
+#define PM_SPOOL_COUNT_MAX (1u << 20)
 #define PM_SPOOL_RECORD_MAX (64u << 20)
 
 #endif

@@ -13,6 +13,8 @@ import ssl
 import time
 import uuid
 
+import zstandard
+
 
 class NatsError(Exception):
     pass
@@ -150,12 +152,7 @@ class Client:
     def msg(self, stream, seq):
         """{'subject', 'seq', 'headers': {name: value}, 'data': bytes}"""
         m = self.api(f"$JS.API.STREAM.MSG.GET.{stream}", {"seq": seq})["message"]
-        headers = {}
-        if m.get("hdrs"):
-            for line in base64.b64decode(m["hdrs"]).split(b"\r\n")[1:]:
-                if b":" in line:
-                    k, v = line.split(b":", 1)
-                    headers[k.decode().strip()] = v.decode().strip()
+        headers = parse_headers(base64.b64decode(m["hdrs"])) if m.get("hdrs") else {}
         return {"subject": m["subject"], "seq": m["seq"], "headers": headers,
                 "data": base64.b64decode(m.get("data", ""))}
 
@@ -172,6 +169,12 @@ class Client:
 
     def messages(self, stream):
         return list(self.iter_messages(stream))
+
+    def events(self, stream):
+        """Every event the stream holds, in order: one dict per event with its
+        message's subject, seq and headers, and its line as 'data'."""
+        return [{**m, "data": line, "index": i}
+                for m in self.messages(stream) for i, line in enumerate(message_lines(m))]
 
     def delete_msg(self, stream, seq):
         return self.api(f"$JS.API.STREAM.MSG.DELETE.{stream}", {"seq": seq, "no_erase": True})
@@ -200,3 +203,27 @@ class Client:
                 if "error" in ack:
                     raise NatsError(f"publish to {subject}: {ack['error']}")
                 return ack
+
+def parse_headers(raw):
+    """NATS/1.0 headers (bytes) as {name: value}."""
+    headers = {}
+    for line in raw.split(b"\r\n")[1:]:
+        if b":" in line:
+            k, v = line.split(b":", 1)
+            headers[k.decode().strip()] = v.decode().strip()
+    return headers
+
+
+def message_lines(m):
+    """The event lines a message carries (contract section 8): a batch
+    (header Procmon-Events, zstd when Content-Encoding says so) is its lines,
+    each ended by a newline; any other message is one event."""
+    h, body = m["headers"], m["data"]
+    if h.get("Content-Encoding") == "zstd":
+        body = zstandard.ZstdDecompressor().decompress(body)
+    if "Procmon-Events" not in h:
+        return [body]
+    assert body.endswith(b"\n"), "a batch's last line has no newline"
+    lines = body[:-1].split(b"\n")
+    assert len(lines) == int(h["Procmon-Events"]), (len(lines), h)
+    return lines

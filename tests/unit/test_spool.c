@@ -21,33 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "output/spool.h"
+#include "spool_dir.h"
 
-static char base[] = "/tmp/procmon-test-spool-XXXXXX";
-static char dir[128];
-static int n_dirs;
-
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(base) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[160];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-	return system(cmd);
-}
-
-/* A fresh spool directory per test. */
-static const char *fresh_dir(void)
-{
-	snprintf(dir, sizeof(dir), "%s/s%d", base, n_dirs++);
-	return dir;
-}
+#define fresh_dir fresh_spool_dir
 
 static struct pm_spool *open_spool(const char *d, uint64_t max)
 {
@@ -65,7 +44,7 @@ static void put(struct pm_spool *s, int i)
 	char rec[64];
 	int n = snprintf(rec, sizeof(rec), "record %06d", i);
 
-	assert_true(pm_spool_append(s, rec, n) > 0);
+	assert_true(pm_spool_append(s, rec, n, 1) > 0);
 }
 
 /* Read every available record: their numbers in `got` (as record ids). */
@@ -74,12 +53,14 @@ static int drain(struct pm_spool *s, int *got, int max, uint64_t *last_rn)
 	const char *data;
 	size_t len;
 	uint64_t rn;
+	uint32_t count;
 	int n = 0;
 
-	while (pm_spool_next(s, &rn, &data, &len) == 0) {
+	while (pm_spool_next(s, &rn, &count, &data, &len) == 0) {
 		int id;
 
 		assert_true(len == 13);
+		assert_int_equal(count, 1);
 		assert_int_equal(sscanf(data, "record %6d", &id), 1);
 		if (n < max)
 			got[n] = id;
@@ -334,6 +315,85 @@ static void test_one_spool_one_procmon(void **state)
 	pm_spool_close(s);
 }
 
+/* A batch of n events takes n numbers: the counts (unacknowledged, lost)
+ * are in events, and an acknowledgement covers the whole record. */
+static void test_batch_records_take_their_count(void **state)
+{
+	const char *d = fresh_dir();
+	struct pm_spool *s = open_spool(d, 64 << 20);
+	struct pm_spool_stats st;
+	const char *data;
+	uint64_t rn, first;
+	uint32_t count;
+	size_t len;
+
+	(void)state;
+	first = pm_spool_append(s, "batch-a", 7, 5);
+	assert_int_equal(pm_spool_append(s, "batch-b", 7, 3), first + 5);
+	assert_int_equal(pm_spool_append(s, "none", 4, 0), 0); /* no events: refused */
+	assert_int_equal(pm_spool_commit(s), 0);
+	pm_spool_stats(s, &st);
+	assert_int_equal(st.unacked, 8);
+	assert_int_equal(pm_spool_next(s, &rn, &count, &data, &len), 0);
+	assert_int_equal(rn, first);
+	assert_int_equal(count, 5);
+	assert_memory_equal(data, "batch-a", 7);
+	pm_spool_ack(s, rn + count);
+	pm_spool_stats(s, &st);
+	assert_int_equal(st.unacked, 3);
+	pm_spool_close(s);
+	/* after a restart: the second batch, whole, under its number */
+	s = open_spool(d, 64 << 20);
+	pm_spool_stats(s, &st);
+	assert_int_equal(st.recovered, 3);
+	assert_int_equal(pm_spool_next(s, &rn, &count, &data, &len), 0);
+	assert_int_equal(rn, first + 5);
+	assert_int_equal(count, 3);
+	assert_int_equal(pm_spool_append(s, "c", 1, 1), first + 8);
+	pm_spool_close(s);
+}
+
+/* A segment the previous version wrote ("PSR1" records, no count) is read
+ * as one event a record, and new records follow its numbers. */
+static void test_previous_version_records_read(void **state)
+{
+	const char *d = fresh_dir();
+	struct pm_spool *s = open_spool(d, 64 << 20);
+	char path[256], rec[3][PM_SPOOL_HDR_V1 + 13];
+	int got[10], fd;
+
+	(void)state;
+	pm_spool_close(s);
+	for (int i = 0; i < 3; i++) {
+		char *p = rec[i];
+		uint64_t rn = 7 + i;
+		uLong c = crc32(0L, Z_NULL, 0);
+
+		snprintf(p + PM_SPOOL_HDR_V1, 14, "record %06d", 40 + i);
+		memcpy(p, "PSR1", 4);
+		for (int b = 0; b < 4; b++)
+			p[4 + b] = (char)(13 >> (8 * b));
+		for (int b = 0; b < 8; b++)
+			p[8 + b] = (char)(rn >> (8 * b));
+		c = crc32(c, (const Bytef *)p + 4, 12);
+		c = crc32(c, (const Bytef *)p + PM_SPOOL_HDR_V1, 13);
+		for (int b = 0; b < 4; b++)
+			p[16 + b] = (char)(c >> (8 * b));
+	}
+	snprintf(path, sizeof(path), "%s/0000000000000007.seg", d);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	assert_int_equal(write(fd, rec, sizeof(rec)), sizeof(rec));
+	close(fd);
+	s = open_spool(d, 64 << 20);
+	put(s, 43);
+	assert_int_equal(pm_spool_commit(s), 0);
+	assert_int_equal(drain(s, got, 10, NULL), 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(got[i], 40 + i);
+	assert_int_equal(pm_spool_end(s), 11);
+	pm_spool_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,7 +406,9 @@ int main(void)
 		cmocka_unit_test(test_size_bound_drops_oldest),
 		cmocka_unit_test(test_unsafe_directory_refused),
 		cmocka_unit_test(test_one_spool_one_procmon),
+		cmocka_unit_test(test_batch_records_take_their_count),
+		cmocka_unit_test(test_previous_version_records_read),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, spool_base_setup, spool_base_teardown);
 }
