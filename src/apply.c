@@ -73,6 +73,10 @@ void pm_daemon_apply(struct daemon *d, enum pm_seed seed)
 	}
 	d->render_event = cfg->format == PM_FORMAT_LIMACHARLIE ? pm_render_limacharlie
 							       : pm_render_bombini;
+	/* Sigma's User: names by uid, as LimaCharlie's USER_NAME */
+	if (cfg->block[PM_BLOCK_DETECTIONS].enabled && !d->render.users)
+		d->render.users = pm_users_load();
+	d->det.users = d->render.users;
 	/* each type's name in that format: the fleet output's subject token */
 	for (uint32_t t = 0; t < PM_EVENT_TYPE_END; t++) {
 		const struct pm_event_info *info = pm_event_info(t);
@@ -82,10 +86,6 @@ void pm_daemon_apply(struct daemon *d, enum pm_seed seed)
 
 		d->event_type[t] = name ? name : "unknown";
 	}
-	/* Sigma's User: names by uid, as LimaCharlie's USER_NAME */
-	if (cfg->block[PM_BLOCK_DETECTIONS].enabled && !d->render.users)
-		d->render.users = pm_users_load();
-	d->det.users = d->render.users;
 	if (cfg->format == PM_FORMAT_COMPACT && !d->compact_users)
 		d->compact.users = d->compact_users = pm_users_load();
 	/* --color auto: colour when the output is stdout and that is a terminal */

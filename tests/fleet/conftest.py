@@ -44,9 +44,17 @@ MESSAGE_KINDS = ("batch", "event")
 MESSAGE = {"kind": "batch"}
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "batch_only: a property of batches alone (compression, "
+                            "a batch's size): runs with nats.message: batch only")
+
+
 def pytest_generate_tests(metafunc):
     if "servers" in metafunc.fixturenames and "fleet_message" in metafunc.fixturenames:
-        metafunc.parametrize("fleet_message", MESSAGE_KINDS, indirect=True)
+        kinds = MESSAGE_KINDS
+        if metafunc.definition.get_closest_marker("batch_only"):
+            kinds = ("batch",)
+        metafunc.parametrize("fleet_message", kinds, indirect=True)
 
 
 @pytest.fixture(autouse=True)

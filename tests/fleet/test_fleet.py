@@ -94,13 +94,19 @@ def check_delivered(server, workdir, lines=None, exactly_once=True, prefix="proc
 
 
 # batch_ms: the default batches a storm's events (50 ms); 0 sends each at once
-@pytest.mark.parametrize("fmt,batch_ms,compression", [
-    ("bombini", None, "zstd"), ("limacharlie", None, "zstd"), ("bombini", 0, "zstd"),
-    ("bombini", None, "none")])
+@pytest.mark.parametrize("fmt,batch_ms", [("bombini", None), ("limacharlie", None),
+                                          ("bombini", 0)])
 def test_storm_delivered_with_subjects_ids_and_seq(servers, workdir, fmt, batch_ms,
-                                                   compression, fleet_message):
-    if fleet_message == "event" and compression == "none":
-        pytest.skip("compression applies to batches only")
+                                                   fleet_message):
+    check_storm_delivered(servers, workdir, fmt, batch_ms, "zstd", fleet_message)
+
+
+@pytest.mark.batch_only  # compression applies to batches only
+def test_storm_delivered_in_plain_batches(servers, workdir, fleet_message):
+    check_storm_delivered(servers, workdir, "bombini", None, "none", fleet_message)
+
+
+def check_storm_delivered(servers, workdir, fmt, batch_ms, compression, fleet_message):
     srv = servers().start()
     block = {"servers": [srv.url], "compression": compression}
     if batch_ms is not None:
@@ -264,11 +270,10 @@ def test_corrupt_spool_good_part_replayed(servers, workdir):
     assert replayed + damaged == len(lines), (replayed, damaged, len(lines))
 
 
+@pytest.mark.batch_only
 def test_batches_stay_within_the_servers_max_payload(servers, workdir, fleet_message):
     """A server that takes at most 16 KiB a message: plain batches are cut
     to fit it (learnt at connect), nothing is refused."""
-    if fleet_message == "event":
-        pytest.skip("a batch's limit")
     conf = workdir / "small.conf"
     conf.write_text("max_payload: 16384\n")
     srv = servers(conf=conf).start()

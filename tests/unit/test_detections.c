@@ -143,7 +143,6 @@ static void test_detection_rendered(void **state)
 		.matched_event_id = "id-1",
 	};
 	struct json_buf b;
-	char type[64];
 
 	(void)state;
 	json_init(&b);
@@ -154,14 +153,13 @@ static void test_detection_rendered(void **state)
 			       "\"status\":\"test\",\"tags\":[\"attack.impact\",\"attack.t1565.001\"],"
 			       "\"file\":\"/rules/x.yml\"},\"matched_event_id\":\"id-1\""));
 	assert_true(has(&b, "\"cwd\":\"/root\""));
-	assert_string_equal(pm_fleet_line_type(b.buf.data, b.buf.len, type, sizeof(type)),
-			    "Detection");
+	/* the fleet subject's type token comes from the event table's row */
+	assert_string_equal(pm_event_info(PM_EVENT_DETECTION)->native, "Detection");
 
 	json_reset(&b);
 	pm_render_limacharlie(&b, &ev, &ctx);
 	assert_false(b.buf.oom);
-	assert_string_equal(pm_fleet_line_type(b.buf.data, b.buf.len, type, sizeof(type)),
-			    "DETECTION");
+	assert_string_equal(pm_event_info(PM_EVENT_DETECTION)->limacharlie, "DETECTION");
 	assert_true(has(&b, "\"cat\":\"History File Deletion \\\"quoted\\\"\""));
 	assert_true(has(&b, "\"detect\":{\"routing\":{\"event_type\":\"NEW_PROCESS\""));
 	assert_true(has(&b, "\"event_id\":\"id-1\""));
