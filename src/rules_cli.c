@@ -19,7 +19,7 @@
 #include "detect/sigma_json.h"
 #include "render/json.h"
 #include "render/render.h"
-#include "output/safe_file.h"
+#include "base/safe_file.h"
 
 #define EXIT_USAGE 2
 

@@ -34,7 +34,7 @@
 #include "base/caps.h"
 #include "procmon/events.h"
 #include "output/metrics.h"
-#include "output/safe_file.h"
+#include "base/safe_file.h"
 #include "detect/sigma.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "output/fleet.h" /* struct pm_nats_config */
+#include "output/fleet_config.h" /* struct pm_nats_config */
 #include "procmon/events.h"
 #include "config/yaml_schema.h"
 #include "config/blocks.h"

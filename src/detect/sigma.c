@@ -35,7 +35,7 @@
 #include <pcre2.h>
 #include <yaml.h>
 
-#include "output/safe_file.h"
+#include "base/safe_file.h"
 
 #define RULE_MAX_BYTES (1 << 20) /* a Sigma rule is a few KiB */
 #define DIR_MAX_DEPTH 16

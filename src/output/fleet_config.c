@@ -2,7 +2,7 @@
 /*
  * Fleet output: the `nats:` block (defaults, checks of its values).
  */
-#include "output/fleet.h"
+#include "output/fleet_config.h"
 
 #include <errno.h>
 #include <stdlib.h>

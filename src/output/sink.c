@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "output/safe_file.h"
+#include "base/safe_file.h"
 
 #define NSEC_PER_MSEC 1000000ull
 /* A wait for a slow reader looks at its give-up flag at least this often,

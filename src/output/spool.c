@@ -21,7 +21,7 @@
 #include <zlib.h>
 
 #include "log.h"
-#include "output/safe_file.h"
+#include "base/safe_file.h"
 
 #define SEG_MIN (64u << 10)
 #define SEG_MAX (16u << 20)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE /* O_PATH */
-#include "output/safe_file.h"
+#include "base/safe_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
