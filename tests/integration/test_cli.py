@@ -224,7 +224,8 @@ def test_output_none_means_no_local_output(tmp_path):
     to a file named 'none'."""
     spool = tmp_path / "spool"
     config = tmp_path / "procmon.yaml"
-    config.write_text(f"nats: {{spool_dir: {spool}}}\n")
+    # plain batches: the marker is then readable in the spool as written
+    config.write_text(f"nats: {{spool_dir: {spool}, compression: none}}\n")
     os.chmod(config, 0o600)
     run_dir = tmp_path / "cwd"
     run_dir.mkdir()
