@@ -119,14 +119,18 @@ update-rules: $(BUILD)/procmon
 # procmon beside auditd and execsnoop (docs/performance.md), then metrics
 # on and scraped vs off (bench/metrics_cost.py, same ROUNDS and N), then a
 # simulated fleet against a 3-node cluster and a single node
-# (bench/fleet_sim.py, FLEET_SIM_* knobs); the detail scripts
-# bench/exec_storm.sh, bench/syscall_loops.sh and bench/rules_replay.sh
-# (the Sigma engine, docs/detections.md) run on their own.
+# (bench/fleet_sim.py, FLEET_SIM_* knobs), then the Sigma rules: --replay
+# through every shipped rule (bench/rules_replay.sh, ROUNDS and RULES_N) and
+# procmon's CPU per exec with the rules on vs off (bench/detections_cost.sh,
+# DET_ROUNDS and DET_N; docs/detections.md). The detail scripts
+# bench/exec_storm.sh and bench/syscall_loops.sh run on their own.
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/progs/storm $(BUILD)/bench/fleet_sim
 	$(Q)$(PYTHON) bench/suite
 	$(Q)$(PYTHON) bench/metrics_cost.py
 	$(Q)$(PYTHON) bench/fleet_sim.py
+	$(Q)N=$${RULES_N:-200000} bench/rules_replay.sh
+	$(Q)bench/detections_cost.sh $${DET_ROUNDS:-5} $${DET_N:-3000}
 
 # Simulated fleet (bench/fleet_sim.py): procmon's own fleet and spool code
 $(BUILD)/bench/fleet_sim: bench/fleet_sim.c $(LIB_OBJS)
