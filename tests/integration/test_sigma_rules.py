@@ -23,14 +23,13 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import EVENT_TIMEOUT, REPO, Procmon, replace_invalid_utf8, run_procmon_to_exit
+from helpers import EVENT_TIMEOUT, REPO, Procmon, replace_invalid_utf8, run_procmon_to_exit, wait_until
 from test_metrics import free_port, get, parse, promtool_check, value
 
 RULES = REPO / "rules" / "sigma"
@@ -711,14 +710,13 @@ def test_metrics_count_detections_by_level(tmp_path):
                 run(["/bin/echo", "procmon-marker-metric"])
             pm.wait_for(lambda e: len(pm.find(lambda x: x["type"] == "Detection", since)) >= 3,
                         since=since, what="three Detections")
-            deadline = time.monotonic() + EVENT_TIMEOUT
-            while True:
-                status, page = get(port, "/metrics")
+            def scraped():
+                page = get(port, "/metrics")[1]
                 samples = parse(page)
-                if value(samples, "procmon_detections_total", level="high") >= 3 \
-                        or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
+                high = value(samples, "procmon_detections_total", level="high")
+                return (page, samples) if high >= 3 else None
+
+            page, samples = wait_until(scraped, "procmon_detections_total high >= 3")
             promtool_check(page)
             assert value(samples, "procmon_detections_total", level="high") == 3
             assert value(samples, "procmon_detections_total", level="low") == 0
