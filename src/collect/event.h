@@ -16,23 +16,9 @@
 #include "enrich/injection.h"
 #include "procmon/events.h"
 #include "collect/proc_cache.h"
+#include "base/event_info.h"
 
 #define PM_HASH_WAIT_NS (300 * 1000000ull)
-
-/* One row of PM_EVENT_TABLE (include/procmon/events.h), for user space. */
-struct pm_event_info {
-	const char *native;      /* native `type`; NULL: never written */
-	const char *subtype;     /* ProcessEvent's process_event.type, or NULL */
-	const char *limacharlie; /* LimaCharlie routing.event_type */
-	uint8_t block;           /* enum pm_block that enables it; PM_BLOCK_NONE: always on */
-	uint8_t record;          /* enum pm_record_kind */
-	uint8_t drop;            /* enum pm_drop_category */
-};
-
-/* The row of an event type; NULL for a number no row has. */
-const struct pm_event_info *pm_event_info(uint32_t type);
-/* Each drop category's name in the loss report (PM_DROP_TABLE); NULL: unused. */
-extern const char *const pm_drop_names[PM_DROP_MAX];
 
 /* What CodeIdentity and OngoingIdentity report of an executed or mapped file. */
 struct pm_code_facts {

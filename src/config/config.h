@@ -19,7 +19,7 @@
 #include "output/fleet_config.h" /* struct pm_nats_config */
 #include "procmon/events.h"
 #include "config/yaml_schema.h"
-#include "config/blocks.h"
+#include "base/blocks.h"
 
 enum pm_format {
 	PM_FORMAT_BOMBINI = 0,
@@ -60,7 +60,7 @@ struct pm_config {
 	uint32_t repeat_events, repeat_interval_ms;
 
 	/* the blocks' switches and cred_filters, by enum pm_block
-	 * (config/blocks.h); [PM_BLOCK_NONE] is always on */
+	 * (base/blocks.h); [PM_BLOCK_NONE] is always on */
 	struct pm_hook block[PM_BLOCK_COUNT];
 	struct pm_process_filter process_filter;
 	struct pm_strlist redact; /* process_environment.redact globs */

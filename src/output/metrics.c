@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "base/timefmt.h"
-#include "collect/event.h"
+#include "base/event_info.h"
 
 #define CONNECTIONS_MAX 16
 #define CONNECTION_TIMEOUT_S 10

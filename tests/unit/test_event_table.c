@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "collect/event.h"
-#include "config/blocks.h"
+#include "base/blocks.h"
 
 #define DOC "docs/events.md"
 

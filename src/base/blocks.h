@@ -25,8 +25,8 @@
  *           objects' switches (rodata) it needs; a program no row lists
  *           stops the start-up, so none is forgotten
  */
-#ifndef PROCMON_CONFIG_BLOCKS_H
-#define PROCMON_CONFIG_BLOCKS_H
+#ifndef PROCMON_BASE_BLOCKS_H
+#define PROCMON_BASE_BLOCKS_H
 
 #include <stddef.h>
 #include <stdint.h>
