@@ -13,7 +13,6 @@ import re
 import signal
 import subprocess
 import threading
-import time
 import uuid
 
 import pytest
@@ -70,16 +69,16 @@ def events(path):
 
 def test_flood_hides_no_exec_and_is_summarised(loaded):
     pm, out = loaded
-    flood = subprocess.Popen([prog("flood"), str(FLOOD_SECONDS), LIB],
+    flood = subprocess.Popen([prog("flood"), str(FLOOD_SECONDS), LIB, str(MARKER_EXECS)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert flood.stdout.readline() == b"ready\n"
     tag = uuid.uuid4().hex
     marker_pids = []
-    # execs of other processes spread over the flood
+    # execs of other processes spread over the flood: one on each of its ticks
     for i in range(MARKER_EXECS):
+        assert flood.stdout.readline() == b"tick\n"
         p = subprocess.run(["/bin/true", f"evasion-{tag}-{i}"])
         assert p.returncode == 0
-        time.sleep(FLOOD_SECONDS / (MARKER_EXECS + 2))
     rest, err = flood.communicate(timeout=FLOOD_SECONDS + 30)
     assert flood.returncode == 0, err
     counts = dict(line.split() for line in rest.decode().splitlines())
